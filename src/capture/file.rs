@@ -1,0 +1,217 @@
+//! File source: pcap (micro- or nanosecond, either byte order) and pcapng (several
+//! interfaces with their own link types, enhanced and simple packet blocks) via `pcap-file`.
+//!
+//! Runs on the capture thread; blocks only on file reads.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use pcap_file::pcapng::blocks::Block;
+use pcap_file::pcapng::PcapNgReader;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption as IdbOption;
+
+use super::pcap_lax::LaxPcapReader;
+use super::{CaptureError, Source};
+use crate::engine::frame::{LinkType, RawFrame, Ts};
+
+const PCAP_MAGICS: [[u8; 4]; 4] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+];
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+type Input = BufReader<File>;
+
+/// A pcapng interface: its link type and how to turn its raw timestamps into nanoseconds.
+#[derive(Debug, Clone, Copy)]
+struct Iface {
+    linktype: LinkType,
+    /// `if_tsresol` (default 6: microseconds); high bit set means a power of two.
+    tsresol: u8,
+    /// `if_tsoffset` in seconds.
+    tsoffset: i64,
+}
+
+impl Iface {
+    /// pcap-file hands the raw 64-bit timestamp over as if it were nanoseconds; scale it by
+    /// the interface's resolution.
+    fn ts(&self, raw: std::time::Duration) -> Ts {
+        let raw = raw.as_nanos();
+        let nanos: u128 = if self.tsresol & 0x80 == 0 {
+            let exp = u32::from(self.tsresol);
+            if exp <= 9 {
+                raw.saturating_mul(10u128.pow(9 - exp))
+            } else {
+                raw / 10u128.pow((exp - 9).min(38))
+            }
+        } else {
+            let exp = u32::from(self.tsresol & 0x7f).min(127);
+            raw.saturating_mul(1_000_000_000) >> exp
+        };
+        let base = i64::try_from(nanos).unwrap_or(i64::MAX);
+        Ts(base.saturating_add(self.tsoffset.saturating_mul(Ts::NANOS_PER_SEC)))
+    }
+}
+
+enum Reader {
+    Pcap { r: LaxPcapReader<Input>, linktype: LinkType },
+    PcapNg { r: PcapNgReader<Input>, ifaces: Vec<Iface> },
+    Empty,
+}
+
+/// Reads frames from a pcap or pcapng file.
+pub struct FileSource {
+    path: PathBuf,
+    name: String,
+    reader: Reader,
+    read: u64,
+}
+
+impl FileSource {
+    pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
+        let open_err = |source| CaptureError::Open { path: path.to_path_buf(), source };
+        let mut f = File::open(path).map_err(open_err)?;
+        let mut magic = [0u8; 4];
+        let n = read_up_to(&mut f, &mut magic).map_err(open_err)?;
+        let f = File::open(path).map_err(open_err)?;
+        let input = BufReader::with_capacity(1 << 20, f);
+        let corrupt = |e: pcap_file::PcapError| CaptureError::Corrupt {
+            path: path.to_path_buf(),
+            packets: 0,
+            reason: e.to_string(),
+        };
+        let reader = if n == 0 {
+            Reader::Empty
+        } else if PCAP_MAGICS.contains(&magic) {
+            let r = LaxPcapReader::new(input).map_err(|reason| CaptureError::Corrupt {
+                path: path.to_path_buf(),
+                packets: 0,
+                reason,
+            })?;
+            let linktype = r.header().linktype;
+            Reader::Pcap { r, linktype }
+        } else if magic == PCAPNG_MAGIC {
+            let r = PcapNgReader::new(input).map_err(corrupt)?;
+            Reader::PcapNg { r, ifaces: Vec::new() }
+        } else {
+            let hex: Vec<String> = magic[..n].iter().map(|b| format!("{b:02x}")).collect();
+            return Err(CaptureError::NotACapture { path: path.to_path_buf(), magic: hex.join(" ") });
+        };
+        Ok(FileSource { path: path.to_path_buf(), name: path.display().to_string(), reader, read: 0 })
+    }
+
+    /// The link type of a classic pcap file, or of the first pcapng interface seen so far.
+    pub fn linktype(&self) -> Option<LinkType> {
+        match &self.reader {
+            Reader::Pcap { linktype, .. } => Some(*linktype),
+            Reader::PcapNg { ifaces, .. } => ifaces.first().map(|i| i.linktype),
+            Reader::Empty => None,
+        }
+    }
+
+    fn corrupt(&self, reason: String) -> CaptureError {
+        CaptureError::Corrupt { path: self.path.clone(), packets: self.read, reason }
+    }
+
+    fn next_pcapng(&mut self) -> Result<Option<RawFrame>, CaptureError> {
+        loop {
+            let Reader::PcapNg { r, ifaces } = &mut self.reader else { return Ok(None) };
+            let block = match r.next_block() {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(self.corrupt(e.to_string())),
+                Some(Ok(b)) => b,
+            };
+            match block {
+                Block::SectionHeader(_) => ifaces.clear(),
+                Block::InterfaceDescription(idb) => {
+                    let mut iface = Iface { linktype: LinkType(u32::from(idb.linktype)), tsresol: 6, tsoffset: 0 };
+                    for opt in &idb.options {
+                        match opt {
+                            IdbOption::IfTsResol(r) => iface.tsresol = *r,
+                            IdbOption::IfTsOffset(o) => iface.tsoffset = i64::try_from(*o).unwrap_or(0),
+                            _ => {}
+                        }
+                    }
+                    ifaces.push(iface);
+                }
+                Block::EnhancedPacket(epb) => {
+                    let Some(iface) = ifaces.get(epb.interface_id as usize).copied() else {
+                        let reason = format!("packet for undeclared interface {}", epb.interface_id);
+                        return Err(self.corrupt(reason));
+                    };
+                    return Ok(Some(RawFrame {
+                        ts: iface.ts(epb.timestamp),
+                        linktype: iface.linktype,
+                        iface: epb.interface_id,
+                        orig_len: epb.original_len,
+                        data: epb.data.into_owned(),
+                    }));
+                }
+                Block::SimplePacket(spb) => {
+                    let Some(linktype) = ifaces.first().map(|i| i.linktype) else {
+                        return Err(self.corrupt("simple packet block before any interface".into()));
+                    };
+                    return Ok(Some(RawFrame {
+                        ts: Ts(0),
+                        linktype,
+                        iface: 0,
+                        orig_len: spb.original_len,
+                        data: spb.data.into_owned(),
+                    }));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+impl Source for FileSource {
+    fn next_frame(&mut self) -> Result<Option<RawFrame>, CaptureError> {
+        let frame = match &mut self.reader {
+            Reader::Empty => None,
+            Reader::Pcap { r, linktype } => {
+                let lt = *linktype;
+                match r.next_record() {
+                    Ok(None) => None,
+                    Err(reason) => return Err(self.corrupt(reason)),
+                    Ok(Some(rec)) => Some(RawFrame { ts: rec.ts, linktype: lt, iface: 0, orig_len: rec.orig_len, data: rec.data }),
+                }
+            }
+            Reader::PcapNg { .. } => self.next_pcapng()?,
+        };
+        self.read += u64::from(frame.is_some());
+        Ok(frame)
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn is_live(&self) -> bool {
+        false
+    }
+
+    fn interfaces(&self) -> Vec<(String, LinkType)> {
+        match &self.reader {
+            Reader::Pcap { linktype, .. } => vec![(self.name.clone(), *linktype)],
+            Reader::PcapNg { ifaces, .. } => {
+                ifaces.iter().enumerate().map(|(i, f)| (format!("if{i}"), f.linktype)).collect()
+            }
+            Reader::Empty => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Decoder, flow and detection counters, kept by the aggregator and printed in the run summary
+//! and in EVE `stats` events (shaped as Suricata nests them).
+
+use std::collections::BTreeMap;
+
+use super::alert::Severity;
+use super::frame::{LinkType, RawFrame};
+use super::packet::{Decoded, Proto};
+
+/// Counters of what the decoder saw. Every packet lands in exactly one `by_proto` bucket and,
+/// when it could not be decoded fully, in one `issues` bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    pub pkts: u64,
+    pub bytes: u64,
+    pub ethernet: u64,
+    pub sll: u64,
+    pub sll2: u64,
+    pub raw: u64,
+    pub null: u64,
+    pub vlan: u64,
+    pub vlan_qinq: u64,
+    pub ipv4: u64,
+    pub ipv6: u64,
+    pub ipv4_frag: u64,
+    pub ipv6_frag: u64,
+    pub dns: u64,
+    pub by_proto: BTreeMap<Proto, u64>,
+    /// `DecodeIssue::key()` → count (`truncated.ipv4`, `linktype.105`, `ethertype.0x88cc` …).
+    pub issues: BTreeMap<String, u64>,
+    /// Packets with a truncated or malformed header.
+    pub invalid: u64,
+    /// Packets of an unsupported link type or unknown ethertype.
+    pub unsupported: u64,
+}
+
+impl DecodeStats {
+    pub fn record(&mut self, frame: &RawFrame, d: &Decoded) {
+        self.pkts += 1;
+        self.bytes += u64::from(frame.orig_len);
+        match frame.linktype {
+            LinkType::ETHERNET => self.ethernet += 1,
+            LinkType::LINUX_SLL => self.sll += 1,
+            LinkType::LINUX_SLL2 => self.sll2 += 1,
+            LinkType::NULL | LinkType::LOOP => self.null += 1,
+            LinkType::RAW | LinkType::RAW_BSD12 | LinkType::RAW_BSD14 | LinkType::IPV4 | LinkType::IPV6 => {
+                self.raw += 1;
+            }
+            _ => {}
+        }
+        match d.vlans.len() {
+            0 => {}
+            1 => self.vlan += 1,
+            _ => self.vlan_qinq += 1,
+        }
+        if let Some(ip) = &d.ip {
+            let frag = ip.fragment.is_some();
+            if ip.src.is_ipv4() {
+                self.ipv4 += 1;
+                self.ipv4_frag += u64::from(frag);
+            } else {
+                self.ipv6 += 1;
+                self.ipv6_frag += u64::from(frag);
+            }
+        }
+        self.dns += u64::from(d.dns.is_some());
+        *self.by_proto.entry(d.proto()).or_default() += 1;
+        if let Some(issue) = &d.issue {
+            *self.issues.entry(issue.key()).or_default() += 1;
+            if issue.is_error() {
+                self.invalid += 1;
+            } else {
+                self.unsupported += 1;
+            }
+        }
+    }
+
+    pub fn count(&self, p: Proto) -> u64 {
+        self.by_proto.get(&p).copied().unwrap_or(0)
+    }
+
+    pub fn merge(&mut self, o: &DecodeStats) {
+        let DecodeStats {
+            pkts, bytes, ethernet, sll, sll2, raw, null, vlan, vlan_qinq, ipv4, ipv6, ipv4_frag,
+            ipv6_frag, dns, by_proto, issues, invalid, unsupported,
+        } = o;
+        self.pkts += pkts;
+        self.bytes += bytes;
+        self.ethernet += ethernet;
+        self.sll += sll;
+        self.sll2 += sll2;
+        self.raw += raw;
+        self.null += null;
+        self.vlan += vlan;
+        self.vlan_qinq += vlan_qinq;
+        self.ipv4 += ipv4;
+        self.ipv6 += ipv6;
+        self.ipv4_frag += ipv4_frag;
+        self.ipv6_frag += ipv6_frag;
+        self.dns += dns;
+        self.invalid += invalid;
+        self.unsupported += unsupported;
+        for (k, v) in by_proto {
+            *self.by_proto.entry(*k).or_default() += v;
+        }
+        for (k, v) in issues {
+            *self.issues.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// Capture-side counters: what libpcap and the pipeline's queues report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Frames the source handed over.
+    pub received: u64,
+    /// libpcap `ps_drop`: dropped by the kernel for lack of buffer space.
+    pub kernel_drops: u64,
+    /// libpcap `ps_ifdrop`: dropped by the interface or driver.
+    pub if_drops: u64,
+    /// Frames dropped because the analysis queue was full (live capture only).
+    pub queue_drops: u64,
+}
+
+/// Flow table counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    pub created: u64,
+    pub active: u64,
+    pub timed_out: u64,
+    /// Flows pushed out because the table was at its cap.
+    pub evicted: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub icmpv4: u64,
+    pub icmpv6: u64,
+}
+
+/// Everything a `stats` event or the end-of-run summary reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub decoder: DecodeStats,
+    pub capture: CaptureStats,
+    pub flow: FlowStats,
+    pub alerts: BTreeMap<Severity, u64>,
+    /// Rows the SQLite writer could not keep up with and dropped (live only).
+    pub db_drops: u64,
+    /// Wall-clock seconds the run has taken (filled by the pipeline, not the engine).
+    pub uptime_secs: f64,
+}
+
+impl Stats {
+    pub fn alerts_total(&self) -> u64 {
+        self.alerts.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::frame::Ts;
+    use crate::engine::packet::DecodeIssue;
+
+    #[test]
+    fn record_counts_issue_and_proto() {
+        let mut s = DecodeStats::default();
+        let f = RawFrame { ts: Ts(0), linktype: LinkType(147), iface: 0, orig_len: 10, data: vec![0; 10] };
+        let d = Decoded { issue: Some(DecodeIssue::UnsupportedLinkType(147)), ..Decoded::default() };
+        s.record(&f, &d);
+        assert_eq!(s.pkts, 1);
+        assert_eq!(s.bytes, 10);
+        assert_eq!(s.unsupported, 1);
+        assert_eq!(s.invalid, 0);
+        assert_eq!(s.issues.get("linktype.147"), Some(&1));
+        assert_eq!(s.count(Proto::Unknown), 1);
+        let mut t = DecodeStats::default();
+        t.merge(&s);
+        t.merge(&s);
+        assert_eq!(t.pkts, 2);
+        assert_eq!(t.issues.get("linktype.147"), Some(&2));
+    }
+}

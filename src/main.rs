@@ -1,0 +1,2 @@
+//! The `nsm-tui` binary: parse arguments, load configuration, run.
+fn main() {}

@@ -1,0 +1,44 @@
+//! The file source yields exactly as many frames as `tcpdump -r FILE | wc -l` for every
+//! capture in the shared corpus that tcpdump reads.
+mod common;
+
+use nsm_tui::capture::file::FileSource;
+use nsm_tui::capture::Source;
+
+fn count_frames(path: &std::path::Path) -> Result<u64, String> {
+    let mut src = FileSource::open(path).map_err(|e| e.to_string())?;
+    let mut n = 0;
+    loop {
+        match src.next_frame() {
+            Ok(Some(_)) => n += 1,
+            Ok(None) => return Ok(n),
+            Err(e) => return Err(format!("{e} (after {n})")),
+        }
+    }
+}
+
+#[test]
+fn frame_counts_match_tcpdump_on_every_shared_capture() {
+    let Some(data) = common::shared_data() else { return };
+    if !common::have("tcpdump") {
+        eprintln!("note: tcpdump is not installed; skipping");
+        return;
+    }
+    let mut mismatches = Vec::new();
+    let mut compared = 0;
+    for file in common::captures_under(&data.join("pcaps")) {
+        let Some(expected) = common::tcpdump_count(&file) else { continue };
+        compared += 1;
+        let got = count_frames(&file);
+        let ok = match &got {
+            Ok(n) => *n == expected,
+            // A truncated last record: tcpdump printed what came before it.
+            Err(_) => false,
+        };
+        if !ok {
+            mismatches.push(format!("{}: tcpdump {expected}, nsm-tui {got:?}", file.display()));
+        }
+    }
+    assert!(compared > 300, "only {compared} captures compared");
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+}
