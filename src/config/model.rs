@@ -1,0 +1,323 @@
+//! The configuration structs, one per TOML section, and their defaults.
+//!
+//! Built once on the main thread by `config::load` before any other thread starts; afterwards
+//! each subsystem receives its own section by value or by shared reference. Section and key
+//! names follow the original Python design so existing config files and habits carry over.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration: defaults, overlaid by the file, then by environment variables,
+/// then (by the binary) by command-line flags.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub sniffer: SnifferConfig,
+    pub detector: DetectorConfig,
+    pub response: ResponseConfig,
+    pub actions: ActionsConfig,
+    pub integrations: IntegrationsConfig,
+    pub storage: StorageConfig,
+    pub output: OutputConfig,
+    pub geoip: GeoipConfig,
+    pub console: ConsoleConfig,
+}
+
+impl Config {
+    /// Number of analysis workers to start on a machine with `cores` CPUs: the configured
+    /// value, or for `workers = 0` one fewer than the cores (the capture thread needs one),
+    /// never fewer than one.
+    #[must_use]
+    pub fn effective_workers(&self, cores: usize) -> usize {
+        match self.sniffer.workers {
+            0 => cores.saturating_sub(1).max(1),
+            n => n,
+        }
+    }
+}
+
+/// `[sniffer]`: what to capture and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnifferConfig {
+    /// Interface to capture on; unset means libpcap's default device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// BPF filter expression; empty captures everything.
+    pub capture_filter: String,
+    /// Stop after this many seconds; 0 = unlimited.
+    pub capture_duration: u64,
+    /// Stop after this many packets; 0 = unlimited.
+    pub packet_count_limit: u64,
+    /// Frames per batch handed from the capture thread to the analysis workers.
+    pub analysis_batch_size: usize,
+    /// Bytes kept per frame.
+    pub snaplen: u32,
+    pub promiscuous: bool,
+    /// Deliver frames as they arrive instead of when the kernel buffer fills.
+    pub immediate_mode: bool,
+    /// Kernel capture buffer size in MiB.
+    pub buffer_size_mb: u32,
+    /// Analysis worker threads; 0 = auto (cores − 1, at least 1).
+    pub workers: usize,
+}
+
+impl Default for SnifferConfig {
+    fn default() -> Self {
+        Self {
+            interface: None,
+            capture_filter: String::new(),
+            capture_duration: 0,
+            packet_count_limit: 0,
+            analysis_batch_size: 100,
+            snaplen: 65_535,
+            promiscuous: true,
+            immediate_mode: true,
+            buffer_size_mb: 16,
+            workers: 0,
+        }
+    }
+}
+
+/// `[detector]`: detection thresholds and where the signatures live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorConfig {
+    /// Z-score above which a statistical feature counts as anomalous.
+    pub anomaly_threshold: f64,
+    /// Minimum confidence (0–1) for an alert to be raised.
+    pub confidence_threshold: f64,
+    /// Packets per feature window for the statistical detectors.
+    pub feature_window_size: usize,
+    /// Seconds of capture time between baseline/model updates.
+    pub model_update_interval: u64,
+    /// Directory of signature rule files.
+    pub signatures_dir: PathBuf,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self {
+            anomaly_threshold: 2.5,
+            confidence_threshold: 0.8,
+            feature_window_size: 100,
+            model_update_interval: 300,
+            signatures_dir: PathBuf::from("signatures"),
+        }
+    }
+}
+
+/// `[response]`: whether and when alerts trigger actions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponseConfig {
+    pub auto_response_enabled: bool,
+    /// Log the commands that would run instead of running them.
+    pub dry_run: bool,
+    /// Minimum alert score for an automatic response.
+    pub response_threshold: f64,
+    pub max_concurrent_actions: usize,
+}
+
+impl Default for ResponseConfig {
+    fn default() -> Self {
+        Self {
+            auto_response_enabled: false,
+            dry_run: true,
+            response_threshold: 0.8,
+            max_concurrent_actions: 5,
+        }
+    }
+}
+
+/// Firewall backend used to block addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FirewallType {
+    #[default]
+    Nftables,
+    Iptables,
+    Pf,
+}
+
+impl FirewallType {
+    pub const ALL: [FirewallType; 3] = [Self::Nftables, Self::Iptables, Self::Pf];
+
+    /// The spelling used in config files and on the command line.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nftables => "nftables",
+            Self::Iptables => "iptables",
+            Self::Pf => "pf",
+        }
+    }
+}
+
+impl std::str::FromStr for FirewallType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| "expected one of nftables, iptables, pf".to_string())
+    }
+}
+
+/// `[actions]`: how responses are carried out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionsConfig {
+    pub firewall_type: FirewallType,
+    /// Seconds until a block or rate limit expires.
+    pub default_action_timeout: u64,
+    /// Rate for traffic shaping, in tc's syntax (e.g. "1mbit", "500kbit").
+    pub bandwidth_limit: String,
+}
+
+impl Default for ActionsConfig {
+    fn default() -> Self {
+        Self {
+            firewall_type: FirewallType::Nftables,
+            default_action_timeout: 3600,
+            bandwidth_limit: "1mbit".to_string(),
+        }
+    }
+}
+
+/// The AbuseIPDB API root used when none is configured.
+pub const ABUSEIPDB_DEFAULT_URL: &str = "https://api.abuseipdb.com/api/v2";
+
+/// `[integrations]`: external services. Unset means the integration is off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrationsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub siem_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack_webhook: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abuseipdb_api_key: Option<String>,
+    pub abuseipdb_base_url: String,
+}
+
+impl Default for IntegrationsConfig {
+    fn default() -> Self {
+        Self {
+            siem_url: None,
+            slack_webhook: None,
+            abuseipdb_api_key: None,
+            abuseipdb_base_url: ABUSEIPDB_DEFAULT_URL.to_string(),
+        }
+    }
+}
+
+/// `[storage]`: the SQLite database and the pcap log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub db_path: PathBuf,
+    pub db_enabled: bool,
+    /// Store every packet row, not only alerts and flows.
+    pub store_packets: bool,
+    /// Oldest packet rows are deleted beyond this count; 0 = no limit.
+    pub retention_max_packets: u64,
+    /// Packet rows older than this are deleted; 0 = no limit.
+    pub retention_max_age_hours: u64,
+    pub pcap_log_path: PathBuf,
+    pub pcap_log_enabled: bool,
+    /// Start a new pcap file after this many MiB; 0 = never rotate.
+    pub pcap_rotate_mb: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            db_path: PathBuf::from("data/packets.db"),
+            db_enabled: true,
+            store_packets: true,
+            retention_max_packets: 1_000_000,
+            retention_max_age_hours: 168,
+            pcap_log_path: PathBuf::from("data/captured_packets.pcap"),
+            pcap_log_enabled: true,
+            pcap_rotate_mb: 100,
+        }
+    }
+}
+
+/// `[output]`: EVE JSON output and flow tracking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Write Suricata-style EVE JSON lines here; unset = no EVE output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eve_path: Option<PathBuf>,
+    /// A flow idle this many seconds (capture time) is closed. Suricata instead keys timeouts
+    /// by protocol and state (its shipped suricata.yaml: 30 s for new flows, 300 s for
+    /// established UDP/ICMP, 600 s for established TCP); one idle timeout keeps this simple.
+    pub flow_timeout_secs: u64,
+    /// Flows tracked at once; beyond this the longest-idle flow is evicted.
+    pub max_flows: usize,
+    /// Seconds of capture time between stats events; 0 = none.
+    pub stats_interval_secs: u64,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            eve_path: None,
+            flow_timeout_secs: 120,
+            max_flows: 100_000,
+            stats_interval_secs: 5,
+        }
+    }
+}
+
+/// `[geoip]`: MaxMind-format databases for address enrichment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoipConfig {
+    pub enabled: bool,
+    /// City database; when this file is missing the enricher falls back to the bundled one.
+    pub city_db: PathBuf,
+    /// Optional ASN database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asn_db: Option<PathBuf>,
+}
+
+impl Default for GeoipConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            city_db: PathBuf::from("geoip/GeoLite2-City.mmdb"),
+            asn_db: None,
+        }
+    }
+}
+
+/// `[console]`: the terminal UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Redraws per second at most.
+    pub fps: u32,
+    /// Packets kept in the console's scroll-back ring.
+    pub retained_packets: usize,
+    pub theme: String,
+    /// `[console.keys]`: action name → key, overriding the built-in bindings.
+    pub keys: BTreeMap<String, String>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            fps: 20,
+            retained_packets: 100_000,
+            theme: "dark".to_string(),
+            keys: BTreeMap::new(),
+        }
+    }
+}

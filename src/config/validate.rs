@@ -1,0 +1,231 @@
+//! Range and format checks on configuration values, run on the main thread after each layer
+//! (file, environment, and by the binary after its command-line flags).
+//!
+//! Types are already enforced by deserialization; these checks catch values of the right type
+//! that make no sense (a 0 fps console, a confidence of 1.5, a misspelt tc rate).
+
+use std::fmt::Display;
+use std::path::Path;
+
+use super::model::Config;
+
+/// The first value found out of range: which key, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub section: &'static str,
+    /// Key inside the section; for `[console.keys]` entries this is `keys.<action>`.
+    pub key: String,
+    pub message: String,
+}
+
+type Check = Result<(), String>;
+
+fn between<T: PartialOrd + Display + Copy>(v: T, lo: T, hi: T) -> Check {
+    if v < lo || v > hi {
+        return Err(format!("must be between {lo} and {hi}, found {v}"));
+    }
+    Ok(())
+}
+
+fn at_least<T: PartialOrd + Display + Copy>(v: T, lo: T) -> Check {
+    if v < lo {
+        return Err(format!("must be at least {lo}, found {v}"));
+    }
+    Ok(())
+}
+
+/// Thresholds are compared with `>=`; NaN would silently disable them.
+pub(crate) fn non_negative(v: f64) -> Check {
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("must be a finite number >= 0, found {v}"));
+    }
+    Ok(())
+}
+
+fn fraction(v: f64) -> Check {
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("must be between 0 and 1, found {v}"));
+    }
+    Ok(())
+}
+
+fn not_empty_path(p: &Path) -> Check {
+    if p.as_os_str().is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    Ok(())
+}
+
+fn http_url(s: &str) -> Check {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') => Ok(()),
+        // The value may be a secret, so it is not quoted back.
+        _ => Err("must be an http:// or https:// URL with a host".to_string()),
+    }
+}
+
+fn opt_url(s: Option<&String>) -> Check {
+    s.map_or(Ok(()), |u| http_url(u))
+}
+
+/// Units `tc` accepts for rates (bits and bytes per second, decimal and binary prefixes).
+const RATE_UNITS: [&str; 18] = [
+    "bit", "kbit", "mbit", "gbit", "tbit", "bps", "kbps", "mbps", "gbps", "tbps", "kibit", "mibit",
+    "gibit", "tibit", "kibps", "mibps", "gibps", "tibps",
+];
+
+/// A tc rate: a positive number followed by one of `RATE_UNITS`, e.g. "1mbit" or "2.5mbps".
+pub(crate) fn tc_rate(s: &str) -> Check {
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value_ok = num.parse::<f64>().is_ok_and(|v| v > 0.0 && v.is_finite());
+    if value_ok && RATE_UNITS.contains(&unit.to_ascii_lowercase().as_str()) {
+        return Ok(());
+    }
+    Err(format!(
+        "expected a rate like \"1mbit\" or \"500kbit\" (units: bit, kbit, mbit, gbit, bps, kbps, mbps, gbps), found \"{s}\""
+    ))
+}
+
+/// Runs `checks` in order and names the first failing key of `section`.
+fn first(section: &'static str, checks: Vec<(&str, Check)>) -> Result<(), Violation> {
+    for (key, result) in checks {
+        if let Err(message) = result {
+            return Err(Violation {
+                section,
+                key: key.to_string(),
+                message,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Checks every value for range and format, returning the first problem found.
+    ///
+    /// # Errors
+    /// A [`Violation`] naming the section, key and what is wrong.
+    pub fn check(&self) -> Result<(), Violation> {
+        let s = &self.sniffer;
+        first(
+            "sniffer",
+            vec![
+                (
+                    "analysis_batch_size",
+                    between(s.analysis_batch_size, 1, 65_536),
+                ),
+                ("snaplen", between(s.snaplen, 64, 262_144)),
+                ("buffer_size_mb", between(s.buffer_size_mb, 1, 4096)),
+                ("workers", between(s.workers, 0, 256)),
+            ],
+        )?;
+        let d = &self.detector;
+        first(
+            "detector",
+            vec![
+                ("anomaly_threshold", non_negative(d.anomaly_threshold)),
+                ("confidence_threshold", fraction(d.confidence_threshold)),
+                ("feature_window_size", at_least(d.feature_window_size, 1)),
+                (
+                    "model_update_interval",
+                    at_least(d.model_update_interval, 1),
+                ),
+                ("signatures_dir", not_empty_path(&d.signatures_dir)),
+            ],
+        )?;
+        let r = &self.response;
+        first(
+            "response",
+            vec![
+                ("response_threshold", non_negative(r.response_threshold)),
+                (
+                    "max_concurrent_actions",
+                    between(r.max_concurrent_actions, 1, 1024),
+                ),
+            ],
+        )?;
+        let a = &self.actions;
+        first(
+            "actions",
+            vec![
+                (
+                    "default_action_timeout",
+                    at_least(a.default_action_timeout, 1),
+                ),
+                ("bandwidth_limit", tc_rate(&a.bandwidth_limit)),
+            ],
+        )?;
+        let i = &self.integrations;
+        first(
+            "integrations",
+            vec![
+                ("siem_url", opt_url(i.siem_url.as_ref())),
+                ("slack_webhook", opt_url(i.slack_webhook.as_ref())),
+                ("abuseipdb_base_url", http_url(&i.abuseipdb_base_url)),
+            ],
+        )?;
+        self.check_rest()
+    }
+
+    fn check_rest(&self) -> Result<(), Violation> {
+        let st = &self.storage;
+        first(
+            "storage",
+            vec![
+                ("db_path", not_empty_path(&st.db_path)),
+                ("pcap_log_path", not_empty_path(&st.pcap_log_path)),
+            ],
+        )?;
+        let o = &self.output;
+        first(
+            "output",
+            vec![
+                (
+                    "eve_path",
+                    o.eve_path.as_deref().map_or(Ok(()), not_empty_path),
+                ),
+                ("flow_timeout_secs", at_least(o.flow_timeout_secs, 1)),
+                ("max_flows", at_least(o.max_flows, 1)),
+            ],
+        )?;
+        first(
+            "geoip",
+            vec![("city_db", not_empty_path(&self.geoip.city_db))],
+        )?;
+        let c = &self.console;
+        first(
+            "console",
+            vec![
+                ("fps", between(c.fps, 1, 60)),
+                (
+                    "retained_packets",
+                    between(c.retained_packets, 1, 10_000_000),
+                ),
+                (
+                    "theme",
+                    if c.theme.is_empty() {
+                        Err("must not be empty".into())
+                    } else {
+                        Ok(())
+                    },
+                ),
+            ],
+        )?;
+        for (action, key) in &c.keys {
+            if key.is_empty() {
+                return Err(Violation {
+                    section: "console",
+                    key: format!("keys.{action}"),
+                    message: "must not be empty".to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
