@@ -5,8 +5,20 @@
 //! (protocol anomalies with per-source suppression, scan / brute-force / flood / DNS-tunnel
 //! heuristics); their memory must stay bounded. Both take time only from the packets.
 
+pub mod anomaly;
+pub mod builtin;
+pub mod config;
+pub mod heuristics;
+pub mod signature;
+mod table;
+#[cfg(test)]
+pub(crate) mod testutil;
+
 use crate::engine::alert::Alert;
 use crate::engine::record::Analyzed;
+
+pub use config::DetectConfig;
+pub use signature::{SignatureHandle, SignatureSet};
 
 /// What the flow table knows about the packet's flow, handed to stateful detectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,5 +64,23 @@ pub struct DetectorSet {
 impl DetectorSet {
     pub fn is_empty(&self) -> bool {
         self.packet.is_empty() && self.stateful.is_empty()
+    }
+}
+
+impl DetectorSet {
+    /// Every built-in detector with `cfg`'s thresholds, plus signature matching over
+    /// `signatures` (keep a clone of the handle to swap in a reloaded set).
+    pub fn defaults(cfg: &DetectConfig, signatures: SignatureHandle) -> Self {
+        let lim = &cfg.limits;
+        DetectorSet {
+            packet: vec![Box::new(signature::SignatureDetector::new(signatures))],
+            stateful: vec![
+                Box::new(anomaly::AnomalyDetector::new(&cfg.anomaly, lim)),
+                Box::new(heuristics::ScanDetector::new(&cfg.scan, lim)),
+                Box::new(heuristics::BruteForceDetector::new(&cfg.brute_force, lim)),
+                Box::new(heuristics::FloodDetector::new(&cfg.flood, lim)),
+                Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
+            ],
+        }
     }
 }

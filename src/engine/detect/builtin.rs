@@ -1,0 +1,123 @@
+//! The built-in rules: one id, category, severity and description per anomaly or heuristic
+//! category, and the helper that turns a finding into an `Alert`.
+//!
+//! Used by the stateful detectors on the aggregator thread. The ids are stable: EVE consumers and
+//! the SQLite `alerts` table key on them.
+//!
+//! | id        | category        | severity | detector  |
+//! |-----------|-----------------|----------|-----------|
+//! | 9_000_001 | `xmas_scan`     | Medium   | anomaly   |
+//! | 9_000_002 | `null_scan`     | Medium   | anomaly   |
+//! | 9_000_003 | `fin_scan`      | Medium   | anomaly   |
+//! | 9_000_004 | `syn_fin`       | Medium   | anomaly   |
+//! | 9_000_005 | `invalid_flags` | Low      | anomaly   |
+//! | 9_000_006 | `land`          | High     | anomaly   |
+//! | 9_000_010 | `port_scan`     | Medium   | heuristic |
+//! | 9_000_011 | `host_sweep`    | Medium   | heuristic |
+//! | 9_000_012 | `brute_force`   | High     | heuristic |
+//! | 9_000_013 | `syn_flood`     | High     | heuristic |
+//! | 9_000_014 | `icmp_flood`    | Medium   | heuristic |
+//! | 9_000_015 | `udp_flood`     | High     | heuristic |
+//! | 9_000_016 | `dns_tunnel`    | High     | heuristic |
+
+use std::sync::Arc;
+
+use crate::engine::alert::{Alert, Detector, RuleId, Severity};
+use crate::engine::record::Analyzed;
+
+/// One built-in rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Builtin {
+    pub id: u64,
+    pub category: &'static str,
+    pub severity: Severity,
+    pub detector: Detector,
+    pub description: &'static str,
+}
+
+const fn rule(id: u64, category: &'static str, severity: Severity, detector: Detector, description: &'static str) -> Builtin {
+    Builtin { id, category, severity, detector, description }
+}
+
+pub const XMAS_SCAN: Builtin =
+    rule(9_000_001, "xmas_scan", Severity::Medium, Detector::Anomaly, "TCP Xmas scan (FIN+PSH+URG)");
+pub const NULL_SCAN: Builtin =
+    rule(9_000_002, "null_scan", Severity::Medium, Detector::Anomaly, "TCP NULL scan (no flags)");
+pub const FIN_SCAN: Builtin =
+    rule(9_000_003, "fin_scan", Severity::Medium, Detector::Anomaly, "TCP FIN scan (lone FIN outside a connection)");
+pub const SYN_FIN: Builtin =
+    rule(9_000_004, "syn_fin", Severity::Medium, Detector::Anomaly, "TCP SYN+FIN (illegal flag combination)");
+pub const INVALID_FLAGS: Builtin =
+    rule(9_000_005, "invalid_flags", Severity::Low, Detector::Anomaly, "TCP illegal flag combination");
+pub const LAND: Builtin =
+    rule(9_000_006, "land", Severity::High, Detector::Anomaly, "LAND attack (same source and destination address and port)");
+pub const PORT_SCAN: Builtin =
+    rule(9_000_010, "port_scan", Severity::Medium, Detector::Heuristic, "Port scan");
+pub const HOST_SWEEP: Builtin =
+    rule(9_000_011, "host_sweep", Severity::Medium, Detector::Heuristic, "Host sweep (one port on many hosts)");
+pub const BRUTE_FORCE: Builtin =
+    rule(9_000_012, "brute_force", Severity::High, Detector::Heuristic, "Login brute force");
+pub const SYN_FLOOD: Builtin =
+    rule(9_000_013, "syn_flood", Severity::High, Detector::Heuristic, "TCP SYN flood");
+pub const ICMP_FLOOD: Builtin =
+    rule(9_000_014, "icmp_flood", Severity::Medium, Detector::Heuristic, "ICMP echo flood");
+pub const UDP_FLOOD: Builtin =
+    rule(9_000_015, "udp_flood", Severity::High, Detector::Heuristic, "UDP flood");
+pub const DNS_TUNNEL: Builtin =
+    rule(9_000_016, "dns_tunnel", Severity::High, Detector::Heuristic, "DNS tunnelling");
+
+/// Every built-in rule, in id order.
+pub const ALL: [Builtin; 13] = [
+    XMAS_SCAN, NULL_SCAN, FIN_SCAN, SYN_FIN, INVALID_FLAGS, LAND, PORT_SCAN, HOST_SWEEP, BRUTE_FORCE, SYN_FLOOD,
+    ICMP_FLOOD, UDP_FLOOD, DNS_TUNNEL,
+];
+
+/// Ids from here up are reserved for built-in rules; signature files may not use them.
+pub const FIRST_BUILTIN_ID: u64 = 9_000_000;
+
+impl Builtin {
+    /// An alert of this rule on packet `a`, with the rule's own description.
+    pub fn alert(&self, a: &Analyzed, explanation: String, evidence: serde_json::Value) -> Alert {
+        self.alert_described(a, self.description, explanation, evidence)
+    }
+
+    /// An alert of this rule with a more specific description (e.g. "Slow port scan").
+    pub fn alert_described(
+        &self,
+        a: &Analyzed,
+        description: &str,
+        explanation: String,
+        evidence: serde_json::Value,
+    ) -> Alert {
+        Alert {
+            ts: a.frame.ts,
+            rule: RuleId(self.id),
+            description: Arc::from(description),
+            severity: self.severity,
+            category: Arc::from(self.category),
+            detector: self.detector,
+            packet: a.pcap_cnt,
+            flow_id: None,
+            explanation,
+            evidence,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_reserved_and_one_per_category() {
+        let mut ids: Vec<u64> = ALL.iter().map(|b| b.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), ALL.len());
+        assert!(ALL.iter().all(|b| b.id >= FIRST_BUILTIN_ID));
+        let mut cats: Vec<&str> = ALL.iter().map(|b| b.category).collect();
+        cats.sort_unstable();
+        cats.dedup();
+        assert_eq!(cats.len(), ALL.len());
+    }
+}

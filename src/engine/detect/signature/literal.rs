@@ -1,0 +1,143 @@
+//! Required-literal analysis of a signature's regex: byte strings at least one of which every
+//! match must contain (compared ASCII-case-insensitively), for the Aho-Corasick prefilter.
+//!
+//! Called when a signature set is built (on whichever thread loads signatures). A signature whose
+//! regex yields no literal of `MIN_LITERAL` bytes goes to the always-check list instead.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// Shorter literals would make the prefilter pass almost every payload.
+pub const MIN_LITERAL: usize = 3;
+/// More alternatives than this cost more in the automaton than they save.
+const MAX_ALTERNATIVES: usize = 32;
+
+/// Parse `pattern` the way `regex::bytes` compiles it with Unicode off.
+pub fn parse(pattern: &str) -> Result<Hir, regex_syntax::Error> {
+    regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern)
+}
+
+/// The prefilter literals of `hir` (lower-cased), or `None` when none is long enough.
+pub fn required_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let req = required(hir)?;
+    (score(&req) >= MIN_LITERAL).then_some(req)
+}
+
+fn score(alts: &[Vec<u8>]) -> usize {
+    alts.iter().map(Vec::len).min().unwrap_or(0)
+}
+
+/// The better of two requirements: longer shortest literal, then fewer alternatives.
+fn better(a: Option<Vec<Vec<u8>>>, b: Option<Vec<Vec<u8>>>) -> Option<Vec<Vec<u8>>> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let (sa, sb) = (score(&a), score(&b));
+            if sb > sa || (sb == sa && b.len() < a.len()) {
+                Some(b)
+            } else {
+                Some(a)
+            }
+        }
+        (a, b) => a.or(b),
+    }
+}
+
+/// The byte a node matches exactly once, folded to lower case (`[Ss]` → `s`).
+fn single_byte(h: &Hir) -> Option<u8> {
+    match h.kind() {
+        HirKind::Literal(l) if l.0.len() == 1 => Some(l.0[0].to_ascii_lowercase()),
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut bytes = c.ranges().iter().flat_map(|r| r.start()..=r.end());
+            fold_pair(bytes.next(), bytes.next(), bytes.next())
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut chars = c.ranges().iter().flat_map(|r| r.start()..=r.end());
+            let ascii = |ch: Option<char>| ch.and_then(|ch| u8::try_from(u32::from(ch)).ok().filter(u8::is_ascii));
+            let (a, b, rest) = (chars.next(), chars.next(), chars.next());
+            if a.is_some_and(|c| !c.is_ascii()) || b.is_some_and(|c| !c.is_ascii()) {
+                return None;
+            }
+            fold_pair(ascii(a), ascii(b), rest.map(|_| 0))
+        }
+        HirKind::Capture(c) => single_byte(&c.sub),
+        _ => None,
+    }
+}
+
+/// One byte, or two bytes that are the same letter in both cases.
+fn fold_pair(a: Option<u8>, b: Option<u8>, more: Option<u8>) -> Option<u8> {
+    match (a, b, more) {
+        (Some(a), None, None) => Some(a.to_ascii_lowercase()),
+        (Some(a), Some(b), None) if a != b && a.eq_ignore_ascii_case(&b) => Some(a.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+fn required(h: &Hir) -> Option<Vec<Vec<u8>>> {
+    match h.kind() {
+        HirKind::Literal(l) => Some(vec![l.0.to_ascii_lowercase()]),
+        HirKind::Class(_) => single_byte(h).map(|b| vec![vec![b]]),
+        HirKind::Capture(c) => required(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
+        HirKind::Concat(items) => concat(items),
+        HirKind::Alternation(branches) => {
+            let mut alts = Vec::new();
+            for b in branches {
+                alts.extend(required(b)?);
+            }
+            alts.sort();
+            alts.dedup();
+            (alts.len() <= MAX_ALTERNATIVES).then_some(alts)
+        }
+        _ => None,
+    }
+}
+
+fn concat(items: &[Hir]) -> Option<Vec<Vec<u8>>> {
+    let mut best = None;
+    let mut run: Vec<u8> = Vec::new();
+    for item in items {
+        if let HirKind::Literal(l) = item.kind() {
+            run.extend(l.0.to_ascii_lowercase());
+            continue;
+        }
+        if let Some(b) = single_byte(item) {
+            run.push(b);
+            continue;
+        }
+        if !run.is_empty() {
+            best = better(best, Some(vec![std::mem::take(&mut run)]));
+        }
+        best = better(best, required(item));
+    }
+    if !run.is_empty() {
+        best = better(best, Some(vec![run]));
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lits(p: &str) -> Option<Vec<String>> {
+        let hir = parse(p).unwrap();
+        required_literals(&hir).map(|v| v.into_iter().map(|b| String::from_utf8(b).unwrap()).collect())
+    }
+
+    #[test]
+    fn extracts_the_longest_required_run_case_folded() {
+        assert_eq!(lits(r"(?i)union\s+(all\s+)?select"), Some(vec!["select".into()]));
+        assert_eq!(lits(r"(?i)\$\{jndi:"), Some(vec!["${jndi:".into()]));
+        assert_eq!(lits(r"(?i)(cat|more|less)\s+/etc/passwd"), Some(vec!["/etc/passwd".into()]));
+        assert_eq!(lits(r"(?i)<script|javascript:"), Some(vec!["<script".into(), "javascript:".into()]));
+        assert_eq!(lits(r"(?i)sleep\(\s*\d+"), Some(vec!["sleep(".into()]));
+    }
+
+    #[test]
+    fn short_or_optional_literals_go_to_the_always_check_list() {
+        assert_eq!(lits(r"(\.\./){3,}"), Some(vec!["../".into()]));
+        assert_eq!(lits(r"a?bc?"), None);
+        assert_eq!(lits(r"(?i)(abc)?\d+"), None);
+        assert_eq!(lits(r"[a-z]{50,}"), None);
+    }
+}

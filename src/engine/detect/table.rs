@@ -1,0 +1,155 @@
+//! Bounded per-key state for the stateful detectors: a hash map with capture-time expiry and a
+//! hard cap, plus the fixed-window bookkeeping the heuristics share.
+//!
+//! Used only on the aggregator thread. When the cap is reached, expired entries go first; if the
+//! table is still full, the least recently seen quarter is evicted and counted as dropped, so a
+//! flood of spoofed sources costs bounded memory and shows up in `counters()`.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use crate::engine::frame::Ts;
+
+struct Entry<V> {
+    value: V,
+    last: Ts,
+}
+
+/// A capped map whose entries expire `ttl` after they were last touched.
+pub(crate) struct Table<K, V> {
+    map: HashMap<K, Entry<V>>,
+    cap: usize,
+    ttl_ns: i64,
+    expired: u64,
+    dropped: u64,
+}
+
+impl<K: Hash + Eq + Clone, V> Table<K, V> {
+    pub(crate) fn new(cap: usize, ttl_secs: u64) -> Self {
+        Table {
+            map: HashMap::new(),
+            cap: cap.max(1),
+            ttl_ns: i64::try_from(ttl_secs).unwrap_or(i64::MAX / Ts::NANOS_PER_SEC).saturating_mul(Ts::NANOS_PER_SEC),
+            expired: 0,
+            dropped: 0,
+        }
+    }
+
+    /// The entry for `key`, created with `init` when absent; marks it seen at `now`.
+    pub(crate) fn entry(&mut self, key: K, now: Ts, init: impl FnOnce() -> V) -> &mut V {
+        if !self.map.contains_key(&key) && self.map.len() >= self.cap {
+            self.make_room(now);
+        }
+        let e = self.map.entry(key).or_insert_with(|| Entry { value: init(), last: now });
+        e.last = e.last.max(now);
+        &mut e.value
+    }
+
+    /// The entry for `key` if it is tracked, without creating it.
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key).map(|e| &mut e.value)
+    }
+
+    fn make_room(&mut self, now: Ts) {
+        let ttl = self.ttl_ns;
+        let before = self.map.len();
+        self.map.retain(|_, e| now.since(e.last) <= ttl);
+        self.expired += (before - self.map.len()) as u64;
+        if self.map.len() < self.cap {
+            return;
+        }
+        let mut lasts: Vec<Ts> = self.map.values().map(|e| e.last).collect();
+        let nth = lasts.len() / 4;
+        let (_, cutoff, _) = lasts.select_nth_unstable(nth);
+        let cutoff = *cutoff;
+        let before = self.map.len();
+        self.map.retain(|_, e| e.last > cutoff);
+        self.dropped += (before - self.map.len()) as u64;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+    /// Entries removed at the cap while still live.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
+    }
+    /// Entries removed because they had expired.
+    pub(crate) fn expired(&self) -> u64 {
+        self.expired
+    }
+}
+
+/// A fixed window that restarts when a packet arrives after it has ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub(crate) start: Ts,
+    /// The window already raised its alert.
+    pub(crate) alerted: bool,
+}
+
+impl Window {
+    pub(crate) fn new(now: Ts) -> Self {
+        Window { start: now, alerted: false }
+    }
+    /// Restart the window when `now` is past its end; returns whether it restarted.
+    pub(crate) fn roll(&mut self, now: Ts, secs: u64) -> bool {
+        if now.since(self.start) > secs_ns(secs) || now < self.start {
+            *self = Window::new(now);
+            return true;
+        }
+        false
+    }
+    /// Seconds from the window's start to `now`.
+    pub(crate) fn elapsed(&self, now: Ts) -> f64 {
+        now.since(self.start) as f64 / 1e9
+    }
+}
+
+pub(crate) fn secs_ns(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX / Ts::NANOS_PER_SEC).saturating_mul(Ts::NANOS_PER_SEC)
+}
+
+/// Insert into a set that stops growing at `cap`; returns the set's size.
+pub(crate) fn capped_insert<T: Hash + Eq>(set: &mut std::collections::HashSet<T>, item: T, cap: usize) -> usize {
+    if set.len() < cap {
+        set.insert(item);
+    }
+    set.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Ts {
+        Ts(s * Ts::NANOS_PER_SEC)
+    }
+
+    #[test]
+    fn cap_evicts_expired_first_then_oldest_and_counts() {
+        let mut tb: Table<u32, u32> = Table::new(8, 10);
+        for k in 0..8 {
+            *tb.entry(k, t(0), || 0) += 1;
+        }
+        *tb.entry(100, t(20), || 0) += 1;
+        assert_eq!(tb.expired(), 8);
+        assert_eq!(tb.len(), 1);
+        for k in 0..7 {
+            tb.entry(k, t(21 + i64::from(k)), || 0);
+        }
+        assert_eq!(tb.len(), 8);
+        tb.entry(999, t(30), || 0);
+        assert!(tb.dropped() >= 1);
+        assert!(tb.len() <= 8);
+        assert!(tb.get_mut(&100).is_none(), "the least recently seen entry goes first");
+    }
+
+    #[test]
+    fn window_rolls_after_its_length() {
+        let mut w = Window::new(t(0));
+        assert!(!w.roll(t(60), 60));
+        assert!(w.roll(t(61), 60));
+        assert_eq!(w.start, t(61));
+    }
+}
