@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod file;
+pub mod live;
 pub mod pcap_lax;
 
 pub use error::CaptureError;

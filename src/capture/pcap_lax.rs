@@ -30,6 +30,7 @@ pub struct Header {
 }
 
 /// One record: timestamp, original length and the captured bytes.
+#[derive(Debug)]
 pub struct Record {
     pub ts: Ts,
     pub orig_len: u32,

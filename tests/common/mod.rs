@@ -46,20 +46,25 @@ pub fn have(tool: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// `tcpdump -r FILE | wc -l`, or `None` when tcpdump cannot read the file.
+/// How many packets tcpdump reads from `file`, or `None` when tcpdump cannot read it.
+///
+/// This is what `tcpdump -r FILE | wc -l` means to count: packets. tcpdump prints some packets
+/// over several lines (ForCES, Babel, DECnet, ...), so the count comes from `--count`
+/// (tcpdump 4.99+), or else from the lines that start with a `-tt` timestamp.
 pub fn tcpdump_count(file: &Path) -> Option<u64> {
-    let out = std::process::Command::new("tcpdump")
-        .args(["-n", "-r"])
-        .arg(file)
-        .output()
-        .ok()?;
-    let lines = out.stdout.iter().filter(|&&b| b == b'\n').count() as u64;
-    let err = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() && lines == 0 {
+    let out = std::process::Command::new("tcpdump").arg("--count").arg("-r").arg(file).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if let Some(n) = text.lines().find_map(|l| l.strip_suffix(" packets").or_else(|| l.strip_suffix(" packet")).and_then(|n| n.trim().parse().ok())) {
+        return Some(n);
+    }
+    let out = std::process::Command::new("tcpdump").args(["-n", "-tt", "-r"]).arg(file).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let n = text
+        .lines()
+        .filter(|l| l.split_once(' ').is_some_and(|(t, _)| t.contains('.') && t.chars().all(|c| c.is_ascii_digit() || c == '.')))
+        .count() as u64;
+    if !out.status.success() && n == 0 {
         return None;
     }
-    // tcpdump prints what it read before a truncated record, then fails; that count is what a
-    // user of `tcpdump -r FILE | wc -l` sees.
-    let _ = err;
-    Some(lines)
+    Some(n)
 }

@@ -1,0 +1,182 @@
+//! Live capture through libpcap (the `pcap` crate): interface choice, BPF filter, snaplen,
+//! promiscuous and immediate mode, buffer size, and the kernel drop counters.
+//!
+//! Runs on the capture thread; `next_frame` blocks up to the read timeout.
+
+use std::path::Path;
+
+use pcap::{Active, Capture, Device, Precision};
+
+use super::{CaptureError, Source};
+use crate::engine::frame::{LinkType, RawFrame, Ts};
+use crate::engine::stats::CaptureStats;
+
+/// How to open the interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// Interface name; `None` picks the default route's interface.
+    pub iface: Option<String>,
+    /// BPF filter in libpcap syntax.
+    pub filter: Option<String>,
+    pub snaplen: i32,
+    pub promiscuous: bool,
+    pub immediate: bool,
+    pub buffer_size_mb: u32,
+    /// Read timeout, so the capture thread can notice shutdown and flush partial batches.
+    pub timeout_ms: i32,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            iface: None,
+            filter: None,
+            snaplen: 65535,
+            promiscuous: true,
+            immediate: true,
+            buffer_size_mb: 16,
+            timeout_ms: 100,
+        }
+    }
+}
+
+pub struct LiveSource {
+    cap: Capture<Active>,
+    iface: String,
+    linktype: LinkType,
+}
+
+/// The interface of the default IPv4 route from a `/proc/net/route` text.
+pub fn default_route_iface(route_table: &str) -> Option<String> {
+    route_table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (cols.len() > 2 && cols[1] == "00000000").then(|| cols[0].to_string())
+    })
+}
+
+/// The interface to use when none was named: the default route's, else the first up,
+/// non-loopback device libpcap lists.
+pub fn pick_default_iface() -> Result<String, CaptureError> {
+    if let Ok(table) = std::fs::read_to_string(Path::new("/proc/net/route")) {
+        if let Some(i) = default_route_iface(&table) {
+            return Ok(i);
+        }
+    }
+    let devices = Device::list().map_err(|e| CaptureError::Live { iface: "?".into(), detail: e.to_string() })?;
+    devices
+        .into_iter()
+        .find(|d| d.flags.is_up() && !d.flags.is_loopback() && d.name != "any")
+        .map(|d| d.name)
+        .ok_or(CaptureError::NoInterface)
+}
+
+fn interface_names() -> String {
+    match Device::list() {
+        Ok(list) => list.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+        Err(e) => format!("(cannot list interfaces: {e})"),
+    }
+}
+
+fn looks_like_permission(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    m.contains("permitted") || m.contains("permission") || m.contains("eperm")
+}
+
+impl LiveSource {
+    pub fn open(opts: &LiveOptions) -> Result<LiveSource, CaptureError> {
+        let iface = match &opts.iface {
+            Some(i) => i.clone(),
+            None => pick_default_iface()?,
+        };
+        let exists = iface == "any" || Device::list().map(|l| l.iter().any(|d| d.name == iface)).unwrap_or(true);
+        if !exists {
+            return Err(CaptureError::NoSuchInterface { iface, available: interface_names() });
+        }
+        let live_err = |e: pcap::Error| {
+            let detail = e.to_string();
+            if looks_like_permission(&detail) {
+                let exe = std::env::current_exe().map_or_else(|_| "nsm-tui".into(), |p| p.display().to_string());
+                CaptureError::NotPermitted { iface: iface.clone(), exe, detail }
+            } else if detail.contains("No such device") || detail.contains("doesn't exist") {
+                CaptureError::NoSuchInterface { iface: iface.clone(), available: interface_names() }
+            } else {
+                CaptureError::Live { iface: iface.clone(), detail }
+            }
+        };
+        let inactive = Capture::from_device(iface.as_str()).map_err(live_err)?;
+        let mut cap = inactive
+            .snaplen(opts.snaplen)
+            .promisc(opts.promiscuous)
+            .immediate_mode(opts.immediate)
+            .buffer_size(i32::try_from(opts.buffer_size_mb.saturating_mul(1 << 20)).unwrap_or(i32::MAX))
+            .timeout(opts.timeout_ms)
+            .precision(Precision::Nano)
+            .open()
+            .map_err(live_err)?;
+        if let Some(f) = &opts.filter {
+            cap.filter(f, true)
+                .map_err(|e| CaptureError::BadFilter { filter: f.clone(), detail: e.to_string() })?;
+        }
+        let linktype = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
+        Ok(LiveSource { cap, iface, linktype })
+    }
+}
+
+impl Source for LiveSource {
+    fn next_frame(&mut self) -> Result<Option<RawFrame>, CaptureError> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                // Precision::Nano makes tv_usec carry nanoseconds.
+                let secs = i64::from(p.header.ts.tv_sec);
+                let nanos = u32::try_from(p.header.ts.tv_usec).unwrap_or(0);
+                Ok(Some(RawFrame {
+                    ts: Ts::from_parts(secs, nanos),
+                    linktype: self.linktype,
+                    iface: 0,
+                    orig_len: p.header.len,
+                    data: p.data.to_vec(),
+                }))
+            }
+            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(e) => Err(CaptureError::Live { iface: self.iface.clone(), detail: e.to_string() }),
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.iface
+    }
+
+    fn is_live(&self) -> bool {
+        true
+    }
+
+    fn interfaces(&self) -> Vec<(String, LinkType)> {
+        vec![(self.iface.clone(), self.linktype)]
+    }
+
+    fn stats(&mut self) -> CaptureStats {
+        match self.cap.stats() {
+            Ok(s) => CaptureStats {
+                received: u64::from(s.received),
+                kernel_drops: u64::from(s.dropped),
+                if_drops: u64::from(s.if_dropped),
+                queue_drops: 0,
+            },
+            Err(_) => CaptureStats::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_route_is_read_from_proc_route() {
+        let table = "Iface\tDestination\tGateway\tFlags\n\
+                     eth1\t0000A8C0\t00000000\t0001\n\
+                     eth0\t00000000\t0100A8C0\t0003\n";
+        assert_eq!(default_route_iface(table).as_deref(), Some("eth0"));
+        assert_eq!(default_route_iface("Iface\tDestination\n"), None);
+    }
+}
