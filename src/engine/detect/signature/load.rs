@@ -188,6 +188,7 @@ fn parse_entry(file: &str, index: usize, v: &Value) -> Result<Signature, Signatu
     let id = match idv.as_u64() {
         Some(n) if (1..FIRST_BUILTIN_ID).contains(&n) => n,
         Some(n) => {
+            e.id = Some(n);
             let problem = format!("{n} is out of range (1 to {}; higher ids are built-in rules)", FIRST_BUILTIN_ID - 1);
             return Err(e.err(Some("signature_id"), problem));
         }
