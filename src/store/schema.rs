@@ -1,0 +1,260 @@
+//! The database schema and its versioned migrations, applied when a store is opened.
+//!
+//! Called once per connection by `SqliteStore::open` on whichever thread opens the store.
+//! The schema version lives in `PRAGMA user_version`; `MIGRATIONS[i]` takes a database from
+//! version `i` to `i + 1`, each step in its own transaction together with the version bump,
+//! so a crash mid-migration leaves the previous version intact. Never edit a released step:
+//! append a new one.
+//!
+//! Conventions, for anyone querying the file with `sqlite3`:
+//! - every `ts`, `first_seen`, `last_seen`, `fetched_at` is INTEGER **nanoseconds** since the
+//!   Unix epoch (exact, and orders correctly); `datetime(ts / 1e9, 'unixepoch')` shows it;
+//! - addresses are TEXT in their usual notation (`192.0.2.1`, `2001:db8::1`), protocols are
+//!   the lower-case names of `Proto::name` (`tcp`, `udp`, `ipv6-icmp`, …);
+//! - severities are TEXT `Low`, `Medium`, `High`, `Critical`;
+//! - u64 identifiers (`flow_id`, `pcap_cnt`) are stored bit-for-bit as INTEGER (values above
+//!   `i64::MAX` read back negative in SQL but round-trip exactly through this module);
+//! - JSON columns (`evidence`, `destinations`, `raw`) hold TEXT JSON.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// Schema version 1: the tables and the indexes the console queries need.
+const V1: &str = r"
+CREATE TABLE packets (
+    id              INTEGER PRIMARY KEY,
+    ts              INTEGER NOT NULL,
+    pcap_cnt        INTEGER NOT NULL,
+    iface           TEXT    NOT NULL,
+    src_ip          TEXT,
+    dst_ip          TEXT,
+    src_port        INTEGER,
+    dst_port        INTEGER,
+    proto           TEXT    NOT NULL,
+    length          INTEGER NOT NULL,
+    tcp_flags       INTEGER,
+    payload         BLOB,
+    flow_id         INTEGER,
+    threat_severity TEXT,
+    threat_category TEXT,
+    threat_rule     INTEGER
+);
+CREATE INDEX packets_ts ON packets(ts);
+CREATE INDEX packets_src_ip ON packets(src_ip);
+-- Partial: most packets carry no threat, and the console only asks for those that do.
+CREATE INDEX packets_threat_severity ON packets(threat_severity) WHERE threat_severity IS NOT NULL;
+
+CREATE TABLE alerts (
+    id           INTEGER PRIMARY KEY,
+    ts           INTEGER NOT NULL,
+    signature_id INTEGER NOT NULL,
+    description  TEXT    NOT NULL,
+    severity     TEXT    NOT NULL,
+    category     TEXT    NOT NULL,
+    detector     TEXT    NOT NULL,
+    pcap_cnt     INTEGER NOT NULL,
+    flow_id      INTEGER,
+    src_ip       TEXT,
+    dst_ip       TEXT,
+    src_port     INTEGER,
+    dst_port     INTEGER,
+    proto        TEXT    NOT NULL,
+    explanation  TEXT    NOT NULL,
+    evidence     TEXT
+);
+CREATE INDEX alerts_ts ON alerts(ts);
+CREATE INDEX alerts_src_ip ON alerts(src_ip);
+
+-- One row per ended flow (like an EVE flow event); flow ids restart with each run.
+CREATE TABLE flows (
+    id              INTEGER PRIMARY KEY,
+    flow_id         INTEGER NOT NULL,
+    community_id    TEXT    NOT NULL,
+    proto           TEXT    NOT NULL,
+    src_ip          TEXT    NOT NULL,
+    src_port        INTEGER NOT NULL,
+    dst_ip          TEXT    NOT NULL,
+    dst_port        INTEGER NOT NULL,
+    pkts_toserver   INTEGER NOT NULL,
+    pkts_toclient   INTEGER NOT NULL,
+    bytes_toserver  INTEGER NOT NULL,
+    bytes_toclient  INTEGER NOT NULL,
+    state           TEXT    NOT NULL,
+    first_seen      INTEGER NOT NULL,
+    last_seen       INTEGER NOT NULL,
+    end_reason      TEXT    NOT NULL
+);
+CREATE INDEX flows_community_id ON flows(community_id);
+CREATE INDEX flows_last_seen ON flows(last_seen);
+
+CREATE TABLE incidents (
+    id           INTEGER PRIMARY KEY,
+    source       TEXT    NOT NULL,
+    category     TEXT    NOT NULL,
+    severity     TEXT    NOT NULL,
+    state        TEXT    NOT NULL,
+    first_seen   INTEGER NOT NULL,
+    last_seen    INTEGER NOT NULL,
+    alert_count  INTEGER NOT NULL DEFAULT 0,
+    destinations TEXT    NOT NULL DEFAULT '[]',
+    notes        TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX incidents_source ON incidents(source);
+
+-- Audit trail of responses; each row's hash covers its fields and prev_hash (a hash chain).
+CREATE TABLE actions (
+    id          INTEGER PRIMARY KEY,
+    ts          INTEGER NOT NULL,
+    actor       TEXT    NOT NULL,
+    action      TEXT    NOT NULL,
+    target      TEXT    NOT NULL,
+    reason      TEXT    NOT NULL DEFAULT '',
+    incident_id INTEGER,
+    alert_id    INTEGER,
+    command     TEXT,
+    exit_status INTEGER,
+    output      TEXT,
+    outcome     TEXT    NOT NULL,
+    prev_hash   TEXT    NOT NULL,
+    hash        TEXT    NOT NULL
+);
+CREATE INDEX actions_target ON actions(target);
+
+CREATE TABLE reputation_cache (
+    ip         TEXT PRIMARY KEY,
+    provider   TEXT    NOT NULL,
+    score      INTEGER,
+    reports    INTEGER,
+    isp        TEXT,
+    usage_type TEXT,
+    country    TEXT,
+    fetched_at INTEGER NOT NULL,
+    raw        TEXT
+);
+";
+
+/// All migrations, in order. `MIGRATIONS.len()` is the schema version this code writes.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build creates and understands.
+pub fn current_version() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+/// Reads `PRAGMA user_version`.
+pub fn user_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            what: "reading user_version",
+            source,
+        })
+}
+
+/// Brings the database at `path` up to `migrations.len()`, refusing a database newer than
+/// that. Returns the version it found. `path` is used only in error messages.
+pub fn migrate(conn: &mut Connection, path: &Path, migrations: &[&str]) -> Result<i64, StoreError> {
+    let known = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
+    let found = user_version(conn, path)?;
+    if found > known {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    for (index, sql) in migrations
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        apply_step(conn, sql, version).map_err(|source| StoreError::Migration {
+            path: path.to_path_buf(),
+            version,
+            source,
+        })?;
+    }
+    Ok(found)
+}
+
+fn apply_step(conn: &mut Connection, sql: &str, version: i64) -> rusqlite::Result<()> {
+    // IMMEDIATE takes the write lock up front, so two processes opening a fresh file at
+    // once serialise here instead of both trying to create the tables.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if now >= version {
+        // Another process applied this step while we waited for the lock.
+        return tx.commit();
+    }
+    tx.execute_batch(sql)?;
+    // user_version lives in the database header and is written inside the transaction.
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_names(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn applies_steps_in_order_and_resumes() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let p = Path::new("mem.db");
+        let steps = [
+            "CREATE TABLE a (x);",
+            "CREATE TABLE b (y); INSERT INTO a VALUES (1);",
+        ];
+        assert_eq!(migrate(&mut conn, p, &steps[..1]).unwrap(), 0);
+        assert_eq!(user_version(&conn, p).unwrap(), 1);
+        assert_eq!(migrate(&mut conn, p, &steps).unwrap(), 1);
+        assert_eq!(user_version(&conn, p).unwrap(), 2);
+        assert_eq!(table_names(&conn), ["a", "b"]);
+        // Re-running is a no-op: step 2's INSERT must not run again.
+        migrate(&mut conn, p, &steps).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM a", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn failed_step_rolls_back_with_its_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let p = Path::new("mem.db");
+        let steps = [
+            "CREATE TABLE a (x);",
+            "CREATE TABLE b (y); SELECT * FROM nope;",
+        ];
+        let err = migrate(&mut conn, p, &steps).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Migration { version: 2, .. }),
+            "{err}"
+        );
+        assert_eq!(user_version(&conn, p).unwrap(), 1);
+        assert_eq!(table_names(&conn), ["a"]);
+    }
+
+    #[test]
+    fn refuses_newer_database() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        let err = migrate(&mut conn, Path::new("x.db"), MIGRATIONS).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("x.db") && msg.contains('7') && msg.contains('1'),
+            "{msg}"
+        );
+    }
+}

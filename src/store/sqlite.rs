@@ -1,0 +1,385 @@
+//! The SQLite store: opens (and migrates) the database and writes batches of packets,
+//! alerts and flows, each batch in one transaction with cached prepared statements.
+//!
+//! Owned by the writer thread (`writer::spawn_writer`); `open` may also be called from a
+//! command-line thread for reports. Blocks on the disk and, for at most `busy_timeout`, on
+//! another process holding the write lock.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, Transaction};
+
+use super::rows::{AlertRow, FlowRow};
+use super::schema;
+use super::StoreError;
+use crate::engine::frame::Ts;
+use crate::engine::record::PacketRow;
+
+/// How the store batches and what it keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Keep at most this many packet rows (the newest by insertion order).
+    pub max_packets: Option<u64>,
+    /// Keep at most this many alert rows (the newest by insertion order).
+    pub max_alerts: Option<u64>,
+    /// Delete packets, alerts and flows older than this many seconds before the reference
+    /// time given to `apply_retention` (the writer passes the newest capture time it wrote).
+    pub max_age_secs: Option<u64>,
+    /// The writer commits once this many rows are queued.
+    pub batch_size: usize,
+    /// …or once the oldest queued row has waited this long.
+    pub batch_window: Duration,
+    /// The writer applies retention after every this many committed batches (0 = never).
+    pub retention_every_batches: u32,
+    /// How long to wait for another connection's write lock before failing.
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_packets: None,
+            max_alerts: None,
+            max_age_secs: None,
+            batch_size: 10_000,
+            batch_window: Duration::from_millis(200),
+            retention_every_batches: 20,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Rows deleted by one `apply_retention` call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    pub packets: u64,
+    pub alerts: u64,
+    pub flows: u64,
+}
+
+/// An open, migrated database.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    opts: StoreOptions,
+}
+
+const INSERT_PACKET: &str = "INSERT INTO packets (ts, pcap_cnt, iface, src_ip, dst_ip, \
+    src_port, dst_port, proto, length, tcp_flags, payload, flow_id, threat_severity, \
+    threat_category, threat_rule) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+    ?13, ?14, ?15)";
+
+const INSERT_ALERT: &str = "INSERT INTO alerts (ts, signature_id, description, severity, \
+    category, detector, pcap_cnt, flow_id, src_ip, dst_ip, src_port, dst_port, proto, \
+    explanation, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+    ?14, ?15)";
+
+const INSERT_FLOW: &str = "INSERT INTO flows (flow_id, community_id, proto, src_ip, \
+    src_port, dst_ip, dst_port, pkts_toserver, pkts_toclient, bytes_toserver, bytes_toclient, \
+    state, first_seen, last_seen, end_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+    ?11, ?12, ?13, ?14, ?15)";
+
+/// u64 counters and ids go into INTEGER columns bit-for-bit; `as u64` reverses it.
+fn int(v: u64) -> i64 {
+    v as i64
+}
+
+impl SqliteStore {
+    /// Opens or creates the database at `path` (creating parent directories), switches it to
+    /// WAL with `synchronous=NORMAL` and applies pending migrations.
+    pub fn open(path: &Path, opts: &StoreOptions) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        configure(&conn, path, opts)?;
+        schema::migrate(&mut conn, path, schema::MIGRATIONS)?;
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            opts: opts.clone(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.opts
+    }
+
+    /// The underlying connection, for read queries (reports, tests).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        schema::user_version(&self.conn, &self.path)
+    }
+
+    fn err(&self, what: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        sql_err(&self.path, what)
+    }
+
+    /// Writes all rows in one transaction.
+    pub fn write_packets(&mut self, rows: &[PacketRow]) -> Result<(), StoreError> {
+        self.write_batch(rows, &[], &[])
+    }
+
+    /// Writes all alerts in one transaction.
+    pub fn write_alerts(&mut self, alerts: &[AlertRow]) -> Result<(), StoreError> {
+        self.write_batch(&[], alerts, &[])
+    }
+
+    /// Writes all flows in one transaction.
+    pub fn write_flows(&mut self, flows: &[FlowRow]) -> Result<(), StoreError> {
+        self.write_batch(&[], &[], flows)
+    }
+
+    /// Writes packets, alerts and flows together in one transaction: all or nothing.
+    pub fn write_batch(
+        &mut self,
+        packets: &[PacketRow],
+        alerts: &[AlertRow],
+        flows: &[FlowRow],
+    ) -> Result<(), StoreError> {
+        let path = &self.path;
+        let wrap = |what| sql_err(path, what);
+        let tx = self.conn.transaction().map_err(wrap("begin transaction"))?;
+        insert_packets(&tx, packets).map_err(wrap("inserting packets"))?;
+        insert_alerts(&tx, alerts).map_err(wrap("inserting alerts"))?;
+        insert_flows(&tx, flows).map_err(wrap("inserting flows"))?;
+        tx.commit().map_err(wrap("commit"))
+    }
+
+    /// Deletes the oldest packets and alerts beyond `max_packets` / `max_alerts`, and the
+    /// packets, alerts and flows older than `max_age_secs` before `reference` (a capture
+    /// time, so replays of old files keep their data; the writer passes the newest packet
+    /// time it has written). One transaction.
+    pub fn apply_retention(&mut self, reference: Ts) -> Result<RetentionReport, StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql_err(&path, "begin retention"))?;
+        let report = retention_in(&tx, &self.opts, reference)
+            .map_err(sql_err(&path, "applying retention"))?;
+        tx.commit().map_err(sql_err(&path, "commit retention"))?;
+        Ok(report)
+    }
+
+    /// Copies the WAL back into the main file and truncates it (done on shutdown so the
+    /// database is a single self-contained file again).
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(self.err("WAL checkpoint"))
+    }
+
+    /// Number of rows in one of the store's tables.
+    pub fn count(&self, table: &str) -> Result<u64, StoreError> {
+        let known = [
+            "packets",
+            "alerts",
+            "flows",
+            "incidents",
+            "actions",
+            "reputation_cache",
+        ];
+        let Some(table) = known.iter().find(|t| **t == table) else {
+            return Err(StoreError::Sqlite {
+                path: self.path.clone(),
+                what: "count of an unknown table",
+                source: rusqlite::Error::InvalidParameterName(table.to_string()),
+            });
+        };
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        self.conn
+            .query_row(&sql, [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(self.err("counting rows"))
+    }
+}
+
+fn configure(conn: &Connection, path: &Path, opts: &StoreOptions) -> Result<(), StoreError> {
+    let wrap = |what| sql_err(path, what);
+    conn.busy_timeout(opts.busy_timeout)
+        .map_err(wrap("setting busy_timeout"))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(wrap("setting journal_mode=WAL"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::NotWal {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    // NORMAL in WAL mode: a commit survives a process crash (the WAL is in the OS cache);
+    // only a power loss can drop the last transactions, never corrupt the file.
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+         PRAGMA cache_size = -32768;",
+    )
+    .map_err(wrap("setting pragmas"))?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(())
+}
+
+fn sql_err<'a>(
+    path: &'a Path,
+    what: &'static str,
+) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+    move |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        what,
+        source,
+    }
+}
+
+fn retention_in(
+    tx: &Transaction<'_>,
+    opts: &StoreOptions,
+    reference: Ts,
+) -> rusqlite::Result<RetentionReport> {
+    let mut report = RetentionReport::default();
+    if let Some(secs) = opts.max_age_secs {
+        let cutoff = reference.0.saturating_sub(Ts(0).plus_secs(secs).0);
+        report.packets += delete_older(tx, "packets", "ts", cutoff)?;
+        report.alerts += delete_older(tx, "alerts", "ts", cutoff)?;
+        report.flows += delete_older(tx, "flows", "last_seen", cutoff)?;
+    }
+    if let Some(max) = opts.max_packets {
+        report.packets += keep_newest(tx, "packets", max)?;
+    }
+    if let Some(max) = opts.max_alerts {
+        report.alerts += keep_newest(tx, "alerts", max)?;
+    }
+    Ok(report)
+}
+
+fn ip_text(ip: Option<std::net::IpAddr>) -> Option<String> {
+    ip.map(|ip| ip.to_string())
+}
+
+fn insert_packets(tx: &Transaction<'_>, rows: &[PacketRow]) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(INSERT_PACKET)?;
+    for r in rows {
+        let threat = r.threat.as_ref();
+        stmt.execute(params![
+            r.ts.0,
+            int(r.pcap_cnt),
+            &*r.iface,
+            ip_text(r.src),
+            ip_text(r.dst),
+            r.src_port,
+            r.dst_port,
+            r.proto.name(),
+            r.length,
+            r.tcp_flags,
+            &r.payload,
+            r.flow_id.map(int),
+            threat.map(|t| t.severity.as_str()),
+            threat.map(|t| &*t.category),
+            threat.map(|t| int(t.rule.0)),
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_alerts(tx: &Transaction<'_>, rows: &[AlertRow]) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(INSERT_ALERT)?;
+    for r in rows {
+        let a = &r.alert;
+        let evidence = (!a.evidence.is_null()).then(|| a.evidence.to_string());
+        stmt.execute(params![
+            a.ts.0,
+            int(a.rule.0),
+            &*a.description,
+            a.severity.as_str(),
+            &*a.category,
+            a.detector.as_str(),
+            int(a.packet),
+            a.flow_id.map(int),
+            ip_text(r.src),
+            ip_text(r.dst),
+            r.src_port,
+            r.dst_port,
+            r.proto.name(),
+            &a.explanation,
+            evidence,
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_flows(tx: &Transaction<'_>, rows: &[FlowRow]) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(INSERT_FLOW)?;
+    for f in rows {
+        stmt.execute(params![
+            int(f.flow_id),
+            &f.community_id,
+            &f.proto,
+            f.src.to_string(),
+            f.src_port,
+            f.dst.to_string(),
+            f.dst_port,
+            int(f.pkts_toserver),
+            int(f.pkts_toclient),
+            int(f.bytes_toserver),
+            int(f.bytes_toclient),
+            &f.state,
+            f.first_ts.0,
+            f.last_ts.0,
+            &f.reason,
+        ])?;
+    }
+    Ok(())
+}
+
+fn delete_older(
+    tx: &Transaction<'_>,
+    table: &str,
+    col: &str,
+    cutoff: i64,
+) -> rusqlite::Result<u64> {
+    let sql = format!("DELETE FROM {table} WHERE {col} < ?1");
+    Ok(tx.prepare_cached(&sql)?.execute([cutoff])? as u64)
+}
+
+/// Deletes all but the `max` rows with the highest ids (rowids grow with insertion).
+fn keep_newest(tx: &Transaction<'_>, table: &str, max: u64) -> rusqlite::Result<u64> {
+    let sql = if max == 0 {
+        format!("DELETE FROM {table}")
+    } else {
+        // The id of the max-th newest row; everything below it goes.
+        format!(
+            "DELETE FROM {table} WHERE id < (SELECT id FROM {table} ORDER BY id DESC \
+             LIMIT 1 OFFSET ?1)"
+        )
+    };
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let n = if max == 0 {
+        stmt.execute([])?
+    } else {
+        stmt.execute([int(max - 1)])?
+    };
+    Ok(n as u64)
+}

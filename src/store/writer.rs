@@ -1,0 +1,163 @@
+//! The SQLite writer thread: receives rows from the aggregator and commits them in large
+//! transactions.
+//!
+//! `spawn_writer` starts the thread; it owns the `SqliteStore`. It blocks on the channel when
+//! idle and on the disk while committing, never on anyone else. Queued messages are coalesced
+//! until `batch_size` rows are pending or `batch_window` has passed since the first of them,
+//! then written in one transaction; a `Flush` commits at once and acknowledges after the
+//! commit. When every sender is gone it commits the rest, checkpoints the WAL and returns a
+//! summary. On a database error it stops and returns the error (senders then see a closed
+//! channel).
+
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::rows::{AlertRow, FlowRow};
+use super::sqlite::SqliteStore;
+use super::StoreError;
+use crate::engine::frame::Ts;
+use crate::engine::record::PacketRow;
+
+/// One message to the writer.
+#[derive(Debug)]
+pub enum StoreMsg {
+    Packets(Vec<PacketRow>),
+    Alerts(Vec<AlertRow>),
+    Flows(Vec<FlowRow>),
+    /// Commit everything received so far, then send `()` back.
+    Flush(Sender<()>),
+}
+
+/// What the writer did over its lifetime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterSummary {
+    pub packets: u64,
+    pub alerts: u64,
+    pub flows: u64,
+    /// Transactions committed.
+    pub batches: u64,
+    /// Rows removed by retention, all tables together.
+    pub retention_deleted: u64,
+}
+
+/// Rows waiting for the next commit.
+#[derive(Default)]
+struct Pending {
+    packets: Vec<PacketRow>,
+    alerts: Vec<AlertRow>,
+    flows: Vec<FlowRow>,
+    acks: Vec<Sender<()>>,
+}
+
+impl Pending {
+    fn push(&mut self, msg: StoreMsg) {
+        match msg {
+            StoreMsg::Packets(mut v) => self.packets.append(&mut v),
+            StoreMsg::Alerts(mut v) => self.alerts.append(&mut v),
+            StoreMsg::Flows(mut v) => self.flows.append(&mut v),
+            StoreMsg::Flush(ack) => self.acks.push(ack),
+        }
+    }
+    fn rows(&self) -> usize {
+        self.packets.len() + self.alerts.len() + self.flows.len()
+    }
+}
+
+/// Starts the writer thread (named `sqlite-writer`).
+pub fn spawn_writer(
+    store: SqliteStore,
+    rx: Receiver<StoreMsg>,
+) -> JoinHandle<Result<WriterSummary, StoreError>> {
+    let run = move || Writer::new(store).run(&rx);
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(run)
+        .unwrap_or_else(|e| {
+            // The closure (and the store) is gone with the failed spawn; report why on a
+            // plain thread so the caller still sees it at join.
+            std::thread::spawn(move || Err(StoreError::Spawn(e)))
+        })
+}
+
+struct Writer {
+    store: SqliteStore,
+    summary: WriterSummary,
+    newest: Option<Ts>,
+    batches_since_retention: u32,
+}
+
+impl Writer {
+    fn new(store: SqliteStore) -> Self {
+        Writer {
+            store,
+            summary: WriterSummary::default(),
+            newest: None,
+            batches_since_retention: 0,
+        }
+    }
+
+    fn run(mut self, rx: &Receiver<StoreMsg>) -> Result<WriterSummary, StoreError> {
+        let batch_size = self.store.options().batch_size.max(1);
+        let window = self.store.options().batch_window;
+        while let Ok(first) = rx.recv() {
+            let mut pending = Pending::default();
+            pending.push(first);
+            let deadline = Instant::now() + window;
+            let mut closed = false;
+            while pending.rows() < batch_size && pending.acks.is_empty() {
+                match rx.recv_deadline(deadline) {
+                    Ok(msg) => pending.push(msg),
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            self.commit(pending)?;
+            if closed {
+                break;
+            }
+        }
+        self.store.checkpoint()?;
+        Ok(self.summary)
+    }
+
+    fn commit(&mut self, pending: Pending) -> Result<(), StoreError> {
+        if pending.rows() > 0 {
+            self.store
+                .write_batch(&pending.packets, &pending.alerts, &pending.flows)?;
+            self.summary.packets += pending.packets.len() as u64;
+            self.summary.alerts += pending.alerts.len() as u64;
+            self.summary.flows += pending.flows.len() as u64;
+            self.summary.batches += 1;
+            let newest = pending.packets.iter().map(|p| p.ts).max();
+            self.newest = self.newest.max(newest);
+            self.maybe_retain()?;
+        }
+        for ack in pending.acks {
+            // A flusher that stopped waiting is not an error.
+            let _ = ack.send(());
+        }
+        Ok(())
+    }
+
+    fn maybe_retain(&mut self) -> Result<(), StoreError> {
+        let every = self.store.options().retention_every_batches;
+        if every == 0 {
+            return Ok(());
+        }
+        self.batches_since_retention += 1;
+        if self.batches_since_retention < every {
+            return Ok(());
+        }
+        self.batches_since_retention = 0;
+        // Before the first packet there is no capture time to measure age against.
+        let reference = self.newest.unwrap_or(Ts(i64::MIN));
+        let report = self.store.apply_retention(reference)?;
+        self.summary.retention_deleted += report.packets + report.alerts + report.flows;
+        Ok(())
+    }
+}
