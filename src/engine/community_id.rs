@@ -176,7 +176,17 @@ mod tests {
     /// (proto, saddr, daddr, sport-or-type, dport-or-code, seed 0 id, seed 1 id), from the
     /// spec repository's `baseline/baseline_deflt.json` and `baseline_seed1.json`. For ICMP the
     /// baseline lists port equivalents; rows here carry the packet's real type and code.
-    const BASELINE: &[(u8, &str, &str, Option<(u16, u16)>, &str, &str)] = &[
+    /// (proto, saddr, daddr, ports, seed-0 id, seed-1 id)
+    type Row = (
+        u8,
+        &'static str,
+        &'static str,
+        Option<(u16, u16)>,
+        &'static str,
+        &'static str,
+    );
+
+    const BASELINE: &[Row] = &[
         (
             58,
             "fe80::200:86ff:fe05:80da",
@@ -363,7 +373,7 @@ mod tests {
         ),
     ];
 
-    fn compute(seed: u16, row: &(u8, &str, &str, Option<(u16, u16)>, &str, &str)) -> String {
+    fn compute(seed: u16, row: &Row) -> String {
         let (proto, s, d, ports, _, _) = *row;
         let src: IpAddr = s.parse().expect("baseline address");
         let dst: IpAddr = d.parse().expect("baseline address");

@@ -1,0 +1,249 @@
+//! Small EVE field values that serialize without allocating: Suricata's timestamp format,
+//! two-digit hex TCP flags, printable payloads, and DNS type and rcode names.
+//!
+//! Used by the EVE writer on the aggregator thread.
+
+use serde::{Serialize, Serializer};
+
+use crate::engine::frame::Ts;
+
+/// Length of `2024-01-15T10:20:30.123456+0000`.
+const TS_LEN: usize = 31;
+
+/// A capture timestamp in Suricata's EVE format, UTC, microseconds:
+/// `2024-01-15T10:20:30.123456+0000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EveTime([u8; TS_LEN]);
+
+impl EveTime {
+    pub fn new(ts: Ts) -> Self {
+        let secs = ts.secs();
+        let micros = ts.subsec_nanos() / 1000;
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let mut b = *b"0000-00-00T00:00:00.000000+0000";
+        put(&mut b[0..4], y.clamp(0, 9999).unsigned_abs());
+        put(&mut b[5..7], u64::from(m));
+        put(&mut b[8..10], u64::from(d));
+        put(&mut b[11..13], sod.unsigned_abs() / 3600);
+        put(&mut b[14..16], sod.unsigned_abs() / 60 % 60);
+        put(&mut b[17..19], sod.unsigned_abs() % 60);
+        put(&mut b[20..26], u64::from(micros));
+        EveTime(b)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000000+0000")
+    }
+}
+
+impl Serialize for EveTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Writes `v` as zero-padded decimal filling `out` (higher digits are dropped).
+fn put(out: &mut [u8], mut v: u64) {
+    for c in out.iter_mut().rev() {
+        *c = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); Howard Hinnant's
+/// `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
+}
+
+/// A byte as two lower-case hex digits, as Suricata prints TCP flags (`"1b"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hex2(pub u8);
+
+impl Serialize for Hex2 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let b = [
+            DIGITS[usize::from(self.0 >> 4)],
+            DIGITS[usize::from(self.0 & 0xf)],
+        ];
+        s.serialize_str(std::str::from_utf8(&b).unwrap_or("00"))
+    }
+}
+
+/// A payload with every byte outside printable ASCII (and CR, LF) shown as `.`, as
+/// Suricata's `payload_printable`.
+pub struct Printable<'a>(pub &'a [u8]);
+
+impl Serialize for Printable<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text: String = self
+            .0
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\r' {
+                    char::from(b)
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        s.serialize_str(&text)
+    }
+}
+
+/// A DNS record type as Suricata names it (`A`, `AAAA`, `TXT`, …; unknown types as the number).
+pub struct RrType(pub u16);
+
+impl RrType {
+    pub fn name(&self) -> Option<&'static str> {
+        Some(match self.0 {
+            1 => "A",
+            2 => "NS",
+            5 => "CNAME",
+            6 => "SOA",
+            10 => "NULL",
+            12 => "PTR",
+            13 => "HINFO",
+            15 => "MX",
+            16 => "TXT",
+            17 => "RP",
+            18 => "AFSDB",
+            24 => "SIG",
+            25 => "KEY",
+            28 => "AAAA",
+            29 => "LOC",
+            33 => "SRV",
+            35 => "NAPTR",
+            37 => "CERT",
+            39 => "DNAME",
+            41 => "OPT",
+            43 => "DS",
+            44 => "SSHFP",
+            46 => "RRSIG",
+            47 => "NSEC",
+            48 => "DNSKEY",
+            50 => "NSEC3",
+            51 => "NSEC3PARAM",
+            52 => "TLSA",
+            64 => "SVCB",
+            65 => "HTTPS",
+            99 => "SPF",
+            249 => "TKEY",
+            250 => "TSIG",
+            251 => "IXFR",
+            252 => "AXFR",
+            255 => "ANY",
+            256 => "URI",
+            257 => "CAA",
+            _ => return None,
+        })
+    }
+}
+
+impl Serialize for RrType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.name() {
+            Some(n) => s.serialize_str(n),
+            None => s.collect_str(&self.0),
+        }
+    }
+}
+
+/// A DNS response code as Suricata names it (`NOERROR`, `NXDOMAIN`, …).
+pub fn rcode_name(rcode: u8) -> Option<&'static str> {
+    Some(match rcode {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        _ => return None,
+    })
+}
+
+/// The rcode as a JSON string: its name, or the number as text.
+pub struct Rcode(pub u8);
+
+impl Serialize for Rcode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match rcode_name(self.0) {
+            Some(n) => s.serialize_str(n),
+            None => s.collect_str(&self.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_match_suricata_format() {
+        assert_eq!(
+            EveTime::new(Ts(0)).as_str(),
+            "1970-01-01T00:00:00.000000+0000"
+        );
+        // 2024-01-15 10:20:30.123456789 UTC
+        let ts = Ts::from_parts(1_705_314_030, 123_456_789);
+        assert_eq!(EveTime::new(ts).as_str(), "2024-01-15T10:20:30.123456+0000");
+        // Leap day and end of a leap year.
+        assert_eq!(
+            EveTime::new(Ts::from_parts(951_782_400, 0)).as_str(),
+            "2000-02-29T00:00:00.000000+0000"
+        );
+        assert_eq!(
+            EveTime::new(Ts::from_parts(1_735_689_599, 999_999_999)).as_str(),
+            "2024-12-31T23:59:59.999999+0000"
+        );
+        // Before the epoch.
+        assert_eq!(
+            EveTime::new(Ts::from_parts(-1, 500_000_000)).as_str(),
+            "1969-12-31T23:59:59.500000+0000"
+        );
+    }
+
+    #[test]
+    fn small_fields_serialize_as_strings() {
+        let j = |v: &dyn erased::Ser| v.json();
+        assert_eq!(j(&Hex2(0x1b)), "\"1b\"");
+        assert_eq!(j(&Hex2(0x02)), "\"02\"");
+        assert_eq!(j(&RrType(28)), "\"AAAA\"");
+        assert_eq!(j(&RrType(65_280)), "\"65280\"");
+        assert_eq!(j(&Rcode(3)), "\"NXDOMAIN\"");
+        assert_eq!(j(&Printable(b"GET /\r\n\x00\xff")), "\"GET /\\r\\n..\"");
+    }
+
+    mod erased {
+        pub trait Ser {
+            fn json(&self) -> String;
+        }
+        impl<T: serde::Serialize> Ser for T {
+            fn json(&self) -> String {
+                serde_json::to_string(self).unwrap_or_default()
+            }
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! EVE JSON output: one Suricata-shaped JSON object per line (`alert`, `dns`, `flow`,
+//! `stats`), so Filebeat's Suricata module, Logstash and Splunk pipelines read it unchanged.
+//!
+//! Called on the aggregator thread. Each event is serialized straight from borrowed values
+//! into a reused buffer (no `serde_json::Value` trees), then handed to the inner writer in one
+//! `write_all`; the inner writer (a `BufWriter` in practice) is the only thing that may block.
+//! Write errors come back as `io::Error`.
+//!
+//! Field names and nesting follow Suricata 7: the common header (`timestamp`, `flow_id`,
+//! `in_iface`, `pcap_cnt`, `event_type`, `vlan`, the tuple, `proto`, ICMP type/code,
+//! `community_id`), then the event's own object. DNS uses Suricata's version 2 format (see
+//! `dns.rs`). Where nsm-tui has counters Suricata lacks, they are added under new keys, never
+//! by changing the meaning of Suricata's.
+
+mod alert;
+mod dns;
+mod fields;
+mod flow;
+mod stats;
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+pub use fields::{EveTime, Hex2};
+
+use crate::engine::alert::Alert;
+use crate::engine::flow::{FlowMeta, FlowRecord};
+use crate::engine::frame::Ts;
+use crate::engine::packet::{Decoded, Proto, Transport};
+use crate::engine::record::Analyzed;
+use crate::engine::stats::Stats;
+
+/// What goes into every event besides the event itself.
+#[derive(Debug, Clone)]
+pub struct EveOptions {
+    /// Interface names indexed by `RawFrame::iface` (EVE `in_iface`); flow events use the
+    /// first. Empty: no `in_iface`.
+    pub iface_names: Vec<Arc<str>>,
+    /// Suricata's `host` (sensor name); `None` leaves it out.
+    pub host: Option<String>,
+    /// Add `payload_printable` to alerts.
+    pub payload_printable: bool,
+}
+
+impl Default for EveOptions {
+    fn default() -> Self {
+        EveOptions {
+            iface_names: Vec::new(),
+            host: None,
+            payload_printable: true,
+        }
+    }
+}
+
+/// Writes EVE events to `W`, one JSON object per line.
+pub struct EveWriter<W: Write> {
+    out: W,
+    opts: EveOptions,
+    buf: Vec<u8>,
+    events: u64,
+}
+
+/// The 5-tuple part of the header, oriented as the event wants it.
+#[derive(Debug, Clone, Copy)]
+struct Tuple {
+    src: IpAddr,
+    dst: IpAddr,
+    /// Present for TCP, UDP and SCTP.
+    ports: Option<(u16, u16)>,
+    proto: Proto,
+    icmp: Option<(u8, u8)>,
+    response_icmp: Option<(u8, u8)>,
+}
+
+/// The fields every event starts with.
+struct Header<'a> {
+    ts: Ts,
+    flow_id: Option<u64>,
+    in_iface: Option<&'a str>,
+    pcap_cnt: Option<u64>,
+    event_type: &'static str,
+    vlan: &'a [u16],
+    tuple: Option<Tuple>,
+    community_id: Option<&'a str>,
+    host: Option<&'a str>,
+}
+
+/// An event's own fields, written after the header into the same JSON object.
+trait Body {
+    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error>;
+}
+
+struct Event<'a, B: Body> {
+    head: &'a Header<'a>,
+    body: &'a B,
+}
+
+impl<B: Body> Serialize for Event<'_, B> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        self.head.entries(&mut m)?;
+        self.body.entries(&mut m)?;
+        m.end()
+    }
+}
+
+impl Header<'_> {
+    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+        m.serialize_entry("timestamp", &EveTime::new(self.ts))?;
+        if let Some(id) = self.flow_id {
+            m.serialize_entry("flow_id", &id)?;
+        }
+        if let Some(i) = self.in_iface {
+            m.serialize_entry("in_iface", i)?;
+        }
+        if let Some(c) = self.pcap_cnt {
+            m.serialize_entry("pcap_cnt", &c)?;
+        }
+        m.serialize_entry("event_type", self.event_type)?;
+        if !self.vlan.is_empty() {
+            m.serialize_entry("vlan", self.vlan)?;
+        }
+        if let Some(t) = &self.tuple {
+            t.entries(m)?;
+        }
+        if let Some(c) = self.community_id.filter(|c| !c.is_empty()) {
+            m.serialize_entry("community_id", c)?;
+        }
+        if let Some(h) = self.host {
+            m.serialize_entry("host", h)?;
+        }
+        Ok(())
+    }
+}
+
+impl Tuple {
+    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+        m.serialize_entry("src_ip", &self.src)?;
+        if let Some((sp, _)) = self.ports {
+            m.serialize_entry("src_port", &sp)?;
+        }
+        m.serialize_entry("dest_ip", &self.dst)?;
+        if let Some((_, dp)) = self.ports {
+            m.serialize_entry("dest_port", &dp)?;
+        }
+        m.serialize_entry("proto", &eve_proto(self.proto))?;
+        if let Some((t, c)) = self.icmp {
+            m.serialize_entry("icmp_type", &t)?;
+            m.serialize_entry("icmp_code", &c)?;
+        }
+        if let Some((t, c)) = self.response_icmp {
+            m.serialize_entry("response_icmp_type", &t)?;
+            m.serialize_entry("response_icmp_code", &c)?;
+        }
+        Ok(())
+    }
+
+    /// The tuple of a packet as it travels (alerts and DNS events are per packet).
+    fn of_packet(d: &Decoded) -> Option<Tuple> {
+        let ip = d.ip.as_ref()?;
+        let icmp = match &d.transport {
+            Transport::Icmp(i) | Transport::Icmpv6(i) => Some((i.icmp_type, i.code)),
+            _ => None,
+        };
+        Some(Tuple {
+            src: ip.src,
+            dst: ip.dst,
+            ports: d.ports(),
+            proto: d.proto(),
+            icmp,
+            response_icmp: None,
+        })
+    }
+}
+
+/// Suricata's `proto` value, without allocating for the common protocols.
+fn eve_proto(p: Proto) -> Cow<'static, str> {
+    match p {
+        Proto::Tcp => Cow::Borrowed("TCP"),
+        Proto::Udp => Cow::Borrowed("UDP"),
+        Proto::Icmp => Cow::Borrowed("ICMP"),
+        Proto::Icmpv6 => Cow::Borrowed("IPv6-ICMP"),
+        other => Cow::Owned(other.eve_name()),
+    }
+}
+
+impl<W: Write> EveWriter<W> {
+    /// A writer with default options (no `in_iface`, no `host`, `payload_printable` on).
+    pub fn new(out: W) -> Self {
+        Self::with_options(out, EveOptions::default())
+    }
+
+    pub fn with_options(out: W, opts: EveOptions) -> Self {
+        EveWriter {
+            out,
+            opts,
+            buf: Vec::with_capacity(4096),
+            events: 0,
+        }
+    }
+
+    /// Events written so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// One `alert` event for `alert`, raised on packet `a`.
+    pub fn alert(
+        &mut self,
+        a: &Analyzed,
+        alert: &Alert,
+        flow: Option<&FlowMeta>,
+    ) -> io::Result<()> {
+        let head = packet_header(&self.opts, a, "alert", flow, alert.ts, alert.flow_id);
+        let payload = self
+            .opts
+            .payload_printable
+            .then(|| a.decoded.payload(&a.frame.data))
+            .filter(|p| !p.is_empty());
+        let app_proto = flow.and_then(|f| f.app_proto).map(|p| p.as_str()).or(a
+            .decoded
+            .dns
+            .as_ref()
+            .map(|_| "dns"));
+        let body = alert::AlertBody {
+            alert,
+            app_proto,
+            payload,
+        };
+        emit(&mut self.buf, &mut self.out, &head, &body)?;
+        self.events += 1;
+        Ok(())
+    }
+
+    /// `dns` events for packet `a` (none when it carries no DNS): one per question of a
+    /// query, one per response.
+    pub fn dns(&mut self, a: &Analyzed, flow: Option<&FlowMeta>) -> io::Result<()> {
+        let Some(info) = a.decoded.dns.as_deref() else {
+            return Ok(());
+        };
+        let head = packet_header(&self.opts, a, "dns", flow, a.frame.ts, None);
+        if info.is_response {
+            let flags = dns::header_flags(&a.decoded, &a.frame.data, info);
+            emit(
+                &mut self.buf,
+                &mut self.out,
+                &head,
+                &dns::Answer { info, flags },
+            )?;
+            self.events += 1;
+        } else {
+            for q in &info.questions {
+                emit(
+                    &mut self.buf,
+                    &mut self.out,
+                    &head,
+                    &dns::Query { info, question: q },
+                )?;
+                self.events += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// One `flow` event for an ended flow.
+    pub fn flow(&mut self, r: &FlowRecord) -> io::Result<()> {
+        let tuple = Tuple {
+            src: r.src_ip,
+            dst: r.dest_ip,
+            ports: r.has_ports().then_some((r.src_port, r.dest_port)),
+            proto: r.proto(),
+            icmp: r.icmp.map(|i| (i.icmp_type, i.icmp_code)),
+            response_icmp: r.icmp.and_then(|i| i.response),
+        };
+        let head = Header {
+            ts: r.end,
+            flow_id: Some(r.flow_id),
+            in_iface: self.opts.iface_names.first().map(|s| &**s),
+            pcap_cnt: None,
+            event_type: "flow",
+            vlan: &r.vlans,
+            tuple: Some(tuple),
+            community_id: Some(&r.community_id),
+            host: self.opts.host.as_deref(),
+        };
+        emit(&mut self.buf, &mut self.out, &head, &flow::FlowBody(r))?;
+        self.events += 1;
+        Ok(())
+    }
+
+    /// One `stats` event with the run's counters, stamped with capture time `ts`.
+    pub fn stats(&mut self, s: &Stats, ts: Ts) -> io::Result<()> {
+        let head = Header {
+            ts,
+            flow_id: None,
+            in_iface: None,
+            pcap_cnt: None,
+            event_type: "stats",
+            vlan: &[],
+            tuple: None,
+            community_id: None,
+            host: self.opts.host.as_deref(),
+        };
+        emit(&mut self.buf, &mut self.out, &head, &stats::StatsBody(s))?;
+        self.events += 1;
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The inner writer, after flushing nothing (call `flush` first if needed).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// Serialize one event into `buf` and write it as one line.
+fn emit<W: Write, B: Body>(
+    buf: &mut Vec<u8>,
+    out: &mut W,
+    head: &Header<'_>,
+    body: &B,
+) -> io::Result<()> {
+    buf.clear();
+    serde_json::to_writer(&mut *buf, &Event { head, body }).map_err(io::Error::other)?;
+    buf.push(b'\n');
+    out.write_all(buf)
+}
+
+/// The header of a per-packet event (alert, dns), tuple as the packet travels.
+fn packet_header<'a>(
+    opts: &'a EveOptions,
+    a: &'a Analyzed,
+    event_type: &'static str,
+    flow: Option<&'a FlowMeta>,
+    ts: Ts,
+    alert_flow_id: Option<u64>,
+) -> Header<'a> {
+    Header {
+        ts,
+        flow_id: flow.map(|f| f.flow_id).or(alert_flow_id),
+        in_iface: opts.iface_names.get(a.frame.iface as usize).map(|s| &**s),
+        pcap_cnt: Some(a.pcap_cnt),
+        event_type,
+        vlan: &a.decoded.vlans,
+        tuple: Tuple::of_packet(&a.decoded),
+        community_id: flow.map(|f| &*f.community_id),
+        host: opts.host.as_deref(),
+    }
+}

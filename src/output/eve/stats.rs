@@ -1,0 +1,229 @@
+//! The EVE `stats` object, nested as Suricata's `output-json-stats.c` nests its counters:
+//! `uptime`, `capture`, `decoder` (with decode problems under `decoder.event.<layer>.<reason>`),
+//! `defrag`, `flow`, `detect`. Counters Suricata does not have are added under new keys
+//! (`capture.queue_drops`, `decoder.unsupported`, `detect.alerts_by_severity`, `store`).
+//!
+//! Serialized by the EVE writer on the aggregator thread, once per stats interval and at the
+//! end of a run; building the small maps here allocates, which is fine at that rate.
+
+use std::collections::BTreeMap;
+
+use serde::ser::SerializeMap;
+use serde::Serialize;
+
+use super::Body;
+use crate::engine::packet::Proto;
+use crate::engine::stats::{DecodeStats, Stats};
+
+pub(super) struct StatsBody<'a>(pub &'a Stats);
+
+impl Body for StatsBody<'_> {
+    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+        m.serialize_entry("stats", &StatsObj::new(self.0))
+    }
+}
+
+#[derive(Serialize)]
+struct StatsObj<'a> {
+    uptime: u64,
+    capture: Capture,
+    decoder: Decoder,
+    defrag: Defrag,
+    flow: Flow,
+    detect: Detect,
+    store: Store,
+    #[serde(skip)]
+    _src: std::marker::PhantomData<&'a Stats>,
+}
+
+#[derive(Serialize)]
+struct Capture {
+    kernel_packets: u64,
+    kernel_drops: u64,
+    kernel_ifdrops: u64,
+    queue_drops: u64,
+}
+
+#[derive(Serialize)]
+struct Decoder {
+    pkts: u64,
+    bytes: u64,
+    invalid: u64,
+    ipv4: u64,
+    ipv6: u64,
+    ethernet: u64,
+    raw: u64,
+    null: u64,
+    sll: u64,
+    sll2: u64,
+    tcp: u64,
+    udp: u64,
+    sctp: u64,
+    icmpv4: u64,
+    icmpv6: u64,
+    gre: u64,
+    esp: u64,
+    arp: u64,
+    unknown_ethertype: u64,
+    vlan: u64,
+    vlan_qinq: u64,
+    avg_pkt_size: u64,
+    /// `layer → reason → count`, Suricata's `decoder.event` tree.
+    event: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Packets of an unsupported link type or ethertype, by value (`linktype.147`, …).
+    unsupported: BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct Defrag {
+    ipv4: Fragments,
+    ipv6: Fragments,
+}
+
+#[derive(Serialize)]
+struct Fragments {
+    fragments: u64,
+}
+
+#[derive(Serialize)]
+struct Flow {
+    total: u64,
+    active: u64,
+    tcp: u64,
+    udp: u64,
+    icmpv4: u64,
+    icmpv6: u64,
+    mgr: FlowMgr,
+}
+
+#[derive(Serialize)]
+struct FlowMgr {
+    flows_timeout: u64,
+    flows_evicted: u64,
+}
+
+#[derive(Serialize)]
+struct Detect {
+    alert: u64,
+    alerts_by_severity: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Serialize)]
+struct Store {
+    db_drops: u64,
+}
+
+impl<'a> StatsObj<'a> {
+    fn new(s: &'a Stats) -> Self {
+        let f = &s.flow;
+        StatsObj {
+            uptime: s.uptime_secs.max(0.0) as u64,
+            capture: Capture {
+                kernel_packets: s.capture.received,
+                kernel_drops: s.capture.kernel_drops,
+                kernel_ifdrops: s.capture.if_drops,
+                queue_drops: s.capture.queue_drops,
+            },
+            decoder: decoder(&s.decoder),
+            defrag: Defrag {
+                ipv4: Fragments {
+                    fragments: s.decoder.ipv4_frag,
+                },
+                ipv6: Fragments {
+                    fragments: s.decoder.ipv6_frag,
+                },
+            },
+            flow: Flow {
+                total: f.created,
+                active: f.active,
+                tcp: f.tcp,
+                udp: f.udp,
+                icmpv4: f.icmpv4,
+                icmpv6: f.icmpv6,
+                mgr: FlowMgr {
+                    flows_timeout: f.timed_out,
+                    flows_evicted: f.evicted,
+                },
+            },
+            detect: Detect {
+                alert: s.alerts_total(),
+                alerts_by_severity: s
+                    .alerts
+                    .iter()
+                    .map(|(sev, n)| (severity_key(sev.eve_level()), *n))
+                    .collect(),
+            },
+            store: Store {
+                db_drops: s.db_drops,
+            },
+            _src: std::marker::PhantomData,
+        }
+    }
+}
+
+fn severity_key(level: u8) -> &'static str {
+    match level {
+        1 => "critical",
+        2 => "high",
+        3 => "medium",
+        _ => "low",
+    }
+}
+
+fn decoder(d: &DecodeStats) -> Decoder {
+    let mut event: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut unsupported = BTreeMap::new();
+    let mut unknown_ethertype = 0;
+    for (key, &n) in &d.issues {
+        let (layer, reason) = issue_event(key);
+        *event.entry(layer).or_default().entry(reason).or_default() += n;
+        if key.starts_with("linktype.") || key.starts_with("ethertype.") {
+            unsupported.insert(key.clone(), n);
+        }
+        if key.starts_with("ethertype.") {
+            unknown_ethertype += n;
+        }
+    }
+    Decoder {
+        pkts: d.pkts,
+        bytes: d.bytes,
+        invalid: d.invalid,
+        ipv4: d.ipv4,
+        ipv6: d.ipv6,
+        ethernet: d.ethernet,
+        raw: d.raw,
+        null: d.null,
+        sll: d.sll,
+        sll2: d.sll2,
+        tcp: d.count(Proto::Tcp),
+        udp: d.count(Proto::Udp),
+        sctp: d.count(Proto::OtherIp(132)),
+        icmpv4: d.count(Proto::Icmp),
+        icmpv6: d.count(Proto::Icmpv6),
+        gre: d.count(Proto::OtherIp(47)),
+        esp: d.count(Proto::OtherIp(50)),
+        arp: d.count(Proto::Arp),
+        unknown_ethertype,
+        vlan: d.vlan,
+        vlan_qinq: d.vlan_qinq,
+        avg_pkt_size: d.bytes.checked_div(d.pkts).unwrap_or(0),
+        event,
+        unsupported,
+    }
+}
+
+/// Where a `DecodeIssue::key()` counts in Suricata's `decoder.event` tree:
+/// `truncated.ipv4` → `ipv4.pkt_too_small`, `malformed.tcp` → `tcp.malformed`,
+/// `ethertype.0x88cc` → `ethernet.unknown_ethertype`, `linktype.147` →
+/// `link.unsupported_linktype`; anything else → `other.<key>`.
+fn issue_event(key: &str) -> (String, String) {
+    let (kind, rest) = key.split_once('.').unwrap_or((key, ""));
+    let (layer, reason) = match kind {
+        "truncated" if !rest.is_empty() => (rest, "pkt_too_small"),
+        "malformed" if !rest.is_empty() => (rest, "malformed"),
+        "ethertype" => ("ethernet", "unknown_ethertype"),
+        "linktype" => ("link", "unsupported_linktype"),
+        _ => return ("other".to_string(), key.replace('.', "_")),
+    };
+    (layer.to_string(), reason.to_string())
+}
