@@ -88,10 +88,12 @@ pub(super) fn raw(cx: &Cx, d: &mut Decoded, version: Option<u8>) {
     let Some(first) = cx.data.first() else {
         return note(d, DecodeIssue::Truncated("ip"));
     };
-    let et = match version.unwrap_or(first >> 4) {
-        4 => ETH_IPV4,
-        6 => ETH_IPV6,
-        _ => return note(d, DecodeIssue::Malformed("ip.version")),
+    let et = match (version, first >> 4) {
+        (None | Some(4), 4) => ETH_IPV4,
+        (None | Some(6), 6) => ETH_IPV6,
+        (Some(4), _) => return note(d, DecodeIssue::Malformed("ipv4.version")),
+        (Some(_), _) => return note(d, DecodeIssue::Malformed("ipv6.version")),
+        (None, _) => return note(d, DecodeIssue::Malformed("ip.version")),
     };
     d.ethertype = Some(et);
     network::ip(cx, 0, et, d);

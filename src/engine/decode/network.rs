@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use etherparse::err::{ip_auth, ipv4, ipv6, ipv6_exts};
-use etherparse::{Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxIpv4Slice, LaxIpv6Slice};
+use etherparse::{ip_number, Ipv6ExtensionsSlice, LaxIpPayloadSlice, LaxIpv4Slice, LaxIpv6Slice};
 
 use super::link::ETH_IPV4;
 use super::{be16, note, transport, Cx};
@@ -84,20 +84,7 @@ fn ipv6(cx: &Cx, off: usize, d: &mut Decoded) {
     };
     let h = ip.header();
     let payload = ip.payload();
-    let mut ext_headers: u8 = 0;
-    let mut fragment = None;
-    for ext in ip.extensions().clone() {
-        ext_headers = ext_headers.saturating_add(1);
-        if let Ipv6ExtensionSlice::Fragment(f) = ext {
-            if f.is_fragmenting_payload() {
-                fragment = Some(Fragment {
-                    id: f.identification(),
-                    offset: f.fragment_offset().value().saturating_mul(8),
-                    more: f.more_fragments(),
-                });
-            }
-        }
-    }
+    let (ext_headers, fragment) = walk_ipv6_exts(ip.extensions());
     d.ip = Some(IpInfo {
         src: IpAddr::V6(h.source_addr()),
         dst: IpAddr::V6(h.destination_addr()),
@@ -112,6 +99,36 @@ fn ipv6(cx: &Cx, off: usize, d: &mut Decoded) {
         return note(d, ext_issue(&e));
     }
     ip_payload(cx, payload, "ipv6_payload", d);
+}
+
+/// Count the extension headers etherparse accepted and read the fragment header among them.
+/// Walked here over the accepted bytes, because etherparse's own iterator follows the
+/// next-header chain past them when parsing stopped early and then reads out of bounds.
+fn walk_ipv6_exts(exts: &Ipv6ExtensionsSlice) -> (u8, Option<Fragment>) {
+    let (mut rest, mut next) = (exts.slice(), exts.first_header());
+    let (mut count, mut fragment) = (0u8, None);
+    while let (Some(kind), Some(&nh), Some(&len)) = (next, rest.first(), rest.get(1)) {
+        let size = match kind {
+            ip_number::IPV6_FRAG => 8,
+            ip_number::AUTH => (usize::from(len) + 2) * 4,
+            _ => (usize::from(len) + 1) * 8,
+        };
+        if kind == ip_number::IPV6_FRAG {
+            fragment = ipv6_fragment(rest);
+        }
+        count = count.saturating_add(1);
+        rest = rest.get(size..).unwrap_or(&[]);
+        next = Some(etherparse::IpNumber(nh));
+    }
+    (count, fragment)
+}
+
+/// The fragment header's fields, when it actually fragments (an atomic fragment does not).
+fn ipv6_fragment(h: &[u8]) -> Option<Fragment> {
+    let off_flags = be16(h, 2)?;
+    let id = u32::from_be_bytes(h.get(4..8)?.try_into().ok()?);
+    let (offset, more) = (off_flags & 0xfff8, off_flags & 1 == 1);
+    (offset != 0 || more).then_some(Fragment { id, offset, more })
 }
 
 fn ext_issue(e: &ipv6_exts::HeaderSliceError) -> DecodeIssue {
@@ -129,9 +146,6 @@ fn ext_issue(e: &ipv6_exts::HeaderSliceError) -> DecodeIssue {
 /// Hand the IP payload to the transport decoders, unless it is a non-first fragment whose
 /// transport header travelled in another packet.
 fn ip_payload(cx: &Cx, payload: &LaxIpPayloadSlice, trunc_key: &'static str, d: &mut Decoded) {
-    if payload.incomplete && cx.whole {
-        note(d, DecodeIssue::Truncated(trunc_key));
-    }
     let proto = payload.ip_number.0;
     let non_first =
         d.ip.and_then(|ip| ip.fragment)
@@ -139,9 +153,13 @@ fn ip_payload(cx: &Cx, payload: &LaxIpPayloadSlice, trunc_key: &'static str, d: 
     if non_first {
         d.transport = Transport::Other(proto);
         cx.set_payload(d, payload.payload);
-        return;
+    } else {
+        transport::decode(cx, proto, payload.payload, d);
     }
-    transport::decode(cx, proto, payload.payload, d);
+    // After the transport layer, so that a cut transport header is what gets reported.
+    if payload.incomplete && cx.whole {
+        note(d, DecodeIssue::Truncated(trunc_key));
+    }
 }
 
 /// ARP for IPv4 over 6-byte hardware addresses; other address sizes are reported as malformed.
