@@ -5,8 +5,11 @@
 //! binary in `main.rs` only parses arguments and calls into here.
 
 pub mod capture;
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod output;
+pub mod pipeline;
+pub mod run;
 pub mod store;
 pub mod synth;

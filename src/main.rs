@@ -1,2 +1,62 @@
-//! The `nsm-tui` binary: parse arguments, load configuration, run.
-fn main() {}
+//! The `nsm-tui` binary: parse arguments, load configuration, run the chosen command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nsm_tui::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nsm-tui: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let loaded =
+        nsm_tui::config::load(cli.global.config.as_deref(), &nsm_tui::config::process_env)?;
+    let mut config = loaded.config;
+    cli.global.apply(&mut config);
+    config.validate()?;
+    match cli.command {
+        Some(Command::Read { file }) => nsm_tui::run::read(&file, &config),
+        Some(Command::Generate {
+            out,
+            packets,
+            seed,
+            attack_share,
+        }) => {
+            let opts = nsm_tui::synth::SynthOptions {
+                packets,
+                seed,
+                attack_share,
+                ..Default::default()
+            };
+            let n = nsm_tui::run::generate(&out, opts)?;
+            println!("wrote {n} packets to {}", out.display());
+            Ok(())
+        }
+        Some(Command::Config { print }) => {
+            if print {
+                if let Some(src) = &loaded.source {
+                    println!(
+                        "# effective configuration (file {}, then environment, then flags)",
+                        src.display()
+                    );
+                } else {
+                    println!("# effective configuration (defaults, then environment, then flags)");
+                }
+                print!("{}", config.to_toml_masked());
+            } else {
+                println!("configuration OK");
+            }
+            Ok(())
+        }
+        // The console is not built yet: live capture runs headless.
+        None => nsm_tui::run::headless(&config),
+    }
+}

@@ -7,9 +7,9 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption as IdbOption;
 use pcap_file::pcapng::blocks::Block;
 use pcap_file::pcapng::PcapNgReader;
-use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption as IdbOption;
 
 use super::pcap_lax::LaxPcapReader;
 use super::{CaptureError, Source};
@@ -57,8 +57,14 @@ impl Iface {
 }
 
 enum Reader {
-    Pcap { r: LaxPcapReader<Input>, linktype: LinkType },
-    PcapNg { r: PcapNgReader<Input>, ifaces: Vec<Iface> },
+    Pcap {
+        r: LaxPcapReader<Input>,
+        linktype: LinkType,
+    },
+    PcapNg {
+        r: PcapNgReader<Input>,
+        ifaces: Vec<Iface>,
+    },
     Empty,
 }
 
@@ -72,7 +78,10 @@ pub struct FileSource {
 
 impl FileSource {
     pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
-        let open_err = |source| CaptureError::Open { path: path.to_path_buf(), source };
+        let open_err = |source| CaptureError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut f = File::open(path).map_err(open_err)?;
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut f, &mut magic).map_err(open_err)?;
@@ -95,12 +104,23 @@ impl FileSource {
             Reader::Pcap { r, linktype }
         } else if magic == PCAPNG_MAGIC {
             let r = PcapNgReader::new(input).map_err(corrupt)?;
-            Reader::PcapNg { r, ifaces: Vec::new() }
+            Reader::PcapNg {
+                r,
+                ifaces: Vec::new(),
+            }
         } else {
             let hex: Vec<String> = magic[..n].iter().map(|b| format!("{b:02x}")).collect();
-            return Err(CaptureError::NotACapture { path: path.to_path_buf(), magic: hex.join(" ") });
+            return Err(CaptureError::NotACapture {
+                path: path.to_path_buf(),
+                magic: hex.join(" "),
+            });
         };
-        Ok(FileSource { path: path.to_path_buf(), name: path.display().to_string(), reader, read: 0 })
+        Ok(FileSource {
+            path: path.to_path_buf(),
+            name: path.display().to_string(),
+            reader,
+            read: 0,
+        })
     }
 
     /// The link type of a classic pcap file, or of the first pcapng interface seen so far.
@@ -113,12 +133,18 @@ impl FileSource {
     }
 
     fn corrupt(&self, reason: String) -> CaptureError {
-        CaptureError::Corrupt { path: self.path.clone(), packets: self.read, reason }
+        CaptureError::Corrupt {
+            path: self.path.clone(),
+            packets: self.read,
+            reason,
+        }
     }
 
     fn next_pcapng(&mut self) -> Result<Option<RawFrame>, CaptureError> {
         loop {
-            let Reader::PcapNg { r, ifaces } = &mut self.reader else { return Ok(None) };
+            let Reader::PcapNg { r, ifaces } = &mut self.reader else {
+                return Ok(None);
+            };
             let block = match r.next_block() {
                 None => return Ok(None),
                 Some(Err(e)) => return Err(self.corrupt(e.to_string())),
@@ -127,11 +153,17 @@ impl FileSource {
             match block {
                 Block::SectionHeader(_) => ifaces.clear(),
                 Block::InterfaceDescription(idb) => {
-                    let mut iface = Iface { linktype: LinkType(u32::from(idb.linktype)), tsresol: 6, tsoffset: 0 };
+                    let mut iface = Iface {
+                        linktype: LinkType(u32::from(idb.linktype)),
+                        tsresol: 6,
+                        tsoffset: 0,
+                    };
                     for opt in &idb.options {
                         match opt {
                             IdbOption::IfTsResol(r) => iface.tsresol = *r,
-                            IdbOption::IfTsOffset(o) => iface.tsoffset = i64::try_from(*o).unwrap_or(0),
+                            IdbOption::IfTsOffset(o) => {
+                                iface.tsoffset = i64::try_from(*o).unwrap_or(0)
+                            }
                             _ => {}
                         }
                     }
@@ -139,7 +171,8 @@ impl FileSource {
                 }
                 Block::EnhancedPacket(epb) => {
                     let Some(iface) = ifaces.get(epb.interface_id as usize).copied() else {
-                        let reason = format!("packet for undeclared interface {}", epb.interface_id);
+                        let reason =
+                            format!("packet for undeclared interface {}", epb.interface_id);
                         return Err(self.corrupt(reason));
                     };
                     return Ok(Some(RawFrame {
@@ -188,7 +221,13 @@ impl Source for FileSource {
                 match r.next_record() {
                     Ok(None) => None,
                     Err(reason) => return Err(self.corrupt(reason)),
-                    Ok(Some(rec)) => Some(RawFrame { ts: rec.ts, linktype: lt, iface: 0, orig_len: rec.orig_len, data: rec.data }),
+                    Ok(Some(rec)) => Some(RawFrame {
+                        ts: rec.ts,
+                        linktype: lt,
+                        iface: 0,
+                        orig_len: rec.orig_len,
+                        data: rec.data,
+                    }),
                 }
             }
             Reader::PcapNg { .. } => self.next_pcapng()?,
@@ -208,9 +247,11 @@ impl Source for FileSource {
     fn interfaces(&self) -> Vec<(String, LinkType)> {
         match &self.reader {
             Reader::Pcap { linktype, .. } => vec![(self.name.clone(), *linktype)],
-            Reader::PcapNg { ifaces, .. } => {
-                ifaces.iter().enumerate().map(|(i, f)| (format!("if{i}"), f.linktype)).collect()
-            }
+            Reader::PcapNg { ifaces, .. } => ifaces
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (format!("if{i}"), f.linktype))
+                .collect(),
             Reader::Empty => Vec::new(),
         }
     }

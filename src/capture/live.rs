@@ -62,7 +62,10 @@ pub fn pick_default_iface() -> Result<String, CaptureError> {
             return Ok(i);
         }
     }
-    let devices = Device::list().map_err(|e| CaptureError::Live { iface: "?".into(), detail: e.to_string() })?;
+    let devices = Device::list().map_err(|e| CaptureError::Live {
+        iface: "?".into(),
+        detail: e.to_string(),
+    })?;
     devices
         .into_iter()
         .find(|d| d.flags.is_up() && !d.flags.is_loopback() && d.name != "any")
@@ -72,7 +75,11 @@ pub fn pick_default_iface() -> Result<String, CaptureError> {
 
 fn interface_names() -> String {
     match Device::list() {
-        Ok(list) => list.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+        Ok(list) => list
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         Err(e) => format!("(cannot list interfaces: {e})"),
     }
 }
@@ -88,19 +95,36 @@ impl LiveSource {
             Some(i) => i.clone(),
             None => pick_default_iface()?,
         };
-        let exists = iface == "any" || Device::list().map(|l| l.iter().any(|d| d.name == iface)).unwrap_or(true);
+        let exists = iface == "any"
+            || Device::list()
+                .map(|l| l.iter().any(|d| d.name == iface))
+                .unwrap_or(true);
         if !exists {
-            return Err(CaptureError::NoSuchInterface { iface, available: interface_names() });
+            return Err(CaptureError::NoSuchInterface {
+                iface,
+                available: interface_names(),
+            });
         }
         let live_err = |e: pcap::Error| {
             let detail = e.to_string();
             if looks_like_permission(&detail) {
-                let exe = std::env::current_exe().map_or_else(|_| "nsm-tui".into(), |p| p.display().to_string());
-                CaptureError::NotPermitted { iface: iface.clone(), exe, detail }
+                let exe = std::env::current_exe()
+                    .map_or_else(|_| "nsm-tui".into(), |p| p.display().to_string());
+                CaptureError::NotPermitted {
+                    iface: iface.clone(),
+                    exe,
+                    detail,
+                }
             } else if detail.contains("No such device") || detail.contains("doesn't exist") {
-                CaptureError::NoSuchInterface { iface: iface.clone(), available: interface_names() }
+                CaptureError::NoSuchInterface {
+                    iface: iface.clone(),
+                    available: interface_names(),
+                }
             } else {
-                CaptureError::Live { iface: iface.clone(), detail }
+                CaptureError::Live {
+                    iface: iface.clone(),
+                    detail,
+                }
             }
         };
         let inactive = Capture::from_device(iface.as_str()).map_err(live_err)?;
@@ -108,17 +132,25 @@ impl LiveSource {
             .snaplen(opts.snaplen)
             .promisc(opts.promiscuous)
             .immediate_mode(opts.immediate)
-            .buffer_size(i32::try_from(opts.buffer_size_mb.saturating_mul(1 << 20)).unwrap_or(i32::MAX))
+            .buffer_size(
+                i32::try_from(opts.buffer_size_mb.saturating_mul(1 << 20)).unwrap_or(i32::MAX),
+            )
             .timeout(opts.timeout_ms)
             .precision(Precision::Nano)
             .open()
             .map_err(live_err)?;
         if let Some(f) = &opts.filter {
-            cap.filter(f, true)
-                .map_err(|e| CaptureError::BadFilter { filter: f.clone(), detail: e.to_string() })?;
+            cap.filter(f, true).map_err(|e| CaptureError::BadFilter {
+                filter: f.clone(),
+                detail: e.to_string(),
+            })?;
         }
         let linktype = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
-        Ok(LiveSource { cap, iface, linktype })
+        Ok(LiveSource {
+            cap,
+            iface,
+            linktype,
+        })
     }
 }
 
@@ -138,7 +170,10 @@ impl Source for LiveSource {
                 }))
             }
             Err(pcap::Error::TimeoutExpired) => Ok(None),
-            Err(e) => Err(CaptureError::Live { iface: self.iface.clone(), detail: e.to_string() }),
+            Err(e) => Err(CaptureError::Live {
+                iface: self.iface.clone(),
+                detail: e.to_string(),
+            }),
         }
     }
 

@@ -86,7 +86,15 @@ impl<R: Read> LaxPcapReader<R> {
         if snaplen == 0 || snaplen > max {
             snaplen = max;
         }
-        Ok(LaxPcapReader { r, header: Header { big_endian, nanos, snaplen, linktype } })
+        Ok(LaxPcapReader {
+            r,
+            header: Header {
+                big_endian,
+                nanos,
+                snaplen,
+                linktype,
+            },
+        })
     }
 
     pub fn header(&self) -> Header {
@@ -115,23 +123,38 @@ impl<R: Read> LaxPcapReader<R> {
         let (secs, frac, caplen, orig_len) = (u32_at(0), u32_at(4), u32_at(8), u32_at(12));
         let max = max_snaplen_for(self.header.linktype);
         if caplen > max {
-            return Err(format!("invalid packet capture length {caplen}, bigger than maximum of {max}"));
+            return Err(format!(
+                "invalid packet capture length {caplen}, bigger than maximum of {max}"
+            ));
         }
         let keep = caplen.min(self.header.snaplen) as usize;
         let mut data = vec![0u8; keep];
         let got = read_full(&mut self.r, &mut data).map_err(|e| e.to_string())?;
         if got < keep {
-            return Err(format!("truncated record: {caplen} captured bytes announced, {got} present"));
+            return Err(format!(
+                "truncated record: {caplen} captured bytes announced, {got} present"
+            ));
         }
         let discard = u64::from(caplen) - keep as u64;
         if discard > 0 {
-            let skipped = io::copy(&mut (&mut self.r).take(discard), &mut io::sink()).map_err(|e| e.to_string())?;
+            let skipped = io::copy(&mut (&mut self.r).take(discard), &mut io::sink())
+                .map_err(|e| e.to_string())?;
             if skipped < discard {
-                return Err(format!("truncated record: {caplen} captured bytes announced, fewer present"));
+                return Err(format!(
+                    "truncated record: {caplen} captured bytes announced, fewer present"
+                ));
             }
         }
-        let nanos = if self.header.nanos { frac } else { frac.saturating_mul(1000) };
-        Ok(Some(Record { ts: Ts::from_parts(i64::from(secs), nanos), orig_len, data }))
+        let nanos = if self.header.nanos {
+            frac
+        } else {
+            frac.saturating_mul(1000)
+        };
+        Ok(Some(Record {
+            ts: Ts::from_parts(i64::from(secs), nanos),
+            orig_len,
+            data,
+        }))
     }
 }
 
@@ -140,11 +163,29 @@ mod tests {
     use super::*;
 
     fn file(big: bool, nanos: bool, snaplen: u32, records: &[(u32, u32, u32, &[u8])]) -> Vec<u8> {
-        let w = |v: u32| if big { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
         let mut out = Vec::new();
         out.extend_from_slice(&w(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
-        out.extend_from_slice(&(if big { 2u16.to_be_bytes() } else { 2u16.to_le_bytes() }));
-        out.extend_from_slice(&(if big { 4u16.to_be_bytes() } else { 4u16.to_le_bytes() }));
+        out.extend_from_slice(
+            &(if big {
+                2u16.to_be_bytes()
+            } else {
+                2u16.to_le_bytes()
+            }),
+        );
+        out.extend_from_slice(
+            &(if big {
+                4u16.to_be_bytes()
+            } else {
+                4u16.to_le_bytes()
+            }),
+        );
         out.extend_from_slice(&[0; 8]);
         out.extend_from_slice(&w(snaplen));
         out.extend_from_slice(&w(1));
@@ -162,7 +203,12 @@ mod tests {
     fn reads_both_byte_orders_and_resolutions() {
         for big in [false, true] {
             for nanos in [false, true] {
-                let bytes = file(big, nanos, 65535, &[(10, 5, 60, b"abcd"), (11, 0, 4, b"xy")]);
+                let bytes = file(
+                    big,
+                    nanos,
+                    65535,
+                    &[(10, 5, 60, b"abcd"), (11, 0, 4, b"xy")],
+                );
                 let mut r = LaxPcapReader::new(&bytes[..]).unwrap();
                 assert_eq!(r.header().linktype, LinkType::ETHERNET);
                 let a = r.next_record().unwrap().unwrap();

@@ -1,1 +1,255 @@
-//! pipeline
+//! The pipeline: capture thread → analysis workers → aggregator → SQLite writer and pcap
+//! logger, joined by bounded channels. The same pipeline serves live capture, file replay and
+//! the benchmarks.
+//!
+//! `run` is called from the main thread, which only waits, prints progress through a callback,
+//! and joins the threads in order when the input ends or the stop flag is raised.
+
+pub mod aggregator;
+pub mod capture;
+pub mod counters;
+pub mod report;
+pub mod sinks;
+pub mod worker;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use crossbeam_channel::bounded;
+
+use self::aggregator::{Aggregator, AggregatorOptions};
+use self::capture::{Batch, CaptureEnd, Limits};
+use self::counters::SharedCounters;
+use self::sinks::Sinks;
+use self::worker::AnalyzedBatch;
+use crate::capture::Source;
+use crate::engine::detect::DetectorSet;
+use crate::engine::flow::{FlowConfig, FlowTable};
+use crate::engine::stats::Stats;
+use crate::output::eve::EveWriter;
+use crate::store::{
+    PcapLogOptions, PcapLogSummary, PcapLogger, SqliteStore, StoreOptions, WriterSummary,
+};
+
+/// Batches queued between the capture thread and the workers, per worker. A batch of 256
+/// full-size frames is about 400 KB, so the queue holds at most a few MB per worker.
+const CAPTURE_QUEUE_PER_WORKER: usize = 8;
+/// Live capture gets a deeper queue to ride out bursts before it starts dropping.
+const LIVE_CAPTURE_QUEUE: usize = 64;
+/// Analysed batches queued for the aggregator, per worker.
+const RESULT_QUEUE_PER_WORKER: usize = 4;
+/// Messages queued for the SQLite writer (each up to `sinks::STORE_BATCH` rows, ~0.5 MB).
+const STORE_QUEUE: usize = 64;
+/// Messages queued for the pcap logger (each up to `sinks::PCAP_BATCH` frames).
+const PCAP_QUEUE: usize = 32;
+
+/// Where EVE JSON goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EveTarget {
+    Stdout,
+    File(PathBuf),
+}
+
+/// Everything the pipeline needs besides the source and the detectors.
+pub struct PipelineOptions {
+    pub workers: usize,
+    pub limits: Limits,
+    pub flow: FlowConfig,
+    pub eve: Option<EveTarget>,
+    pub db: Option<(PathBuf, StoreOptions)>,
+    pub store_packets: bool,
+    pub pcap_log: Option<(PathBuf, PcapLogOptions)>,
+    /// How often `on_tick` is called with fresh stats.
+    pub tick: Duration,
+}
+
+/// What a finished run reports.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub source: String,
+    pub stats: Stats,
+    pub end: CaptureEnd,
+    pub wall: Duration,
+    pub store: Option<WriterSummary>,
+    pub pcap: Option<PcapLogSummary>,
+    /// Problems that did not stop the run (a sink that failed part-way).
+    pub errors: Vec<String>,
+}
+
+fn open_eve(target: &EveTarget) -> Result<EveWriter<Box<dyn Write + Send>>> {
+    let w: Box<dyn Write + Send> = match target {
+        EveTarget::Stdout => Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        )),
+        EveTarget::File(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening EVE output {}", p.display()))?;
+            Box::new(std::io::BufWriter::with_capacity(1 << 16, f))
+        }
+    };
+    Ok(EveWriter::new(w))
+}
+
+type StoreJoin = JoinHandle<Result<WriterSummary, crate::store::StoreError>>;
+type PcapJoin = JoinHandle<Result<PcapLogSummary, crate::store::StoreError>>;
+
+/// Run the whole pipeline over `src` until it ends or `stop` is raised.
+pub fn run(
+    src: Box<dyn Source>,
+    detectors: DetectorSet,
+    opts: PipelineOptions,
+    stop: &Arc<AtomicBool>,
+    mut on_tick: impl FnMut(&Stats),
+) -> Result<RunSummary> {
+    let started = Instant::now();
+    let live = src.is_live();
+    let source_name = src.name().to_string();
+    let workers = opts.workers.max(1);
+    let counters = Arc::new(SharedCounters::default());
+
+    // Open every output before the first packet, so a bad path fails fast.
+    let mut sinks = Sinks::none(counters.clone());
+    sinks.lossy = live;
+    if let Some(t) = &opts.eve {
+        sinks.eve = Some(open_eve(t)?);
+    }
+    let mut store_join: Option<StoreJoin> = None;
+    if let Some((path, sopts)) = &opts.db {
+        let store = SqliteStore::open(path, sopts)
+            .with_context(|| format!("opening database {}", path.display()))?;
+        let (tx, rx) = bounded(STORE_QUEUE);
+        store_join = Some(crate::store::spawn_writer(store, rx));
+        sinks.store = Some(tx);
+    }
+    let mut pcap_join: Option<PcapJoin> = None;
+    if let Some((path, popts)) = &opts.pcap_log {
+        let logger = PcapLogger::create(path, popts.clone())
+            .with_context(|| format!("opening pcap log {}", path.display()))?;
+        let (tx, rx) = bounded(PCAP_QUEUE);
+        pcap_join = Some(crate::store::spawn_pcap_logger(logger, rx));
+        sinks.pcap = Some(tx);
+    }
+
+    let iface_names: Vec<Arc<str>> = src
+        .interfaces()
+        .into_iter()
+        .map(|(n, _)| Arc::from(n.as_str()))
+        .collect();
+    let iface_names = if iface_names.is_empty() {
+        vec![Arc::from(source_name.as_str())]
+    } else {
+        iface_names
+    };
+    let published = Arc::new(Mutex::new(Stats::default()));
+    let aggregator = Aggregator::new(
+        FlowTable::new(opts.flow),
+        detectors.stateful,
+        sinks,
+        AggregatorOptions {
+            iface_names,
+            store_packets: opts.store_packets,
+        },
+        published.clone(),
+    );
+
+    let cap_queue = if live {
+        LIVE_CAPTURE_QUEUE
+    } else {
+        CAPTURE_QUEUE_PER_WORKER * workers
+    };
+    let (batch_tx, batch_rx) = bounded::<Batch>(cap_queue);
+    let (result_tx, result_rx) = bounded::<AnalyzedBatch>(RESULT_QUEUE_PER_WORKER * workers);
+    let packet_detectors = Arc::new(detectors.packet);
+
+    let (done_tx, done_rx) = bounded::<()>(1);
+    let agg_join = std::thread::Builder::new()
+        .name("aggregator".into())
+        .spawn(move || {
+            let out = aggregator.run(&result_rx);
+            drop(done_tx);
+            out
+        })
+        .context("starting the aggregator thread")?;
+    let mut worker_joins = Vec::new();
+    for i in 0..workers {
+        let (rx, tx, det) = (
+            batch_rx.clone(),
+            result_tx.clone(),
+            packet_detectors.clone(),
+        );
+        worker_joins.push(
+            std::thread::Builder::new()
+                .name(format!("analysis-{i}"))
+                .spawn(move || worker::run(&rx, &tx, &det))
+                .context("starting an analysis worker")?,
+        );
+    }
+    drop((batch_rx, result_tx));
+    let (stop_c, counters_c, limits) = (stop.clone(), counters.clone(), opts.limits);
+    let cap_join = std::thread::Builder::new()
+        .name("capture".into())
+        .spawn(move || capture::run(src, &batch_tx, limits, &stop_c, &counters_c))
+        .context("starting the capture thread")?;
+
+    // The aggregator drops `done_tx` when it finishes; until then, tick.
+    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = done_rx.recv_timeout(opts.tick) {
+        if let Ok(s) = published.lock() {
+            let mut s = s.clone();
+            s.uptime_secs = started.elapsed().as_secs_f64();
+            on_tick(&s);
+        }
+    }
+
+    let end = cap_join
+        .join()
+        .map_err(|_| anyhow!("the capture thread panicked"))?;
+    for w in worker_joins {
+        w.join()
+            .map_err(|_| anyhow!("an analysis worker panicked"))?;
+    }
+    let (mut stats, mut errors) = agg_join
+        .join()
+        .map_err(|_| anyhow!("the aggregator thread panicked"))?;
+    let store = match store_join {
+        Some(j) => Some(
+            j.join()
+                .map_err(|_| anyhow!("the SQLite writer panicked"))?
+                .context("writing the database")?,
+        ),
+        None => None,
+    };
+    let pcap = match pcap_join {
+        Some(j) => match j.join().map_err(|_| anyhow!("the pcap logger panicked"))? {
+            Ok(s) => Some(s),
+            Err(e) => {
+                errors.push(format!("pcap log: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let wall = started.elapsed();
+    stats.uptime_secs = wall.as_secs_f64();
+    Ok(RunSummary {
+        source: source_name,
+        stats,
+        end,
+        wall,
+        store,
+        pcap,
+        errors,
+    })
+}

@@ -11,7 +11,10 @@ pub struct Host {
 
 impl Host {
     pub fn new(ip: [u8; 4]) -> Self {
-        Host { mac: [0x02, 0x00, ip[0], ip[1], ip[2], ip[3]], ip }
+        Host {
+            mac: [0x02, 0x00, ip[0], ip[1], ip[2], ip[3]],
+            ip,
+        }
     }
 }
 
@@ -24,8 +27,19 @@ pub const ACK: u8 = 0x10;
 pub const URG: u8 = 0x20;
 
 #[allow(clippy::too_many_arguments)]
-pub fn tcp(src: Host, dst: Host, sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let mut b = PacketBuilder::ethernet2(src.mac, dst.mac).ipv4(src.ip, dst.ip, 64).tcp(sport, dport, seq, 64240);
+pub fn tcp(
+    src: Host,
+    dst: Host,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut b = PacketBuilder::ethernet2(src.mac, dst.mac)
+        .ipv4(src.ip, dst.ip, 64)
+        .tcp(sport, dport, seq, 64240);
     if flags & SYN != 0 {
         b = b.syn();
     }
@@ -51,7 +65,9 @@ pub fn tcp(src: Host, dst: Host, sport: u16, dport: u16, seq: u32, ack: u32, fla
 }
 
 pub fn udp(src: Host, dst: Host, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let b = PacketBuilder::ethernet2(src.mac, dst.mac).ipv4(src.ip, dst.ip, 64).udp(sport, dport);
+    let b = PacketBuilder::ethernet2(src.mac, dst.mac)
+        .ipv4(src.ip, dst.ip, 64)
+        .udp(sport, dport);
     let mut out = Vec::with_capacity(b.size(payload.len()));
     let _ = b.write(&mut out, payload);
     out
@@ -59,7 +75,11 @@ pub fn udp(src: Host, dst: Host, sport: u16, dport: u16, payload: &[u8]) -> Vec<
 
 pub fn icmp_echo(src: Host, dst: Host, id: u16, seq: u16, reply: bool, payload: &[u8]) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(src.mac, dst.mac).ipv4(src.ip, dst.ip, 64);
-    let b = if reply { b.icmpv4_echo_reply(id, seq) } else { b.icmpv4_echo_request(id, seq) };
+    let b = if reply {
+        b.icmpv4_echo_reply(id, seq)
+    } else {
+        b.icmpv4_echo_request(id, seq)
+    };
     let mut out = Vec::with_capacity(b.size(payload.len()));
     let _ = b.write(&mut out, payload);
     out
@@ -90,7 +110,18 @@ pub fn dns_answer_a(id: u16, name: &str, addr: Option<[u8; 4]>) -> Vec<u8> {
     let mut m = Vec::with_capacity(48 + name.len());
     m.extend_from_slice(&id.to_be_bytes());
     let rcode = if addr.is_some() { 0 } else { 3 };
-    m.extend_from_slice(&[0x81, 0x80 | rcode, 0, 1, 0, u8::from(addr.is_some()), 0, 0, 0, 0]);
+    m.extend_from_slice(&[
+        0x81,
+        0x80 | rcode,
+        0,
+        1,
+        0,
+        u8::from(addr.is_some()),
+        0,
+        0,
+        0,
+        0,
+    ]);
     put_name(&mut m, name);
     m.extend_from_slice(&[0, 1, 0, 1]);
     if let Some(a) = addr {

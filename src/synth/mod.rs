@@ -31,7 +31,13 @@ pub struct SynthOptions {
 
 impl Default for SynthOptions {
     fn default() -> Self {
-        SynthOptions { packets: 10_000, seed: 1, attack_share: 0.02, start_secs: 1_700_000_000, session_gap_us: 300 }
+        SynthOptions {
+            packets: 10_000,
+            seed: 1,
+            attack_share: 0.02,
+            start_secs: 1_700_000_000,
+            session_gap_us: 300,
+        }
     }
 }
 
@@ -82,14 +88,25 @@ impl Iterator for Generator {
         }
         // Sessions overlap in time: start new ones until no later session can begin before the
         // earliest pending frame, so frames come out in time order.
-        while self.queue.peek().is_none_or(|Reverse((t, _, _))| *t >= self.now_us) {
+        while self
+            .queue
+            .peek()
+            .is_none_or(|Reverse((t, _, _))| *t >= self.now_us)
+        {
             self.refill();
         }
         let Reverse((t_us, _, data)) = self.queue.pop()?;
         self.emitted += 1;
-        let ts = Ts::from_parts(self.opts.start_secs, 0).0 + i64::try_from(t_us).unwrap_or(i64::MAX / 2) * 1000;
+        let ts = Ts::from_parts(self.opts.start_secs, 0).0
+            + i64::try_from(t_us).unwrap_or(i64::MAX / 2) * 1000;
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        Some(RawFrame { ts: Ts(ts), linktype: LinkType::ETHERNET, iface: 0, orig_len: len, data })
+        Some(RawFrame {
+            ts: Ts(ts),
+            linktype: LinkType::ETHERNET,
+            iface: 0,
+            orig_len: len,
+            data,
+        })
     }
 }
 
@@ -99,7 +116,11 @@ mod tests {
 
     #[test]
     fn same_seed_same_frames_and_time_ordered() {
-        let opts = SynthOptions { packets: 3000, attack_share: 0.2, ..SynthOptions::default() };
+        let opts = SynthOptions {
+            packets: 3000,
+            attack_share: 0.2,
+            ..SynthOptions::default()
+        };
         let a: Vec<RawFrame> = Generator::new(opts).collect();
         let b: Vec<RawFrame> = Generator::new(opts).collect();
         assert_eq!(a.len(), 3000);

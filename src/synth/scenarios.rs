@@ -7,7 +7,13 @@ use super::rng::Rng;
 type Frames = Vec<(u64, Vec<u8>)>;
 
 const PATHS: [&str; 8] = [
-    "/", "/index.html", "/api/v1/items?page=2", "/static/app.js", "/images/logo.png", "/login", "/search?q=weather",
+    "/",
+    "/index.html",
+    "/api/v1/items?page=2",
+    "/static/app.js",
+    "/images/logo.png",
+    "/login",
+    "/search?q=weather",
     "/docs/getting-started",
 ];
 const AGENTS: [&str; 3] = [
@@ -16,12 +22,25 @@ const AGENTS: [&str; 3] = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
 ];
 const NAMES: [&str; 10] = [
-    "www.example.com", "api.example.org", "cdn.example.net", "mail.example.com", "updates.example.org",
-    "time.example.net", "docs.example.com", "static.example.org", "login.example.com", "news.example.net",
+    "www.example.com",
+    "api.example.org",
+    "cdn.example.net",
+    "mail.example.com",
+    "updates.example.org",
+    "time.example.net",
+    "docs.example.com",
+    "static.example.org",
+    "login.example.com",
+    "news.example.net",
 ];
 
 fn client(rng: &mut Rng) -> Host {
-    Host::new([10, 1, u8::try_from(rng.below(8)).unwrap_or(0), u8::try_from(rng.range(2, 250)).unwrap_or(2)])
+    Host::new([
+        10,
+        1,
+        u8::try_from(rng.below(8)).unwrap_or(0),
+        u8::try_from(rng.range(2, 250)).unwrap_or(2),
+    ])
 }
 fn server(rng: &mut Rng) -> Host {
     Host::new([192, 0, 2, u8::try_from(rng.range(10, 20)).unwrap_or(10)])
@@ -37,7 +56,15 @@ fn eph(rng: &mut Rng) -> u16 {
 }
 
 /// A full TCP session: handshake, request, response segments, teardown.
-fn tcp_session(rng: &mut Rng, t: u64, c: Host, s: Host, dport: u16, request: &[u8], response_len: usize) -> Frames {
+fn tcp_session(
+    rng: &mut Rng,
+    t: u64,
+    c: Host,
+    s: Host,
+    dport: u16,
+    request: &[u8],
+    response_len: usize,
+) -> Frames {
     let sport = eph(rng);
     let (mut cs, mut ss) = (rng.next_u64() as u32, rng.next_u64() as u32);
     let rtt = rng.range(200, 3000);
@@ -45,14 +72,20 @@ fn tcp_session(rng: &mut Rng, t: u64, c: Host, s: Host, dport: u16, request: &[u
     let mut t = t;
     f.push((t, build::tcp(c, s, sport, dport, cs, 0, SYN, &[])));
     t += rtt;
-    f.push((t, build::tcp(s, c, dport, sport, ss, cs + 1, SYN | ACK, &[])));
+    f.push((
+        t,
+        build::tcp(s, c, dport, sport, ss, cs + 1, SYN | ACK, &[]),
+    ));
     cs += 1;
     ss += 1;
     t += 20;
     f.push((t, build::tcp(c, s, sport, dport, cs, ss, ACK, &[])));
     if !request.is_empty() {
         t += 30;
-        f.push((t, build::tcp(c, s, sport, dport, cs, ss, PSH | ACK, request)));
+        f.push((
+            t,
+            build::tcp(c, s, sport, dport, cs, ss, PSH | ACK, request),
+        ));
         cs += request.len() as u32;
     }
     let mut left = response_len;
@@ -74,7 +107,10 @@ fn tcp_session(rng: &mut Rng, t: u64, c: Host, s: Host, dport: u16, request: &[u
     t += 40;
     f.push((t, build::tcp(c, s, sport, dport, cs, ss, FIN | ACK, &[])));
     t += rtt;
-    f.push((t, build::tcp(s, c, dport, sport, ss, cs + 1, FIN | ACK, &[])));
+    f.push((
+        t,
+        build::tcp(s, c, dport, sport, ss, cs + 1, FIN | ACK, &[]),
+    ));
     t += 20;
     f.push((t, build::tcp(c, s, sport, dport, cs + 1, ss + 1, ACK, &[])));
     f
@@ -82,7 +118,10 @@ fn tcp_session(rng: &mut Rng, t: u64, c: Host, s: Host, dport: u16, request: &[u
 
 fn http_request(rng: &mut Rng, path: &str) -> Vec<u8> {
     let ua = rng.pick(&AGENTS);
-    format!("GET {path} HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: {ua}\r\nAccept: */*\r\n\r\n").into_bytes()
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: {ua}\r\nAccept: */*\r\n\r\n"
+    )
+    .into_bytes()
 }
 
 fn dns_exchange(rng: &mut Rng, t: u64, c: Host, name: &str, qtype: u16, answer: bool) -> Frames {
@@ -92,7 +131,10 @@ fn dns_exchange(rng: &mut Rng, t: u64, c: Host, name: &str, qtype: u16, answer: 
     if answer {
         let addr = [192, 0, 2, u8::try_from(rng.range(10, 20)).unwrap_or(10)];
         let a = build::dns_answer_a(id, name, Some(addr));
-        f.push((t + rng.range(300, 5000), build::udp(resolver(), c, 53, sport, &a)));
+        f.push((
+            t + rng.range(300, 5000),
+            build::udp(resolver(), c, 53, sport, &a),
+        ));
     }
     f
 }
@@ -116,7 +158,10 @@ pub fn benign(rng: &mut Rng, t: u64) -> Frames {
             let s = server(rng);
             let sport = eph(rng);
             let payload = [0x23u8; 48];
-            vec![(t, build::udp(c, s, sport, 123, &payload)), (t + 800, build::udp(s, c, 123, sport, &payload))]
+            vec![
+                (t, build::udp(c, s, sport, 123, &payload)),
+                (t + 800, build::udp(s, c, 123, sport, &payload)),
+            ]
         }
         88..=94 => {
             let s = server(rng);
@@ -147,13 +192,30 @@ pub fn attack(rng: &mut Rng, t: u64) -> Frames {
         0 => (0..60u64)
             .map(|i| {
                 let port = u16::try_from(rng.range(1, 1024)).unwrap_or(80);
-                (t + i * 200, build::tcp(a, victim, 45000, port, 1000, 0, SYN, &[]))
+                (
+                    t + i * 200,
+                    build::tcp(a, victim, 45000, port, 1000, 0, SYN, &[]),
+                )
             })
             .collect(),
         1 => {
             let flags = if rng.chance(0.5) { FIN | PSH | URG } else { 0 };
             (0..25u64)
-                .map(|i| (t + i * 300, build::tcp(a, victim, 45001, u16::try_from(20 + i).unwrap_or(20), 7, 0, flags, &[])))
+                .map(|i| {
+                    (
+                        t + i * 300,
+                        build::tcp(
+                            a,
+                            victim,
+                            45001,
+                            u16::try_from(20 + i).unwrap_or(20),
+                            7,
+                            0,
+                            flags,
+                            &[],
+                        ),
+                    )
+                })
                 .collect()
         }
         2 => (0..12u64)
@@ -162,10 +224,28 @@ pub fn attack(rng: &mut Rng, t: u64) -> Frames {
                 let at = t + i * 400_000;
                 [
                     (at, build::tcp(a, victim, sport, 22, 1, 0, SYN, &[])),
-                    (at + 500, build::tcp(victim, a, 22, sport, 9, 2, SYN | ACK, &[])),
+                    (
+                        at + 500,
+                        build::tcp(victim, a, 22, sport, 9, 2, SYN | ACK, &[]),
+                    ),
                     (at + 900, build::tcp(a, victim, sport, 22, 2, 10, ACK, &[])),
-                    (at + 1500, build::tcp(victim, a, 22, sport, 10, 2, PSH | ACK, b"SSH-2.0-OpenSSH_9.6\r\n")),
-                    (at + 300_000, build::tcp(victim, a, 22, sport, 31, 2, RST | ACK, &[])),
+                    (
+                        at + 1500,
+                        build::tcp(
+                            victim,
+                            a,
+                            22,
+                            sport,
+                            10,
+                            2,
+                            PSH | ACK,
+                            b"SSH-2.0-OpenSSH_9.6\r\n",
+                        ),
+                    ),
+                    (
+                        at + 300_000,
+                        build::tcp(victim, a, 22, sport, 31, 2, RST | ACK, &[]),
+                    ),
                 ]
             })
             .collect(),
@@ -181,7 +261,13 @@ pub fn attack(rng: &mut Rng, t: u64) -> Frames {
             let c = client(rng);
             (0..30u64)
                 .flat_map(|i| {
-                    let label: String = (0..50).map(|_| char::from(b"0123456789abcdef"[usize::try_from(rng.below(16)).unwrap_or(0)])).collect();
+                    let label: String = (0..50)
+                        .map(|_| {
+                            char::from(
+                                b"0123456789abcdef"[usize::try_from(rng.below(16)).unwrap_or(0)],
+                            )
+                        })
+                        .collect();
                     let name = format!("{label}.{}.t.tunnel-example.com", i);
                     dns_exchange(rng, t + i * 50_000, c, &name, 16, true)
                 })
@@ -189,8 +275,21 @@ pub fn attack(rng: &mut Rng, t: u64) -> Frames {
         }
         6 => (0..300u64)
             .map(|i| {
-                let spoofed = Host::new([198, 51, 100, u8::try_from(rng.range(1, 254)).unwrap_or(1)]);
-                (t + i * 50, build::tcp(spoofed, victim, eph(rng), 80, rng.next_u64() as u32, 0, SYN, &[]))
+                let spoofed =
+                    Host::new([198, 51, 100, u8::try_from(rng.range(1, 254)).unwrap_or(1)]);
+                (
+                    t + i * 50,
+                    build::tcp(
+                        spoofed,
+                        victim,
+                        eph(rng),
+                        80,
+                        rng.next_u64() as u32,
+                        0,
+                        SYN,
+                        &[],
+                    ),
+                )
             })
             .collect(),
         _ => {

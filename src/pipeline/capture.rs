@@ -1,0 +1,145 @@
+//! The capture thread: pulls frames from a `Source`, batches them and hands the batches to the
+//! analysis workers.
+//!
+//! Live capture never blocks libpcap: a full queue drops the batch and counts it. File replay
+//! blocks on a full queue, so nothing is lost. Stops at end of file, at the packet or duration
+//! limit, or when the stop flag is raised; dropping the sender then tells the workers to finish.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use super::counters::SharedCounters;
+use crate::capture::{CaptureError, Source};
+use crate::engine::frame::{RawFrame, Ts};
+
+/// A run of consecutive frames. `first_cnt` is the pcap_cnt of the first one.
+pub struct Batch {
+    pub seq: u64,
+    pub first_cnt: u64,
+    pub frames: Vec<RawFrame>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Stop after this many packets (0 = no limit).
+    pub max_packets: u64,
+    /// Stop after this long: wall time for live capture, capture time for files (0 = none).
+    pub duration_secs: u64,
+    pub batch_size: usize,
+}
+
+/// Why the capture thread stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureEnd {
+    EndOfFile,
+    PacketLimit,
+    Duration,
+    Stopped,
+    /// The source failed part-way; what was read before is kept.
+    Error(String),
+}
+
+pub fn run(
+    mut src: Box<dyn Source>,
+    tx: &Sender<Batch>,
+    limits: Limits,
+    stop: &Arc<AtomicBool>,
+    counters: &SharedCounters,
+) -> CaptureEnd {
+    let live = src.is_live();
+    let batch_size = limits.batch_size.max(1);
+    let started = Instant::now();
+    let mut first_ts: Option<Ts> = None;
+    let mut last_stats = Instant::now();
+    let mut seq = 0u64;
+    let mut cnt = 0u64;
+    let mut frames = Vec::with_capacity(batch_size);
+    let mut send = |frames: &mut Vec<RawFrame>, cnt: u64| -> bool {
+        if frames.is_empty() {
+            return true;
+        }
+        let batch = Batch {
+            seq,
+            first_cnt: cnt + 1 - frames.len() as u64,
+            frames: std::mem::replace(frames, Vec::with_capacity(batch_size)),
+        };
+        seq += 1;
+        if live {
+            match tx.try_send(batch) {
+                Ok(()) => true,
+                Err(TrySendError::Full(b)) => {
+                    SharedCounters::add(&counters.queue_drops, b.frames.len() as u64);
+                    true
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        } else {
+            tx.send(batch).is_ok()
+        }
+    };
+    let end = loop {
+        if stop.load(Ordering::Relaxed) {
+            break CaptureEnd::Stopped;
+        }
+        if live && last_stats.elapsed() >= Duration::from_secs(1) {
+            publish_source_stats(src.as_mut(), counters);
+            last_stats = Instant::now();
+        }
+        if live
+            && limits.duration_secs > 0
+            && started.elapsed() >= Duration::from_secs(limits.duration_secs)
+        {
+            break CaptureEnd::Duration;
+        }
+        match src.next_frame() {
+            Ok(Some(frame)) => {
+                if !live && limits.duration_secs > 0 {
+                    let first = *first_ts.get_or_insert(frame.ts);
+                    if frame.ts.since(first)
+                        >= i64::try_from(limits.duration_secs).unwrap_or(i64::MAX)
+                            * Ts::NANOS_PER_SEC
+                    {
+                        break CaptureEnd::Duration;
+                    }
+                }
+                cnt += 1;
+                SharedCounters::add(&counters.received, 1);
+                frames.push(frame);
+                if frames.len() >= batch_size && !send(&mut frames, cnt) {
+                    break CaptureEnd::Stopped;
+                }
+                if limits.max_packets > 0 && cnt >= limits.max_packets {
+                    break CaptureEnd::PacketLimit;
+                }
+            }
+            Ok(None) if live => {
+                // Read timeout: hand over what we have so a quiet link still shows up promptly.
+                if !send(&mut frames, cnt) {
+                    break CaptureEnd::Stopped;
+                }
+            }
+            Ok(None) => break CaptureEnd::EndOfFile,
+            Err(e) => break CaptureEnd::Error(capture_error_line(&e)),
+        }
+    };
+    send(&mut frames, cnt);
+    if live {
+        publish_source_stats(src.as_mut(), counters);
+    }
+    end
+}
+
+fn capture_error_line(e: &CaptureError) -> String {
+    e.to_string()
+}
+
+fn publish_source_stats(src: &mut dyn Source, counters: &SharedCounters) {
+    let s = src.stats();
+    counters
+        .kernel_drops
+        .store(s.kernel_drops, Ordering::Relaxed);
+    counters.if_drops.store(s.if_drops, Ordering::Relaxed);
+}

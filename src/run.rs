@@ -1,0 +1,168 @@
+//! What each command does: turn the effective configuration into pipeline options, open the
+//! source, run, and report. Called from `main` on the main thread.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::capture::file::FileSource;
+use crate::capture::live::{LiveOptions, LiveSource};
+use crate::capture::Source;
+use crate::config::Config;
+use crate::engine::detect::DetectorSet;
+use crate::engine::flow::FlowConfig;
+use crate::pipeline::capture::{CaptureEnd, Limits};
+use crate::pipeline::{report, EveTarget, PipelineOptions, RunSummary};
+use crate::store::{PcapLogOptions, StoreOptions};
+
+/// Raise `stop` on SIGINT and SIGTERM; a second signal exits at once.
+pub fn install_stop_flag() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The conditional shutdown must be registered first: it checks the flag before the
+        // plain handler sets it, so only a second signal terminates.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())
+            .context("installing the signal handler")?;
+        signal_hook::flag::register(sig, stop.clone()).context("installing the signal handler")?;
+    }
+    Ok(stop)
+}
+
+/// Pipeline options from the effective configuration.
+pub fn pipeline_options(c: &Config) -> PipelineOptions {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let eve = c.output.eve_path.as_ref().map(|p| {
+        if p.as_os_str() == "-" {
+            EveTarget::Stdout
+        } else {
+            EveTarget::File(p.clone())
+        }
+    });
+    let db = c.storage.db_enabled.then(|| {
+        let opts = StoreOptions {
+            max_packets: (c.storage.retention_max_packets > 0)
+                .then_some(c.storage.retention_max_packets),
+            max_age_secs: (c.storage.retention_max_age_hours > 0)
+                .then_some(c.storage.retention_max_age_hours * 3600),
+            ..StoreOptions::default()
+        };
+        (c.storage.db_path.clone(), opts)
+    });
+    let pcap_log = c.storage.pcap_log_enabled.then(|| {
+        let opts = PcapLogOptions {
+            snaplen: c.sniffer.snaplen,
+            rotate_bytes: (c.storage.pcap_rotate_mb > 0)
+                .then_some(c.storage.pcap_rotate_mb * 1024 * 1024),
+        };
+        (c.storage.pcap_log_path.clone(), opts)
+    });
+    PipelineOptions {
+        workers: c.effective_workers(cores),
+        limits: Limits {
+            max_packets: c.sniffer.packet_count_limit,
+            duration_secs: c.sniffer.capture_duration,
+            batch_size: c.sniffer.analysis_batch_size.max(1),
+        },
+        flow: FlowConfig {
+            idle_timeout_secs: c.output.flow_timeout_secs,
+            max_flows: c.output.max_flows,
+        },
+        eve,
+        db,
+        store_packets: c.storage.store_packets,
+        pcap_log,
+        tick: Duration::from_secs(c.output.stats_interval_secs.max(1)),
+    }
+}
+
+/// The detectors the configuration asks for.
+pub fn detectors(_c: &Config) -> Result<DetectorSet> {
+    Ok(DetectorSet::default())
+}
+
+fn print_summary(summary: &RunSummary, eve_on_stdout: bool) {
+    let text = report::summary(summary);
+    if eve_on_stdout {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    if let CaptureEnd::Error(e) = &summary.end {
+        eprintln!("warning: the input ended early: {e}; everything before it was processed");
+    }
+    for (key, n) in &summary.stats.decoder.issues {
+        if let Some(v) = key.strip_prefix("linktype.") {
+            let name = v
+                .parse()
+                .map(crate::engine::frame::LinkType)
+                .map_or("unknown", |l| l.name());
+            eprintln!("warning: {n} packets have link type {v} ({name}), which nsm-tui does not decode; they were counted, not analysed");
+        }
+    }
+}
+
+/// `nsm-tui read FILE`.
+pub fn read(file: &Path, c: &Config) -> Result<()> {
+    let src = FileSource::open(file)?;
+    let opts = pipeline_options(c);
+    let eve_stdout = opts.eve == Some(EveTarget::Stdout);
+    let stop = install_stop_flag()?;
+    let summary = crate::pipeline::run(Box::new(src), detectors(c)?, opts, &stop, |_| {})?;
+    print_summary(&summary, eve_stdout);
+    Ok(())
+}
+
+/// Live capture options from the configuration.
+pub fn live_options(c: &Config) -> LiveOptions {
+    LiveOptions {
+        iface: c.sniffer.interface.clone(),
+        filter: Some(c.sniffer.capture_filter.clone()).filter(|f| !f.trim().is_empty()),
+        snaplen: i32::try_from(c.sniffer.snaplen).unwrap_or(65535),
+        promiscuous: c.sniffer.promiscuous,
+        immediate: c.sniffer.immediate_mode,
+        buffer_size_mb: c.sniffer.buffer_size_mb,
+        ..LiveOptions::default()
+    }
+}
+
+/// `nsm-tui --headless`: live capture with a stats line every few seconds.
+pub fn headless(c: &Config) -> Result<()> {
+    let src = LiveSource::open(&live_options(c))?;
+    eprintln!("capturing on {} (Ctrl-C to stop)", src.name());
+    let opts = pipeline_options(c);
+    let eve_stdout = opts.eve == Some(EveTarget::Stdout);
+    let stop = install_stop_flag()?;
+    let summary = crate::pipeline::run(Box::new(src), detectors(c)?, opts, &stop, |s| {
+        eprintln!("{}", report::stats_line(s));
+    })?;
+    print_summary(&summary, eve_stdout);
+    Ok(())
+}
+
+/// `nsm-tui generate`: stream synthetic frames into a pcap file.
+pub fn generate(out: &Path, opts: crate::synth::SynthOptions) -> Result<u64> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&opts.attack_share),
+        "--attack-share must be between 0 and 1, found {}",
+        opts.attack_share
+    );
+    let mut log = crate::store::PcapLogger::create(
+        out,
+        PcapLogOptions {
+            snaplen: 65535,
+            rotate_bytes: None,
+        },
+    )
+    .with_context(|| format!("creating {}", out.display()))?;
+    for frame in crate::synth::Generator::new(opts) {
+        log.write(&frame)
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    let summary = log
+        .finish()
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(summary.packets)
+}
