@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use nsm_tui::engine::alert::{Alert, Detector, RuleId, Severity};
+use nsm_tui::engine::community_id::CommunityId;
 use nsm_tui::engine::decode::decode;
 use nsm_tui::engine::flow::{FlowConfig, FlowMeta, FlowRecord, FlowTable};
 use nsm_tui::engine::frame::{LinkType, RawFrame, Ts};
@@ -249,9 +250,10 @@ fn alert_event_has_suricata_shape_and_string_array_metadata() {
     );
     let evidence = json!({"matched": "GET", "offset": 0, "ports": [80, "8080"], "detector": "ignored", "none": null});
     let alert = critical_alert(&a, evidence);
+    let cid = CommunityId::of_packet(0, &a.decoded).expect("an IP packet has a Community ID");
     let meta = FlowMeta {
         flow_id: 42,
-        community_id: Arc::from("1:abc="),
+        community_id: cid,
         app_proto: None,
     };
     let mut w = writer();
@@ -261,7 +263,7 @@ fn alert_event_has_suricata_shape_and_string_array_metadata() {
     assert_eq!(ev["timestamp"], "2024-01-15T10:20:30.000005+0000");
     assert_eq!(
         (&ev["flow_id"], &ev["pcap_cnt"], &ev["community_id"]),
-        (&json!(42), &json!(7), &json!("1:abc="))
+        (&json!(42), &json!(7), &json!(cid.as_str()))
     );
     assert_eq!(
         (&ev["src_port"], &ev["dest_port"], &ev["proto"]),

@@ -7,7 +7,9 @@
 //! ordered so the smaller address (then port) comes first; ICMP and ICMPv6 use the message
 //! type and its counterpart (or the code, for one-way messages) as ports, exactly as Zeek does.
 
+use std::fmt;
 use std::net::IpAddr;
+use std::ops::Deref;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -30,10 +32,14 @@ pub fn community_id_v1(
     sport: u16,
     dport: u16,
 ) -> String {
+    id_v1(seed, src, dst, proto, sport, dport).to_string()
+}
+
+fn id_v1(seed: u16, src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16) -> CommunityId {
     if proto == PROTO_ICMP || proto == PROTO_ICMPV6 {
         let icmp_type = u8::try_from(sport).unwrap_or(u8::MAX);
         let code = u8::try_from(dport).unwrap_or(u8::MAX);
-        return community_id_v1_icmp(seed, src, dst, proto, icmp_type, code);
+        return id_icmp(seed, src, dst, proto, icmp_type, code);
     }
     let (a, b, pa, pb) = order(src, dst, sport, dport);
     hash(seed, a, b, proto, Some((pa, pb)))
@@ -52,6 +58,10 @@ pub fn community_id_v1_icmp(
     icmp_type: u8,
     code: u8,
 ) -> String {
+    id_icmp(seed, src, dst, proto, icmp_type, code).to_string()
+}
+
+fn id_icmp(seed: u16, src: IpAddr, dst: IpAddr, proto: u8, icmp_type: u8, code: u8) -> CommunityId {
     let counterpart = if proto == PROTO_ICMPV6 {
         icmp6_counterpart(icmp_type)
     } else {
@@ -74,6 +84,10 @@ pub fn community_id_v1_icmp(
 
 /// Community ID of an IP protocol without ports (GRE, ESP, RSVP, …): addresses and protocol only.
 pub fn community_id_v1_portless(seed: u16, src: IpAddr, dst: IpAddr, proto: u8) -> String {
+    id_portless(seed, src, dst, proto).to_string()
+}
+
+fn id_portless(seed: u16, src: IpAddr, dst: IpAddr, proto: u8) -> CommunityId {
     let (a, b, _, _) = order(src, dst, 0, 0);
     hash(seed, a, b, proto, None)
 }
@@ -83,20 +97,64 @@ pub fn community_id_v1_portless(seed: u16, src: IpAddr, dst: IpAddr, proto: u8) 
 /// SCTP is not decoded into ports by the engine, so it hashes as a portless protocol; that
 /// differs from Suricata for SCTP only.
 pub fn community_id_for(seed: u16, d: &Decoded) -> Option<String> {
-    let ip = d.ip.as_ref()?;
-    Some(match &d.transport {
-        Transport::Tcp(t) => community_id_v1(seed, ip.src, ip.dst, 6, t.src_port, t.dst_port),
-        Transport::Udp(u) => community_id_v1(seed, ip.src, ip.dst, 17, u.src_port, u.dst_port),
-        Transport::Icmp(i) => {
-            community_id_v1_icmp(seed, ip.src, ip.dst, PROTO_ICMP, i.icmp_type, i.code)
+    CommunityId::of_packet(seed, d).map(|c| c.to_string())
+}
+
+/// Length of every v1 Community ID: `1:` and 28 base64 characters of a SHA-1 digest.
+const ID_LEN: usize = 30;
+
+/// A Community ID v1 string held inline (no allocation, `Copy`), so flow updates can hand it
+/// out per packet for free. Derefs to `str`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CommunityId([u8; ID_LEN]);
+
+impl CommunityId {
+    /// The ID of a decoded packet's flow, or `None` when it has no IP layer.
+    pub fn of_packet(seed: u16, d: &Decoded) -> Option<CommunityId> {
+        let ip = d.ip.as_ref()?;
+        Some(CommunityId::of(
+            seed,
+            ip.src,
+            ip.dst,
+            ip.proto,
+            &d.transport,
+        ))
+    }
+
+    /// The ID of a flow from its first packet's addresses, IP protocol and transport header.
+    pub fn of(seed: u16, src: IpAddr, dst: IpAddr, ip_proto: u8, t: &Transport) -> CommunityId {
+        match t {
+            Transport::Tcp(t) => id_v1(seed, src, dst, 6, t.src_port, t.dst_port),
+            Transport::Udp(u) => id_v1(seed, src, dst, 17, u.src_port, u.dst_port),
+            Transport::Icmp(i) => id_icmp(seed, src, dst, PROTO_ICMP, i.icmp_type, i.code),
+            Transport::Icmpv6(i) => id_icmp(seed, src, dst, PROTO_ICMPV6, i.icmp_type, i.code),
+            Transport::Other(_) | Transport::None => id_portless(seed, src, dst, ip_proto),
         }
-        Transport::Icmpv6(i) => {
-            community_id_v1_icmp(seed, ip.src, ip.dst, PROTO_ICMPV6, i.icmp_type, i.code)
-        }
-        Transport::Other(_) | Transport::None => {
-            community_id_v1_portless(seed, ip.src, ip.dst, ip.proto)
-        }
-    })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only `1:` and base64 characters are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl Deref for CommunityId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for CommunityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for CommunityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
 }
 
 /// Zeek's ICMPv4 request/reply pairs (`ICMP4_counterpart`).
@@ -145,7 +203,7 @@ fn order(src: IpAddr, dst: IpAddr, sport: u16, dport: u16) -> (IpAddr, IpAddr, u
     }
 }
 
-fn hash(seed: u16, a: IpAddr, b: IpAddr, proto: u8, ports: Option<(u16, u16)>) -> String {
+fn hash(seed: u16, a: IpAddr, b: IpAddr, proto: u8, ports: Option<(u16, u16)>) -> CommunityId {
     let mut h = Sha1::new();
     h.update(seed.to_be_bytes());
     update_addr(&mut h, a);
@@ -156,10 +214,11 @@ fn hash(seed: u16, a: IpAddr, b: IpAddr, proto: u8, ports: Option<(u16, u16)>) -
         h.update(dp.to_be_bytes());
     }
     let digest = h.finalize();
-    let mut out = String::with_capacity(30);
-    out.push_str("1:");
-    STANDARD.encode_string(digest, &mut out);
-    out
+    let mut out = [0u8; ID_LEN];
+    out[..2].copy_from_slice(b"1:");
+    // 20 digest bytes are always 28 base64 characters, so this never fails.
+    let _ = STANDARD.encode_slice(digest, &mut out[2..]);
+    CommunityId(out)
 }
 
 fn update_addr(h: &mut Sha1, a: IpAddr) {

@@ -62,6 +62,7 @@ fn bits(a: IpAddr) -> u128 {
 
 /// The key of a decoded packet, or `None` when it has no IP layer or its transport header
 /// (which the key needs) could not be read.
+#[inline]
 pub(super) fn packet_key(d: &Decoded) -> Option<PacketKey> {
     let ip = d.ip.as_ref()?;
     let (sport, dport) = match &d.transport {

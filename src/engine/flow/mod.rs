@@ -22,12 +22,12 @@ mod tcp;
 mod tests;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 pub use key::FlowKey;
 pub use table::FlowTable;
 pub use tcp::TcpState;
 
+use super::community_id::CommunityId;
 use super::frame::Ts;
 use super::packet::Proto;
 
@@ -71,11 +71,11 @@ impl AppProto {
     }
 }
 
-/// The flow identity events carry: cheap to clone (one reference count).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The flow identity events carry: small and `Copy`, handed out with every packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowMeta {
     pub flow_id: u64,
-    pub community_id: Arc<str>,
+    pub community_id: CommunityId,
     pub app_proto: Option<AppProto>,
 }
 
@@ -180,7 +180,7 @@ pub struct IcmpSummary {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowRecord {
     pub flow_id: u64,
-    pub community_id: Arc<str>,
+    pub community_id: CommunityId,
     pub app_proto: Option<AppProto>,
     /// IP protocol number.
     pub ip_proto: u8,

@@ -7,7 +7,6 @@
 //! not one per packet, and the wheel holds about one entry per flow.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use ahash::RandomState;
 
@@ -17,7 +16,7 @@ use super::{
     AppProto, Direction, EndReason, FlowConfig, FlowMeta, FlowRecord, FlowState, FlowUpdate,
     IcmpSummary, TcpSummary,
 };
-use crate::engine::community_id::community_id_for;
+use crate::engine::community_id::CommunityId;
 use crate::engine::frame::Ts;
 use crate::engine::packet::{Decoded, TcpFlags, Transport};
 use crate::engine::stats::FlowStats;
@@ -145,7 +144,7 @@ impl FlowTable {
         }
         let update = FlowUpdate {
             flow_id: f.meta.flow_id,
-            meta: f.meta.clone(),
+            meta: f.meta,
             direction: if to_server {
                 Direction::ToServer
             } else {
@@ -410,9 +409,7 @@ fn new_flow(ts: Ts, d: &Decoded, pk: &PacketKey, flow_id: u64) -> Flow {
     let dns_port = matches!(d.transport, Transport::Tcp(_) | Transport::Udp(_))
         && (sport == 53 || dport == 53);
     let app_proto = (dns_port || d.dns.is_some()).then_some(AppProto::Dns);
-    let community_id: Arc<str> = community_id_for(COMMUNITY_ID_SEED, d)
-        .unwrap_or_default()
-        .into();
+    let community_id = CommunityId::of(COMMUNITY_ID_SEED, src, dst, pk.key.proto(), &d.transport);
     Flow {
         meta: FlowMeta {
             flow_id,

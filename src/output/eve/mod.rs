@@ -285,7 +285,7 @@ impl<W: Write> EveWriter<W> {
             event_type: "flow",
             vlan: &r.vlans,
             tuple: Some(tuple),
-            community_id: Some(&r.community_id),
+            community_id: Some(r.community_id.as_str()),
             host: self.opts.host.as_deref(),
         };
         emit(&mut self.buf, &mut self.out, &head, &flow::FlowBody(r))?;
@@ -351,7 +351,7 @@ fn packet_header<'a>(
         event_type,
         vlan: &a.decoded.vlans,
         tuple: Tuple::of_packet(&a.decoded),
-        community_id: flow.map(|f| &*f.community_id),
+        community_id: flow.map(|f| f.community_id.as_str()),
         host: opts.host.as_deref(),
     }
 }
