@@ -279,3 +279,87 @@ fn connect_scan_completes_handshakes_on_open_ports() {
         open.len()
     );
 }
+
+mod random {
+    use super::*;
+    use nsm_tui::engine::frame::Ts;
+    use nsm_tui::engine::packet::{IcmpInfo, IpInfo, TcpFlags, TcpInfo, UdpInfo};
+    use proptest::prelude::*;
+
+    fn packet(src: u8, dst: u8, sport: u16, dport: u16, kind: u8, flags: u16) -> Decoded {
+        let proto = [6, 17, 1, 47][usize::from(kind % 4)];
+        let ip = IpInfo {
+            src: IpAddr::from([10, 0, 0, src]),
+            dst: IpAddr::from([10, 0, 0, dst]),
+            proto,
+            ttl: 64,
+            total_len: 60,
+            fragment: None,
+            has_options: false,
+            ext_headers: 0,
+        };
+        let transport = match proto {
+            6 => Transport::Tcp(TcpInfo {
+                src_port: sport,
+                dst_port: dport,
+                flags: TcpFlags(flags),
+                ..TcpInfo::default()
+            }),
+            17 => Transport::Udp(UdpInfo {
+                src_port: sport,
+                dst_port: dport,
+            }),
+            1 => Transport::Icmp(IcmpInfo {
+                icmp_type: (flags % 20) as u8,
+                code: 0,
+            }),
+            _ => Transport::Other(47),
+        };
+        Decoded {
+            ip: Some(ip),
+            transport,
+            ..Decoded::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// Whatever the traffic and clock (including time going backwards), every accepted
+        /// packet lands in exactly one record, the cap holds, and every flow ends once.
+        #[test]
+        fn invariants_hold_for_any_traffic(
+            idle in 1u64..20,
+            cap in 1usize..8,
+            pkts in proptest::collection::vec((0u8..5, 0u8..5, 0u16..3, 0u16..3, 0u8..4, 0u16..64, -3i64..25, 1u32..1500), 1..300),
+        ) {
+            let mut t = FlowTable::new(FlowConfig { idle_timeout_secs: idle, max_flows: cap });
+            let (mut secs, mut accepted, mut bytes) = (1_000_000i64, 0u64, 0u64);
+            let mut clock = secs;
+            let mut records = Vec::new();
+            for (s, d, sp, dp, kind, flags, dt, len) in pkts {
+                secs += dt;
+                let ts = Ts::from_parts(secs, 0);
+                let u = t.update(ts, &packet(s, d, sp, dp, kind, flags), len);
+                prop_assert!(u.is_some());
+                accepted += 1;
+                bytes += u64::from(len);
+                clock = clock.max(secs);
+                for r in t.expire(ts) {
+                    if r.reason == EndReason::Timeout {
+                        prop_assert!(clock - r.end.secs() > idle as i64, "timed out early");
+                    }
+                    records.push(r);
+                }
+                prop_assert!(t.len() <= cap);
+            }
+            records.extend(t.drain());
+            prop_assert_eq!(records.iter().map(FlowRecord::pkts).sum::<u64>(), accepted);
+            prop_assert_eq!(records.iter().map(FlowRecord::bytes).sum::<u64>(), bytes);
+            prop_assert_eq!(t.stats().created, records.len() as u64);
+            let ids: HashSet<u64> = records.iter().map(|r| r.flow_id).collect();
+            prop_assert_eq!(ids.len(), records.len());
+            prop_assert!(t.is_empty());
+        }
+    }
+}
