@@ -30,14 +30,20 @@ impl RuleFiles for Mem {
         Ok(self.0.keys().cloned().collect())
     }
     fn read(&self, path: &Path) -> Result<String, String> {
-        self.0.get(path).cloned().ok_or_else(|| "no such file".to_string())
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| "no such file".to_string())
     }
 }
 
 fn shipped() -> SignatureSet {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
     let (set, errors) = SignatureSet::load_dir(&dir, &Fs);
-    assert!(errors.is_empty(), "shipped signatures have errors: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "shipped signatures have errors: {errors:#?}"
+    );
     set
 }
 
@@ -54,7 +60,11 @@ fn tcp(sport: u16, dport: u16, len: usize) -> Decoded {
             has_options: false,
             ext_headers: 0,
         }),
-        transport: Transport::Tcp(TcpInfo { src_port: sport, dst_port: dport, ..TcpInfo::default() }),
+        transport: Transport::Tcp(TcpInfo {
+            src_port: sport,
+            dst_port: dport,
+            ..TcpInfo::default()
+        }),
         payload_offset: 0,
         payload_len: len,
         ..Decoded::default()
@@ -64,7 +74,12 @@ fn tcp(sport: u16, dport: u16, len: usize) -> Decoded {
 fn ids(set: &SignatureSet, d: &Decoded, payload: &[u8]) -> Vec<u64> {
     let fast = set.matches(d, payload);
     let slow = set.matches_reference(d, payload);
-    assert_eq!(fast, slow, "prefilter and reference disagree on {:?}", String::from_utf8_lossy(payload));
+    assert_eq!(
+        fast,
+        slow,
+        "prefilter and reference disagree on {:?}",
+        String::from_utf8_lossy(payload)
+    );
     fast.iter().map(|h| h.id.0).collect()
 }
 
@@ -72,7 +87,12 @@ fn ids(set: &SignatureSet, d: &Decoded, payload: &[u8]) -> Vec<u64> {
 fn shipped_set_loads_and_most_signatures_use_the_prefilter() {
     let set = shipped();
     assert!(set.len() >= 40, "only {} signatures", set.len());
-    assert!(set.always_checked() * 5 < set.len(), "{} of {} signatures skip the prefilter", set.always_checked(), set.len());
+    assert!(
+        set.always_checked() * 5 < set.len(),
+        "{} of {} signatures skip the prefilter",
+        set.always_checked(),
+        set.len()
+    );
 }
 
 #[test]
@@ -112,9 +132,15 @@ fn protocol_and_port_filters_apply() {
     assert!(errors.is_empty());
     let mut d = tcp(40000, 53, 6);
     assert!(ids(&set, &d, b"SECRET").is_empty(), "TCP is filtered out");
-    d.transport = Transport::Udp(UdpInfo { src_port: 5353, dst_port: 9 });
+    d.transport = Transport::Udp(UdpInfo {
+        src_port: 5353,
+        dst_port: 9,
+    });
     assert_eq!(ids(&set, &d, b"SECRET"), vec![1], "either port matches");
-    d.transport = Transport::Udp(UdpInfo { src_port: 1, dst_port: 2 });
+    d.transport = Transport::Udp(UdpInfo {
+        src_port: 1,
+        dst_port: 2,
+    });
     assert!(ids(&set, &d, b"SECRET").is_empty());
 }
 
@@ -125,7 +151,8 @@ fn load_one(text: &str) -> (SignatureSet, Vec<String>) {
 
 #[test]
 fn loader_errors_are_exact_and_bad_entries_are_skipped() {
-    let good = r#"{"signature_id":1,"description":"ok","pattern":"abc","severity":"High","type":"t"}"#;
+    let good =
+        r#"{"signature_id":1,"description":"ok","pattern":"abc","severity":"High","type":"t"}"#;
     let cases: &[(&str, &str)] = &[
         (
             r#"{"signature_id":2,"description":"d","pattern":"(abc","severity":"High","type":"t"}"#,
@@ -171,7 +198,10 @@ fn loader_errors_are_exact_and_bad_entries_are_skipped() {
             r#"{"signature_id":9000001,"description":"d","pattern":"x","severity":"High","type":"t"}"#,
             r#"rules.json: entry [1] (signature_id 9000001): field "signature_id": 9000001 is out of range (1 to 8999999; higher ids are built-in rules)"#,
         ),
-        (r#""just a string""#, r#"rules.json: entry [1]: expected an object, found "just a string""#),
+        (
+            r#""just a string""#,
+            r#"rules.json: entry [1]: expected an object, found "just a string""#,
+        ),
     ];
     for (bad, want) in cases {
         let (set, errors) = load_one(&format!("[{good},{bad}]"));
@@ -184,11 +214,24 @@ fn loader_errors_are_exact_and_bad_entries_are_skipped() {
 #[test]
 fn whole_file_errors_and_duplicates_across_files() {
     let (_, errors) = load_one("[{\"signature_id\": 1,\n  \"description\": }]");
-    assert_eq!(errors, vec!["rules.json: line 2, column 18: invalid JSON: expected value".to_string()]);
+    assert_eq!(
+        errors,
+        vec!["rules.json: line 2, column 18: invalid JSON: expected value".to_string()]
+    );
     let (_, errors) = load_one(r#"{"signature_id":1}"#);
-    assert_eq!(errors, vec![r#"rules.json: expected a JSON list of signatures, found {"signature_id":1}"#.to_string()]);
+    assert_eq!(
+        errors,
+        vec![
+            r#"rules.json: expected a JSON list of signatures, found {"signature_id":1}"#
+                .to_string()
+        ]
+    );
 
-    let sig = |id: u64| format!(r#"[{{"signature_id":{id},"description":"d","pattern":"x","severity":"Low","type":"t"}}]"#);
+    let sig = |id: u64| {
+        format!(
+            r#"[{{"signature_id":{id},"description":"d","pattern":"x","severity":"Low","type":"t"}}]"#
+        )
+    };
     let files = Mem(HashMap::from([
         (PathBuf::from("rules/a.json"), sig(5)),
         (PathBuf::from("rules/b.json"), sig(5)),
@@ -211,7 +254,10 @@ fn whole_file_errors_and_duplicates_across_files() {
         "rules/b.json: entry [0] (signature_id 5): duplicate signature_id, already defined in rules/a.json entry [0]"
     );
     let (_, errors) = SignatureSet::load_file(Path::new("rules/missing.json"), &files);
-    assert_eq!(errors[0].to_string(), "rules/missing.json: cannot read: no such file");
+    assert_eq!(
+        errors[0].to_string(),
+        "rules/missing.json: cannot read: no such file"
+    );
 }
 
 #[test]
@@ -222,16 +268,31 @@ fn alert_quotes_match_and_offset() {
     let payload = b"GET /x?id=1%27+UNION+SELECT+1 HTTP/1.1\r\n\r\n".to_vec();
     let a = Analyzed {
         pcap_cnt: 7,
-        frame: RawFrame { ts: Ts(1), linktype: LinkType::RAW, iface: 0, orig_len: 0, data: payload.clone() },
+        frame: RawFrame {
+            ts: Ts(1),
+            linktype: LinkType::RAW,
+            iface: 0,
+            orig_len: 0,
+            data: payload.clone(),
+        },
         decoded: tcp(40000, 80, payload.len()),
         alerts: vec![],
     };
     let mut out = Vec::new();
     set.check(&a, &mut out);
-    let union = out.iter().find(|x| x.rule == RuleId(1000001)).expect("UNION SELECT alert");
+    let union = out
+        .iter()
+        .find(|x| x.rule == RuleId(1000001))
+        .expect("UNION SELECT alert");
     assert_eq!(union.packet, 7);
     assert_eq!(&*union.category, "sql_injection");
     assert_eq!(union.evidence["decoded"], true);
     assert_eq!(union.evidence["offset"], 0);
-    assert!(union.explanation.starts_with("matched \"GET /x?id=1\\' UNION SELECT\" at offset 0 of the URL-decoded"), "{}", union.explanation);
+    assert!(
+        union
+            .explanation
+            .starts_with("matched \"GET /x?id=1\\' UNION SELECT\" at offset 0 of the URL-decoded"),
+        "{}",
+        union.explanation
+    );
 }

@@ -43,7 +43,7 @@ pub fn classify(tcp: &TcpInfo, same_endpoints: bool, flow: Option<&FlowCtx>) -> 
     if has(S | R) || (f & (A | S) == 0 && f & (P | U) != 0) {
         return Some(builtin::INVALID_FLAGS);
     }
-    if f == F && flow.map_or(true, |c| !c.established) {
+    if f == F && flow.is_none_or(|c| !c.established) {
         return Some(builtin::FIN_SCAN);
     }
     None
@@ -63,7 +63,10 @@ pub struct AnomalyDetector {
 
 impl AnomalyDetector {
     pub fn new(cfg: &AnomalyConfig, limits: &LimitsConfig) -> Self {
-        AnomalyDetector { cfg: cfg.clone(), seen: Table::new(limits.max_entries, cfg.window_secs) }
+        AnomalyDetector {
+            cfg: cfg.clone(),
+            seen: Table::new(limits.max_entries, cfg.window_secs),
+        }
     }
 }
 
@@ -73,12 +76,19 @@ impl StatefulDetector for AnomalyDetector {
     }
 
     fn observe(&mut self, a: &Analyzed, flow: Option<&FlowCtx>, out: &mut Vec<Alert>) {
-        let (Some(ip), Some(tcp)) = (a.decoded.ip.as_ref(), a.decoded.transport.tcp()) else { return };
+        let (Some(ip), Some(tcp)) = (a.decoded.ip.as_ref(), a.decoded.transport.tcp()) else {
+            return;
+        };
         let land = ip.src == ip.dst && tcp.src_port == tcp.dst_port;
-        let Some(rule) = classify(tcp, land, flow) else { return };
+        let Some(rule) = classify(tcp, land, flow) else {
+            return;
+        };
         let now = a.frame.ts;
         let secs = self.cfg.window_secs;
-        let st = self.seen.entry((ip.src, rule.id), now, || Suppressed { window: Window::new(now), packets: 0 });
+        let st = self.seen.entry((ip.src, rule.id), now, || Suppressed {
+            window: Window::new(now),
+            packets: 0,
+        });
         let mut previous = 0;
         if st.window.roll(now, secs) {
             previous = st.packets;

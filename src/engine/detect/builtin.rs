@@ -35,41 +35,129 @@ pub struct Builtin {
     pub description: &'static str,
 }
 
-const fn rule(id: u64, category: &'static str, severity: Severity, detector: Detector, description: &'static str) -> Builtin {
-    Builtin { id, category, severity, detector, description }
+const fn rule(
+    id: u64,
+    category: &'static str,
+    severity: Severity,
+    detector: Detector,
+    description: &'static str,
+) -> Builtin {
+    Builtin {
+        id,
+        category,
+        severity,
+        detector,
+        description,
+    }
 }
 
-pub const XMAS_SCAN: Builtin =
-    rule(9_000_001, "xmas_scan", Severity::Medium, Detector::Anomaly, "TCP Xmas scan (FIN+PSH+URG)");
-pub const NULL_SCAN: Builtin =
-    rule(9_000_002, "null_scan", Severity::Medium, Detector::Anomaly, "TCP NULL scan (no flags)");
-pub const FIN_SCAN: Builtin =
-    rule(9_000_003, "fin_scan", Severity::Medium, Detector::Anomaly, "TCP FIN scan (lone FIN outside a connection)");
-pub const SYN_FIN: Builtin =
-    rule(9_000_004, "syn_fin", Severity::Medium, Detector::Anomaly, "TCP SYN+FIN (illegal flag combination)");
-pub const INVALID_FLAGS: Builtin =
-    rule(9_000_005, "invalid_flags", Severity::Low, Detector::Anomaly, "TCP illegal flag combination");
-pub const LAND: Builtin =
-    rule(9_000_006, "land", Severity::High, Detector::Anomaly, "LAND attack (same source and destination address and port)");
-pub const PORT_SCAN: Builtin =
-    rule(9_000_010, "port_scan", Severity::Medium, Detector::Heuristic, "Port scan");
-pub const HOST_SWEEP: Builtin =
-    rule(9_000_011, "host_sweep", Severity::Medium, Detector::Heuristic, "Host sweep (one port on many hosts)");
-pub const BRUTE_FORCE: Builtin =
-    rule(9_000_012, "brute_force", Severity::High, Detector::Heuristic, "Login brute force");
-pub const SYN_FLOOD: Builtin =
-    rule(9_000_013, "syn_flood", Severity::High, Detector::Heuristic, "TCP SYN flood");
-pub const ICMP_FLOOD: Builtin =
-    rule(9_000_014, "icmp_flood", Severity::Medium, Detector::Heuristic, "ICMP echo flood");
-pub const UDP_FLOOD: Builtin =
-    rule(9_000_015, "udp_flood", Severity::High, Detector::Heuristic, "UDP flood");
-pub const DNS_TUNNEL: Builtin =
-    rule(9_000_016, "dns_tunnel", Severity::High, Detector::Heuristic, "DNS tunnelling");
+pub const XMAS_SCAN: Builtin = rule(
+    9_000_001,
+    "xmas_scan",
+    Severity::Medium,
+    Detector::Anomaly,
+    "TCP Xmas scan (FIN+PSH+URG)",
+);
+pub const NULL_SCAN: Builtin = rule(
+    9_000_002,
+    "null_scan",
+    Severity::Medium,
+    Detector::Anomaly,
+    "TCP NULL scan (no flags)",
+);
+pub const FIN_SCAN: Builtin = rule(
+    9_000_003,
+    "fin_scan",
+    Severity::Medium,
+    Detector::Anomaly,
+    "TCP FIN scan (lone FIN outside a connection)",
+);
+pub const SYN_FIN: Builtin = rule(
+    9_000_004,
+    "syn_fin",
+    Severity::Medium,
+    Detector::Anomaly,
+    "TCP SYN+FIN (illegal flag combination)",
+);
+pub const INVALID_FLAGS: Builtin = rule(
+    9_000_005,
+    "invalid_flags",
+    Severity::Low,
+    Detector::Anomaly,
+    "TCP illegal flag combination",
+);
+pub const LAND: Builtin = rule(
+    9_000_006,
+    "land",
+    Severity::High,
+    Detector::Anomaly,
+    "LAND attack (same source and destination address and port)",
+);
+pub const PORT_SCAN: Builtin = rule(
+    9_000_010,
+    "port_scan",
+    Severity::Medium,
+    Detector::Heuristic,
+    "Port scan",
+);
+pub const HOST_SWEEP: Builtin = rule(
+    9_000_011,
+    "host_sweep",
+    Severity::Medium,
+    Detector::Heuristic,
+    "Host sweep (one port on many hosts)",
+);
+pub const BRUTE_FORCE: Builtin = rule(
+    9_000_012,
+    "brute_force",
+    Severity::High,
+    Detector::Heuristic,
+    "Login brute force",
+);
+pub const SYN_FLOOD: Builtin = rule(
+    9_000_013,
+    "syn_flood",
+    Severity::High,
+    Detector::Heuristic,
+    "TCP SYN flood",
+);
+pub const ICMP_FLOOD: Builtin = rule(
+    9_000_014,
+    "icmp_flood",
+    Severity::Medium,
+    Detector::Heuristic,
+    "ICMP echo flood",
+);
+pub const UDP_FLOOD: Builtin = rule(
+    9_000_015,
+    "udp_flood",
+    Severity::High,
+    Detector::Heuristic,
+    "UDP flood",
+);
+pub const DNS_TUNNEL: Builtin = rule(
+    9_000_016,
+    "dns_tunnel",
+    Severity::High,
+    Detector::Heuristic,
+    "DNS tunnelling",
+);
 
 /// Every built-in rule, in id order.
 pub const ALL: [Builtin; 13] = [
-    XMAS_SCAN, NULL_SCAN, FIN_SCAN, SYN_FIN, INVALID_FLAGS, LAND, PORT_SCAN, HOST_SWEEP, BRUTE_FORCE, SYN_FLOOD,
-    ICMP_FLOOD, UDP_FLOOD, DNS_TUNNEL,
+    XMAS_SCAN,
+    NULL_SCAN,
+    FIN_SCAN,
+    SYN_FIN,
+    INVALID_FLAGS,
+    LAND,
+    PORT_SCAN,
+    HOST_SWEEP,
+    BRUTE_FORCE,
+    SYN_FLOOD,
+    ICMP_FLOOD,
+    UDP_FLOOD,
+    DNS_TUNNEL,
 ];
 
 /// Ids from here up are reserved for built-in rules; signature files may not use them.

@@ -46,7 +46,13 @@ pub struct ScanConfig {
 
 impl Default for ScanConfig {
     fn default() -> Self {
-        ScanConfig { window_secs: 60, ports: 20, hosts: 20, slow_window_secs: 900, slow_ports: 30 }
+        ScanConfig {
+            window_secs: 60,
+            ports: 20,
+            hosts: 20,
+            slow_window_secs: 900,
+            slow_ports: 30,
+        }
     }
 }
 
@@ -68,7 +74,9 @@ impl Default for BruteForceConfig {
             window_secs: 60,
             attempts: 10,
             failures: 5,
-            ports: vec![21, 22, 23, 25, 110, 143, 465, 587, 993, 995, 1433, 3306, 3389, 5432, 5900],
+            ports: vec![
+                21, 22, 23, 25, 110, 143, 465, 587, 993, 995, 1433, 3306, 3389, 5432, 5900,
+            ],
         }
     }
 }
@@ -86,11 +94,29 @@ pub struct FloodConfig {
     /// UDP packets toward one destination within the window (answers to its own DNS queries
     /// not counted).
     pub udp_packets: u32,
+    /// DNS answers and UDP fragments toward one destination, from many sources, beyond what its
+    /// own queries explain: a DNS reflection flood (counted within the window).
+    pub dns_reflection_packets: u32,
+    /// Network-wide SYNs within `spoofed_window_secs` that, coming from at least
+    /// `spoofed_sources` addresses toward as many destinations, mean a randomised spoofed flood.
+    pub spoofed_syn_packets: u32,
+    pub spoofed_sources: usize,
+    pub spoofed_window_secs: u64,
 }
 
 impl Default for FloodConfig {
     fn default() -> Self {
-        FloodConfig { window_secs: 10, syn_packets: 200, half_open_ratio: 0.8, icmp_packets: 100, udp_packets: 1000 }
+        FloodConfig {
+            window_secs: 10,
+            syn_packets: 200,
+            half_open_ratio: 0.8,
+            icmp_packets: 100,
+            udp_packets: 1000,
+            dns_reflection_packets: 200,
+            spoofed_syn_packets: 100,
+            spoofed_sources: 50,
+            spoofed_window_secs: 1,
+        }
     }
 }
 
@@ -137,7 +163,9 @@ pub struct LimitsConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        LimitsConfig { max_entries: 65_536 }
+        LimitsConfig {
+            max_entries: 65_536,
+        }
     }
 }
 

@@ -29,7 +29,9 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
         Table {
             map: HashMap::new(),
             cap: cap.max(1),
-            ttl_ns: i64::try_from(ttl_secs).unwrap_or(i64::MAX / Ts::NANOS_PER_SEC).saturating_mul(Ts::NANOS_PER_SEC),
+            ttl_ns: i64::try_from(ttl_secs)
+                .unwrap_or(i64::MAX / Ts::NANOS_PER_SEC)
+                .saturating_mul(Ts::NANOS_PER_SEC),
             expired: 0,
             dropped: 0,
         }
@@ -40,7 +42,10 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
         if !self.map.contains_key(&key) && self.map.len() >= self.cap {
             self.make_room(now);
         }
-        let e = self.map.entry(key).or_insert_with(|| Entry { value: init(), last: now });
+        let e = self.map.entry(key).or_insert_with(|| Entry {
+            value: init(),
+            last: now,
+        });
         e.last = e.last.max(now);
         &mut e.value
     }
@@ -53,7 +58,7 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
     fn make_room(&mut self, now: Ts) {
         let ttl = self.ttl_ns;
         let before = self.map.len();
-        self.map.retain(|_, e| now.since(e.last) <= ttl);
+        self.map.retain(|_, e| since(now, e.last) <= ttl);
         self.expired += (before - self.map.len()) as u64;
         if self.map.len() < self.cap {
             return;
@@ -90,11 +95,14 @@ pub(crate) struct Window {
 
 impl Window {
     pub(crate) fn new(now: Ts) -> Self {
-        Window { start: now, alerted: false }
+        Window {
+            start: now,
+            alerted: false,
+        }
     }
     /// Restart the window when `now` is past its end; returns whether it restarted.
     pub(crate) fn roll(&mut self, now: Ts, secs: u64) -> bool {
-        if now.since(self.start) > secs_ns(secs) || now < self.start {
+        if since(now, self.start) > secs_ns(secs) || now < self.start {
             *self = Window::new(now);
             return true;
         }
@@ -102,16 +110,28 @@ impl Window {
     }
     /// Seconds from the window's start to `now`.
     pub(crate) fn elapsed(&self, now: Ts) -> f64 {
-        now.since(self.start) as f64 / 1e9
+        since(now, self.start) as f64 / 1e9
     }
 }
 
+/// Nanoseconds from `earlier` to `now`, never negative and never overflowing, whatever
+/// timestamps a capture file holds.
+pub(crate) fn since(now: Ts, earlier: Ts) -> i64 {
+    now.0.saturating_sub(earlier.0).max(0)
+}
+
 pub(crate) fn secs_ns(secs: u64) -> i64 {
-    i64::try_from(secs).unwrap_or(i64::MAX / Ts::NANOS_PER_SEC).saturating_mul(Ts::NANOS_PER_SEC)
+    i64::try_from(secs)
+        .unwrap_or(i64::MAX / Ts::NANOS_PER_SEC)
+        .saturating_mul(Ts::NANOS_PER_SEC)
 }
 
 /// Insert into a set that stops growing at `cap`; returns the set's size.
-pub(crate) fn capped_insert<T: Hash + Eq>(set: &mut std::collections::HashSet<T>, item: T, cap: usize) -> usize {
+pub(crate) fn capped_insert<T: Hash + Eq>(
+    set: &mut std::collections::HashSet<T>,
+    item: T,
+    cap: usize,
+) -> usize {
     if set.len() < cap {
         set.insert(item);
     }
@@ -142,7 +162,10 @@ mod tests {
         tb.entry(999, t(30), || 0);
         assert!(tb.dropped() >= 1);
         assert!(tb.len() <= 8);
-        assert!(tb.get_mut(&100).is_none(), "the least recently seen entry goes first");
+        assert!(
+            tb.get_mut(&100).is_none(),
+            "the least recently seen entry goes first"
+        );
     }
 
     #[test]

@@ -13,7 +13,14 @@ pub(crate) fn ip(s: &str) -> IpAddr {
 }
 
 /// A packet at `ms` milliseconds of capture time whose frame bytes are the payload itself.
-pub(crate) fn packet(ms: i64, src: &str, dst: &str, proto: u8, transport: Transport, payload: &[u8]) -> Analyzed {
+pub(crate) fn packet(
+    ms: i64,
+    src: &str,
+    dst: &str,
+    proto: u8,
+    transport: Transport,
+    payload: &[u8],
+) -> Analyzed {
     let decoded = Decoded {
         ethertype: Some(if ip(src).is_ipv4() { 0x0800 } else { 0x86dd }),
         ip: Some(IpInfo {
@@ -38,31 +45,72 @@ pub(crate) fn packet(ms: i64, src: &str, dst: &str, proto: u8, transport: Transp
         orig_len: payload.len() as u32,
         data: payload.to_vec(),
     };
-    Analyzed { pcap_cnt: u64::try_from(ms).unwrap_or(0) + 1, frame, decoded, alerts: vec![] }
+    Analyzed {
+        pcap_cnt: u64::try_from(ms).unwrap_or(0) + 1,
+        frame,
+        decoded,
+        alerts: vec![],
+    }
 }
 
 pub(crate) fn tcp(ms: i64, src: &str, sport: u16, dst: &str, dport: u16, flags: u16) -> Analyzed {
     tcp_payload(ms, src, sport, dst, dport, flags, b"")
 }
 
-pub(crate) fn tcp_payload(ms: i64, src: &str, sport: u16, dst: &str, dport: u16, flags: u16, payload: &[u8]) -> Analyzed {
-    let t = TcpInfo { src_port: sport, dst_port: dport, flags: TcpFlags(flags), ..TcpInfo::default() };
+pub(crate) fn tcp_payload(
+    ms: i64,
+    src: &str,
+    sport: u16,
+    dst: &str,
+    dport: u16,
+    flags: u16,
+    payload: &[u8],
+) -> Analyzed {
+    let t = TcpInfo {
+        src_port: sport,
+        dst_port: dport,
+        flags: TcpFlags(flags),
+        ..TcpInfo::default()
+    };
     packet(ms, src, dst, 6, Transport::Tcp(t), payload)
 }
 
 pub(crate) fn udp(ms: i64, src: &str, sport: u16, dst: &str, dport: u16) -> Analyzed {
-    packet(ms, src, dst, 17, Transport::Udp(UdpInfo { src_port: sport, dst_port: dport }), b"x")
+    packet(
+        ms,
+        src,
+        dst,
+        17,
+        Transport::Udp(UdpInfo {
+            src_port: sport,
+            dst_port: dport,
+        }),
+        b"x",
+    )
 }
 
 pub(crate) fn icmp_echo(ms: i64, src: &str, dst: &str) -> Analyzed {
-    packet(ms, src, dst, 1, Transport::Icmp(IcmpInfo { icmp_type: 8, code: 0 }), b"ping")
+    packet(
+        ms,
+        src,
+        dst,
+        1,
+        Transport::Icmp(IcmpInfo {
+            icmp_type: 8,
+            code: 0,
+        }),
+        b"ping",
+    )
 }
 
 pub(crate) fn dns_query(ms: i64, src: &str, dst: &str, name: &str, qtype: u16) -> Analyzed {
     let mut a = udp(ms, src, 40000, dst, 53);
     a.decoded.dns = Some(Box::new(DnsInfo {
         id: 1,
-        questions: vec![DnsQuestion { name: name.to_string(), qtype }],
+        questions: vec![DnsQuestion {
+            name: name.to_string(),
+            qtype,
+        }],
         ..DnsInfo::default()
     }));
     a

@@ -22,8 +22,8 @@ const SUBDOMAIN_CAP: usize = 4096;
 /// Subdomains shorter than this are too short for their entropy to mean anything.
 const ENTROPY_MIN_LEN: usize = 24;
 const TWO_LEVEL_SUFFIXES: [&str; 20] = [
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "com.au", "net.au", "org.au", "co.jp", "ne.jp", "co.nz",
-    "com.br", "com.cn", "co.in", "co.za", "com.mx", "com.tr", "co.kr", "com.sg", "com.hk",
+    "co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "com.au", "net.au", "org.au", "co.jp", "ne.jp",
+    "co.nz", "com.br", "com.cn", "co.in", "co.za", "com.mx", "com.tr", "co.kr", "com.sg", "com.hk",
 ];
 
 /// The registered domain of `name` and the subdomain part before it, lower-cased; `None` for
@@ -35,7 +35,11 @@ pub fn split_domain(name: &str) -> Option<(String, String)> {
         return None;
     }
     let last2 = labels[labels.len() - 2..].join(".");
-    let keep = if labels.len() >= 3 && TWO_LEVEL_SUFFIXES.contains(&last2.as_str()) { 3 } else { 2 };
+    let keep = if labels.len() >= 3 && TWO_LEVEL_SUFFIXES.contains(&last2.as_str()) {
+        3
+    } else {
+        2
+    };
     let keep = keep.min(labels.len());
     let parent = labels[labels.len() - keep..].join(".");
     let sub = labels[..labels.len() - keep].join(".");
@@ -49,7 +53,12 @@ pub fn entropy(s: &str) -> f64 {
         counts[usize::from(b)] += 1;
     }
     let n = s.len() as f64;
-    counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) / n).map(|p| -p * p.log2()).sum()
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| f64::from(c) / n)
+        .map(|p| -p * p.log2())
+        .sum()
 }
 
 #[derive(Default)]
@@ -76,21 +85,40 @@ pub struct DnsTunnelDetector {
 
 impl DnsTunnelDetector {
     pub fn new(cfg: &DnsTunnelConfig, limits: &LimitsConfig) -> Self {
-        DnsTunnelDetector { cfg: cfg.clone(), domains: Table::new(limits.max_entries, cfg.window_secs) }
+        DnsTunnelDetector {
+            cfg: cfg.clone(),
+            domains: Table::new(limits.max_entries, cfg.window_secs),
+        }
     }
 
-    fn query(&mut self, a: &Analyzed, client: IpAddr, name: &str, qtype: u16, out: &mut Vec<Alert>) {
-        let Some((parent, sub)) = split_domain(name) else { return };
+    fn query(
+        &mut self,
+        a: &Analyzed,
+        client: IpAddr,
+        name: &str,
+        qtype: u16,
+        out: &mut Vec<Alert>,
+    ) {
+        let Some((parent, sub)) = split_domain(name) else {
+            return;
+        };
         if sub.is_empty() {
             return;
         }
         let now = a.frame.ts;
         let longest = sub.split('.').map(str::len).max().unwrap_or(0);
         let flat: String = sub.chars().filter(|&ch| ch != '.').collect();
-        let ent = if flat.len() >= ENTROPY_MIN_LEN { entropy(&flat) } else { 0.0 };
+        let ent = if flat.len() >= ENTROPY_MIN_LEN {
+            entropy(&flat)
+        } else {
+            0.0
+        };
         let suspicious = longest > self.cfg.long_label || ent >= self.cfg.entropy;
         let secs = self.cfg.window_secs;
-        let d = self.domains.entry(parent.clone(), now, || Domain { window: Window::new(now), c: Counts::default() });
+        let d = self.domains.entry(parent.clone(), now, || Domain {
+            window: Window::new(now),
+            c: Counts::default(),
+        });
         if d.window.roll(now, secs) {
             d.c = Counts::default();
         }
@@ -108,7 +136,9 @@ impl DnsTunnelDetector {
         if d.window.alerted {
             return;
         }
-        let Some(why) = verdict(&self.cfg, c) else { return };
+        let Some(why) = verdict(&self.cfg, c) else {
+            return;
+        };
         d.window.alerted = true;
         let elapsed = d.window.elapsed(now);
         let c = &d.c;
@@ -155,7 +185,9 @@ fn verdict(cfg: &DnsTunnelConfig, c: &Counts) -> Option<&'static str> {
         Some("NULL/private-type queries")
     } else if c.txt >= cfg.txt_queries && unique >= cfg.txt_queries as usize {
         Some("TXT queries with distinct subdomains")
-    } else if unique >= cfg.unique_subdomains && (c.suspicious > 0 || odd_types * 2 >= u64::from(c.queries)) {
+    } else if unique >= cfg.unique_subdomains
+        && (c.suspicious > 0 || odd_types * 2 >= u64::from(c.queries))
+    {
         Some("many unique subdomains")
     } else {
         None
@@ -168,7 +200,9 @@ impl StatefulDetector for DnsTunnelDetector {
     }
 
     fn observe(&mut self, a: &Analyzed, _flow: Option<&FlowCtx>, out: &mut Vec<Alert>) {
-        let (Some(dns), Some(ip)) = (a.decoded.dns.as_deref(), a.decoded.ip.as_ref()) else { return };
+        let (Some(dns), Some(ip)) = (a.decoded.dns.as_deref(), a.decoded.ip.as_ref()) else {
+            return;
+        };
         if dns.is_response {
             return;
         }

@@ -24,6 +24,10 @@ const SOURCE_CAP: usize = 4096;
 /// A SYN flood aims at one service or comes from many sources; a SYN port scan does neither.
 const MIN_TOP_PORT_SHARE: f64 = 0.5;
 const MIN_SPOOFED_SOURCES: usize = 100;
+/// Reflection floods arrive from many amplifiers; a UDP scan from one or two scanners.
+const MIN_UDP_FLOOD_SOURCES: usize = 20;
+/// DNS answers (and their fragments) one query of the destination's own may explain.
+const ANSWERS_PER_QUERY: u32 = 4;
 
 #[derive(Default)]
 struct Toward {
@@ -33,6 +37,10 @@ struct Toward {
     sources: HashSet<IpAddr>,
     echo: u32,
     udp: u32,
+    udp_ports: HashMap<u16, u32>,
+    udp_sources: HashSet<IpAddr>,
+    /// UDP packets with ports (later fragments have none).
+    udp_ported: u32,
     dns_answers_in: u32,
     dns_queries_out: u32,
     alerted: [bool; 3],
@@ -43,19 +51,61 @@ struct Host {
     c: Toward,
 }
 
+/// SYNs across the whole network, for floods that randomise destinations as well as sources.
+struct Global {
+    window: Window,
+    syns: u32,
+    acks: u32,
+    sources: HashSet<IpAddr>,
+    dsts: HashSet<IpAddr>,
+    quiet_until: Ts,
+}
+
 pub struct FloodDetector {
     cfg: FloodConfig,
     hosts: Table<IpAddr, Host>,
+    global: Global,
+}
+
+/// Count `key` in a map that stops taking new keys at `PORT_CAP`.
+fn count_port(map: &mut HashMap<u16, u32>, key: u16) {
+    if map.len() < PORT_CAP || map.contains_key(&key) {
+        *map.entry(key).or_insert(0) += 1;
+    }
+}
+
+/// Share of `total` that went to the busiest port.
+fn top_share(map: &HashMap<u16, u32>, total: u32) -> (u16, f64) {
+    let (port, n) = map
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map_or((0, 0), |(p, n)| (*p, *n));
+    (port, f64::from(n) / f64::from(total.max(1)))
 }
 
 impl FloodDetector {
     pub fn new(cfg: &FloodConfig, limits: &LimitsConfig) -> Self {
-        FloodDetector { cfg: cfg.clone(), hosts: Table::new(limits.max_entries, cfg.window_secs) }
+        let global = Global {
+            window: Window::new(Ts(0)),
+            syns: 0,
+            acks: 0,
+            sources: HashSet::new(),
+            dsts: HashSet::new(),
+            quiet_until: Ts(i64::MIN),
+        };
+        FloodDetector {
+            cfg: cfg.clone(),
+            hosts: Table::new(limits.max_entries, cfg.window_secs),
+            global,
+        }
     }
 
     fn host(&mut self, addr: IpAddr, now: Ts) -> &mut Toward {
         let secs = self.cfg.window_secs;
-        let h = self.hosts.entry(addr, now, || Host { window: Window::new(now), c: Toward::default() });
+        let h = self.hosts.entry(addr, now, || Host {
+            window: Window::new(now),
+            c: Toward::default(),
+        });
         if h.window.roll(now, secs) {
             h.c = Toward::default();
         }
@@ -63,7 +113,9 @@ impl FloodDetector {
     }
 
     fn elapsed(&mut self, addr: IpAddr, now: Ts) -> f64 {
-        self.hosts.get_mut(&addr).map_or(0.0, |h| h.window.elapsed(now))
+        self.hosts
+            .get_mut(&addr)
+            .map_or(0.0, |h| h.window.elapsed(now))
     }
 }
 
@@ -90,9 +142,12 @@ fn kind(a: &Analyzed) -> Option<Kind> {
         }
         Transport::Icmp(i) if i.icmp_type == 8 => Kind::Echo,
         Transport::Icmpv6(i) if i.icmp_type == 128 => Kind::Echo,
-        Transport::Udp(u) => Kind::Udp { dns_answer: u.src_port == 53 },
+        Transport::Udp(u) => Kind::Udp {
+            dns_answer: u.src_port == 53,
+        },
         // Later fragments of a UDP datagram carry no header but still load the destination.
-        Transport::Other(17) | Transport::None if ip.proto == 17 => Kind::Udp { dns_answer: false },
+        // Counted with DNS answers: reflection floods fragment their large answers.
+        Transport::Other(17) | Transport::None if ip.proto == 17 => Kind::Udp { dns_answer: true },
         _ => return None,
     })
 }
@@ -110,14 +165,14 @@ impl StatefulDetector for FloodDetector {
             let src = self.host(ip.src, now);
             src.dns_queries_out = src.dns_queries_out.saturating_add(1);
         }
+        self.global(a, &k, out);
         let (icmp_t, udp_t) = (self.cfg.icmp_packets, self.cfg.udp_packets);
+        let refl_t = self.cfg.dns_reflection_packets;
         let c = self.host(ip.dst, now);
         match k {
             Kind::Syn(port) => {
                 c.syns = c.syns.saturating_add(1);
-                if c.syn_ports.len() < PORT_CAP || c.syn_ports.contains_key(&port) {
-                    *c.syn_ports.entry(port).or_insert(0) += 1;
-                }
+                count_port(&mut c.syn_ports, port);
                 capped_insert(&mut c.sources, ip.src, SOURCE_CAP);
                 self.check_syn(a, ip.dst, out);
             }
@@ -126,16 +181,45 @@ impl StatefulDetector for FloodDetector {
                 c.echo = c.echo.saturating_add(1);
                 let n = c.echo;
                 if n >= icmp_t && !std::mem::replace(&mut c.alerted[1], true) {
-                    out.push(self.rate_alert(a, ip.dst, &builtin::ICMP_FLOOD, "ICMP echo requests", n, icmp_t, json!({})));
+                    out.push(self.rate_alert(
+                        a,
+                        ip.dst,
+                        &builtin::ICMP_FLOOD,
+                        "ICMP echo requests",
+                        n,
+                        icmp_t,
+                        json!({}),
+                    ));
                 }
             }
             Kind::Udp { dns_answer } => {
                 c.udp = c.udp.saturating_add(1);
                 c.dns_answers_in = c.dns_answers_in.saturating_add(u32::from(dns_answer));
-                let n = c.udp - c.dns_answers_in.min(c.dns_queries_out);
-                if n >= udp_t && !std::mem::replace(&mut c.alerted[2], true) {
-                    let extra = json!({ "dns_answers_excluded": c.dns_answers_in.min(c.dns_queries_out) });
-                    out.push(self.rate_alert(a, ip.dst, &builtin::UDP_FLOOD, "UDP packets", n, udp_t, extra));
+                if let Some((_, dport)) = a.decoded.ports() {
+                    count_port(&mut c.udp_ports, dport);
+                    c.udp_ported += 1;
+                }
+                capped_insert(&mut c.udp_sources, ip.src, SOURCE_CAP);
+                // A client's own lookups explain a few answers (and fragments) each.
+                let explained = c.dns_queries_out.saturating_mul(ANSWERS_PER_QUERY);
+                let excluded = c.dns_answers_in.min(explained);
+                let unsolicited = c.dns_answers_in - excluded;
+                let n = c.udp - excluded;
+                let (top_port, share) = top_share(&c.udp_ports, c.udp_ported);
+                // A few sources spraying many ports are a UDP port scan, not a flood.
+                let many = c.udp_sources.len() >= MIN_UDP_FLOOD_SOURCES;
+                let flood_like = share >= MIN_TOP_PORT_SHARE || many;
+                let reflected = many && unsolicited >= refl_t;
+                if ((n >= udp_t && flood_like) || reflected)
+                    && !std::mem::replace(&mut c.alerted[2], true)
+                {
+                    let extra = json!({
+                        "dns_answers_excluded": excluded, "distinct_sources": c.udp_sources.len(),
+                        "unsolicited_dns_answers": unsolicited, "reflection_threshold": refl_t,
+                        "top_port": top_port, "top_port_share": share,
+                    });
+                    let rule = &builtin::UDP_FLOOD;
+                    out.push(self.rate_alert(a, ip.dst, rule, "UDP packets", n, udp_t, extra));
                 }
             }
         }
@@ -160,9 +244,10 @@ impl FloodDetector {
             return;
         }
         let half_open = 1.0 - (f64::from(c.acks) / f64::from(c.syns)).min(1.0);
-        let (top_port, top) = c.syn_ports.iter().max_by_key(|(_, n)| **n).map_or((0, 0), |(p, n)| (*p, *n));
-        let share = f64::from(top) / f64::from(c.syns);
-        if half_open < cfg.half_open_ratio || (share < MIN_TOP_PORT_SHARE && c.sources.len() < MIN_SPOOFED_SOURCES) {
+        let (top_port, share) = top_share(&c.syn_ports, c.syns);
+        if half_open < cfg.half_open_ratio
+            || (share < MIN_TOP_PORT_SHARE && c.sources.len() < MIN_SPOOFED_SOURCES)
+        {
             return;
         }
         c.alerted[0] = true;
@@ -185,6 +270,61 @@ impl FloodDetector {
             "threshold": cfg.syn_packets, "half_open_threshold": cfg.half_open_ratio,
         });
         out.push(builtin::SYN_FLOOD.alert(a, explanation, evidence));
+    }
+
+    /// Network-wide SYN accounting: a flood with random sources and random destinations never
+    /// concentrates on one address.
+    fn global(&mut self, a: &Analyzed, k: &Kind, out: &mut Vec<Alert>) {
+        let Some(ip) = a.decoded.ip else { return };
+        let now = a.frame.ts;
+        let cfg = &self.cfg;
+        let g = &mut self.global;
+        if g.window.roll(now, cfg.spoofed_window_secs) {
+            g.syns = 0;
+            g.acks = 0;
+            g.sources.clear();
+            g.dsts.clear();
+        }
+        match k {
+            Kind::Syn(_) => {
+                g.syns = g.syns.saturating_add(1);
+                capped_insert(&mut g.sources, ip.src, SOURCE_CAP);
+                capped_insert(&mut g.dsts, ip.dst, SOURCE_CAP);
+            }
+            Kind::Ack => g.acks = g.acks.saturating_add(1),
+            _ => return,
+        }
+        let half_open = 1.0 - (f64::from(g.acks) / f64::from(g.syns.max(1))).min(1.0);
+        if g.syns < cfg.spoofed_syn_packets
+            || g.sources.len() < cfg.spoofed_sources
+            || g.dsts.len() < cfg.spoofed_sources
+            || half_open < cfg.half_open_ratio
+            || now < g.quiet_until
+        {
+            return;
+        }
+        g.quiet_until = now.plus_secs(cfg.window_secs);
+        let elapsed = g.window.elapsed(now);
+        let rate = f64::from(g.syns) / elapsed.max(1e-3);
+        let explanation = format!(
+            "{} SYNs in {elapsed:.3} s ({rate:.0}/s) from {} sources to {} destinations, {:.0}% half-open \
+             (threshold {} SYNs from {} sources in {} s)",
+            g.syns,
+            g.sources.len(),
+            g.dsts.len(),
+            half_open * 100.0,
+            cfg.spoofed_syn_packets,
+            cfg.spoofed_sources,
+            cfg.spoofed_window_secs
+        );
+        let evidence = json!({
+            "dst": "many", "syns": g.syns, "acks": g.acks, "half_open_ratio": half_open,
+            "distinct_sources": g.sources.len(), "distinct_destinations": g.dsts.len(),
+            "elapsed_secs": elapsed, "rate_per_sec": rate, "window_secs": cfg.spoofed_window_secs,
+            "threshold": cfg.spoofed_syn_packets, "source_threshold": cfg.spoofed_sources,
+        });
+        let what = "TCP SYN flood from spoofed sources toward many destinations";
+        out.push(builtin::SYN_FLOOD.alert_described(a, what, explanation, evidence));
     }
 
     #[allow(clippy::too_many_arguments)]

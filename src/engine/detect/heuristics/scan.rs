@@ -45,20 +45,22 @@ pub fn probe(a: &Analyzed, flow: Option<&FlowCtx>) -> Option<Probe> {
             t.dst_port
         }
         Transport::Udp(u) => {
-            let opens = match flow {
-                Some(c) => c.is_new,
-                // Without a flow table, a reply from a service port to an ephemeral port is
-                // taken for an answer rather than a probe.
-                None => !(u.src_port < 1024 && u.dst_port >= 1024),
-            };
-            if !opens {
+            // A datagram from a service port to an ephemeral port is an answer (or reflected
+            // backscatter), never a probe.
+            let answer = u.src_port < 1024 && u.dst_port >= 1024;
+            if answer || flow.is_some_and(|c| !c.is_new) {
                 return None;
             }
             u.dst_port
         }
         _ => return None,
     };
-    Some(Probe { src: ip.src, dst: ip.dst, proto: ip.proto, dport })
+    Some(Probe {
+        src: ip.src,
+        dst: ip.dst,
+        proto: ip.proto,
+        dport,
+    })
 }
 
 struct Ports {
@@ -71,7 +73,12 @@ struct Ports {
 
 impl Ports {
     fn new(now: crate::engine::frame::Ts) -> Self {
-        Ports { window: Window::new(now), ports: HashSet::new(), probes: 0, fast_alerted: false }
+        Ports {
+            window: Window::new(now),
+            ports: HashSet::new(),
+            probes: 0,
+            fast_alerted: false,
+        }
     }
 }
 
@@ -112,7 +119,16 @@ impl ScanDetector {
         if fired {
             st.window.alerted = true;
             let elapsed = st.window.elapsed(now);
-            out.push(scan_alert(a, p, n, st, self.cfg.window_secs, self.cfg.ports, elapsed, "Port scan"));
+            out.push(scan_alert(
+                a,
+                p,
+                n,
+                st,
+                self.cfg.window_secs,
+                self.cfg.ports,
+                elapsed,
+                "Port scan",
+            ));
         }
         let slow_secs = self.cfg.slow_window_secs;
         let st = self.slow.entry((p.src, p.dst), now, || Ports::new(now));
@@ -127,14 +143,26 @@ impl ScanDetector {
         if !st.window.alerted && !st.fast_alerted && n >= self.cfg.slow_ports {
             st.window.alerted = true;
             let elapsed = st.window.elapsed(now);
-            out.push(scan_alert(a, p, n, st, slow_secs, self.cfg.slow_ports, elapsed, "Slow port scan"));
+            out.push(scan_alert(
+                a,
+                p,
+                n,
+                st,
+                slow_secs,
+                self.cfg.slow_ports,
+                elapsed,
+                "Slow port scan",
+            ));
         }
     }
 
     fn horizontal(&mut self, a: &Analyzed, p: Probe, out: &mut Vec<Alert>) {
         let now = a.frame.ts;
         let secs = self.cfg.window_secs;
-        let st = self.sweep.entry((p.src, p.proto, p.dport), now, || Hosts { window: Window::new(now), hosts: HashSet::new() });
+        let st = self.sweep.entry((p.src, p.proto, p.dport), now, || Hosts {
+            window: Window::new(now),
+            hosts: HashSet::new(),
+        });
         if st.window.roll(now, secs) {
             st.hosts.clear();
         }
@@ -158,7 +186,16 @@ impl ScanDetector {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn scan_alert(a: &Analyzed, p: Probe, n: usize, st: &Ports, secs: u64, threshold: usize, elapsed: f64, what: &str) -> Alert {
+fn scan_alert(
+    a: &Analyzed,
+    p: Probe,
+    n: usize,
+    st: &Ports,
+    secs: u64,
+    threshold: usize,
+    elapsed: f64,
+    what: &str,
+) -> Alert {
     let mut sample: Vec<u16> = st.ports.iter().map(|&x| (x & 0xffff) as u16).collect();
     sample.sort_unstable();
     sample.truncate(16);
@@ -195,9 +232,18 @@ impl StatefulDetector for ScanDetector {
 
     fn counters(&self) -> Vec<(&'static str, u64)> {
         vec![
-            ("scan.tracked", (self.fast.len() + self.slow.len() + self.sweep.len()) as u64),
-            ("scan.expired", self.fast.expired() + self.slow.expired() + self.sweep.expired()),
-            ("scan.dropped", self.fast.dropped() + self.slow.dropped() + self.sweep.dropped()),
+            (
+                "scan.tracked",
+                (self.fast.len() + self.slow.len() + self.sweep.len()) as u64,
+            ),
+            (
+                "scan.expired",
+                self.fast.expired() + self.slow.expired() + self.sweep.expired(),
+            ),
+            (
+                "scan.dropped",
+                self.fast.dropped() + self.slow.dropped() + self.sweep.dropped(),
+            ),
         ]
     }
 }

@@ -3,8 +3,17 @@
 //! Called per packet by the signature matcher on analysis workers; allocates only for payloads
 //! that start with an HTTP method and contain something to decode.
 
-const METHODS: [&[u8]; 9] =
-    [b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"TRACE ", b"CONNECT "];
+const METHODS: [&[u8]; 9] = [
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"HEAD ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"TRACE ",
+    b"CONNECT ",
+];
 
 /// Whether the payload opens an HTTP request.
 pub fn is_request(payload: &[u8]) -> bool {
@@ -24,7 +33,9 @@ pub fn decoded_request(payload: &[u8]) -> Option<Vec<u8>> {
         match b {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = payload.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = payload
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     out.push(v);
                     i += 3;

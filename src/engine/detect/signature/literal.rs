@@ -12,8 +12,13 @@ pub const MIN_LITERAL: usize = 3;
 const MAX_ALTERNATIVES: usize = 32;
 
 /// Parse `pattern` the way `regex::bytes` compiles it with Unicode off.
-pub fn parse(pattern: &str) -> Result<Hir, regex_syntax::Error> {
-    regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern)
+pub fn parse(pattern: &str) -> Result<Hir, Box<regex_syntax::Error>> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map_err(Box::new)
 }
 
 /// The prefilter literals of `hir` (lower-cased), or `None` when none is long enough.
@@ -51,7 +56,9 @@ fn single_byte(h: &Hir) -> Option<u8> {
         }
         HirKind::Class(Class::Unicode(c)) => {
             let mut chars = c.ranges().iter().flat_map(|r| r.start()..=r.end());
-            let ascii = |ch: Option<char>| ch.and_then(|ch| u8::try_from(u32::from(ch)).ok().filter(u8::is_ascii));
+            let ascii = |ch: Option<char>| {
+                ch.and_then(|ch| u8::try_from(u32::from(ch)).ok().filter(u8::is_ascii))
+            };
             let (a, b, rest) = (chars.next(), chars.next(), chars.next());
             if a.is_some_and(|c| !c.is_ascii()) || b.is_some_and(|c| !c.is_ascii()) {
                 return None;
@@ -67,7 +74,9 @@ fn single_byte(h: &Hir) -> Option<u8> {
 fn fold_pair(a: Option<u8>, b: Option<u8>, more: Option<u8>) -> Option<u8> {
     match (a, b, more) {
         (Some(a), None, None) => Some(a.to_ascii_lowercase()),
-        (Some(a), Some(b), None) if a != b && a.eq_ignore_ascii_case(&b) => Some(a.to_ascii_lowercase()),
+        (Some(a), Some(b), None) if a != b && a.eq_ignore_ascii_case(&b) => {
+            Some(a.to_ascii_lowercase())
+        }
         _ => None,
     }
 }
@@ -121,15 +130,28 @@ mod tests {
 
     fn lits(p: &str) -> Option<Vec<String>> {
         let hir = parse(p).unwrap();
-        required_literals(&hir).map(|v| v.into_iter().map(|b| String::from_utf8(b).unwrap()).collect())
+        required_literals(&hir).map(|v| {
+            v.into_iter()
+                .map(|b| String::from_utf8(b).unwrap())
+                .collect()
+        })
     }
 
     #[test]
     fn extracts_the_longest_required_run_case_folded() {
-        assert_eq!(lits(r"(?i)union\s+(all\s+)?select"), Some(vec!["select".into()]));
+        assert_eq!(
+            lits(r"(?i)union\s+(all\s+)?select"),
+            Some(vec!["select".into()])
+        );
         assert_eq!(lits(r"(?i)\$\{jndi:"), Some(vec!["${jndi:".into()]));
-        assert_eq!(lits(r"(?i)(cat|more|less)\s+/etc/passwd"), Some(vec!["/etc/passwd".into()]));
-        assert_eq!(lits(r"(?i)<script|javascript:"), Some(vec!["<script".into(), "javascript:".into()]));
+        assert_eq!(
+            lits(r"(?i)(cat|more|less)\s+/etc/passwd"),
+            Some(vec!["/etc/passwd".into()])
+        );
+        assert_eq!(
+            lits(r"(?i)<script|javascript:"),
+            Some(vec!["<script".into(), "javascript:".into()])
+        );
         assert_eq!(lits(r"(?i)sleep\(\s*\d+"), Some(vec!["sleep(".into()]));
     }
 

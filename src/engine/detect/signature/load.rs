@@ -35,15 +35,32 @@ pub enum SignatureError {
     #[error("{file}: cannot read: {message}")]
     Read { file: String, message: String },
     #[error("{file}: line {line}, column {column}: invalid JSON: {message}")]
-    Json { file: String, line: usize, column: usize, message: String },
+    Json {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{file}: expected a JSON list of signatures, found {found}")]
     NotAList { file: String, found: String },
     #[error("{file}: entry [{index}]{}: {}{problem}", id_note(*.id), field_note(.field))]
-    Entry { file: String, index: usize, id: Option<u64>, field: Option<&'static str>, problem: String },
+    Entry {
+        file: String,
+        index: usize,
+        id: Option<u64>,
+        field: Option<&'static str>,
+        problem: String,
+    },
     #[error(
         "{file}: entry [{index}] (signature_id {id}): duplicate signature_id, already defined in {first_file} entry [{first_index}]"
     )]
-    Duplicate { file: String, index: usize, id: u64, first_file: String, first_index: usize },
+    Duplicate {
+        file: String,
+        index: usize,
+        id: u64,
+        first_file: String,
+        first_index: usize,
+    },
 }
 
 fn id_note(id: Option<u64>) -> String {
@@ -70,7 +87,13 @@ impl SignatureSet {
         let mut paths = match files.list(dir) {
             Ok(p) => p,
             Err(message) => {
-                return (SignatureSet::new(Vec::new()), vec![SignatureError::List { dir: dir.display().to_string(), message }])
+                return (
+                    SignatureSet::new(Vec::new()),
+                    vec![SignatureError::List {
+                        dir: dir.display().to_string(),
+                        message,
+                    }],
+                )
             }
         };
         paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
@@ -99,7 +122,10 @@ fn load_paths(paths: &[PathBuf], files: &dyn RuleFiles) -> (SignatureSet, Vec<Si
         let name = p.display().to_string();
         match files.read(p) {
             Ok(text) => b.file(&name, &text),
-            Err(message) => b.errors.push(SignatureError::Read { file: name, message }),
+            Err(message) => b.errors.push(SignatureError::Read {
+                file: name,
+                message,
+            }),
         }
     }
     b.finish()
@@ -118,12 +144,24 @@ impl Builder {
             Ok(Value::Array(list)) => list,
             Ok(other) => {
                 let found = quote(&other);
-                return self.errors.push(SignatureError::NotAList { file: name.into(), found });
+                return self.errors.push(SignatureError::NotAList {
+                    file: name.into(),
+                    found,
+                });
             }
             Err(e) => {
                 let (line, column, message) = (e.line(), e.column(), e.to_string());
-                let message = message.split(" at line ").next().unwrap_or_default().to_string();
-                return self.errors.push(SignatureError::Json { file: name.into(), line, column, message });
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                return self.errors.push(SignatureError::Json {
+                    file: name.into(),
+                    line,
+                    column,
+                    message,
+                });
             }
         };
         for (index, entry) in list.iter().enumerate() {
@@ -144,7 +182,8 @@ impl Builder {
                 first_index: *first_index,
             });
         }
-        self.seen.insert(sig.id.0, (sig.file.to_string(), sig.index));
+        self.seen
+            .insert(sig.id.0, (sig.file.to_string(), sig.index));
         self.sigs.push(sig);
     }
 
@@ -163,17 +202,28 @@ struct Entry<'a> {
 
 impl Entry<'_> {
     fn err(&self, field: Option<&'static str>, problem: String) -> SignatureError {
-        SignatureError::Entry { file: self.file.into(), index: self.index, id: self.id, field, problem }
+        SignatureError::Entry {
+            file: self.file.into(),
+            index: self.index,
+            id: self.id,
+            field,
+            problem,
+        }
     }
     fn required(&self, field: &'static str) -> Result<&Value, SignatureError> {
-        self.obj.get(field).ok_or_else(|| self.err(Some(field), "missing".into()))
+        self.obj
+            .get(field)
+            .ok_or_else(|| self.err(Some(field), "missing".into()))
     }
     fn string(&self, field: &'static str) -> Result<&str, SignatureError> {
         let v = self.required(field)?;
         match v.as_str() {
             Some(s) if !s.trim().is_empty() => Ok(s),
             Some(_) => Err(self.err(Some(field), "must not be empty".into())),
-            None => Err(self.err(Some(field), format!("expected a string, found {}", quote(v)))),
+            None => Err(self.err(
+                Some(field),
+                format!("expected a string, found {}", quote(v)),
+            )),
         }
     }
 }
@@ -181,18 +231,37 @@ impl Entry<'_> {
 fn parse_entry(file: &str, index: usize, v: &Value) -> Result<Signature, SignatureError> {
     let Some(obj) = v.as_object() else {
         let problem = format!("expected an object, found {}", quote(v));
-        return Err(SignatureError::Entry { file: file.into(), index, id: None, field: None, problem });
+        return Err(SignatureError::Entry {
+            file: file.into(),
+            index,
+            id: None,
+            field: None,
+            problem,
+        });
     };
-    let mut e = Entry { file, index, id: None, obj };
+    let mut e = Entry {
+        file,
+        index,
+        id: None,
+        obj,
+    };
     let idv = e.required("signature_id")?;
     let id = match idv.as_u64() {
         Some(n) if (1..FIRST_BUILTIN_ID).contains(&n) => n,
         Some(n) => {
             e.id = Some(n);
-            let problem = format!("{n} is out of range (1 to {}; higher ids are built-in rules)", FIRST_BUILTIN_ID - 1);
+            let problem = format!(
+                "{n} is out of range (1 to {}; higher ids are built-in rules)",
+                FIRST_BUILTIN_ID - 1
+            );
             return Err(e.err(Some("signature_id"), problem));
         }
-        None => return Err(e.err(Some("signature_id"), format!("expected a positive integer, found {}", quote(idv)))),
+        None => {
+            return Err(e.err(
+                Some("signature_id"),
+                format!("expected a positive integer, found {}", quote(idv)),
+            ))
+        }
     };
     e.id = Some(id);
     let description = e.string("description")?;
@@ -202,8 +271,15 @@ fn parse_entry(file: &str, index: usize, v: &Value) -> Result<Signature, Signatu
     let category = e.string("type")?;
     let protocol = match obj.get("protocol") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(ProtoFilter::from_str(s).map_err(|m| e.err(Some("protocol"), m))?),
-        Some(other) => return Err(e.err(Some("protocol"), format!("expected a string, found {}", quote(other)))),
+        Some(Value::String(s)) => {
+            Some(ProtoFilter::from_str(s).map_err(|m| e.err(Some("protocol"), m))?)
+        }
+        Some(other) => {
+            return Err(e.err(
+                Some("protocol"),
+                format!("expected a string, found {}", quote(other)),
+            ))
+        }
     };
     let ports = parse_ports(obj.get("port")).map_err(|m| e.err(Some("port"), m))?;
     let (regex, literals) = compile(pattern).map_err(|m| e.err(Some("pattern"), m))?;
@@ -226,7 +302,12 @@ fn parse_ports(v: Option<&Value>) -> Result<Vec<u16>, String> {
     let one = |p: &Value| {
         p.as_u64()
             .and_then(|n| u16::try_from(n).ok())
-            .ok_or_else(|| format!("expected a port number 0-65535 or a list of them, found {}", quote(p)))
+            .ok_or_else(|| {
+                format!(
+                    "expected a port number 0-65535 or a list of them, found {}",
+                    quote(p)
+                )
+            })
     };
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
@@ -236,12 +317,17 @@ fn parse_ports(v: Option<&Value>) -> Result<Vec<u16>, String> {
     }
 }
 
+/// Prefilter literals of one signature.
+type Literals = Vec<Vec<u8>>;
+
 /// The compiled regex and its prefilter literals, or an error quoting the pattern and position.
-pub(super) fn compile(pattern: &str) -> Result<(regex::bytes::Regex, Option<Vec<Vec<u8>>>), String> {
+pub(super) fn compile(pattern: &str) -> Result<(regex::bytes::Regex, Option<Literals>), String> {
     let hir = literal::parse(pattern).map_err(|err| {
-        let (pos, kind) = match &err {
+        let (pos, kind) = match &*err {
             regex_syntax::Error::Parse(e) => (Some(e.span().start.offset), e.kind().to_string()),
-            regex_syntax::Error::Translate(e) => (Some(e.span().start.offset), e.kind().to_string()),
+            regex_syntax::Error::Translate(e) => {
+                (Some(e.span().start.offset), e.kind().to_string())
+            }
             other => (None, other.to_string()),
         };
         match pos {

@@ -48,7 +48,9 @@ impl FromStr for ProtoFilter {
             "ICMP" => Ok(ProtoFilter::Icmp),
             "ICMPV6" | "IPV6-ICMP" => Ok(ProtoFilter::Icmpv6),
             "IP" | "ANY" => Ok(ProtoFilter::Any),
-            _ => Err(format!("unknown protocol {s:?} (expected TCP, UDP, ICMP, ICMPv6, IP or ANY)")),
+            _ => Err(format!(
+                "unknown protocol {s:?} (expected TCP, UDP, ICMP, ICMPv6, IP or ANY)"
+            )),
         }
     }
 }
@@ -85,7 +87,8 @@ impl Signature {
         };
         proto_ok
             && (self.ports.is_empty()
-                || d.ports().is_some_and(|(s, t)| self.ports.contains(&s) || self.ports.contains(&t)))
+                || d.ports()
+                    .is_some_and(|(s, t)| self.ports.contains(&s) || self.ports.contains(&t)))
     }
 
     /// The signature's first match in `raw`, else in `decoded` (the URL-decoded request).
@@ -116,7 +119,12 @@ pub struct Hit {
 
 impl Hit {
     fn new(id: RuleId, offset: usize, m: &[u8], decoded: bool) -> Self {
-        Hit { id, offset, matched: m[..m.len().min(QUOTE_LEN)].to_vec(), decoded }
+        Hit {
+            id,
+            offset,
+            matched: m[..m.len().min(QUOTE_LEN)].to_vec(),
+            decoded,
+        }
     }
 }
 
@@ -153,7 +161,12 @@ impl SignatureSet {
             // Without an automaton every signature must be checked, or matches would be lost.
             always = (0..sigs.len()).collect();
         }
-        SignatureSet { sigs, automaton, owner, always }
+        SignatureSet {
+            sigs,
+            automaton,
+            owner,
+            always,
+        }
     }
 
     pub fn signatures(&self) -> &[Signature] {
@@ -189,8 +202,14 @@ impl SignatureSet {
                 }
             }
         }
-        let sigs = self.sigs.iter().zip(candidate).filter_map(|(s, c)| c.then_some(s));
-        sigs.filter(|s| s.applies(d)).filter_map(|s| s.find(payload, decoded.as_deref())).collect()
+        let sigs = self
+            .sigs
+            .iter()
+            .zip(candidate)
+            .filter_map(|(s, c)| c.then_some(s));
+        sigs.filter(|s| s.applies(d))
+            .filter_map(|s| s.find(payload, decoded.as_deref()))
+            .collect()
     }
 
     /// The same matches as `matches`, one regex at a time with no prefilter (the reference).
@@ -199,7 +218,11 @@ impl SignatureSet {
             return Vec::new();
         }
         let decoded = http::decoded_request(payload);
-        self.sigs.iter().filter(|s| s.applies(d)).filter_map(|s| s.find(payload, decoded.as_deref())).collect()
+        self.sigs
+            .iter()
+            .filter(|s| s.applies(d))
+            .filter_map(|s| s.find(payload, decoded.as_deref()))
+            .collect()
     }
 
     /// Push one alert per matching signature of the packet.
@@ -258,11 +281,17 @@ impl SignatureHandle {
     /// The set in force now; cheap (one `Arc` clone under a read lock).
     pub fn current(&self) -> Arc<SignatureSet> {
         // A poisoned lock still holds a complete set: replacing it is a single assignment.
-        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
     /// Swap in a reloaded set; packets in flight finish with the old one.
     pub fn replace(&self, set: SignatureSet) {
-        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
     }
 }
 
