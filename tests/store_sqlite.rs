@@ -435,3 +435,36 @@ fn writer_thread_applies_retention_with_capture_time() {
     assert_eq!(pcap_cnts(&reader, "packets"), (701, 1_000));
     assert_eq!(summary.retention_deleted, 700);
 }
+
+/// Throughput figure, not an assertion: run with
+/// `cargo test --release --test store_sqlite -- --ignored --nocapture insert_rate`.
+#[test]
+#[ignore = "measurement; run by hand in release mode"]
+fn insert_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rate.db");
+    let (tx, rx) = crossbeam_channel::bounded(64);
+    let handle = spawn_writer(
+        SqliteStore::open(&path, &StoreOptions::default()).unwrap(),
+        rx,
+    );
+    let total: u64 = 2_000_000;
+    let batches: Vec<Vec<PacketRow>> = (0..total)
+        .collect::<Vec<_>>()
+        .chunks(1_000)
+        .map(|c| c.iter().copied().map(packet).collect())
+        .collect();
+    let start = std::time::Instant::now();
+    for b in batches {
+        tx.send(StoreMsg::Packets(b)).unwrap();
+    }
+    drop(tx);
+    let summary = handle.join().unwrap().unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(summary.packets, total);
+    println!(
+        "{total} packet rows in {secs:.2} s = {:.0} rows/s ({} commits)",
+        total as f64 / secs,
+        summary.batches
+    );
+}
