@@ -1,0 +1,173 @@
+//! Crash safety: a process writing packets is killed with SIGKILL mid-write; the database
+//! must pass `integrity_check` and hold at least every batch the child reported committed.
+//!
+//! The child is this test binary itself, re-executed with `NSM_KILL9_CHILD_DB` set so that
+//! `child_write_loop` runs the write loop instead of returning at once.
+
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nsm_tui::engine::frame::Ts;
+use nsm_tui::engine::packet::Proto;
+use nsm_tui::engine::record::PacketRow;
+use nsm_tui::store::{SqliteStore, StoreOptions};
+use rusqlite::Connection;
+
+const CHILD_ENV: &str = "NSM_KILL9_CHILD_DB";
+const BATCH: u64 = 5_000;
+/// The child's `max_packets`; a whole number of batches.
+const KEEP: u64 = 150_000;
+
+fn packet(i: u64) -> PacketRow {
+    PacketRow {
+        ts: Ts::from_parts(
+            1_700_000_000 + (i / 1000) as i64,
+            (i % 1000) as u32 * 1_000_000,
+        ),
+        pcap_cnt: i + 1,
+        iface: Arc::from("eth0"),
+        src: Some(IpAddr::V4(Ipv4Addr::new(
+            10,
+            (i >> 16) as u8,
+            (i >> 8) as u8,
+            i as u8,
+        ))),
+        dst: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7))),
+        src_port: Some((i % 65_536) as u16),
+        dst_port: Some(22),
+        proto: Proto::Tcp,
+        length: 1_514,
+        tcp_flags: Some(0x18),
+        payload: vec![0xab; 64],
+        flow_id: Some(i / 10),
+        threat: None,
+    }
+}
+
+/// The child's side: writes batches forever, announcing each commit. Returns at once in a
+/// normal test run.
+#[test]
+fn child_write_loop() {
+    let Ok(db) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let opts = StoreOptions {
+        // Retention runs too, so the kill can land in a DELETE as well as an INSERT.
+        max_packets: Some(KEEP),
+        ..StoreOptions::default()
+    };
+    let mut store = SqliteStore::open(std::path::Path::new(&db), &opts).unwrap();
+    let mut written = 0u64;
+    loop {
+        let rows: Vec<PacketRow> = (written..written + BATCH).map(packet).collect();
+        store.write_packets(&rows).unwrap();
+        written += BATCH;
+        if written % (BATCH * 20) == 0 {
+            store.apply_retention(Ts(0)).unwrap();
+        }
+        // Printed only after the commit returned: rows up to this pcap_cnt are durable.
+        println!("committed {written}");
+    }
+}
+
+fn last_committed(lines: &[String]) -> u64 {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("committed "))
+        .filter_map(|n| n.trim().parse().ok())
+        .last()
+        .unwrap_or(0)
+}
+
+#[test]
+fn sigkill_mid_write_leaves_a_sound_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kill9.db");
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args([
+            "--exact",
+            "child_write_loop",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, &db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (line_tx, line_rx) = crossbeam_channel::unbounded();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    // Let it get well into the loop (past the first retention), then kill it at once.
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while last_committed(&lines) < BATCH * 45 && Instant::now() < deadline {
+        if let Ok(line) = line_rx.recv_timeout(Duration::from_millis(100)) {
+            lines.push(line);
+        }
+    }
+    let before_kill = last_committed(&lines);
+    assert!(before_kill > 0, "child never committed; output: {lines:?}");
+    // A varying delay so that, run after run, the kill lands in different places: building
+    // rows, inserting, committing, checkpointing, deleting.
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        % 400_000;
+    std::thread::sleep(Duration::from_micros(u64::from(jitter)));
+    child.kill().unwrap(); // SIGKILL on Unix
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "child should have died from the signal: {status:?}"
+    );
+    reader.join().unwrap();
+    lines.extend(line_rx.try_iter());
+    let committed = last_committed(&lines);
+
+    // Open the file as a crash-recovering reader would.
+    let conn = Connection::open(&db).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let (n, newest): (i64, i64) = conn
+        .query_row(
+            "SELECT COUNT(*), COALESCE(MAX(pcap_cnt), 0) FROM packets",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let (n, newest) = (n as u64, newest as u64);
+    assert!(
+        newest >= committed,
+        "newest row is pcap_cnt {newest} but the child reported {committed} committed"
+    );
+    // Retention may have trimmed old rows, never below its limit.
+    assert!(
+        n >= committed.min(KEEP),
+        "{n} rows survived; the child reported {committed} committed, keeping {KEEP}"
+    );
+    // Whole batches only: a transaction is never half applied.
+    assert_eq!(n % BATCH, 0, "{n} rows is not a whole number of batches");
+    assert_eq!(newest % BATCH, 0, "newest pcap_cnt {newest} is mid-batch");
+    println!(
+        "killed after {before_kill} reported; {committed} committed; {newest} newest; {n} rows"
+    );
+    drop(conn);
+    // And the store itself reopens and keeps writing.
+    let mut store = SqliteStore::open(&db, &StoreOptions::default()).unwrap();
+    store.write_packets(&[packet(0)]).unwrap();
+    assert_eq!(store.count("packets").unwrap(), n + 1);
+}
