@@ -76,9 +76,9 @@ fn child_write_loop() {
 fn last_committed(lines: &[String]) -> u64 {
     lines
         .iter()
+        .rev()
         .filter_map(|l| l.strip_prefix("committed "))
-        .filter_map(|n| n.trim().parse().ok())
-        .last()
+        .find_map(|n| n.trim().parse().ok())
         .unwrap_or(0)
 }
 
