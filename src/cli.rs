@@ -46,6 +46,9 @@ pub enum Command {
         /// Share of sessions that are attacks (0.0 to 1.0).
         #[arg(long, default_value_t = 0.02)]
         attack_share: f64,
+        /// Mean gap between the starts of sessions, in microseconds.
+        #[arg(long, default_value_t = 300)]
+        session_gap_us: u64,
     },
     /// Show or check the configuration.
     Config {

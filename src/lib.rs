@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod detectors;
 pub mod engine;
 pub mod output;
 pub mod pipeline;

@@ -29,11 +29,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             packets,
             seed,
             attack_share,
+            session_gap_us,
         }) => {
             let opts = nsm_tui::synth::SynthOptions {
                 packets,
                 seed,
                 attack_share,
+                session_gap_us,
                 ..Default::default()
             };
             let n = nsm_tui::run::generate(&out, opts)?;

@@ -78,9 +78,11 @@ pub fn pipeline_options(c: &Config) -> PipelineOptions {
     }
 }
 
-/// The detectors the configuration asks for.
-pub fn detectors(_c: &Config) -> Result<DetectorSet> {
-    Ok(DetectorSet::default())
+/// The detectors the configuration asks for; signatures reload on SIGHUP.
+pub fn detectors(c: &Config) -> Result<DetectorSet> {
+    let (set, handle) = crate::detectors::build(c)?;
+    crate::detectors::reload_on_sighup(c.detector.signatures_dir.clone(), handle)?;
+    Ok(set)
 }
 
 fn print_summary(summary: &RunSummary, eve_on_stdout: bool) {
