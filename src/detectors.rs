@@ -68,7 +68,11 @@ pub fn reload_on_sighup(dir: PathBuf, handle: SignatureHandle) -> Result<()> {
             for _ in signals.forever() {
                 let (set, errors) = load_signatures(&dir);
                 report(&errors, set.len(), &dir);
-                eprintln!("signatures reloaded from {}: {} loaded", dir.display(), set.len());
+                eprintln!(
+                    "signatures reloaded from {}: {} loaded",
+                    dir.display(),
+                    set.len()
+                );
                 handle.replace(set);
             }
         })

@@ -19,7 +19,9 @@ fn count_frames(path: &std::path::Path) -> Result<u64, String> {
 
 #[test]
 fn frame_counts_match_tcpdump_on_every_shared_capture() {
-    let Some(data) = common::shared_data() else { return };
+    let Some(data) = common::shared_data() else {
+        return;
+    };
     if !common::have("tcpdump") {
         eprintln!("note: tcpdump is not installed; skipping");
         return;
@@ -27,7 +29,9 @@ fn frame_counts_match_tcpdump_on_every_shared_capture() {
     let mut mismatches = Vec::new();
     let mut compared = 0;
     for file in common::captures_under(&data.join("pcaps")) {
-        let Some(expected) = common::tcpdump_count(&file) else { continue };
+        let Some(expected) = common::tcpdump_count(&file) else {
+            continue;
+        };
         compared += 1;
         let got = count_frames(&file);
         let ok = match &got {
@@ -36,9 +40,17 @@ fn frame_counts_match_tcpdump_on_every_shared_capture() {
             Err(_) => false,
         };
         if !ok {
-            mismatches.push(format!("{}: tcpdump {expected}, nsm-tui {got:?}", file.display()));
+            mismatches.push(format!(
+                "{}: tcpdump {expected}, nsm-tui {got:?}",
+                file.display()
+            ));
         }
     }
     assert!(compared > 300, "only {compared} captures compared");
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

@@ -8,7 +8,12 @@ use std::process::{Command, Output, Stdio};
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nsm-tui"));
     // Keep the environment from changing the configuration under test.
-    for v in ["NETWORK_INTERFACE", "CAPTURE_DURATION", "PACKET_LIMIT", "DRY_RUN"] {
+    for v in [
+        "NETWORK_INTERFACE",
+        "CAPTURE_DURATION",
+        "PACKET_LIMIT",
+        "DRY_RUN",
+    ] {
         c.env_remove(v);
     }
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -20,7 +25,9 @@ fn demo() -> PathBuf {
 }
 
 fn events(text: &str) -> Vec<serde_json::Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad EVE line {l:?}: {e}"))).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad EVE line {l:?}: {e}")))
+        .collect()
 }
 
 fn of_type<'a>(ev: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
@@ -37,8 +44,22 @@ fn ok(out: &Output) -> String {
 #[test]
 fn read_writes_consistent_eve_sqlite_and_pcap_log() {
     let dir = tempfile::tempdir().unwrap();
-    let (eve, db, plog) = (dir.path().join("eve.json"), dir.path().join("p.db"), dir.path().join("log.pcap"));
-    let out = bin().arg("read").arg(demo()).arg("--eve").arg(&eve).arg("--db").arg(&db).arg("--pcap-log").arg(&plog).output().unwrap();
+    let (eve, db, plog) = (
+        dir.path().join("eve.json"),
+        dir.path().join("p.db"),
+        dir.path().join("log.pcap"),
+    );
+    let out = bin()
+        .arg("read")
+        .arg(demo())
+        .arg("--eve")
+        .arg(&eve)
+        .arg("--db")
+        .arg(&db)
+        .arg("--pcap-log")
+        .arg(&plog)
+        .output()
+        .unwrap();
     ok(&out);
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("packets:  3000 "), "{summary}");
@@ -48,9 +69,20 @@ fn read_writes_consistent_eve_sqlite_and_pcap_log() {
     assert_eq!(stats.len(), 1);
     assert_eq!(stats[0]["stats"]["decoder"]["pkts"], 3000);
     let flows = of_type(&ev, "flow");
-    let flow_pkts: u64 = flows.iter().map(|f| f["flow"]["pkts_toserver"].as_u64().unwrap() + f["flow"]["pkts_toclient"].as_u64().unwrap()).sum();
-    assert_eq!(flow_pkts, 3000, "every packet of the demo belongs to exactly one flow");
-    assert!(flows.iter().all(|f| f["community_id"].as_str().unwrap().starts_with("1:")));
+    let flow_pkts: u64 = flows
+        .iter()
+        .map(|f| {
+            f["flow"]["pkts_toserver"].as_u64().unwrap()
+                + f["flow"]["pkts_toclient"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(
+        flow_pkts, 3000,
+        "every packet of the demo belongs to exactly one flow"
+    );
+    assert!(flows
+        .iter()
+        .all(|f| f["community_id"].as_str().unwrap().starts_with("1:")));
     assert!(!of_type(&ev, "dns").is_empty());
     let alerts = of_type(&ev, "alert");
     assert!(!alerts.is_empty());
@@ -64,8 +96,10 @@ fn read_writes_consistent_eve_sqlite_and_pcap_log() {
     assert_eq!(count("SELECT count(*) FROM packets"), 3000);
     assert_eq!(count("SELECT count(*) FROM alerts"), alerts.len() as u64);
     assert_eq!(count("SELECT count(*) FROM flows"), flows.len() as u64);
-    assert_eq!(count("SELECT count(*) FROM packets WHERE threat_severity IS NOT NULL") > 0, true);
-    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert!(count("SELECT count(*) FROM packets WHERE threat_severity IS NOT NULL") > 0);
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(integrity, "ok");
 
     if common::have("tcpdump") {
@@ -75,7 +109,12 @@ fn read_writes_consistent_eve_sqlite_and_pcap_log() {
 
 #[test]
 fn eve_to_stdout_keeps_the_summary_off_it() {
-    let out = bin().arg("read").arg(demo()).args(["--eve", "-", "--no-db", "--no-pcap-log"]).output().unwrap();
+    let out = bin()
+        .arg("read")
+        .arg(demo())
+        .args(["--eve", "-", "--no-db", "--no-pcap-log"])
+        .output()
+        .unwrap();
     let stderr = ok(&out);
     let ev = events(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(of_type(&ev, "stats").len(), 1);
@@ -84,16 +123,31 @@ fn eve_to_stdout_keeps_the_summary_off_it() {
 
 #[test]
 fn packet_limit_and_duration_are_honoured() {
-    let out = bin().arg("read").arg(demo()).args(["-c", "100", "--eve", "-", "--no-db", "--no-pcap-log"]).output().unwrap();
+    let out = bin()
+        .arg("read")
+        .arg(demo())
+        .args(["-c", "100", "--eve", "-", "--no-db", "--no-pcap-log"])
+        .output()
+        .unwrap();
     ok(&out);
     let ev = events(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(of_type(&ev, "stats")[0]["stats"]["decoder"]["pkts"], 100);
 
-    let out = bin().arg("read").arg(demo()).args(["--duration", "2", "--eve", "-", "--no-db", "--no-pcap-log"]).output().unwrap();
+    let out = bin()
+        .arg("read")
+        .arg(demo())
+        .args(["--duration", "2", "--eve", "-", "--no-db", "--no-pcap-log"])
+        .output()
+        .unwrap();
     ok(&out);
     let ev = events(&String::from_utf8_lossy(&out.stdout));
-    let n = of_type(&ev, "stats")[0]["stats"]["decoder"]["pkts"].as_u64().unwrap();
-    assert!(n > 0 && n < 3000, "two seconds of capture time are part of the 7-second demo, got {n}");
+    let n = of_type(&ev, "stats")[0]["stats"]["decoder"]["pkts"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        n > 0 && n < 3000,
+        "two seconds of capture time are part of the 7-second demo, got {n}"
+    );
 }
 
 #[test]
@@ -101,11 +155,22 @@ fn a_file_that_is_not_a_capture_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("notes.txt");
     std::fs::write(&bad, "hello world, not a pcap").unwrap();
-    let out = bin().arg("read").arg(&bad).args(["--no-db", "--no-pcap-log"]).output().unwrap();
+    let out = bin()
+        .arg("read")
+        .arg(&bad)
+        .args(["--no-db", "--no-pcap-log"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("notes.txt") && stderr.contains("not a pcap or pcapng file"), "{stderr}");
-    let out = bin().args(["read", "/nonexistent/x.pcap", "--no-db"]).output().unwrap();
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("not a pcap or pcapng file"),
+        "{stderr}"
+    );
+    let out = bin()
+        .args(["read", "/nonexistent/x.pcap", "--no-db"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.pcap"));
 }
 
@@ -113,50 +178,110 @@ fn a_file_that_is_not_a_capture_is_a_clear_error() {
 fn sigterm_mid_run_flushes_database_and_pcap_log() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.pcap");
-    let gen = bin().args(["generate", "--packets", "400000", "--seed", "3", "--out"]).arg(&big).output().unwrap();
+    let gen = bin()
+        .args(["generate", "--packets", "400000", "--seed", "3", "--out"])
+        .arg(&big)
+        .output()
+        .unwrap();
     ok(&gen);
-    let (db, plog, eve) = (dir.path().join("s.db"), dir.path().join("s.pcap"), dir.path().join("s.json"));
-    let child = bin().arg("read").arg(&big).arg("--db").arg(&db).arg("--pcap-log").arg(&plog).arg("--eve").arg(&eve)
-        .stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (db, plog, eve) = (
+        dir.path().join("s.db"),
+        dir.path().join("s.pcap"),
+        dir.path().join("s.json"),
+    );
+    let child = bin()
+        .arg("read")
+        .arg(&big)
+        .arg("--db")
+        .arg(&db)
+        .arg("--pcap-log")
+        .arg(&plog)
+        .arg("--eve")
+        .arg(&eve)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(400));
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let out = child.wait_with_output().unwrap();
     ok(&out);
     let ev = events(&std::fs::read_to_string(&eve).unwrap());
-    let pkts = of_type(&ev, "stats")[0]["stats"]["decoder"]["pkts"].as_u64().unwrap();
+    let pkts = of_type(&ev, "stats")[0]["stats"]["decoder"]["pkts"]
+        .as_u64()
+        .unwrap();
     assert!(pkts > 0);
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let rows: u64 = conn.query_row("SELECT count(*) FROM packets", [], |r| r.get(0)).unwrap();
-    assert_eq!(rows, pkts, "every analysed packet reached the database before exit");
+    let rows: u64 = conn
+        .query_row("SELECT count(*) FROM packets", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        rows, pkts,
+        "every analysed packet reached the database before exit"
+    );
     if common::have("tcpdump") {
-        assert_eq!(common::tcpdump_count(&plog), Some(pkts), "the pcap log is complete");
+        assert_eq!(
+            common::tcpdump_count(&plog),
+            Some(pkts),
+            "the pcap log is complete"
+        );
     }
 }
 
 #[test]
 fn malformed_corpus_runs_to_the_end_without_a_panic() {
-    let Some(data) = common::shared_data() else { return };
+    let Some(data) = common::shared_data() else {
+        return;
+    };
     let files = common::captures_under(&data.join("pcaps/malformed"));
     assert!(files.len() >= 290, "{} malformed captures", files.len());
     let mut unsupported_lines = 0;
     for f in &files {
-        let out = bin().arg("read").arg(f).args(["--no-db", "--no-pcap-log", "--eve", "-"]).output().unwrap();
+        let out = bin()
+            .arg("read")
+            .arg(f)
+            .args(["--no-db", "--no-pcap-log", "--eve", "-"])
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && !stderr.contains("panicked"), "{}: {stderr}", f.display());
+        assert!(
+            out.status.success() && !stderr.contains("panicked"),
+            "{}: {stderr}",
+            f.display()
+        );
         let ev = events(&String::from_utf8_lossy(&out.stdout));
         assert_eq!(of_type(&ev, "stats").len(), 1, "{}", f.display());
-        let warnings = stderr.lines().filter(|l| l.contains("which nsm-tui does not decode")).count();
-        assert!(warnings <= 1, "{}: one line per unsupported link type: {stderr}", f.display());
+        let warnings = stderr
+            .lines()
+            .filter(|l| l.contains("which nsm-tui does not decode"))
+            .count();
+        assert!(
+            warnings <= 1,
+            "{}: one line per unsupported link type: {stderr}",
+            f.display()
+        );
         unsupported_lines += warnings;
     }
-    assert!(unsupported_lines > 0, "the corpus has link types nsm-tui does not decode");
+    assert!(
+        unsupported_lines > 0,
+        "the corpus has link types nsm-tui does not decode"
+    );
 }
 
 #[test]
 fn every_linktype_capture_decodes_its_ip_packets() {
-    let Some(data) = common::shared_data() else { return };
+    let Some(data) = common::shared_data() else {
+        return;
+    };
     for f in common::captures_under(&data.join("pcaps/linktypes")) {
-        let out = bin().arg("read").arg(&f).args(["--no-db", "--no-pcap-log", "--eve", "-"]).output().unwrap();
+        let out = bin()
+            .arg("read")
+            .arg(&f)
+            .args(["--no-db", "--no-pcap-log", "--eve", "-"])
+            .output()
+            .unwrap();
         ok(&out);
         let ev = events(&String::from_utf8_lossy(&out.stdout));
         let d = &of_type(&ev, "stats")[0]["stats"]["decoder"];
@@ -164,6 +289,10 @@ fn every_linktype_capture_decodes_its_ip_packets() {
         let expected = common::tcpdump_count(&f).unwrap_or(pkts);
         assert_eq!(pkts, expected, "{}", f.display());
         let invalid = d["invalid"].as_u64().unwrap();
-        assert!(invalid * 10 <= pkts, "{}: {invalid} of {pkts} invalid", f.display());
+        assert!(
+            invalid * 10 <= pkts,
+            "{}: {invalid} of {pkts} invalid",
+            f.display()
+        );
     }
 }

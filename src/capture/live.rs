@@ -159,7 +159,7 @@ impl Source for LiveSource {
         match self.cap.next_packet() {
             Ok(p) => {
                 // Precision::Nano makes tv_usec carry nanoseconds.
-                let secs = i64::from(p.header.ts.tv_sec);
+                let secs = p.header.ts.tv_sec;
                 let nanos = u32::try_from(p.header.ts.tv_usec).unwrap_or(0);
                 Ok(Some(RawFrame {
                     ts: Ts::from_parts(secs, nanos),

@@ -21,7 +21,12 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     /// Suricata's numbering: 1 = most severe.
     pub fn eve_level(self) -> u8 {
@@ -66,7 +71,9 @@ impl FromStr for Severity {
             "medium" | "med" | "warning" => Ok(Severity::Medium),
             "high" | "error" => Ok(Severity::High),
             "critical" | "crit" => Ok(Severity::Critical),
-            _ => Err(format!("unknown severity {s:?} (expected Low, Medium, High or Critical)")),
+            _ => Err(format!(
+                "unknown severity {s:?} (expected Low, Medium, High or Critical)"
+            )),
         }
     }
 }
@@ -134,12 +141,16 @@ pub struct Alert {
 /// The highest-severity alert of a list; ties go to the earlier `Detector`, then to the
 /// earlier alert in the list (the original design keeps the highest-severity threat per packet).
 pub fn highest(alerts: &[Alert]) -> Option<&Alert> {
-    alerts.iter().enumerate().max_by(|(ia, a), (ib, b)| {
-        a.severity
-            .cmp(&b.severity)
-            .then(b.detector.cmp(&a.detector))
-            .then(ib.cmp(ia))
-    }).map(|(_, a)| a)
+    alerts
+        .iter()
+        .enumerate()
+        .max_by(|(ia, a), (ib, b)| {
+            a.severity
+                .cmp(&b.severity)
+                .then(b.detector.cmp(&a.detector))
+                .then(ib.cmp(ia))
+        })
+        .map(|(_, a)| a)
 }
 
 #[cfg(test)]

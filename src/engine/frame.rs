@@ -14,7 +14,9 @@ impl Ts {
     pub const NANOS_PER_SEC: i64 = 1_000_000_000;
 
     pub fn from_parts(secs: i64, nanos: u32) -> Self {
-        Ts(secs.saturating_mul(Self::NANOS_PER_SEC).saturating_add(i64::from(nanos)))
+        Ts(secs
+            .saturating_mul(Self::NANOS_PER_SEC)
+            .saturating_add(i64::from(nanos)))
     }
     pub fn secs(self) -> i64 {
         self.0.div_euclid(Self::NANOS_PER_SEC)
@@ -31,9 +33,11 @@ impl Ts {
         (self.0 - earlier.0).max(0)
     }
     pub fn plus_secs(self, secs: u64) -> Ts {
-        Ts(self
-            .0
-            .saturating_add(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(Self::NANOS_PER_SEC)))
+        Ts(self.0.saturating_add(
+            i64::try_from(secs)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(Self::NANOS_PER_SEC),
+        ))
     }
 }
 

@@ -237,7 +237,9 @@ impl Proto {
             Proto::Icmp => "icmp".into(),
             Proto::Icmpv6 => "ipv6-icmp".into(),
             Proto::Arp => "arp".into(),
-            Proto::OtherIp(n) => ip_proto_name(n).map_or_else(|| format!("ip-proto-{n}"), str::to_string),
+            Proto::OtherIp(n) => {
+                ip_proto_name(n).map_or_else(|| format!("ip-proto-{n}"), str::to_string)
+            }
             Proto::OtherEther(t) => format!("ethertype-0x{t:04x}"),
             Proto::Unknown => "unknown".into(),
         }
@@ -305,12 +307,16 @@ impl Decoded {
             (Transport::Other(n), _, _) => Proto::OtherIp(*n),
             (Transport::None, Some(ip), _) => Proto::OtherIp(ip.proto),
             (Transport::None, None, Some(_)) => Proto::Arp,
-            (Transport::None, None, None) => self.ethertype.map_or(Proto::Unknown, Proto::OtherEther),
+            (Transport::None, None, None) => {
+                self.ethertype.map_or(Proto::Unknown, Proto::OtherEther)
+            }
         }
     }
     pub fn payload<'a>(&self, frame_data: &'a [u8]) -> &'a [u8] {
         let end = (self.payload_offset + self.payload_len).min(frame_data.len());
-        frame_data.get(self.payload_offset.min(end)..end).unwrap_or(&[])
+        frame_data
+            .get(self.payload_offset.min(end)..end)
+            .unwrap_or(&[])
     }
     pub fn ports(&self) -> Option<(u16, u16)> {
         self.transport.ports()

@@ -50,7 +50,12 @@ pub struct PacketRow {
 }
 
 impl PacketRow {
-    pub fn new(a: &Analyzed, iface: Arc<str>, flow_id: Option<u64>, threat: Option<ThreatRef>) -> Self {
+    pub fn new(
+        a: &Analyzed,
+        iface: Arc<str>,
+        flow_id: Option<u64>,
+        threat: Option<ThreatRef>,
+    ) -> Self {
         let d = &a.decoded;
         let payload = d.payload(&a.frame.data);
         PacketRow {

@@ -43,7 +43,11 @@ impl DecodeStats {
             LinkType::LINUX_SLL => self.sll += 1,
             LinkType::LINUX_SLL2 => self.sll2 += 1,
             LinkType::NULL | LinkType::LOOP => self.null += 1,
-            LinkType::RAW | LinkType::RAW_BSD12 | LinkType::RAW_BSD14 | LinkType::IPV4 | LinkType::IPV6 => {
+            LinkType::RAW
+            | LinkType::RAW_BSD12
+            | LinkType::RAW_BSD14
+            | LinkType::IPV4
+            | LinkType::IPV6 => {
                 self.raw += 1;
             }
             _ => {}
@@ -81,8 +85,24 @@ impl DecodeStats {
 
     pub fn merge(&mut self, o: &DecodeStats) {
         let DecodeStats {
-            pkts, bytes, ethernet, sll, sll2, raw, null, vlan, vlan_qinq, ipv4, ipv6, ipv4_frag,
-            ipv6_frag, dns, by_proto, issues, invalid, unsupported,
+            pkts,
+            bytes,
+            ethernet,
+            sll,
+            sll2,
+            raw,
+            null,
+            vlan,
+            vlan_qinq,
+            ipv4,
+            ipv6,
+            ipv4_frag,
+            ipv6_frag,
+            dns,
+            by_proto,
+            issues,
+            invalid,
+            unsupported,
         } = o;
         self.pkts += pkts;
         self.bytes += bytes;
@@ -164,8 +184,17 @@ mod tests {
     #[test]
     fn record_counts_issue_and_proto() {
         let mut s = DecodeStats::default();
-        let f = RawFrame { ts: Ts(0), linktype: LinkType(147), iface: 0, orig_len: 10, data: vec![0; 10] };
-        let d = Decoded { issue: Some(DecodeIssue::UnsupportedLinkType(147)), ..Decoded::default() };
+        let f = RawFrame {
+            ts: Ts(0),
+            linktype: LinkType(147),
+            iface: 0,
+            orig_len: 10,
+            data: vec![0; 10],
+        };
+        let d = Decoded {
+            issue: Some(DecodeIssue::UnsupportedLinkType(147)),
+            ..Decoded::default()
+        };
         s.record(&f, &d);
         assert_eq!(s.pkts, 1);
         assert_eq!(s.bytes, 10);

@@ -136,7 +136,7 @@ pub fn run(
     }
     let mut pcap_join: Option<PcapJoin> = None;
     if let Some((path, popts)) = &opts.pcap_log {
-        let logger = PcapLogger::create(path, popts.clone())
+        let logger = PcapLogger::create(path, *popts)
             .with_context(|| format!("opening pcap log {}", path.display()))?;
         let (tx, rx) = bounded(PCAP_QUEUE);
         pcap_join = Some(crate::store::spawn_pcap_logger(logger, rx));

@@ -19,7 +19,9 @@ pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -52,16 +54,33 @@ pub fn have(tool: &str) -> bool {
 /// over several lines (ForCES, Babel, DECnet, ...), so the count comes from `--count`
 /// (tcpdump 4.99+), or else from the lines that start with a `-tt` timestamp.
 pub fn tcpdump_count(file: &Path) -> Option<u64> {
-    let out = std::process::Command::new("tcpdump").arg("--count").arg("-r").arg(file).output().ok()?;
+    let out = std::process::Command::new("tcpdump")
+        .arg("--count")
+        .arg("-r")
+        .arg(file)
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    if let Some(n) = text.lines().find_map(|l| l.strip_suffix(" packets").or_else(|| l.strip_suffix(" packet")).and_then(|n| n.trim().parse().ok())) {
+    if let Some(n) = text.lines().find_map(|l| {
+        l.strip_suffix(" packets")
+            .or_else(|| l.strip_suffix(" packet"))
+            .and_then(|n| n.trim().parse().ok())
+    }) {
         return Some(n);
     }
-    let out = std::process::Command::new("tcpdump").args(["-n", "-tt", "-r"]).arg(file).output().ok()?;
+    let out = std::process::Command::new("tcpdump")
+        .args(["-n", "-tt", "-r"])
+        .arg(file)
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let n = text
         .lines()
-        .filter(|l| l.split_once(' ').is_some_and(|(t, _)| t.contains('.') && t.chars().all(|c| c.is_ascii_digit() || c == '.')))
+        .filter(|l| {
+            l.split_once(' ').is_some_and(|(t, _)| {
+                t.contains('.') && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+            })
+        })
         .count() as u64;
     if !out.status.success() && n == 0 {
         return None;
