@@ -78,6 +78,8 @@ pub struct PcapLogSummary {
 }
 
 struct OpenFile {
+    /// Position in the file sequence, for ordering the summary.
+    index: u64,
     info: PcapFileInfo,
     writer: BufWriter<File>,
     last_used: u64,
@@ -89,7 +91,7 @@ pub struct PcapLogger {
     opts: PcapLogOptions,
     next_index: u64,
     open: Vec<OpenFile>,
-    closed: Vec<PcapFileInfo>,
+    closed: Vec<(u64, PcapFileInfo)>,
     tick: u64,
     summary: PcapLogSummary,
 }
@@ -152,17 +154,11 @@ impl PcapLogger {
         head[8..12].copy_from_slice(&u32::try_from(keep).unwrap_or(u32::MAX).to_le_bytes());
         head[12..16].copy_from_slice(&orig_len.to_le_bytes());
         let file = &mut self.open[slot];
-        let io_err = |source| StoreError::Io {
-            path: file.info.path.clone(),
-            source,
-        };
-        file.writer.write_all(&head).map_err(io_err)?;
-        file.writer
-            .write_all(&frame.data[..keep])
-            .map_err(|source| StoreError::Io {
-                path: file.info.path.clone(),
-                source,
-            })?;
+        write_parts(
+            &mut file.writer,
+            &file.info.path,
+            &[&head, &frame.data[..keep]],
+        )?;
         file.info.packets += 1;
         file.info.bytes += record_len;
         file.last_used = self.tick;
@@ -187,17 +183,11 @@ impl PcapLogger {
             close(f, &mut self.closed)?;
         }
         let mut files = std::mem::take(&mut self.closed);
-        files.sort_by_key(|f| self.file_index(&f.path));
+        files.sort_by_key(|(index, _)| *index);
         Ok(PcapLogSummary {
-            files,
+            files: files.into_iter().map(|(_, info)| info).collect(),
             ..self.summary
         })
-    }
-
-    fn file_index(&self, path: &Path) -> u64 {
-        (0..self.next_index)
-            .find(|i| numbered_path(&self.base, *i) == path)
-            .unwrap_or(u64::MAX)
     }
 
     /// Index in `self.open` of the file that takes the next record of `linktype`, rotating
@@ -253,6 +243,7 @@ impl PcapLogger {
                 source,
             })?;
         Ok(OpenFile {
+            index: self.next_index - 1,
             info: PcapFileInfo {
                 path,
                 linktype,
@@ -265,6 +256,16 @@ impl PcapLogger {
     }
 }
 
+fn write_parts(w: &mut BufWriter<File>, path: &Path, parts: &[&[u8]]) -> Result<(), StoreError> {
+    for part in parts {
+        w.write_all(part).map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 fn flush_writer(w: &mut BufWriter<File>, path: &Path) -> Result<(), StoreError> {
     w.flush().map_err(|source| StoreError::Io {
         path: path.to_path_buf(),
@@ -272,10 +273,10 @@ fn flush_writer(w: &mut BufWriter<File>, path: &Path) -> Result<(), StoreError> 
     })
 }
 
-fn close(f: OpenFile, closed: &mut Vec<PcapFileInfo>) -> Result<(), StoreError> {
+fn close(f: OpenFile, closed: &mut Vec<(u64, PcapFileInfo)>) -> Result<(), StoreError> {
     let mut w = f.writer;
     flush_writer(&mut w, &f.info.path)?;
-    closed.push(f.info);
+    closed.push((f.index, f.info));
     Ok(())
 }
 
