@@ -75,6 +75,7 @@ pub fn pipeline_options(c: &Config) -> PipelineOptions {
         store_packets: c.storage.store_packets,
         pcap_log,
         tick: Duration::from_secs(c.output.stats_interval_secs.max(1)),
+        observer: None,
     }
 }
 

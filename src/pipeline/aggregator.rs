@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
+use super::observer::Observer;
 use super::sinks::{Sinks, PCAP_BATCH, STORE_BATCH};
 use super::worker::AnalyzedBatch;
 use crate::engine::alert::highest;
@@ -26,6 +27,8 @@ pub struct AggregatorOptions {
     pub iface_names: Vec<Arc<str>>,
     /// Write a `packets` row per packet (alerts and flows are always written when a db is open).
     pub store_packets: bool,
+    /// Sees every packet after analysis (the console's model).
+    pub observer: Option<Box<dyn Observer>>,
 }
 
 pub struct Aggregator {
@@ -126,7 +129,11 @@ impl Aggregator {
             }
         }
         a.alerts = alerts;
-        self.emit_eve(&a, update.as_ref().map(|u| &u.meta));
+        let meta = update.as_ref().map(|u| &u.meta);
+        if let Some(o) = &mut self.opts.observer {
+            o.packet(&a, meta);
+        }
+        self.emit_eve(&a, meta);
         self.emit_store(&a, flow_id);
         let a_frame = a.frame;
         self.pcap_frames.push(a_frame);
@@ -188,6 +195,9 @@ impl Aggregator {
 
     fn emit_flows(&mut self, ended: Vec<FlowRecord>) {
         for r in ended {
+            if let Some(o) = &mut self.opts.observer {
+                o.flow_ended(&r);
+            }
             if let Some(eve) = &mut self.sinks.eve {
                 if let Err(e) = eve.flow(&r) {
                     self.errors.push(format!(
@@ -245,6 +255,9 @@ impl Aggregator {
         if self.last_publish.elapsed() >= Duration::from_millis(250) {
             self.last_publish = Instant::now();
             let s = self.current_stats();
+            if let Some(o) = &mut self.opts.observer {
+                o.stats(&s);
+            }
             if let Ok(mut p) = self.published.lock() {
                 *p = s;
             }
@@ -262,6 +275,9 @@ impl Aggregator {
             if let Err(e) = eve.stats(&stats, self.last_ts).and_then(|()| eve.flush()) {
                 self.errors.push(format!("EVE output: {e}"));
             }
+        }
+        if let Some(o) = &mut self.opts.observer {
+            o.finished(&stats);
         }
         if let Ok(mut p) = self.published.lock() {
             *p = stats.clone();

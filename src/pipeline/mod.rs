@@ -8,6 +8,7 @@
 pub mod aggregator;
 pub mod capture;
 pub mod counters;
+pub mod observer;
 pub mod report;
 pub mod sinks;
 pub mod worker;
@@ -66,6 +67,8 @@ pub struct PipelineOptions {
     pub pcap_log: Option<(PathBuf, PcapLogOptions)>,
     /// How often `on_tick` is called with fresh stats.
     pub tick: Duration,
+    /// Sees every analysed packet on the aggregator thread (the console's model).
+    pub observer: Option<Box<dyn observer::Observer>>,
 }
 
 /// What a finished run reports.
@@ -161,6 +164,7 @@ pub fn run(
         AggregatorOptions {
             iface_names,
             store_packets: opts.store_packets,
+            observer: opts.observer,
         },
         published.clone(),
     );
