@@ -89,15 +89,33 @@ fn eve_events(path: &Path, event_type: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn headless_capture_on_veth_counts_what_tcpreplay_sent() {
+fn can_run() -> bool {
     if !is_root() || !common::have("ip") || !common::have("tcpreplay") {
         eprintln!("note: needs root, iproute2 and tcpreplay; skipping the network-namespace test");
-        return;
+        return false;
     }
+    true
+}
+
+#[test]
+fn headless_capture_on_veth_counts_what_tcpreplay_sent() {
+    if can_run() {
+        capture_replay("veth", "nsmt-vb");
+    }
+}
+
+#[test]
+fn headless_capture_on_any_counts_what_tcpreplay_sent() {
+    if can_run() {
+        capture_replay("any", "any");
+    }
+}
+
+/// Replay the demo capture from namespace `a`, capture it in `b` on `iface`, check counts.
+fn capture_replay(tag: &str, iface: &str) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap");
     let expected = common::tcpdump_count(&fixture).expect("tcpdump reads the fixture");
-    let ns = Netns::new("live").expect("creating network namespaces");
+    let ns = Netns::new(tag).expect("creating network namespaces");
     let dir = tempfile::tempdir().expect("tempdir");
     let eve: PathBuf = dir.path().join("eve.json");
     let db = dir.path().join("live.db");
@@ -180,4 +198,69 @@ fn headless_capture_on_veth_counts_what_tcpreplay_sent() {
         Some(expected),
         "the pcap log holds every packet"
     );
+}
+
+fn headless(ns: Option<&str>, args: &[&str]) -> (bool, String) {
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_nsm-tui")]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_nsm-tui")),
+    };
+    let out = c
+        .args(["--headless", "--no-db", "--no-pcap-log", "-c", "1", "--duration", "2"])
+        .args(args)
+        .output()
+        .expect("running nsm-tui");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[test]
+fn unknown_interface_lists_the_ones_that_exist() {
+    let (ok, err) = headless(None, &["-i", "nosuchif0"]);
+    assert!(!ok);
+    assert!(err.contains("no such interface \"nosuchif0\""), "{err}");
+    assert!(err.contains("interfaces that exist:") && err.contains("lo"), "{err}");
+}
+
+#[test]
+fn bad_bpf_quotes_libpcap() {
+    if !can_run() {
+        return;
+    }
+    let ns = Netns::new("bpf").expect("creating network namespaces");
+    let (ok, err) = headless(Some(&ns.b), &["-i", "nsmt-vb", "-f", "tcp port"]);
+    assert!(!ok);
+    assert!(err.contains("invalid capture filter \"tcp port\""), "{err}");
+    assert!(err.contains("syntax error"), "libpcap's own words: {err}");
+}
+
+#[test]
+fn capture_without_privileges_says_how_to_get_them() {
+    if !is_root() || !common::have("setpriv") {
+        eprintln!("note: needs root and setpriv to drop privileges; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A copy of the binary that the unprivileged user can run, wherever the build lives.
+    let exe = dir.path().join("nsm-tui");
+    std::fs::copy(env!("CARGO_BIN_EXE_nsm-tui"), &exe).expect("copy binary");
+    for p in [dir.path(), exe.as_path()] {
+        let mut perm = std::fs::metadata(p).expect("stat").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(p, perm).expect("chmod");
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .arg(&exe)
+        .args(["--headless", "--no-db", "--no-pcap-log", "-i", "lo", "-c", "1"])
+        .current_dir(dir.path())
+        .output()
+        .expect("running setpriv");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("needs root or the CAP_NET_RAW"), "{err}");
+    assert!(err.contains("setcap cap_net_raw,cap_net_admin=eip"), "{err}");
 }

@@ -32,7 +32,7 @@ use crate::capture::Source;
 use crate::engine::detect::DetectorSet;
 use crate::engine::flow::{FlowConfig, FlowTable};
 use crate::engine::stats::Stats;
-use crate::output::eve::EveWriter;
+use crate::output::eve::{EveOptions, EveWriter};
 use crate::store::{
     PcapLogOptions, PcapLogSummary, PcapLogger, SqliteStore, StoreOptions, WriterSummary,
 };
@@ -84,7 +84,7 @@ pub struct RunSummary {
     pub errors: Vec<String>,
 }
 
-fn open_eve(target: &EveTarget) -> Result<EveWriter<Box<dyn Write + Send>>> {
+fn open_eve(target: &EveTarget, opts: EveOptions) -> Result<EveWriter<Box<dyn Write + Send>>> {
     let w: Box<dyn Write + Send> = match target {
         EveTarget::Stdout => Box::new(std::io::BufWriter::with_capacity(
             1 << 16,
@@ -103,7 +103,7 @@ fn open_eve(target: &EveTarget) -> Result<EveWriter<Box<dyn Write + Send>>> {
             Box::new(std::io::BufWriter::with_capacity(1 << 16, f))
         }
     };
-    Ok(EveWriter::new(w))
+    Ok(EveWriter::with_options(w, opts))
 }
 
 type StoreJoin = JoinHandle<Result<WriterSummary, crate::store::StoreError>>;
@@ -123,11 +123,30 @@ pub fn run(
     let workers = opts.workers.max(1);
     let counters = Arc::new(SharedCounters::default());
 
+    let iface_names: Vec<Arc<str>> = src
+        .interfaces()
+        .into_iter()
+        .map(|(n, _)| Arc::from(n.as_str()))
+        .collect();
+    let iface_names = if iface_names.is_empty() {
+        vec![Arc::from(source_name.as_str())]
+    } else {
+        iface_names
+    };
     // Open every output before the first packet, so a bad path fails fast.
     let mut sinks = Sinks::none(counters.clone());
     sinks.lossy = live;
     if let Some(t) = &opts.eve {
-        sinks.eve = Some(open_eve(t)?);
+        // Suricata names the capture interface (`in_iface`) for live capture only.
+        let eve_opts = EveOptions {
+            iface_names: if live {
+                iface_names.clone()
+            } else {
+                Vec::new()
+            },
+            ..EveOptions::default()
+        };
+        sinks.eve = Some(open_eve(t, eve_opts)?);
     }
     let mut store_join: Option<StoreJoin> = None;
     if let Some((path, sopts)) = &opts.db {
@@ -146,16 +165,6 @@ pub fn run(
         sinks.pcap = Some(tx);
     }
 
-    let iface_names: Vec<Arc<str>> = src
-        .interfaces()
-        .into_iter()
-        .map(|(n, _)| Arc::from(n.as_str()))
-        .collect();
-    let iface_names = if iface_names.is_empty() {
-        vec![Arc::from(source_name.as_str())]
-    } else {
-        iface_names
-    };
     let published = Arc::new(Mutex::new(Stats::default()));
     let aggregator = Aggregator::new(
         FlowTable::new(opts.flow),
