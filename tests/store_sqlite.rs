@@ -326,7 +326,7 @@ fn console_queries_use_the_indexes() {
     let indexes = names(store.connection(), "index");
     for name in [
         "packets_ts",
-        "packets_src_ip",
+        "flows_src_ip",
         "packets_threat_severity",
         "alerts_ts",
         "alerts_src_ip",
@@ -345,8 +345,10 @@ fn console_queries_use_the_indexes() {
         let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
         rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
     };
-    let q = plan("SELECT * FROM packets WHERE src_ip = '10.0.0.1'");
-    assert!(q.contains("packets_src_ip"), "{q}");
+    let q = plan("SELECT * FROM flows WHERE src_ip = '10.0.0.1'");
+    assert!(q.contains("flows_src_ip"), "{q}");
+    let q = plan("SELECT * FROM packets WHERE ts BETWEEN 1 AND 2");
+    assert!(q.contains("packets_ts"), "{q}");
     let q = plan("SELECT * FROM packets WHERE threat_severity = 'High' ORDER BY id DESC");
     assert!(q.contains("packets_threat_severity"), "{q}");
     let q = plan("SELECT * FROM alerts WHERE ts > 5 ORDER BY ts");
