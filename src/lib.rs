@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod detectors;
 pub mod engine;
+pub mod enrich;
 pub mod output;
 pub mod pipeline;
 pub mod run;

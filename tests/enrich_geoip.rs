@@ -1,0 +1,229 @@
+//! GeoIP: lookups in `.mmdb` files written by the test (GeoLite2 City layout, ASN layout,
+//! ip-location-db layout), scope labels, the cache bound, missing and corrupt files, and the
+//! bundled country database.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use nsm_tui::config::GeoipConfig;
+use nsm_tui::enrich::addr::Scope;
+use nsm_tui::enrich::geoip::{Geo, GeoIp, GeoIpError};
+use serde_json::{json, Value};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn write_db(dir: &Path, name: &str, db_type: &str, records: &[(&str, Value)]) -> PathBuf {
+    let mut w = mmdb_writer::Writer::new(db_type);
+    for (net, v) in records {
+        w.insert(net.parse::<IpNet>().unwrap(), v).unwrap();
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, w.to_bytes().unwrap()).unwrap();
+    p
+}
+
+fn city_db(dir: &Path) -> PathBuf {
+    write_db(
+        dir,
+        "city.mmdb",
+        "GeoLite2-City",
+        &[
+            (
+                "81.2.69.0/24",
+                json!({
+                    "city": {"names": {"en": "London", "de": "London"}},
+                    "country": {"iso_code": "GB", "names": {"en": "United Kingdom"}},
+                    "location": {"latitude": 51.5142, "longitude": -0.0931}
+                }),
+            ),
+            (
+                "2a02:d000::/32",
+                json!({"country": {"iso_code": "DE", "names": {"en": "Germany"}}}),
+            ),
+            // A record that only has the registered country (anycast-style data).
+            (
+                "1.1.1.0/24",
+                json!({"registered_country": {"iso_code": "AU", "names": {"en": "Australia"}}}),
+            ),
+        ],
+    )
+}
+
+fn asn_db(dir: &Path) -> PathBuf {
+    write_db(
+        dir,
+        "asn.mmdb",
+        "GeoLite2-ASN",
+        &[(
+            "81.2.64.0/20",
+            json!({"autonomous_system_number": 20712u32,
+                   "autonomous_system_organization": "Andrews & Arnold Ltd"}),
+        )],
+    )
+}
+
+#[test]
+fn city_and_asn_fields_use_logstash_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = GeoIp::open(&city_db(dir.path()), Some(&asn_db(dir.path()))).unwrap();
+    assert_eq!(g.database_types(), ["GeoLite2-City", "GeoLite2-ASN"]);
+    let found = g.lookup(ip("81.2.69.142"));
+    let v = serde_json::to_value(&found).unwrap();
+    assert_eq!(v["country_iso_code"], "GB");
+    assert_eq!(v["country_name"], "United Kingdom");
+    assert_eq!(v["city_name"], "London");
+    assert!((v["location"]["lat"].as_f64().unwrap() - 51.5142).abs() < 1e-9);
+    assert!((v["location"]["lon"].as_f64().unwrap() + 0.0931).abs() < 1e-9);
+    assert_eq!(v["asn"], 20712);
+    assert_eq!(v["as_org"], "Andrews & Arnold Ltd");
+    assert_eq!(found.label().as_deref(), Some("London, GB"));
+
+    // Outside the city range but inside the ASN range: only the AS fields.
+    let v = serde_json::to_value(g.lookup(ip("81.2.70.1"))).unwrap();
+    assert_eq!(v, json!({"asn": 20712, "as_org": "Andrews & Arnold Ltd"}));
+
+    let v = serde_json::to_value(g.lookup(ip("2a02:d000::1"))).unwrap();
+    assert_eq!(
+        v,
+        json!({"country_iso_code": "DE", "country_name": "Germany"})
+    );
+    let v = serde_json::to_value(g.lookup(ip("1.1.1.1"))).unwrap();
+    assert_eq!(v["country_iso_code"], "AU");
+    assert_eq!(g.lookup(ip("9.9.9.9")), Geo::Unknown);
+}
+
+#[test]
+fn special_addresses_are_labelled_not_looked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    // The database claims private space too; a label must win over the record.
+    let p = write_db(
+        dir.path(),
+        "x.mmdb",
+        "DBIP-Country-Lite",
+        &[("0.0.0.0/0", json!({"country": {"iso_code": "ZZ"}}))],
+    );
+    let g = GeoIp::open(&p, None).unwrap();
+    for (a, want) in [
+        ("10.0.0.1", Scope::Private),
+        ("192.168.1.1", Scope::Private),
+        ("127.0.0.1", Scope::Loopback),
+        ("169.254.0.5", Scope::LinkLocal),
+        ("239.255.255.250", Scope::Multicast),
+        ("fe80::1", Scope::LinkLocal),
+    ] {
+        assert_eq!(g.lookup(ip(a)), Geo::Scope(want), "{a}");
+    }
+    assert_eq!(
+        serde_json::to_value(g.lookup(ip("10.0.0.1"))).unwrap(),
+        json!({"scope": "private"})
+    );
+    assert_eq!(g.cached(), 0, "labelled addresses are not cached");
+    assert_eq!(
+        g.lookup(ip("8.8.8.8"))
+            .info()
+            .unwrap()
+            .country_iso_code
+            .as_deref(),
+        Some("ZZ")
+    );
+}
+
+#[test]
+fn cache_stays_bounded_and_answers_stay_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_db(
+        dir.path(),
+        "c.mmdb",
+        "ip-location-db",
+        &[
+            ("5.0.0.0/8", json!({"country_code": "NL"})),
+            ("6.0.0.0/8", json!({"country_code": "US"})),
+        ],
+    );
+    let g = GeoIp::open(&p, None).unwrap().with_cache_generation(100);
+    for round in 0..3 {
+        for i in 0..1000u32 {
+            let a = IpAddr::from([5 + (i % 2) as u8, 1, (i / 256) as u8, (i % 256) as u8]);
+            let want = if i % 2 == 0 { "NL" } else { "US" };
+            let got = g.lookup(a);
+            assert_eq!(
+                got.info().and_then(|x| x.country_iso_code.as_deref()),
+                Some(want),
+                "round {round}, {a}"
+            );
+            assert!(g.cached() <= 200, "cache holds {}", g.cached());
+        }
+    }
+}
+
+#[test]
+fn missing_and_corrupt_files_are_errors_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.mmdb");
+    let e = GeoIp::open(&missing, None).unwrap_err();
+    assert!(matches!(e, GeoIpError::Missing { .. }));
+    assert!(e.to_string().contains("nope.mmdb"), "{e}");
+
+    let bad = dir.path().join("bad.mmdb");
+    std::fs::write(&bad, b"this is not a maxmind database at all").unwrap();
+    let e = GeoIp::open(&bad, None).unwrap_err();
+    assert!(matches!(e, GeoIpError::Corrupt { .. }));
+    assert!(e.to_string().contains("bad.mmdb"), "{e}");
+
+    // Through the configuration: a warning, no enricher, no panic.
+    let cfg = GeoipConfig {
+        city_db: bad.clone(),
+        ..GeoipConfig::default()
+    };
+    let (g, notes) = GeoIp::from_config(&cfg);
+    assert!(g.is_none());
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("warning") && n.contains("bad.mmdb")),
+        "{notes:?}"
+    );
+
+    let cfg = GeoipConfig {
+        city_db: city_db(dir.path()),
+        asn_db: Some(missing),
+        ..GeoipConfig::default()
+    };
+    let (g, notes) = GeoIp::from_config(&cfg);
+    assert!(g.is_none());
+    assert!(notes.iter().any(|n| n.contains("nope.mmdb")), "{notes:?}");
+
+    let off = GeoipConfig {
+        enabled: false,
+        ..GeoipConfig::default()
+    };
+    assert!(GeoIp::from_config(&off).0.is_none());
+}
+
+#[test]
+fn bundled_country_database_answers() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(nsm_tui::enrich::geoip::BUNDLED_DB);
+    if !p.is_file() {
+        eprintln!("note: {} absent; skipping", p.display());
+        return;
+    }
+    let g = GeoIp::open(&p, None).unwrap();
+    // Well-known allocations that have not moved between registries in decades.
+    for (a, cc) in [
+        ("8.8.8.8", "US"),
+        ("193.0.14.129", "NL"), // k.root-servers.net, RIPE NCC Amsterdam
+        ("202.12.27.33", "JP"), // m.root-servers.net, WIDE Tokyo
+        ("2001:7fd::1", "NL"),  // k.root-servers.net over IPv6
+    ] {
+        let got = g.lookup(ip(a));
+        assert_eq!(
+            got.info().and_then(|x| x.country_iso_code.as_deref()),
+            Some(cc),
+            "{a}: {got:?}"
+        );
+    }
+    assert_eq!(g.lookup(ip("192.168.0.1")), Geo::Scope(Scope::Private));
+}
