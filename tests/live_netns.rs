@@ -210,11 +210,22 @@ fn headless(ns: Option<&str>, args: &[&str]) -> (bool, String) {
         None => Command::new(env!("CARGO_BIN_EXE_nsm-tui")),
     };
     let out = c
-        .args(["--headless", "--no-db", "--no-pcap-log", "-c", "1", "--duration", "2"])
+        .args([
+            "--headless",
+            "--no-db",
+            "--no-pcap-log",
+            "-c",
+            "1",
+            "--duration",
+            "2",
+        ])
         .args(args)
         .output()
         .expect("running nsm-tui");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 #[test]
@@ -222,7 +233,10 @@ fn unknown_interface_lists_the_ones_that_exist() {
     let (ok, err) = headless(None, &["-i", "nosuchif0"]);
     assert!(!ok);
     assert!(err.contains("no such interface \"nosuchif0\""), "{err}");
-    assert!(err.contains("interfaces that exist:") && err.contains("lo"), "{err}");
+    assert!(
+        err.contains("interfaces that exist:") && err.contains("lo"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -253,14 +267,30 @@ fn capture_without_privileges_says_how_to_get_them() {
         std::fs::set_permissions(p, perm).expect("chmod");
     }
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
         .arg(&exe)
-        .args(["--headless", "--no-db", "--no-pcap-log", "-i", "lo", "-c", "1"])
+        .args([
+            "--headless",
+            "--no-db",
+            "--no-pcap-log",
+            "-i",
+            "lo",
+            "-c",
+            "1",
+        ])
         .current_dir(dir.path())
         .output()
         .expect("running setpriv");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("needs root or the CAP_NET_RAW"), "{err}");
-    assert!(err.contains("setcap cap_net_raw,cap_net_admin=eip"), "{err}");
+    assert!(
+        err.contains("setcap cap_net_raw,cap_net_admin=eip"),
+        "{err}"
+    );
 }

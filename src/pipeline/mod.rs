@@ -9,6 +9,7 @@ pub mod aggregator;
 pub mod capture;
 pub mod counters;
 pub mod observer;
+pub mod output;
 pub mod report;
 pub mod sinks;
 pub mod worker;
@@ -23,9 +24,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 use crossbeam_channel::bounded;
 
-use self::aggregator::{Aggregator, AggregatorOptions};
+use self::aggregator::Aggregator;
 use self::capture::{Batch, CaptureEnd, Limits};
 use self::counters::SharedCounters;
+use self::output::{OutBatch, Output, OutputOptions};
 use self::sinks::Sinks;
 use self::worker::AnalyzedBatch;
 use crate::capture::Source;
@@ -44,6 +46,8 @@ const CAPTURE_QUEUE_PER_WORKER: usize = 8;
 const LIVE_CAPTURE_QUEUE: usize = 64;
 /// Analysed batches queued for the aggregator, per worker.
 const RESULT_QUEUE_PER_WORKER: usize = 4;
+/// Result batches queued for the output stage (each one capture batch with its frames).
+const OUTPUT_QUEUE: usize = 32;
 /// Messages queued for the SQLite writer (each up to `sinks::STORE_BATCH` rows, ~0.5 MB).
 const STORE_QUEUE: usize = 64;
 /// Messages queued for the pcap logger (each up to `sinks::PCAP_BATCH` frames).
@@ -166,15 +170,24 @@ pub fn run(
     }
 
     let published = Arc::new(Mutex::new(Stats::default()));
-    let aggregator = Aggregator::new(
-        FlowTable::new(opts.flow),
-        detectors.stateful,
+    let (out_tx, out_rx) = bounded::<OutBatch>(OUTPUT_QUEUE);
+    let output = Output::new(
         sinks,
-        AggregatorOptions {
+        OutputOptions {
             iface_names,
             store_packets: opts.store_packets,
             observer: opts.observer,
         },
+    );
+    let out_join = std::thread::Builder::new()
+        .name("output".into())
+        .spawn(move || output.run(&out_rx))
+        .context("starting the output thread")?;
+    let aggregator = Aggregator::new(
+        FlowTable::new(opts.flow),
+        detectors.stateful,
+        out_tx,
+        counters.clone(),
         published.clone(),
     );
 
@@ -233,9 +246,14 @@ pub fn run(
         w.join()
             .map_err(|_| anyhow!("an analysis worker panicked"))?;
     }
-    let (mut stats, mut errors) = agg_join
+    let mut stats = agg_join
         .join()
         .map_err(|_| anyhow!("the aggregator thread panicked"))?;
+    let mut errors = out_join
+        .join()
+        .map_err(|_| anyhow!("the output thread panicked"))?;
+    // The output stage may have counted database drops after the aggregator's last look.
+    stats.db_drops = counters.db_drops.load(std::sync::atomic::Ordering::Relaxed);
     let store = match store_join {
         Some(j) => Some(
             j.join()

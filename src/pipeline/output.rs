@@ -1,0 +1,243 @@
+//! The output stage: takes the aggregator's results in capture order and writes them out —
+//! the observer (console model), EVE JSON, rows for the SQLite writer, frames for the pcap
+//! logger. Running it on its own thread keeps serialisation off the aggregator, the one stage
+//! that cannot be split across cores.
+//!
+//! Runs on the `output` thread; blocks on its input queue and (file replay) on full sink queues.
+
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+
+use super::observer::Observer;
+use super::sinks::{Sinks, PCAP_BATCH, STORE_BATCH};
+use crate::engine::alert::highest;
+use crate::engine::flow::{FlowMeta, FlowRecord};
+use crate::engine::frame::{RawFrame, Ts};
+use crate::engine::record::{Analyzed, PacketRow, ThreatRef};
+use crate::engine::stats::Stats;
+use crate::store::{AlertRow, FlowRow, StoreMsg};
+
+/// Something that happened between packets.
+pub enum OutEvent {
+    FlowEnded(FlowRecord),
+    /// Fresh counters for the observer.
+    Stats(Stats),
+    /// The last event: final counters and the newest capture time.
+    Finished(Stats, Ts),
+}
+
+/// A batch of the aggregator's results in capture order: the packets with their flows, and
+/// events, each placed after the first `n` packets of the batch.
+pub struct OutBatch {
+    pub packets: Vec<Analyzed>,
+    pub metas: Vec<Option<FlowMeta>>,
+    pub events: Vec<(usize, OutEvent)>,
+}
+
+/// What the output stage does besides EVE.
+pub struct OutputOptions {
+    /// Interface names indexed by `RawFrame::iface`.
+    pub iface_names: Vec<Arc<str>>,
+    /// Write a `packets` row per packet (alerts and flows are always written when a db is open).
+    pub store_packets: bool,
+    /// Sees every packet after analysis (the console's model).
+    pub observer: Option<Box<dyn Observer>>,
+}
+
+pub struct Output {
+    sinks: Sinks,
+    opts: OutputOptions,
+    packet_rows: Vec<PacketRow>,
+    alert_rows: Vec<AlertRow>,
+    flow_rows: Vec<FlowRow>,
+    pcap_frames: Vec<RawFrame>,
+    errors: Vec<String>,
+}
+
+impl Output {
+    pub fn new(sinks: Sinks, opts: OutputOptions) -> Self {
+        Output {
+            sinks,
+            opts,
+            packet_rows: Vec::with_capacity(STORE_BATCH),
+            alert_rows: Vec::new(),
+            flow_rows: Vec::new(),
+            pcap_frames: Vec::with_capacity(PCAP_BATCH),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Write everything until the aggregator hangs up; returns the sink errors met.
+    pub fn run(mut self, rx: &Receiver<OutBatch>) -> Vec<String> {
+        for mut b in rx {
+            let mut events = b.events.into_iter().peekable();
+            for (i, (a, meta)) in b.packets.iter_mut().zip(&b.metas).enumerate() {
+                while let Some((_, ev)) = events.next_if(|(at, _)| *at <= i) {
+                    self.event(ev);
+                }
+                self.packet(a, meta.as_ref());
+            }
+            for (_, ev) in events {
+                self.event(ev);
+            }
+        }
+        self.flush_store();
+        self.flush_pcap();
+        self.errors
+    }
+
+    fn event(&mut self, ev: OutEvent) {
+        match ev {
+            OutEvent::FlowEnded(r) => self.flow_ended(&r),
+            OutEvent::Stats(s) => {
+                if let Some(o) = &mut self.opts.observer {
+                    o.stats(&s);
+                }
+            }
+            OutEvent::Finished(s, ts) => self.finish(&s, ts),
+        }
+    }
+
+    fn eve_failed(&mut self, e: &std::io::Error) {
+        self.errors.push(format!(
+            "EVE output: {e}; EVE disabled for the rest of the run"
+        ));
+        self.sinks.eve = None;
+    }
+
+    fn packet(&mut self, a: &mut Analyzed, meta: Option<&FlowMeta>) {
+        if let Some(o) = &mut self.opts.observer {
+            o.packet(a, meta);
+        }
+        if let Some(eve) = &mut self.sinks.eve {
+            let mut res = Ok(());
+            for al in &a.alerts {
+                res = res.and(eve.alert(a, al, meta));
+            }
+            if a.decoded.dns.is_some() {
+                res = res.and(eve.dns(a, meta));
+            }
+            if let Err(e) = res {
+                self.eve_failed(&e);
+            }
+        }
+        if self.sinks.store.is_some() {
+            self.store_rows(a, meta.map(|m| m.flow_id));
+        }
+        if self.sinks.pcap.is_some() {
+            // The packet is done with: hand its bytes to the logger without copying them.
+            let f = &mut a.frame;
+            self.pcap_frames.push(RawFrame {
+                data: std::mem::take(&mut f.data),
+                ..*f
+            });
+            if self.pcap_frames.len() >= PCAP_BATCH {
+                self.flush_pcap();
+            }
+        }
+    }
+
+    fn store_rows(&mut self, a: &Analyzed, flow_id: Option<u64>) {
+        let iface = self
+            .opts
+            .iface_names
+            .get(a.frame.iface as usize)
+            .cloned()
+            .unwrap_or_else(|| "".into());
+        let threat = highest(&a.alerts).map(|t| ThreatRef {
+            rule: t.rule,
+            severity: t.severity,
+            category: t.category.clone(),
+        });
+        let row = PacketRow::new(a, iface, flow_id, threat);
+        for al in &a.alerts {
+            self.alert_rows.push(AlertRow::for_packet(al.clone(), &row));
+        }
+        if self.opts.store_packets {
+            self.packet_rows.push(row);
+        }
+        if self.packet_rows.len() >= STORE_BATCH || self.alert_rows.len() >= STORE_BATCH {
+            self.flush_store();
+        }
+    }
+
+    fn flow_ended(&mut self, r: &FlowRecord) {
+        if let Some(o) = &mut self.opts.observer {
+            o.flow_ended(r);
+        }
+        if let Some(eve) = &mut self.sinks.eve {
+            if let Err(e) = eve.flow(r) {
+                self.eve_failed(&e);
+            }
+        }
+        if self.sinks.store.is_some() {
+            self.flow_rows.push(flow_row(r));
+            if self.flow_rows.len() >= STORE_BATCH {
+                self.flush_store();
+            }
+        }
+    }
+
+    fn finish(&mut self, s: &Stats, ts: Ts) {
+        self.flush_store();
+        self.flush_pcap();
+        if let Some(eve) = &mut self.sinks.eve {
+            if let Err(e) = eve.stats(s, ts).and_then(|()| eve.flush()) {
+                self.errors.push(format!("EVE output: {e}"));
+            }
+        }
+        if let Some(o) = &mut self.opts.observer {
+            o.finished(s);
+        }
+    }
+
+    fn flush_store(&mut self) {
+        if !self.packet_rows.is_empty() {
+            let rows = std::mem::replace(&mut self.packet_rows, Vec::with_capacity(STORE_BATCH));
+            let n = rows.len();
+            self.sinks.store(StoreMsg::Packets(rows), n);
+        }
+        if !self.alert_rows.is_empty() {
+            let rows = std::mem::take(&mut self.alert_rows);
+            let n = rows.len();
+            self.sinks.store(StoreMsg::Alerts(rows), n);
+        }
+        if !self.flow_rows.is_empty() {
+            let rows = std::mem::take(&mut self.flow_rows);
+            let n = rows.len();
+            self.sinks.store(StoreMsg::Flows(rows), n);
+        }
+    }
+
+    fn flush_pcap(&mut self) {
+        if !self.pcap_frames.is_empty() {
+            let frames = std::mem::replace(&mut self.pcap_frames, Vec::with_capacity(PCAP_BATCH));
+            self.sinks.pcap(frames);
+        }
+    }
+}
+
+/// The `flows` table row of an ended flow.
+fn flow_row(r: &FlowRecord) -> FlowRow {
+    FlowRow {
+        flow_id: r.flow_id,
+        community_id: r.community_id.to_string(),
+        proto: r.proto().name(),
+        src: r.src_ip,
+        src_port: r.src_port,
+        dst: r.dest_ip,
+        dst_port: r.dest_port,
+        pkts_toserver: r.pkts_toserver,
+        pkts_toclient: r.pkts_toclient,
+        bytes_toserver: r.bytes_toserver,
+        bytes_toclient: r.bytes_toclient,
+        state: r.tcp.map_or_else(
+            || r.state.as_str().to_string(),
+            |t| t.state.as_str().to_string(),
+        ),
+        first_ts: r.start,
+        last_ts: r.end,
+        reason: r.reason.as_str().to_string(),
+    }
+}
