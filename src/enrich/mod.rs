@@ -7,3 +7,4 @@
 pub mod addr;
 pub mod blocklist;
 pub mod geoip;
+pub mod reputation;
