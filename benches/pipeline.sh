@@ -27,7 +27,8 @@ measure() {
 import os, resource, subprocess, sys, time
 label, file, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
 size = os.path.getsize(file)
-pkts = int(subprocess.run(["tcpdump", "-nr", file], capture_output=True).stdout.count(b"\n"))
+out = subprocess.run(["tcpdump", "--count", "-r", file], capture_output=True, text=True).stdout
+pkts = int(out.split()[0])
 best = None
 for _ in range(3):
     t0 = time.perf_counter()
