@@ -50,6 +50,26 @@ pub enum Command {
         #[arg(long, default_value_t = 300)]
         session_gap_us: u64,
     },
+    /// Open the console on a capture file, replayed at the speed it was captured (or faster).
+    Replay {
+        /// The capture file.
+        file: PathBuf,
+        /// Replay N times faster than captured.
+        #[arg(long, value_name = "N", conflicts_with = "fast")]
+        speed: Option<f64>,
+        /// Replay as fast as possible.
+        #[arg(long)]
+        fast: bool,
+    },
+    /// Open the console on the bundled attack capture: no root, no interface, no downloads.
+    Demo {
+        /// Replay N times faster than captured.
+        #[arg(long, value_name = "N", conflicts_with = "fast")]
+        speed: Option<f64>,
+        /// Replay as fast as possible.
+        #[arg(long)]
+        fast: bool,
+    },
     /// Show or check the configuration.
     Config {
         /// Print the effective configuration (secrets masked).

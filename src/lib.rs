@@ -15,3 +15,4 @@ pub mod pipeline;
 pub mod run;
 pub mod store;
 pub mod synth;
+pub mod tui;

@@ -58,7 +58,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        // The console is not built yet: live capture runs headless.
-        None => nsm_tui::run::headless(&config),
+        Some(Command::Replay { file, speed, fast }) => {
+            nsm_tui::tui::console::replay(&file, nsm_tui::tui::console::speed(speed, fast), &config)
+        }
+        Some(Command::Demo { speed, fast }) => {
+            // The demo writes nothing unless asked to.
+            config.storage.db_enabled = cli.global.db.is_some();
+            config.storage.pcap_log_enabled = cli.global.pcap_log.is_some();
+            nsm_tui::tui::console::demo(nsm_tui::tui::console::speed(speed, fast), &config)
+        }
+        None if cli.headless => nsm_tui::run::headless(&config),
+        None => nsm_tui::tui::console::live(&config),
     }
 }

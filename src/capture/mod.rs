@@ -4,6 +4,7 @@
 pub mod error;
 pub mod file;
 pub mod live;
+pub mod paced;
 pub mod pcap_lax;
 
 pub use error::CaptureError;

@@ -1,0 +1,184 @@
+//! What pressing `b` would do: the exact firewall command (as an argument list), its expiry,
+//! and whether the allowlist refuses the address, with the reason.
+//!
+//! Pure functions, called on the UI thread to fill the confirm dialog; the command itself
+//! runs elsewhere, through a `Responder`.
+
+use std::net::IpAddr;
+
+use crate::config::FirewallType;
+
+/// nftables table and set names the block commands use.
+pub const NFT_TABLE: &str = "nsm_tui";
+/// ipset set names for iptables.
+pub const IPSET_V4: &str = "nsm_tui_block4";
+pub const IPSET_V6: &str = "nsm_tui_block6";
+/// pf table name.
+pub const PF_TABLE: &str = "nsm_tui_block";
+
+/// Addresses the console must never block, and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowlist {
+    /// The SSH client this console is reached from (`SSH_CONNECTION` / `SSH_CLIENT`).
+    pub ssh_client: Option<IpAddr>,
+    /// Permit loopback, link-local and private addresses.
+    pub allow_local: bool,
+    /// Configured never-block ranges (address, prefix length).
+    pub ranges: Vec<(IpAddr, u8)>,
+}
+
+/// The SSH client's address from the environment values of `SSH_CONNECTION` or `SSH_CLIENT`
+/// (both start with the client address).
+pub fn ssh_client(ssh_connection: Option<&str>, ssh_client: Option<&str>) -> Option<IpAddr> {
+    [ssh_connection, ssh_client]
+        .into_iter()
+        .flatten()
+        .find_map(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// A planned block, as the confirm dialog shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockPlan {
+    pub addr: IpAddr,
+    pub argv: Vec<String>,
+    pub timeout_secs: u64,
+    pub dry_run: bool,
+    /// `Some(reason)` when the allowlist refuses the address.
+    pub refused: Option<String>,
+    pub reason: String,
+    pub incident: Option<u64>,
+}
+
+impl BlockPlan {
+    pub fn command_line(&self) -> String {
+        self.argv.join(" ")
+    }
+}
+
+/// The command that adds `addr` to the block set for `timeout_secs`.
+pub fn block_command(fw: FirewallType, addr: IpAddr, timeout_secs: u64) -> Vec<String> {
+    let v4 = addr.is_ipv4();
+    let args: Vec<String> = match fw {
+        FirewallType::Nftables => {
+            let set = if v4 { "blocklist4" } else { "blocklist6" };
+            let mut a = vec!["nft", "add", "element", "inet", NFT_TABLE, set, "{"]
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>();
+            a.push(addr.to_string());
+            if timeout_secs > 0 {
+                a.push("timeout".into());
+                a.push(format!("{timeout_secs}s"));
+            }
+            a.push("}".into());
+            a
+        }
+        FirewallType::Iptables => {
+            let set = if v4 { IPSET_V4 } else { IPSET_V6 };
+            let mut a: Vec<String> =
+                vec!["ipset".into(), "add".into(), set.into(), addr.to_string()];
+            if timeout_secs > 0 {
+                a.extend(["timeout".into(), timeout_secs.to_string()]);
+            }
+            a.push("-exist".into());
+            a
+        }
+        // pf tables have no per-entry timeout; expiry is enforced by `pfctl -T expire`.
+        FirewallType::Pf => ["pfctl", "-t", PF_TABLE, "-T", "add"]
+            .into_iter()
+            .map(String::from)
+            .chain(std::iter::once(addr.to_string()))
+            .collect(),
+    };
+    args
+}
+
+fn in_range(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            u32::from(a) & m == u32::from(n) & m
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            u128::from(a) & m == u128::from(n) & m
+        }
+        _ => false,
+    }
+}
+
+fn local_kind(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v) if v.is_loopback() => Some("a loopback address"),
+        IpAddr::V4(v) if v.is_private() => Some("a private (RFC 1918) address"),
+        IpAddr::V4(v) if v.is_link_local() => Some("a link-local address"),
+        IpAddr::V4(v) if v.is_unspecified() || v.is_broadcast() || v.is_multicast() => {
+            Some("not a unicast address")
+        }
+        IpAddr::V6(v) if v.is_loopback() => Some("a loopback address"),
+        IpAddr::V6(v) if v.is_unspecified() || v.is_multicast() => Some("not a unicast address"),
+        IpAddr::V6(v) if (v.segments()[0] & 0xfe00) == 0xfc00 => {
+            Some("a unique-local (private) address")
+        }
+        IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 => Some("a link-local address"),
+        _ => None,
+    }
+}
+
+/// Why the allowlist refuses `ip`, or `None` when blocking is allowed.
+pub fn verdict(allow: &Allowlist, ip: IpAddr) -> Option<String> {
+    if allow.ssh_client == Some(ip) {
+        return Some(format!(
+            "{ip} is the SSH client this console runs over (SSH_CONNECTION); blocking it would cut you off"
+        ));
+    }
+    if let Some((n, l)) = allow.ranges.iter().find(|(n, l)| in_range(ip, *n, *l)) {
+        return Some(format!("{ip} is inside the allowlisted range {n}/{l}"));
+    }
+    if !allow.allow_local {
+        if let Some(kind) = local_kind(ip) {
+            return Some(format!(
+                "{ip} is {kind}; local addresses are not blocked unless enabled"
+            ));
+        }
+    }
+    None
+}
+
+/// Everything needed to plan a block, from the configuration and the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockSettings {
+    pub firewall: FirewallType,
+    pub timeout_secs: u64,
+    pub dry_run: bool,
+    pub allow: Allowlist,
+}
+
+impl Default for BlockSettings {
+    fn default() -> Self {
+        Self {
+            firewall: FirewallType::Nftables,
+            timeout_secs: 3600,
+            dry_run: true,
+            allow: Allowlist::default(),
+        }
+    }
+}
+
+impl BlockSettings {
+    pub fn plan(&self, addr: IpAddr, reason: String, incident: Option<u64>) -> BlockPlan {
+        BlockPlan {
+            addr,
+            argv: block_command(self.firewall, addr, self.timeout_secs),
+            timeout_secs: self.timeout_secs,
+            dry_run: self.dry_run,
+            refused: verdict(&self.allow, addr),
+            reason,
+            incident,
+        }
+    }
+}

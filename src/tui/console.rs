@@ -1,0 +1,170 @@
+//! The console commands: live capture, replay of a file, and the bundled demo. Each builds
+//! the UI state from the configuration, starts the pipeline on its own thread with the model
+//! observer attached, runs the UI loop on the main thread, and stops everything on quit.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use super::app::App;
+use super::block::{ssh_client, Allowlist, BlockSettings};
+use super::effects;
+use super::keymap::KeyMap;
+use super::responder::{AuditResponder, MemoryResponder, Responder};
+use super::shared::{ModelObserver, Shared};
+use super::terminal::{self, Channels};
+use super::theme::Theme;
+use crate::capture::file::FileSource;
+use crate::capture::live::LiveSource;
+use crate::capture::paced::{Controls, PacedSource, Speed};
+use crate::capture::Source;
+use crate::config::Config;
+use crate::engine::model::ModelConfig;
+
+/// The bundled demo capture: 3000 packets over 7 s with alerts of ten categories.
+pub const DEMO_PCAP: &[u8] = include_bytes!("../../tests/fixtures/demo_attacks.pcap");
+
+/// Block settings from the configuration and the SSH environment.
+pub fn block_settings(c: &Config, env: &dyn Fn(&str) -> Option<String>) -> BlockSettings {
+    let ssh = ssh_client(
+        env("SSH_CONNECTION").as_deref(),
+        env("SSH_CLIENT").as_deref(),
+    );
+    BlockSettings {
+        firewall: c.actions.firewall_type,
+        timeout_secs: c.actions.default_action_timeout,
+        dry_run: c.response.dry_run,
+        allow: Allowlist {
+            ssh_client: ssh,
+            allow_local: false,
+            ranges: Vec::<(IpAddr, u8)>::new(),
+        },
+    }
+}
+
+/// The UI state a console run starts with.
+pub fn new_app(c: &Config, source: &str, live: bool) -> Result<App> {
+    let env = |k: &str| std::env::var(k).ok();
+    let keymap = KeyMap::with_overrides(&c.console.keys)?;
+    let theme = Theme::choose(
+        &c.console.theme,
+        env("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        env("TERM").as_deref(),
+    );
+    let mut app = App::new(keymap, theme, block_settings(c, &env), source, live);
+    if let Some(dir) = c
+        .storage
+        .pcap_log_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        app.export_dir = dir.to_path_buf();
+    }
+    Ok(app)
+}
+
+/// Run the console over `src` until the user quits.
+pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<()> {
+    let live = src.is_live();
+    let mut app = new_app(c, src.name(), live)?;
+    let shared = Shared::new(ModelConfig {
+        retained_packets: c.console.retained_packets.max(1),
+        ..ModelConfig::default()
+    });
+    let mut opts = crate::run::pipeline_options(c);
+    // EVE on stdout would write over the screen.
+    if opts.eve == Some(crate::pipeline::EveTarget::Stdout) {
+        opts.eve = None;
+    }
+    opts.tick = std::time::Duration::from_millis(250);
+    opts.observer = Some(Box::new(ModelObserver::new(shared.clone())));
+    let detectors = crate::run::detectors(c)?;
+    let responder: Box<dyn Responder> = if c.storage.db_enabled {
+        Box::new(AuditResponder::new(&c.storage.db_path))
+    } else {
+        Box::new(MemoryResponder::default())
+    };
+    let stop = crate::run::install_stop_flag()?;
+    let (jobs, done, exec) = effects::spawn(shared.clone(), responder)?;
+    let pipe_stop = stop.clone();
+    let pipeline = std::thread::Builder::new()
+        .name("pipeline".into())
+        .spawn(move || crate::pipeline::run(src, detectors, opts, &pipe_stop, |_| {}))
+        .context("starting the pipeline")?;
+    let ch = Channels {
+        shared,
+        controls: controls.clone(),
+        stop: stop.clone(),
+        jobs,
+        done,
+    };
+    let mut term = terminal::setup()?;
+    let result = terminal::run(&mut term, &mut app, &ch, c.console.fps);
+    terminal::restore();
+    stop.store(true, Ordering::Relaxed);
+    controls.stop.store(true, Ordering::Relaxed);
+    controls.paused.store(false, Ordering::Relaxed);
+    drop(ch);
+    let summary = pipeline
+        .join()
+        .map_err(|_| anyhow::anyhow!("the pipeline thread panicked"))?;
+    let _ = exec.join();
+    result?;
+    let summary = summary?;
+    eprint!("{}", crate::pipeline::report::summary(&summary));
+    Ok(())
+}
+
+/// `sudo nsm-tui`: the console on live capture.
+pub fn live(c: &Config) -> Result<()> {
+    let src = LiveSource::open(&crate::run::live_options(c))?;
+    run(Box::new(src), c, Arc::new(Controls::default()))
+}
+
+/// The replay speed the `--speed N` / `--fast` flags ask for (original speed by default).
+pub fn speed(times: Option<f64>, fast: bool) -> Speed {
+    match (fast, times) {
+        (true, _) => Speed::Fast,
+        (false, Some(n)) => Speed::Times(n),
+        (false, None) => Speed::Original,
+    }
+}
+
+/// `nsm-tui replay FILE`: the console on a capture file at the chosen speed.
+pub fn replay(file: &Path, speed: Speed, c: &Config) -> Result<()> {
+    replay_named(file, None, speed, c)
+}
+
+fn replay_named(file: &Path, name: Option<&str>, speed: Speed, c: &Config) -> Result<()> {
+    anyhow::ensure!(
+        !matches!(speed, Speed::Times(n) if !(n.is_finite() && n > 0.0)),
+        "--speed must be a positive number"
+    );
+    let src = FileSource::open(file)?;
+    let controls = Arc::new(Controls::default());
+    let mut paced = PacedSource::new(src, speed, controls.clone());
+    if let Some(n) = name {
+        paced = paced.named(n);
+    }
+    run(Box::new(paced), c, controls)
+}
+
+/// Removes the demo's temporary capture when the demo ends.
+struct TempFile(PathBuf);
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `nsm-tui demo`: the bundled attack capture, replayed into the console.
+pub fn demo(speed: Speed, c: &Config) -> Result<()> {
+    let path = std::env::temp_dir().join(format!("nsm-tui-demo-{}.pcap", std::process::id()));
+    std::fs::write(&path, DEMO_PCAP)
+        .with_context(|| format!("writing the demo capture to {}", path.display()))?;
+    let tmp = TempFile(path);
+    replay_named(&tmp.0, Some("demo (bundled capture)"), speed, c)
+}

@@ -1,0 +1,31 @@
+//! The terminal console: UI state and keymap, one file per pane (each a free
+//! `render(frame, &state, area)`), the model adapter fed by the pipeline, the block and export
+//! actions, and the event loop that ties them to a real terminal.
+//!
+//! Everything here runs on the UI thread except `ModelObserver` (aggregator thread) and the
+//! effect executor (its own thread).
+
+pub mod app;
+pub mod block;
+pub mod console;
+pub mod detail;
+pub mod dialog;
+pub mod draw;
+pub mod effects;
+pub mod filter_box;
+pub mod fmt;
+pub mod help;
+pub mod incidents;
+pub mod keymap;
+pub mod overview;
+pub mod packets;
+pub mod responder;
+pub mod shared;
+pub mod status;
+pub mod terminal;
+pub mod theme;
+pub mod view;
+
+pub use app::{App, Effect};
+pub use draw::draw;
+pub use shared::{ModelObserver, Shared};

@@ -1,0 +1,147 @@
+//! The Overview tab: traffic rate over time, incident timeline, attack-type distribution, top
+//! talkers and destinations, and the protocol mix. Drawn on the UI thread.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Sparkline};
+use ratatui::Frame;
+
+use super::app::App;
+use super::fmt;
+use crate::engine::model::Model;
+
+fn bars(items: &[(String, u64)], width: u16, style: Style) -> Vec<Line<'static>> {
+    let max = items.iter().map(|i| i.1).max().unwrap_or(0).max(1);
+    let label_w = 18usize;
+    let bar_w = usize::from(width).saturating_sub(label_w + 10).max(1);
+    items
+        .iter()
+        .map(|(label, n)| {
+            let len = usize::try_from(n.saturating_mul(bar_w as u64) / max)
+                .unwrap_or(0)
+                .max(1);
+            Line::from(vec![
+                Span::raw(format!("{:<label_w$} ", fmt::clip(label, label_w))),
+                Span::styled("█".repeat(len), style),
+                Span::raw(format!(" {}", fmt::count(*n))),
+            ])
+        })
+        .collect()
+}
+
+fn boxed<'a>(title: &str, lines: Vec<Line<'a>>, app: &App) -> Paragraph<'a> {
+    Paragraph::new(lines).block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(app.theme.dim())
+            .title(Line::styled(format!(" {title} "), app.theme.title())),
+    )
+}
+
+pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
+    let th = &app.theme;
+    let [top, mid, bottom] = Layout::vertical([
+        Constraint::Percentage(30),
+        Constraint::Percentage(35),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [rate, timeline] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(top);
+    let pkts: Vec<u64> = m.rate_history().iter().map(|b| b.pkts).collect();
+    let w = usize::from(rate.width.saturating_sub(2));
+    let (pps, bps) = m.current_rate();
+    f.render_widget(
+        Sparkline::default()
+            .data(&pkts[pkts.len().saturating_sub(w)..])
+            .style(th.accent())
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(th.dim())
+                    .title(Line::styled(
+                        format!(
+                            " Traffic {} pkt/s {} ",
+                            fmt::count(pps),
+                            fmt::bits_rate(bps)
+                        ),
+                        th.title(),
+                    )),
+            ),
+        rate,
+    );
+    // Incidents started per second of capture time, over the rate history's window.
+    let first_sec = m.rate_history().front().map_or(0, |b| b.sec);
+    let mut per_sec = vec![0u64; m.rate_history().len()];
+    for i in m.incidents() {
+        if let Ok(k) = usize::try_from(i.first_seen.secs() - first_sec) {
+            if let Some(v) = per_sec.get_mut(k) {
+                *v += 1;
+            }
+        }
+    }
+    let tw = usize::from(timeline.width.saturating_sub(2));
+    f.render_widget(
+        Sparkline::default()
+            .data(&per_sec[per_sec.len().saturating_sub(tw)..])
+            .style(th.warning())
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(th.dim())
+                    .title(Line::styled(
+                        format!(" Incident timeline ({} incidents) ", m.incidents().len()),
+                        th.title(),
+                    )),
+            ),
+        timeline,
+    );
+    let [attacks, protos] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(mid);
+    let mut cats: Vec<(String, u64)> = m
+        .categories
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    cats.sort_by_key(|b| std::cmp::Reverse(b.1));
+    let rows = usize::from(mid.height.saturating_sub(2));
+    cats.truncate(rows);
+    f.render_widget(
+        boxed(
+            "Attack types",
+            bars(&cats, attacks.width, th.warning()),
+            app,
+        ),
+        attacks,
+    );
+    let mut pm: Vec<(String, u64)> = m.protocols.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    pm.sort_by_key(|b| std::cmp::Reverse(b.1));
+    pm.truncate(rows);
+    f.render_widget(
+        boxed("Protocol mix", bars(&pm, protos.width, th.accent()), app),
+        protos,
+    );
+    let [talk, dest] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(bottom);
+    let n = usize::from(bottom.height.saturating_sub(2));
+    let conv = |v: Vec<(std::net::IpAddr, u64)>| -> Vec<(String, u64)> {
+        v.into_iter().map(|(ip, b)| (ip.to_string(), b)).collect()
+    };
+    f.render_widget(
+        boxed(
+            "Top talkers (bytes)",
+            bars(&conv(m.top_talkers(n)), talk.width, th.accent()),
+            app,
+        ),
+        talk,
+    );
+    f.render_widget(
+        boxed(
+            "Top destinations (bytes)",
+            bars(&conv(m.top_destinations(n)), dest.width, th.accent()),
+            app,
+        ),
+        dest,
+    );
+}

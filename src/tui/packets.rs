@@ -1,0 +1,122 @@
+//! The packet table: time, endpoints, protocol, length, TCP flags, info and threat, each row
+//! coloured by its highest severity. Follows the newest packet until the user scrolls.
+//!
+//! Drawn on the UI thread from the filtered view.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Cell, Row as TableRow, Table};
+use ratatui::Frame;
+
+use super::app::{App, Focus};
+use super::fmt;
+use crate::engine::model::{Model, Row};
+
+fn cells(r: &Row, wide: bool) -> Vec<String> {
+    let ports = r.ports();
+    let mut v = vec![
+        fmt::hms(r.ts(), wide),
+        fmt::endpoint(r.src(), ports.map(|p| p.0)),
+        fmt::endpoint(r.dst(), ports.map(|p| p.1)),
+        r.proto().name(),
+    ];
+    if wide {
+        v.push(r.length().to_string());
+        v.push(r.tcp_flags().map(|f| f.to_string()).unwrap_or_default());
+    }
+    v.push(r.info.clone());
+    v.push(
+        r.threat
+            .as_ref()
+            .map(|t| format!("{} {}", t.severity, t.category))
+            .unwrap_or_default(),
+    );
+    v
+}
+
+fn widths(wide: bool) -> Vec<Constraint> {
+    if wide {
+        vec![
+            Constraint::Length(12),
+            Constraint::Length(21),
+            Constraint::Length(21),
+            Constraint::Length(5),
+            Constraint::Length(5),
+            Constraint::Length(5),
+            Constraint::Fill(1),
+            Constraint::Length(24),
+        ]
+    } else {
+        vec![
+            Constraint::Length(8),
+            Constraint::Length(15),
+            Constraint::Length(15),
+            Constraint::Length(4),
+            Constraint::Fill(1),
+            Constraint::Length(12),
+        ]
+    }
+}
+
+/// Keep the selected row visible, moving the window as little as possible.
+fn window(app: &App, height: usize) -> (usize, Option<usize>) {
+    let n = app.view.len();
+    let sel = app.selected_index();
+    let mut off = app.table_offset.get();
+    if let Some(s) = sel {
+        if s < off {
+            off = s;
+        } else if s >= off + height {
+            off = s + 1 - height;
+        }
+    }
+    off = off.min(n.saturating_sub(height));
+    app.table_offset.set(off);
+    app.table_height.set(height);
+    (off, sel)
+}
+
+pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
+    let wide = area.width >= 110;
+    let height = usize::from(area.height.saturating_sub(3)).max(1);
+    let (off, sel) = window(app, height);
+    let th = &app.theme;
+    let mut rows = Vec::with_capacity(height);
+    for i in off..(off + height).min(app.view.len()) {
+        let Some(r) = app.view.get(i).and_then(|s| m.row(s)) else {
+            continue;
+        };
+        let mut style = r.severity().map_or(Style::default(), |s| th.severity(s));
+        if Some(i) == sel {
+            style = style.patch(th.selected());
+        }
+        rows.push(TableRow::new(cells(r, wide).into_iter().map(Cell::from)).style(style));
+    }
+    let mut header = vec!["Time", "Source", "Destination", "Proto"];
+    if wide {
+        header.extend(["Len", "Flags"]);
+    }
+    header.extend(["Info", "Threat"]);
+    let follow = if app.follow { "following" } else { "held" };
+    let filter = if app.filter_text.is_empty() {
+        String::new()
+    } else {
+        format!(" filter: {} ", app.filter_text)
+    };
+    let title = format!(
+        " Packets {}/{} ({follow}){filter}",
+        sel.map_or(0, |s| s + 1),
+        app.view.len()
+    );
+    let table = Table::new(rows, widths(wide))
+        .header(TableRow::new(header).style(th.title()))
+        .column_spacing(1)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(th.focused_border(app.focus == Focus::Packets))
+                .title(Line::styled(title, th.title())),
+        );
+    f.render_widget(table, area);
+}
