@@ -12,6 +12,7 @@ pub mod engine;
 pub mod enrich;
 pub mod output;
 pub mod pipeline;
+pub mod respond;
 pub mod run;
 pub mod store;
 pub mod synth;

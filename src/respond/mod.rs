@@ -1,0 +1,8 @@
+//! Automated and manual response: firewall backends (nftables, iptables + ipset, pf), the
+//! safety checks and caps every action passes, the hash-chained audit trail, incident
+//! persistence, reports and notifications.
+//!
+//! Runs off the analysis path: the CLI's main thread, one response worker thread fed by a
+//! bounded queue, or the console's effect thread. Nothing here is called per packet.
+
+pub mod fw;
