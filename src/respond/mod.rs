@@ -5,4 +5,7 @@
 //! Runs off the analysis path: the CLI's main thread, one response worker thread fed by a
 //! bounded queue, or the console's effect thread. Nothing here is called per packet.
 
+pub mod audit;
+pub mod exec;
 pub mod fw;
+pub mod safety;

@@ -139,8 +139,30 @@ CREATE TABLE reputation_cache (
 );
 ";
 
+/// Schema version 2: firewall state for responses (`blocks`: what nsm-tui put into the
+/// firewall and until when, so blocks are re-applied after a firewall restart and removed on
+/// exit), and each incident's alert references.
+const V2: &str = r"
+CREATE TABLE blocks (
+    id          INTEGER PRIMARY KEY,
+    addr        TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    backend     TEXT    NOT NULL,
+    created     INTEGER NOT NULL,
+    expires     INTEGER,
+    active      INTEGER NOT NULL DEFAULT 1,
+    temporary   INTEGER NOT NULL DEFAULT 1,
+    offense     INTEGER NOT NULL DEFAULT 1,
+    incident_id INTEGER,
+    reason      TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX blocks_active ON blocks(active, addr);
+ALTER TABLE incidents ADD COLUMN alert_refs TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX actions_ts ON actions(ts);
+";
+
 /// All migrations, in order. `MIGRATIONS.len()` is the schema version this code writes.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build creates and understands.
 pub fn current_version() -> i64 {
@@ -256,7 +278,9 @@ mod tests {
         let err = migrate(&mut conn, Path::new("x.db"), MIGRATIONS).unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("x.db") && msg.contains('7') && msg.contains('1'),
+            msg.contains("x.db")
+                && msg.contains('7')
+                && msg.contains(&current_version().to_string()),
             "{msg}"
         );
     }

@@ -1,0 +1,280 @@
+//! The audit trail: every response decision as one row of the SQLite `actions` table, each
+//! row's `hash` = SHA-1 over the previous row's hash and this row's canonical fields, so any
+//! edit, deletion or reordering breaks the chain at that row; `verify` finds the first break.
+//!
+//! Called on whichever thread decides or carries out a response, and by `nsm-tui audit
+//! verify`. Appends take SQLite's write lock (BEGIN IMMEDIATE) so two processes writing the
+//! same file keep one chain.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use sha1::{Digest, Sha1};
+
+/// How a decision ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Executed,
+    DryRun,
+    Refused,
+    Failed,
+    Expired,
+    RolledBack,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Executed,
+        Outcome::DryRun,
+        Outcome::Refused,
+        Outcome::Failed,
+        Outcome::Expired,
+        Outcome::RolledBack,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Executed => "executed",
+            Outcome::DryRun => "dry_run",
+            Outcome::Refused => "refused",
+            Outcome::Failed => "failed",
+            Outcome::Expired => "expired",
+            Outcome::RolledBack => "rolled_back",
+        }
+    }
+}
+
+/// One decision, before it gets its id and hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ActionRecord {
+    /// Nanoseconds since the epoch.
+    pub ts: i64,
+    /// `auto`, `cli`, `console`, `system`.
+    pub actor: String,
+    /// `block`, `unblock`, `rate_limit`, `quarantine`, `flush`, `notify`, `reconcile` …
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+    pub incident_id: Option<i64>,
+    pub alert_id: Option<i64>,
+    pub command: Option<String>,
+    pub exit_status: Option<i32>,
+    pub output: Option<String>,
+    pub outcome: String,
+}
+
+/// The canonical byte form that is hashed: every field length-prefixed so no two different
+/// rows encode the same (`ab`+`c` ≠ `a`+`bc`), absent values distinct from empty strings.
+pub fn canonical(prev_hash: &str, r: &ActionRecord) -> Vec<u8> {
+    fn put(out: &mut Vec<u8>, v: Option<&str>) {
+        match v {
+            Some(s) => {
+                out.extend_from_slice(s.len().to_string().as_bytes());
+                out.push(b':');
+                out.extend_from_slice(s.as_bytes());
+            }
+            None => out.push(b'-'),
+        }
+        out.push(b'\n');
+    }
+    let mut out = Vec::new();
+    let ts = r.ts.to_string();
+    let inc = r.incident_id.map(|v| v.to_string());
+    let alert = r.alert_id.map(|v| v.to_string());
+    let exit = r.exit_status.map(|v| v.to_string());
+    put(&mut out, Some(prev_hash));
+    put(&mut out, Some(&ts));
+    put(&mut out, Some(&r.actor));
+    put(&mut out, Some(&r.action));
+    put(&mut out, Some(&r.target));
+    put(&mut out, Some(&r.reason));
+    put(&mut out, inc.as_deref());
+    put(&mut out, alert.as_deref());
+    put(&mut out, r.command.as_deref());
+    put(&mut out, exit.as_deref());
+    put(&mut out, r.output.as_deref());
+    put(&mut out, Some(&r.outcome));
+    out
+}
+
+pub fn row_hash(prev_hash: &str, r: &ActionRecord) -> String {
+    Sha1::digest(canonical(prev_hash, r))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Appends `r` to the chain; returns the new row's id.
+pub fn append(conn: &Connection, r: &ActionRecord) -> rusqlite::Result<i64> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let res = append_locked(conn, r);
+    match res {
+        Ok(id) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(id)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn append_locked(conn: &Connection, r: &ActionRecord) -> rusqlite::Result<i64> {
+    let prev: String = conn
+        .query_row(
+            "SELECT hash FROM actions ORDER BY id DESC LIMIT 1",
+            [],
+            |x| x.get(0),
+        )
+        .optional()?
+        .unwrap_or_default();
+    let hash = row_hash(&prev, r);
+    conn.execute(
+        "INSERT INTO actions (ts, actor, action, target, reason, incident_id, alert_id, command, \
+         exit_status, output, outcome, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            r.ts,
+            r.actor,
+            r.action,
+            r.target,
+            r.reason,
+            r.incident_id,
+            r.alert_id,
+            r.command,
+            r.exit_status,
+            r.output,
+            r.outcome,
+            prev,
+            hash
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The result of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub rows: u64,
+    /// The id of the first row whose hash or link does not match, and what is wrong.
+    pub first_broken: Option<(i64, String)>,
+}
+
+/// Reads one stored row back as a record (with its stored prev_hash and hash).
+pub fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ActionRecord, String, String)> {
+    Ok((
+        row.get("id")?,
+        ActionRecord {
+            ts: row.get("ts")?,
+            actor: row.get("actor")?,
+            action: row.get("action")?,
+            target: row.get("target")?,
+            reason: row.get("reason")?,
+            incident_id: row.get("incident_id")?,
+            alert_id: row.get("alert_id")?,
+            command: row.get("command")?,
+            exit_status: row.get("exit_status")?,
+            output: row.get("output")?,
+            outcome: row.get("outcome")?,
+        },
+        row.get("prev_hash")?,
+        row.get("hash")?,
+    ))
+}
+
+/// Walks the chain from the first row and reports the first break.
+pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
+    let mut stmt = conn.prepare("SELECT * FROM actions ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    let mut prev = String::new();
+    let mut n = 0u64;
+    while let Some(row) = rows.next()? {
+        let (id, rec, stored_prev, stored_hash) = read_row(row)?;
+        n += 1;
+        if stored_prev != prev {
+            return Ok(Verification {
+                rows: n,
+                first_broken: Some((
+                    id,
+                    format!(
+                        "prev_hash {stored_prev:?} does not match the previous row's hash {prev:?} (a row was removed, inserted or reordered)"
+                    ),
+                )),
+            });
+        }
+        let want = row_hash(&prev, &rec);
+        if want != stored_hash {
+            return Ok(Verification {
+                rows: n,
+                first_broken: Some((
+                    id,
+                    format!("hash {stored_hash} does not match its contents (expected {want}); the row was edited"),
+                )),
+            });
+        }
+        prev = stored_hash;
+    }
+    Ok(Verification {
+        rows: n,
+        first_broken: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema::{migrate, MIGRATIONS};
+    use std::path::Path;
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c, Path::new("mem"), MIGRATIONS).unwrap();
+        c
+    }
+
+    fn rec(i: i64) -> ActionRecord {
+        ActionRecord {
+            ts: i,
+            actor: "cli".into(),
+            action: "block".into(),
+            target: format!("198.51.100.{i}"),
+            command: Some("nft -f -".into()),
+            exit_status: Some(0),
+            outcome: Outcome::Executed.as_str().into(),
+            ..ActionRecord::default()
+        }
+    }
+
+    #[test]
+    fn chain_verifies_and_edits_show() {
+        let c = db();
+        for i in 1..=5 {
+            append(&c, &rec(i)).unwrap();
+        }
+        assert_eq!(verify(&c).unwrap().first_broken, None);
+        c.execute("UPDATE actions SET outcome = 'dry_run' WHERE id = 3", [])
+            .unwrap();
+        let v = verify(&c).unwrap();
+        assert_eq!(v.first_broken.as_ref().map(|b| b.0), Some(3), "{v:?}");
+        c.execute("UPDATE actions SET outcome = 'executed' WHERE id = 3", [])
+            .unwrap();
+        c.execute("DELETE FROM actions WHERE id = 2", []).unwrap();
+        let v = verify(&c).unwrap();
+        assert_eq!(v.first_broken.map(|b| b.0), Some(3));
+    }
+
+    #[test]
+    fn canonical_form_is_unambiguous() {
+        let mut a = rec(1);
+        let mut b = rec(1);
+        a.actor = "ab".into();
+        a.action = "c".into();
+        b.actor = "a".into();
+        b.action = "bc".into();
+        assert_ne!(row_hash("", &a), row_hash("", &b));
+        let mut n = rec(1);
+        n.output = Some(String::new());
+        assert_ne!(row_hash("", &rec(1)), row_hash("", &n));
+    }
+}

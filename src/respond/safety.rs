@@ -1,0 +1,268 @@
+//! Addresses nsm-tui must never block, and why: the SSH client of the session, the machine's
+//! own addresses, its default gateways, the DNS servers of resolv.conf, configured allowlist
+//! ranges, and private/local ranges unless enabled.
+//!
+//! `Guard::verdict` is pure. `discover` gathers the protected addresses (environment,
+//! `ip -j addr`, `ip -j route`, resolv.conf) once, on the thread that builds the responder.
+
+use std::net::IpAddr;
+
+use super::exec::Runner;
+use super::fw::Cmd;
+
+/// One protected range and why it is protected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protected {
+    pub net: IpAddr,
+    pub prefix: u8,
+    pub why: String,
+}
+
+/// Everything a block request is checked against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Guard {
+    pub protected: Vec<Protected>,
+    /// Permit private, loopback-free local ranges (RFC 1918, ULA, link-local).
+    pub allow_private: bool,
+}
+
+/// Parses `ADDR` or `ADDR/LEN`.
+pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (a, l) = match s.trim().split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s.trim(), None),
+    };
+    let addr: IpAddr = a.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match l {
+        Some(l) => l.parse::<u8>().ok().filter(|n| *n <= max)?,
+        None => max,
+    };
+    Some((addr, len))
+}
+
+pub fn in_range(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            u32::from(a) & m == u32::from(n) & m
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            u128::from(a) & m == u128::from(n) & m
+        }
+        _ => false,
+    }
+}
+
+fn special(ip: IpAddr) -> Option<(&'static str, bool)> {
+    // (description, whether `allow_private` lifts the refusal)
+    match ip {
+        IpAddr::V4(v) if v.is_loopback() => Some(("a loopback address", false)),
+        IpAddr::V4(v) if v.is_unspecified() || v.is_broadcast() || v.is_multicast() => {
+            Some(("not a unicast address", false))
+        }
+        IpAddr::V4(v) if v.is_private() => Some(("a private (RFC 1918) address", true)),
+        IpAddr::V4(v) if v.is_link_local() => Some(("a link-local address", true)),
+        IpAddr::V6(v) if v.is_loopback() => Some(("a loopback address", false)),
+        IpAddr::V6(v) if v.is_unspecified() || v.is_multicast() => {
+            Some(("not a unicast address", false))
+        }
+        IpAddr::V6(v) if (v.segments()[0] & 0xfe00) == 0xfc00 => {
+            Some(("a unique-local (private) address", true))
+        }
+        IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 => {
+            Some(("a link-local address", true))
+        }
+        _ => None,
+    }
+}
+
+impl Guard {
+    pub fn protect(&mut self, net: IpAddr, prefix: u8, why: impl Into<String>) {
+        self.protected.push(Protected {
+            net,
+            prefix,
+            why: why.into(),
+        });
+    }
+
+    /// Why `ip` must not be blocked, or `None` when it may be.
+    pub fn verdict(&self, ip: IpAddr) -> Option<String> {
+        if let Some(p) = self
+            .protected
+            .iter()
+            .find(|p| in_range(ip, p.net, p.prefix))
+        {
+            return Some(format!("{ip} is {}", p.why));
+        }
+        match special(ip) {
+            Some((kind, false)) => Some(format!("{ip} is {kind}; it is never blocked")),
+            Some((kind, true)) if !self.allow_private => Some(format!(
+                "{ip} is {kind}; private ranges are blocked only with allow_private = true"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The SSH client address from `SSH_CONNECTION` or `SSH_CLIENT` (both start with it).
+pub fn ssh_client(ssh_connection: Option<&str>, ssh_client: Option<&str>) -> Option<IpAddr> {
+    [ssh_connection, ssh_client]
+        .into_iter()
+        .flatten()
+        .find_map(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// Name servers listed in resolv.conf text.
+pub fn resolv_nameservers(text: &str) -> Vec<IpAddr> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next()? == "nameserver").then_some(())?;
+            // Scoped IPv6 servers look like fe80::1%eth0.
+            w.next()?.split('%').next()?.parse().ok()
+        })
+        .collect()
+}
+
+/// Local addresses from `ip -j addr show` output.
+pub fn ip_addr_json(text: &str) -> Vec<IpAddr> {
+    let Ok(serde_json::Value::Array(ifaces)) = serde_json::from_str(text) else {
+        return Vec::new();
+    };
+    ifaces
+        .iter()
+        .filter_map(|i| i.get("addr_info")?.as_array())
+        .flatten()
+        .filter_map(|a| a.get("local")?.as_str()?.parse().ok())
+        .collect()
+}
+
+/// Gateways from `ip -j route show default` output.
+pub fn ip_route_gateways(text: &str) -> Vec<IpAddr> {
+    let Ok(serde_json::Value::Array(routes)) = serde_json::from_str(text) else {
+        return Vec::new();
+    };
+    routes
+        .iter()
+        .filter_map(|r| r.get("gateway")?.as_str()?.parse().ok())
+        .collect()
+}
+
+/// Builds the guard for this machine: environment, interfaces, routes, resolv.conf, plus
+/// the configured allowlist. Unparsable allowlist entries are returned as errors by the caller's
+/// config validation; here they are skipped.
+pub fn discover(
+    runner: &mut dyn Runner,
+    env: &dyn Fn(&str) -> Option<String>,
+    resolv_conf: Option<&str>,
+    allowlist: &[String],
+    allow_private: bool,
+) -> Guard {
+    let mut g = Guard {
+        protected: Vec::new(),
+        allow_private,
+    };
+    let conn = env("SSH_CONNECTION");
+    let client = env("SSH_CLIENT");
+    if let Some(ip) = ssh_client(conn.as_deref(), client.as_deref()) {
+        g.protect(
+            ip,
+            full(ip),
+            "the SSH client of this session (SSH_CONNECTION)",
+        );
+    }
+    let out = runner.run(&Cmd::new(&["ip", "-j", "addr", "show"]));
+    for ip in ip_addr_json(&out.stdout) {
+        g.protect(ip, full(ip), "one of this machine's own addresses");
+    }
+    for fam in ["-4", "-6"] {
+        let out = runner.run(&Cmd::new(&["ip", "-j", fam, "route", "show", "default"]));
+        for ip in ip_route_gateways(&out.stdout) {
+            g.protect(ip, full(ip), "this machine's default gateway");
+        }
+    }
+    for ip in resolv_conf.map(resolv_nameservers).unwrap_or_default() {
+        g.protect(ip, full(ip), "a DNS server in /etc/resolv.conf");
+    }
+    for entry in allowlist {
+        if let Some((net, len)) = parse_cidr(entry) {
+            g.protect(net, len, format!("inside the allowlisted range {entry}"));
+        }
+    }
+    g
+}
+
+fn full(ip: IpAddr) -> u8 {
+    if ip.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::respond::exec::DryRunner;
+
+    #[test]
+    fn refuses_ssh_allowlist_and_private() {
+        let env = |k: &str| (k == "SSH_CLIENT").then(|| "198.51.100.22 50022 22".to_string());
+        let mut r = DryRunner::default();
+        let g = discover(
+            &mut r,
+            &env,
+            Some("# x\nnameserver 9.9.9.9\nnameserver fe80::1%eth0\n"),
+            &["203.0.113.0/24".into()],
+            false,
+        );
+        let why = g.verdict("198.51.100.22".parse().unwrap()).unwrap();
+        assert!(why.contains("SSH client"), "{why}");
+        assert!(g
+            .verdict("203.0.113.77".parse().unwrap())
+            .unwrap()
+            .contains("allowlisted"));
+        assert!(g
+            .verdict("9.9.9.9".parse().unwrap())
+            .unwrap()
+            .contains("DNS"));
+        assert!(g
+            .verdict("10.1.2.3".parse().unwrap())
+            .unwrap()
+            .contains("allow_private"));
+        assert!(g.verdict("127.0.0.1".parse().unwrap()).is_some());
+        assert_eq!(g.verdict("198.51.100.23".parse().unwrap()), None);
+        let mut open = g.clone();
+        open.allow_private = true;
+        assert_eq!(open.verdict("10.1.2.3".parse().unwrap()), None);
+        assert!(open.verdict("127.0.0.1".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn parses_ip_json_and_cidrs() {
+        let a = r#"[{"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1"}]},{"ifname":"eth0","addr_info":[{"local":"192.0.2.5","prefixlen":24},{"local":"2001:db8::5"}]}]"#;
+        assert_eq!(ip_addr_json(a).len(), 3);
+        let r = r#"[{"dst":"default","gateway":"192.0.2.1","dev":"eth0"}]"#;
+        assert_eq!(
+            ip_route_gateways(r),
+            vec!["192.0.2.1".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            parse_cidr("10.0.0.0/8"),
+            Some(("10.0.0.0".parse().unwrap(), 8))
+        );
+        assert_eq!(parse_cidr("10.0.0.0/33"), None);
+        assert_eq!(parse_cidr("2001:db8::/32").map(|c| c.1), Some(32));
+        assert!(in_range(
+            "10.200.1.1".parse().unwrap(),
+            "10.0.0.0".parse().unwrap(),
+            8
+        ));
+    }
+}
