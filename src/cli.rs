@@ -134,6 +134,12 @@ pub struct GlobalArgs {
     /// Directory of signature files (every *.json in it).
     #[arg(long, global = true, value_name = "DIR")]
     pub signatures: Option<PathBuf>,
+    /// Blocklist file or directory of IP/CIDR lists (repeatable; adds to `[enrich] blocklists`).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub blocklist: Vec<PathBuf>,
+    /// GeoIP database (.mmdb: GeoLite2 or DB-IP City/Country) instead of the configured one.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub geoip: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -185,6 +191,11 @@ impl GlobalArgs {
         }
         if let Some(s) = &self.signatures {
             c.detector.signatures_dir = s.clone();
+        }
+        c.enrich.blocklists.extend(self.blocklist.iter().cloned());
+        if let Some(g) = &self.geoip {
+            c.geoip.city_db = g.clone();
+            c.geoip.enabled = true;
         }
     }
 }

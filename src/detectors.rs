@@ -54,7 +54,15 @@ pub fn build(c: &Config) -> Result<(DetectorSet, SignatureHandle)> {
     let (set, errors) = load_signatures(dir);
     report(&errors, set.len(), dir);
     let handle = SignatureHandle::new(set);
-    let set = DetectorSet::defaults(&DetectConfig::default(), handle.clone());
+    let mut set = DetectorSet::defaults(&DetectConfig::default(), handle.clone());
+    let (blocklist, notes) = crate::enrich::load_blocklists(&c.enrich.blocklists);
+    for n in notes {
+        eprintln!("{n}");
+    }
+    if let Some(table) = blocklist {
+        let d = crate::enrich::blocklist::BlocklistDetector::new(table);
+        set.stateful.push(Box::new(d));
+    }
     Ok((set, handle))
 }
 

@@ -76,7 +76,17 @@ pub fn pipeline_options(c: &Config) -> PipelineOptions {
         pcap_log,
         tick: Duration::from_secs(c.output.stats_interval_secs.max(1)),
         observer: None,
+        enrich: crate::enrich::Enrichment::default(),
     }
+}
+
+/// GeoIP and AbuseIPDB reputation as configured; their notices are printed once, here.
+pub fn enrichment(c: &Config) -> crate::enrich::Enrichment {
+    let (e, notes) = crate::enrich::Enrichment::from_config(c);
+    for n in notes {
+        eprintln!("{n}");
+    }
+    e
 }
 
 /// The detectors the configuration asks for; signatures reload on SIGHUP.
@@ -110,7 +120,8 @@ fn print_summary(summary: &RunSummary, eve_on_stdout: bool) {
 /// `nsm-tui read FILE`.
 pub fn read(file: &Path, c: &Config) -> Result<()> {
     let src = FileSource::open(file)?;
-    let opts = pipeline_options(c);
+    let mut opts = pipeline_options(c);
+    opts.enrich = enrichment(c);
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
     let summary = crate::pipeline::run(Box::new(src), detectors(c)?, opts, &stop, |_| {})?;
@@ -135,7 +146,8 @@ pub fn live_options(c: &Config) -> LiveOptions {
 pub fn headless(c: &Config) -> Result<()> {
     let src = LiveSource::open(&live_options(c))?;
     eprintln!("capturing on {} (Ctrl-C to stop)", src.name());
-    let opts = pipeline_options(c);
+    let mut opts = pipeline_options(c);
+    opts.enrich = enrichment(c);
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
     let summary = crate::pipeline::run(Box::new(src), detectors(c)?, opts, &stop, |s| {

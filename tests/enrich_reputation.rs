@@ -157,7 +157,7 @@ fn opts(base: &str) -> ReputationOptions {
 fn run(o: ReputationOptions, packets: &[Analyzed], wait: Duration) -> (Vec<Finding>, Reputation) {
     let mut r = Reputation::start(o).unwrap();
     for p in packets {
-        r.observe(p);
+        r.observe(p, Some(7));
     }
     let mut f = r.drain();
     f.extend(r.finish(wait));

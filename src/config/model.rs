@@ -22,6 +22,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub output: OutputConfig,
     pub geoip: GeoipConfig,
+    pub enrich: EnrichConfig,
     pub console: ConsoleConfig,
 }
 
@@ -294,6 +295,31 @@ impl Default for GeoipConfig {
             enabled: true,
             city_db: PathBuf::from("geoip/GeoLite2-City.mmdb"),
             asn_db: None,
+        }
+    }
+}
+
+/// `[enrich]`: local blocklists and the AbuseIPDB reputation check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrichConfig {
+    /// Blocklist files or directories (plain IP/CIDR lists: FireHOL, Spamhaus DROP, ET).
+    pub blocklists: Vec<PathBuf>,
+    /// AbuseIPDB confidence score (1-100) at or above which a reputation alert is raised.
+    pub reputation_threshold: u8,
+    /// Hours an AbuseIPDB answer stays cached.
+    pub reputation_cache_hours: u64,
+    /// AbuseIPDB checks per UTC day (the free tier allows 1,000).
+    pub reputation_daily_quota: u64,
+}
+
+impl Default for EnrichConfig {
+    fn default() -> Self {
+        Self {
+            blocklists: Vec::new(),
+            reputation_threshold: 75,
+            reputation_cache_hours: 24,
+            reputation_daily_quota: 1000,
         }
     }
 }

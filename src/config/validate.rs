@@ -198,6 +198,20 @@ impl Config {
             "geoip",
             vec![("city_db", not_empty_path(&self.geoip.city_db))],
         )?;
+        let e = &self.enrich;
+        first(
+            "enrich",
+            vec![
+                (
+                    "reputation_threshold",
+                    between(e.reputation_threshold, 1, 100),
+                ),
+                (
+                    "reputation_cache_hours",
+                    at_least(e.reputation_cache_hours, 1),
+                ),
+            ],
+        )?;
         let c = &self.console;
         first(
             "console",

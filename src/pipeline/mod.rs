@@ -73,6 +73,8 @@ pub struct PipelineOptions {
     pub tick: Duration,
     /// Sees every analysed packet on the aggregator thread (the console's model).
     pub observer: Option<Box<dyn observer::Observer>>,
+    /// GeoIP for EVE, AbuseIPDB reputation (late alerts join the output stage).
+    pub enrich: crate::enrich::Enrichment,
 }
 
 /// What a finished run reports.
@@ -151,6 +153,9 @@ pub fn run(
             ..EveOptions::default()
         };
         sinks.eve = Some(open_eve(t, eve_opts)?);
+        if let Some(w) = &mut sinks.eve {
+            w.set_geoip(opts.enrich.geoip.clone());
+        }
     }
     let mut store_join: Option<StoreJoin> = None;
     if let Some((path, sopts)) = &opts.db {
@@ -177,6 +182,8 @@ pub fn run(
             iface_names,
             store_packets: opts.store_packets,
             observer: opts.observer,
+            reputation: opts.enrich.reputation,
+            reputation_wait: opts.enrich.finish_wait,
         },
     );
     let out_join = std::thread::Builder::new()

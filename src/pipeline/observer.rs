@@ -11,6 +11,9 @@ pub trait Observer: Send {
     fn packet(&mut self, a: &Analyzed, flow: Option<&FlowMeta>);
     /// A flow ended (timeout, eviction, close or shutdown).
     fn flow_ended(&mut self, _r: &FlowRecord) {}
+    /// An alert that arrived after its packet went by (AbuseIPDB reputation); `a` is the
+    /// packet that first carried the address.
+    fn late_alert(&mut self, _a: &Analyzed, _alert: &crate::engine::alert::Alert) {}
     /// Fresh counters, about four times a second while packets flow.
     fn stats(&mut self, _s: &Stats) {}
     /// The input ended and every flow was drained.

@@ -43,6 +43,10 @@ pub struct OutputOptions {
     pub store_packets: bool,
     /// Sees every packet after analysis (the console's model).
     pub observer: Option<Box<dyn Observer>>,
+    /// AbuseIPDB checks: addresses are offered here, late alerts come back here.
+    pub reputation: Option<crate::enrich::reputation::Reputation>,
+    /// How long the end of the input waits for pending reputation checks.
+    pub reputation_wait: std::time::Duration,
 }
 
 pub struct Output {
@@ -81,6 +85,10 @@ impl Output {
             for (_, ev) in events {
                 self.event(ev);
             }
+            if let Some(r) = &mut self.opts.reputation {
+                let found = r.drain();
+                self.late_alerts(found);
+            }
         }
         self.flush_store();
         self.flush_pcap();
@@ -109,6 +117,9 @@ impl Output {
     fn packet(&mut self, a: &mut Analyzed, meta: Option<&FlowMeta>) {
         if let Some(o) = &mut self.opts.observer {
             o.packet(a, meta);
+        }
+        if let Some(r) = &mut self.opts.reputation {
+            r.observe(a, meta.map(|m| m.flow_id));
         }
         if let Some(eve) = &mut self.sinks.eve {
             let mut res = Ok(());
@@ -180,6 +191,16 @@ impl Output {
     }
 
     fn finish(&mut self, s: &Stats, ts: Ts) {
+        let mut s = s.clone();
+        if let Some(mut r) = self.opts.reputation.take() {
+            let found = r.finish(self.opts.reputation_wait);
+            for f in &found {
+                *s.alerts.entry(f.alert.severity).or_default() += 1;
+            }
+            self.late_alerts(found);
+            eprintln!("{}", r.status().snapshot().line());
+        }
+        let s = &s;
         self.flush_store();
         self.flush_pcap();
         if let Some(eve) = &mut self.sinks.eve {
@@ -189,6 +210,24 @@ impl Output {
         }
         if let Some(o) = &mut self.opts.observer {
             o.finished(s);
+        }
+    }
+
+    /// Reputation alerts raised after their packet was written.
+    fn late_alerts(&mut self, found: Vec<crate::enrich::reputation::Finding>) {
+        for f in found {
+            if let Some(o) = &mut self.opts.observer {
+                o.late_alert(&f.packet, &f.alert);
+            }
+            if let Some(eve) = &mut self.sinks.eve {
+                if let Err(e) = eve.alert(&f.packet, &f.alert, None) {
+                    self.eve_failed(&e);
+                }
+            }
+            if self.sinks.store.is_some() {
+                self.alert_rows
+                    .push(AlertRow::for_decoded(f.alert, &f.packet.decoded));
+            }
         }
     }
 

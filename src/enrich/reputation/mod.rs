@@ -94,6 +94,9 @@ impl ReputationOptions {
             .filter(|k| !k.is_empty())?;
         let mut o = Self::new(key, &c.integrations.abuseipdb_base_url);
         o.db = c.storage.db_enabled.then(|| c.storage.db_path.clone());
+        o.threshold = c.enrich.reputation_threshold;
+        o.ttl = Duration::from_secs(c.enrich.reputation_cache_hours.saturating_mul(3600));
+        o.daily_quota = c.enrich.reputation_daily_quota;
         Some(o)
     }
 }
@@ -190,6 +193,7 @@ pub struct Finding {
 struct Job {
     ip: IpAddr,
     packet: Analyzed,
+    flow_id: Option<u64>,
     attempts: u8,
 }
 
@@ -250,8 +254,9 @@ impl Reputation {
         self.status.clone()
     }
 
-    /// Offers the packet's public addresses not offered before. Never blocks.
-    pub fn observe(&mut self, a: &Analyzed) {
+    /// Offers the packet's public addresses not offered before. Never blocks. `flow_id` is
+    /// carried into the alert.
+    pub fn observe(&mut self, a: &Analyzed, flow_id: Option<u64>) {
         let Some(ip) = a.decoded.ip else { return };
         for addr in [ip.src, ip.dst] {
             if self.seen.contains(&addr) || !scope(addr).is_public() {
@@ -261,6 +266,7 @@ impl Reputation {
             let job = Job {
                 ip: addr,
                 packet: a.clone(),
+                flow_id,
                 attempts: 0,
             };
             match tx.try_send(job) {

@@ -175,8 +175,10 @@ impl Worker {
         if r.score < self.opts.threshold {
             return;
         }
+        let mut alert = reputation_alert(&job.packet, r);
+        alert.flow_id = job.flow_id;
         let f = Finding {
-            alert: reputation_alert(&job.packet, r),
+            alert,
             packet: job.packet.clone(),
             report: r.clone(),
         };

@@ -34,6 +34,7 @@ use crate::engine::frame::Ts;
 use crate::engine::packet::{Decoded, Proto, Transport};
 use crate::engine::record::Analyzed;
 use crate::engine::stats::Stats;
+use crate::enrich::geoip::{Geo, GeoIp};
 
 /// What goes into every event besides the event itself.
 #[derive(Debug, Clone)]
@@ -63,6 +64,8 @@ pub struct EveWriter<W: Write> {
     opts: EveOptions,
     buf: Vec<u8>,
     events: u64,
+    /// Adds `src_geoip` / `dest_geoip` to events with addresses.
+    geo: Option<Arc<GeoIp>>,
 }
 
 /// The 5-tuple part of the header, oriented as the event wants it.
@@ -88,6 +91,7 @@ struct Header<'a> {
     tuple: Option<Tuple>,
     community_id: Option<&'a str>,
     host: Option<&'a str>,
+    geo: Option<&'a GeoIp>,
 }
 
 /// An event's own fields, written after the header into the same JSON object.
@@ -127,6 +131,9 @@ impl Header<'_> {
         }
         if let Some(t) = &self.tuple {
             t.entries(m)?;
+            if let Some(g) = self.geo {
+                geo_entries(m, g, t)?;
+            }
         }
         if let Some(c) = self.community_id.filter(|c| !c.is_empty()) {
             m.serialize_entry("community_id", c)?;
@@ -201,7 +208,13 @@ impl<W: Write> EveWriter<W> {
             opts,
             buf: Vec::with_capacity(4096),
             events: 0,
+            geo: None,
         }
+    }
+
+    /// Look up the addresses of every event in `geo` (GeoIP enrichment); `None` turns it off.
+    pub fn set_geoip(&mut self, geo: Option<Arc<GeoIp>>) {
+        self.geo = geo;
     }
 
     /// Events written so far.
@@ -216,7 +229,8 @@ impl<W: Write> EveWriter<W> {
         alert: &Alert,
         flow: Option<&FlowMeta>,
     ) -> io::Result<()> {
-        let head = packet_header(&self.opts, a, "alert", flow, alert.ts, alert.flow_id);
+        let mut head = packet_header(&self.opts, a, "alert", flow, alert.ts, alert.flow_id);
+        head.geo = self.geo.as_deref();
         let payload = self
             .opts
             .payload_printable
@@ -243,7 +257,8 @@ impl<W: Write> EveWriter<W> {
         let Some(info) = a.decoded.dns.as_deref() else {
             return Ok(());
         };
-        let head = packet_header(&self.opts, a, "dns", flow, a.frame.ts, None);
+        let mut head = packet_header(&self.opts, a, "dns", flow, a.frame.ts, None);
+        head.geo = self.geo.as_deref();
         if info.is_response {
             let flags = dns::header_flags(&a.decoded, &a.frame.data, info);
             emit(
@@ -287,6 +302,7 @@ impl<W: Write> EveWriter<W> {
             tuple: Some(tuple),
             community_id: Some(r.community_id.as_str()),
             host: self.opts.host.as_deref(),
+            geo: self.geo.as_deref(),
         };
         emit(&mut self.buf, &mut self.out, &head, &flow::FlowBody(r))?;
         self.events += 1;
@@ -305,6 +321,7 @@ impl<W: Write> EveWriter<W> {
             tuple: None,
             community_id: None,
             host: self.opts.host.as_deref(),
+            geo: None,
         };
         emit(&mut self.buf, &mut self.out, &head, &stats::StatsBody(s))?;
         self.events += 1;
@@ -353,5 +370,18 @@ fn packet_header<'a>(
         tuple: Tuple::of_packet(&a.decoded),
         community_id: flow.map(|f| f.community_id.as_str()),
         host: opts.host.as_deref(),
+        geo: None,
     }
+}
+
+/// `src_geoip` and `dest_geoip` (Logstash's field names inside); an address the database does
+/// not know gets no object.
+fn geo_entries<M: SerializeMap>(m: &mut M, g: &GeoIp, t: &Tuple) -> Result<(), M::Error> {
+    for (key, ip) in [("src_geoip", t.src), ("dest_geoip", t.dst)] {
+        let geo = g.lookup(ip);
+        if geo != Geo::Unknown {
+            m.serialize_entry(key, &geo)?;
+        }
+    }
+    Ok(())
 }
