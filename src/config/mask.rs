@@ -61,6 +61,7 @@ impl Config {
         let i = &mut shown.integrations;
         i.abuseipdb_api_key = i.abuseipdb_api_key.as_deref().map(mask_secret);
         i.slack_webhook = i.slack_webhook.as_deref().map(mask_url_path);
+        i.teams_webhook = i.teams_webhook.as_deref().map(mask_url_path);
         i.siem_url = i.siem_url.as_deref().map(mask_url_credentials);
         i.abuseipdb_base_url = mask_url_credentials(&i.abuseipdb_base_url);
         match toml::to_string(&shown) {

@@ -120,6 +120,27 @@ pub struct ResponseConfig {
     /// Minimum alert score for an automatic response.
     pub response_threshold: f64,
     pub max_concurrent_actions: usize,
+    /// Automatic actions, one rule per entry: `CATEGORY:MIN_SEVERITY:ACTIONS[:SECONDS]`, e.g.
+    /// `"port_scan:Medium:block:600"`, `"*:Critical:block,notify"`; `*` matches any category.
+    pub policy: Vec<String>,
+    /// Addresses or CIDR ranges never blocked.
+    pub allowlist: Vec<String>,
+    /// Permit blocking private and link-local addresses.
+    pub allow_private: bool,
+    /// Addresses that may still talk to a quarantined host.
+    pub management_addresses: Vec<String>,
+    pub max_actions_per_minute: u32,
+    pub max_active_blocks: u64,
+    /// Seconds responses stay alert-only after a cap is hit.
+    pub breaker_cooldown_secs: u64,
+    /// Each repeat block of an address lasts this many times longer ...
+    pub escalation_factor: u32,
+    /// ... up to this many seconds.
+    pub max_block_secs: u64,
+    /// Leave temporary blocks in place when nsm-tui exits.
+    pub keep_blocks_on_exit: bool,
+    /// Alerts of one source and category this close together join one incident.
+    pub incident_window_secs: u64,
 }
 
 impl Default for ResponseConfig {
@@ -129,6 +150,17 @@ impl Default for ResponseConfig {
             dry_run: true,
             response_threshold: 0.8,
             max_concurrent_actions: 5,
+            policy: vec!["*:High:block".to_string(), "*:Critical:block,notify".to_string()],
+            allowlist: Vec::new(),
+            allow_private: false,
+            management_addresses: Vec::new(),
+            max_actions_per_minute: 10,
+            max_active_blocks: 1000,
+            breaker_cooldown_secs: 60,
+            escalation_factor: 2,
+            max_block_secs: 7 * 86_400,
+            keep_blocks_on_exit: false,
+            incident_window_secs: 300,
         }
     }
 }
@@ -200,6 +232,9 @@ pub struct IntegrationsConfig {
     pub siem_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_webhook: Option<String>,
+    /// Microsoft Teams incoming-webhook URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teams_webhook: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub abuseipdb_api_key: Option<String>,
     pub abuseipdb_base_url: String,
@@ -210,6 +245,7 @@ impl Default for IntegrationsConfig {
         Self {
             siem_url: None,
             slack_webhook: None,
+            teams_webhook: None,
             abuseipdb_api_key: None,
             abuseipdb_base_url: ABUSEIPDB_DEFAULT_URL.to_string(),
         }
