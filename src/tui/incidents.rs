@@ -31,13 +31,16 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
                 style = style.patch(th.selected());
             }
             let src = i.source.map_or("-".to_string(), |s| s.to_string());
-            let mut c = vec![
-                format!("#{}", i.id),
+            let mut c = Vec::with_capacity(6);
+            if wide {
+                c.push(format!("#{}", i.id));
+            }
+            c.extend([
                 i.severity.as_str().chars().take(4).collect(),
                 src,
                 i.category.to_string(),
                 fmt::count(i.count),
-            ];
+            ]);
             if wide {
                 c.push(format!(
                     "{}–{}",
@@ -48,14 +51,19 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
             TableRow::new(c.into_iter().map(Cell::from)).style(style)
         })
         .collect();
-    let mut widths = vec![
-        Constraint::Length(5),
+    let mut widths = if wide {
+        vec![Constraint::Length(5)]
+    } else {
+        Vec::new()
+    };
+    widths.extend([
         Constraint::Length(4),
         Constraint::Length(15),
         Constraint::Fill(1),
         Constraint::Length(5),
-    ];
-    let mut header = vec!["Id", "Sev", "Source", "Category", "Count"];
+    ]);
+    let mut header = if wide { vec!["Id"] } else { Vec::new() };
+    header.extend(["Sev", "Source", "Category", "Count"]);
     if wide {
         widths.push(Constraint::Length(17));
         header.push("First–last seen");

@@ -21,17 +21,22 @@ fn cells(r: &Row, wide: bool) -> Vec<String> {
         fmt::endpoint(r.dst(), ports.map(|p| p.1)),
         r.proto().name(),
     ];
+    let threat = r
+        .threat
+        .as_ref()
+        .map(|t| format!("{} {}", t.severity, t.category));
     if wide {
         v.push(r.length().to_string());
         v.push(r.tcp_flags().map(|f| f.to_string()).unwrap_or_default());
+        v.push(r.info.clone());
+        v.push(threat.unwrap_or_default());
+    } else {
+        // Narrow terminals get one column: the threat first, then the info.
+        v.push(match threat {
+            Some(t) => format!("[{t}] {}", r.info),
+            None => r.info.clone(),
+        });
     }
-    v.push(r.info.clone());
-    v.push(
-        r.threat
-            .as_ref()
-            .map(|t| format!("{} {}", t.severity, t.category))
-            .unwrap_or_default(),
-    );
     v
 }
 
@@ -50,11 +55,10 @@ fn widths(wide: bool) -> Vec<Constraint> {
     } else {
         vec![
             Constraint::Length(8),
-            Constraint::Length(15),
-            Constraint::Length(15),
+            Constraint::Length(21),
+            Constraint::Length(21),
             Constraint::Length(4),
             Constraint::Fill(1),
-            Constraint::Length(12),
         ]
     }
 }
@@ -95,9 +99,10 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
     }
     let mut header = vec!["Time", "Source", "Destination", "Proto"];
     if wide {
-        header.extend(["Len", "Flags"]);
+        header.extend(["Len", "Flags", "Info", "Threat"]);
+    } else {
+        header.push("Threat / info");
     }
-    header.extend(["Info", "Threat"]);
     let follow = if app.follow { "following" } else { "held" };
     let filter = if app.filter_text.is_empty() {
         String::new()

@@ -51,12 +51,12 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
     let mut spans = vec![Span::raw(" alerts ")];
     for s in Severity::ALL.iter().rev() {
         let n = m.alerts_by_severity.get(s).copied().unwrap_or(0);
-        let label: String = s
-            .as_str()
-            .chars()
-            .take(4)
-            .collect::<String>()
-            .to_lowercase();
+        let label = match s {
+            Severity::Critical => "crit",
+            Severity::High => "high",
+            Severity::Medium => "med",
+            Severity::Low => "low",
+        };
         spans.push(Span::styled(format!("{label} {n} "), th.severity(*s)));
     }
     let st = &m.stats;

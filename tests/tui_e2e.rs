@@ -1,0 +1,156 @@
+//! End to end: `nsm-tui demo` in a real terminal (tmux), driven by keys: `/tcp` filters, `w`
+//! writes a pcap whose packet count matches, `b` shows the confirm dialog, `q` quits cleanly.
+//! Skipped with a note when tmux is not installed.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nsm_tui::capture::file::FileSource;
+use nsm_tui::capture::Source;
+use nsm_tui::engine::Proto;
+
+struct Session(String);
+
+impl Session {
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").args(args).output().expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn keys(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys", "-t", &self.0];
+        a.extend(keys);
+        self.tmux(&a);
+    }
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", &self.0])
+    }
+    /// Wait until the screen contains `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {text:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .output();
+    }
+}
+
+fn packets_in(path: &Path) -> (u64, u64) {
+    let mut src = FileSource::open(path).expect("readable pcap");
+    let (mut all, mut tcp) = (0, 0);
+    while let Some(f) = src.next_frame().expect("frame") {
+        all += 1;
+        tcp += u64::from(nsm_tui::engine::decode::decode(&f).proto() == Proto::Tcp);
+    }
+    (all, tcp)
+}
+
+#[test]
+fn demo_in_tmux_filters_writes_blocks_and_quits() {
+    if !common::have("tmux") {
+        eprintln!("note: tmux is not installed; skipping the console end-to-end test");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_nsm-tui");
+    let sigs = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
+    let status = dir.path().join("exit-status");
+    let cmd = format!(
+        "'{bin}' demo --fast --signatures '{}'; echo $? > '{}'",
+        sigs.display(),
+        status.display()
+    );
+    let name = format!("nsm-tui-e2e-{}", std::process::id());
+    let s = Session(name.clone());
+    let ok = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-c",
+        ])
+        .arg(dir.path())
+        .args(["sh", "-c", &cmd])
+        .status()
+        .expect("tmux starts");
+    assert!(ok.success());
+    s.wait_for("[FINISHED]");
+    s.wait_for("Packets 3000/3000");
+
+    s.keys(&["/tcp", "Enter"]);
+    let screen = s.wait_for("filter: tcp");
+    let (_, demo_tcp) =
+        packets_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap"));
+    assert!(
+        screen.contains(&format!("/{demo_tcp} (following)")),
+        "{screen}"
+    );
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains(":") && l.starts_with("│2"))
+        .collect();
+    assert!(!rows.is_empty(), "{screen}");
+    assert!(rows.iter().all(|l| l.contains(" tcp ")), "{screen}");
+
+    s.keys(&["w"]);
+    s.wait_for("Write pcap");
+    s.keys(&["Enter"]);
+    let screen = s.wait_for("packets to ");
+    let out = dir.path().join("data/nsm-tui-filtered-1.pcap");
+    assert!(
+        screen.contains(&format!(
+            "wrote {demo_tcp} packets to data/nsm-tui-filtered-1.pcap"
+        )),
+        "{screen}"
+    );
+    let (all, tcp) = packets_in(&out);
+    assert_eq!((all, tcp), (demo_tcp, demo_tcp));
+    if let Some(n) = common::tcpdump_count(&out) {
+        assert_eq!(n, demo_tcp, "tcpdump reads the same count");
+    }
+
+    s.keys(&["b"]);
+    let screen = s.wait_for("Block source address?");
+    assert!(
+        screen.contains("nft add element inet nsm_tui blocklist4 {"),
+        "{screen}"
+    );
+    assert!(screen.contains("DRY RUN"), "{screen}");
+    assert!(screen.contains("Allowlist:"), "{screen}");
+    s.keys(&["Escape"]);
+    s.wait_for("block cancelled");
+
+    s.keys(&["q"]);
+    let start = Instant::now();
+    while !status.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "nsm-tui did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "0");
+}

@@ -1,0 +1,225 @@
+//! Snapshots of every console pane, the overlays and a whole scripted session, drawn with
+//! ratatui's TestBackend from a model filled by the real pipeline over the demo capture.
+
+mod tui_support;
+
+use std::sync::{Arc, OnceLock};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use nsm_tui::engine::alert::Detector;
+use nsm_tui::engine::model::Model;
+use nsm_tui::tui::app::{App, Effect, ExportWhat, Focus, Overlay};
+use nsm_tui::tui::block::{Allowlist, BlockSettings};
+use nsm_tui::tui::keymap::KeyMap;
+use nsm_tui::tui::theme::{Palette, Theme};
+use nsm_tui::tui::{detail, incidents, overview, packets, status, Shared};
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+
+fn demo() -> &'static Arc<Shared> {
+    static S: OnceLock<Arc<Shared>> = OnceLock::new();
+    S.get_or_init(|| tui_support::demo_model(100_000))
+}
+
+fn app(m: &Model) -> App {
+    let block = BlockSettings {
+        allow: Allowlist {
+            ssh_client: "198.51.100.77".parse().ok(),
+            ..Allowlist::default()
+        },
+        ..BlockSettings::default()
+    };
+    let mut a = App::new(
+        KeyMap::default(),
+        Theme {
+            palette: Palette::Mono,
+        },
+        block,
+        "demo",
+        false,
+    );
+    a.view.refresh(m);
+    a
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn chars(a: &mut App, m: &Model, s: &str) -> Vec<Effect> {
+    let mut out = Vec::new();
+    for c in s.chars() {
+        let code = match c {
+            '\n' => KeyCode::Enter,
+            '\t' => KeyCode::Tab,
+            '\x1b' => KeyCode::Esc,
+            c => KeyCode::Char(c),
+        };
+        out.extend(a.handle_key(&key(code), m));
+        a.view.refresh(m);
+    }
+    out
+}
+
+fn screen(a: &App, m: &Model, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| nsm_tui::tui::draw(f, a, m)).unwrap();
+    t.backend().to_string()
+}
+
+fn pane(w: u16, h: u16, f: impl Fn(&mut ratatui::Frame, Rect)) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|fr| f(fr, fr.area())).unwrap();
+    t.backend().to_string()
+}
+
+#[test]
+fn whole_screen_80x24_and_120x40() {
+    let m = demo().lock();
+    let a = app(&m);
+    assert_eq!(m.packets, 3000);
+    insta::assert_snapshot!("screen_80x24", screen(&a, &m, 80, 24));
+    insta::assert_snapshot!("screen_120x40", screen(&a, &m, 120, 40));
+}
+
+#[test]
+fn each_pane() {
+    let m = demo().lock();
+    let a = app(&m);
+    insta::assert_snapshot!(
+        "pane_packets",
+        pane(120, 14, |f, r| packets::render(f, &a, &m, r))
+    );
+    insta::assert_snapshot!(
+        "pane_incidents",
+        pane(80, 14, |f, r| incidents::render(f, &a, &m, r))
+    );
+    insta::assert_snapshot!(
+        "pane_status",
+        pane(120, 2, |f, r| status::render(f, &a, &m, r))
+    );
+    insta::assert_snapshot!(
+        "pane_overview",
+        pane(120, 30, |f, r| overview::render(f, &a, &m, r))
+    );
+    insta::assert_snapshot!(
+        "pane_detail_packet",
+        pane(90, 24, |f, r| detail::render(f, &a, &m, r))
+    );
+}
+
+#[test]
+fn detail_highlights_signature_matches() {
+    let m = demo().lock();
+    let mut a = app(&m);
+    let row = m
+        .rows()
+        .iter()
+        .find(|r| {
+            r.alerts.iter().any(|x| x.detector == Detector::Signature)
+                && !detail::matched_ranges(r).is_empty()
+        })
+        .expect("the demo has a signature match");
+    let ranges = detail::matched_ranges(row);
+    a.follow = false;
+    a.selected = Some(row.seq);
+    let mut t = Terminal::new(TestBackend::new(100, 40)).unwrap();
+    t.draw(|f| detail::render(f, &a, &m, f.area())).unwrap();
+    insta::assert_snapshot!("pane_detail_signature", t.backend().to_string());
+    // Some cell of the dump carries the highlight style (reversed in the mono palette).
+    let hl = a.theme.highlight();
+    let buf = t.backend().buffer();
+    let marked = buf
+        .content()
+        .iter()
+        .filter(|c| c.modifier.contains(hl.add_modifier) && c.symbol() != " ")
+        .count();
+    let want: usize = ranges.iter().map(|r| r.len()).sum();
+    assert!(
+        marked >= want.min(16),
+        "highlighted cells {marked}, matched bytes {want}"
+    );
+}
+
+#[test]
+fn filter_box_valid_and_invalid() {
+    let m = demo().lock();
+    let mut a = app(&m);
+    chars(&mut a, &m, "/udp port 53");
+    assert!(matches!(&a.overlay, Overlay::Filter(f) if f.error.is_none()));
+    insta::assert_snapshot!("filter_valid", screen(&a, &m, 80, 24));
+    chars(&mut a, &m, " and sev>=urgent");
+    assert!(matches!(&a.overlay, Overlay::Filter(f) if f.error.is_some()));
+    insta::assert_snapshot!("filter_invalid", screen(&a, &m, 80, 24));
+    // Enter on an invalid filter keeps the box open; Esc cancels without applying.
+    chars(&mut a, &m, "\n\x1b");
+    assert!(matches!(a.overlay, Overlay::None));
+    assert_eq!(a.view.len(), m.rows().len());
+}
+
+#[test]
+fn confirm_dialog_and_help() {
+    let m = demo().lock();
+    let mut a = app(&m);
+    chars(&mut a, &m, "\t");
+    assert_eq!(a.focus, Focus::Incidents);
+    chars(&mut a, &m, "b");
+    let Overlay::Confirm(plan) = &a.overlay else {
+        panic!("b opens the confirm dialog");
+    };
+    assert!(plan
+        .command_line()
+        .starts_with("nft add element inet nsm_tui blocklist4 {"));
+    assert!(plan.dry_run);
+    insta::assert_snapshot!("confirm_dialog", screen(&a, &m, 100, 30));
+    chars(&mut a, &m, "\x1b?");
+    assert!(matches!(a.overlay, Overlay::Help));
+    insta::assert_snapshot!("help_overlay", screen(&a, &m, 80, 30));
+}
+
+#[test]
+fn scripted_session() {
+    let m = demo().lock();
+    let mut a = app(&m);
+    let n = m.rows().len();
+    // Follows the newest until the user scrolls; `k` holds the position.
+    assert_eq!(a.selected_index(), Some(n - 1));
+    chars(&mut a, &m, "kkk");
+    assert_eq!(a.selected_index(), Some(n - 4));
+    assert!(!a.follow);
+    chars(&mut a, &m, "gjj");
+    assert_eq!(a.selected_index(), Some(2));
+    chars(&mut a, &m, "G");
+    assert!(a.follow);
+    // `/tcp` Enter shows TCP only.
+    chars(&mut a, &m, "/tcp\n");
+    let tcp = m
+        .rows()
+        .iter()
+        .filter(|r| r.proto() == nsm_tui::engine::Proto::Tcp)
+        .count();
+    assert_eq!(a.view.len(), tcp);
+    assert!(tcp > 0 && tcp < n);
+    insta::assert_snapshot!("session_tcp", screen(&a, &m, 120, 40));
+    // Incidents: Tab, Enter shows its alerts and packets.
+    chars(&mut a, &m, "\tj\n");
+    assert!(a.incident_open.is_some());
+    insta::assert_snapshot!("session_incident", screen(&a, &m, 120, 40));
+    // `w` on an incident offers its packets; Enter returns the export effect.
+    let fx = chars(&mut a, &m, "w\n");
+    let Some(Effect::Export {
+        what: ExportWhat::Incident { id, .. },
+        path,
+    }) = fx.first()
+    else {
+        panic!("w Enter exports, got {fx:?}");
+    };
+    assert_eq!(Some(*id), a.incident_open);
+    assert!(path.starts_with("data"));
+    // Overview, pause, quit.
+    chars(&mut a, &m, "\x1b\x1bo");
+    insta::assert_snapshot!("session_overview", screen(&a, &m, 120, 40));
+    assert_eq!(chars(&mut a, &m, " "), vec![Effect::SetPaused(true)]);
+    assert_eq!(chars(&mut a, &m, "q"), vec![Effect::Quit]);
+}
