@@ -70,6 +70,8 @@ pub enum Command {
         #[arg(long)]
         fast: bool,
     },
+    #[command(flatten)]
+    Respond(crate::respond::cmd::RespondCmd),
     /// Show or check the configuration.
     Config {
         /// Print the effective configuration (secrets masked).

@@ -67,6 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config.storage.pcap_log_enabled = cli.global.pcap_log.is_some();
             nsm_tui::tui::console::demo(nsm_tui::tui::console::speed(speed, fast), &config)
         }
+        Some(Command::Respond(cmd)) => nsm_tui::respond::cmd::run(cmd, &config),
         None if cli.headless => nsm_tui::run::headless(&config),
         None => nsm_tui::tui::console::live(&config),
     }

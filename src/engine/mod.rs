@@ -11,6 +11,7 @@ pub mod detect;
 pub mod filter;
 pub mod flow;
 pub mod frame;
+pub mod incident;
 pub mod model;
 pub mod packet;
 pub mod record;

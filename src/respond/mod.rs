@@ -6,6 +6,16 @@
 //! bounded queue, or the console's effect thread. Nothing here is called per packet.
 
 pub mod audit;
+pub mod blocks;
+pub mod cmd;
+pub mod enforcer;
 pub mod exec;
 pub mod fw;
+pub mod incidents;
+pub mod incidents_cli;
+pub mod limits;
+pub mod ops;
+pub mod policy;
+pub mod report;
 pub mod safety;
+pub mod setup;

@@ -136,6 +136,18 @@ impl Firewall for Ipset {
             .collect()
     }
 
+    fn read_back(&self, _kind: ActionKind, addr: IpAddr) -> Cmd {
+        Cmd::new(&["ipset", "save", set_for(addr)])
+    }
+
+    fn parse_read_back(&self, _kind: ActionKind, output: &str) -> Vec<IpAddr> {
+        output
+            .lines()
+            .filter_map(parse_save_line)
+            .map(|l| l.addr)
+            .collect()
+    }
+
     fn flush(&self) -> Vec<Cmd> {
         [SET4, SET6]
             .iter()

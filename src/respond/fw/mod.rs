@@ -124,12 +124,20 @@ pub trait Firewall: Send {
     fn setup(&self) -> Vec<Step>;
     /// Commands that add `addr` for `secs` seconds (0 = no expiry).
     fn add(&self, kind: ActionKind, addr: IpAddr, secs: u64) -> Result<Vec<Cmd>, Unsupported>;
+    /// Whether `add` supports `kind` on this backend.
+    fn add_supported(&self, kind: ActionKind) -> bool {
+        self.kind() == FirewallType::Nftables || kind == ActionKind::Block
+    }
     /// Commands that remove `addr`.
     fn remove(&self, kind: ActionKind, addr: IpAddr) -> Result<Vec<Cmd>, Unsupported>;
     /// Commands whose output `parse_list` reads.
     fn list(&self) -> Vec<Cmd>;
     /// Parses the outputs of `list()` (in the same order).
     fn parse_list(&self, outputs: &[String]) -> Vec<Listed>;
+    /// The command that reads back the set holding `addr` for `kind` (to verify an add).
+    fn read_back(&self, kind: ActionKind, addr: IpAddr) -> Cmd;
+    /// The addresses in the output of `read_back`.
+    fn parse_read_back(&self, kind: ActionKind, output: &str) -> Vec<IpAddr>;
     /// Empties every set nsm-tui manages, keeping the rules.
     fn flush(&self) -> Vec<Cmd>;
     /// Removes everything nsm-tui created.

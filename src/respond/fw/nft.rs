@@ -187,6 +187,21 @@ impl Firewall for Nft {
             .collect()
     }
 
+    fn read_back(&self, kind: ActionKind, addr: IpAddr) -> Cmd {
+        nft(&[
+            "-j",
+            "list",
+            "set",
+            FAMILY,
+            TABLE,
+            set_name(kind, addr.is_ipv4()),
+        ])
+    }
+
+    fn parse_read_back(&self, _kind: ActionKind, output: &str) -> Vec<IpAddr> {
+        parse_set_json(output).into_iter().map(|(a, _)| a).collect()
+    }
+
     fn flush(&self) -> Vec<Cmd> {
         MANAGED
             .iter()

@@ -88,6 +88,17 @@ impl Firewall for Pf {
             .collect()
     }
 
+    fn read_back(&self, _kind: ActionKind, _addr: IpAddr) -> Cmd {
+        pfctl_table("show", None)
+    }
+
+    fn parse_read_back(&self, _kind: ActionKind, output: &str) -> Vec<IpAddr> {
+        output
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
     fn flush(&self) -> Vec<Cmd> {
         vec![pfctl_table("flush", None)]
     }

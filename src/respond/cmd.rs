@@ -1,0 +1,294 @@
+//! The response subcommands (`block`, `unblock`, `blocks`, `incidents`, `audit`, `report`,
+//! `export`): their clap definitions and what they do. They work on a database a running
+//! nsm-tui is writing (WAL, busy time-out).
+//!
+//! Called on the binary's main thread.
+
+use std::net::IpAddr;
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+
+use super::audit;
+use super::enforcer::{Decision, Request};
+use super::fw::ActionKind;
+use super::setup::{self, now_ns};
+use crate::config::Config;
+
+#[derive(Debug, Subcommand)]
+pub enum RespondCmd {
+    /// Block an address now ([response] dry_run decides whether the firewall is touched).
+    Block(BlockArgs),
+    /// Remove an address from every nsm-tui set.
+    Unblock { addr: IpAddr },
+    /// List, flush or re-apply nsm-tui's blocks.
+    Blocks {
+        #[command(subcommand)]
+        cmd: BlocksCmd,
+    },
+    /// Incidents: alerts grouped by source and category.
+    Incidents {
+        #[command(subcommand)]
+        cmd: IncidentsCmd,
+    },
+    /// Check the audit trail's hash chain.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+    /// Summary of incidents, alerts and responses.
+    Report(ReportArgs),
+    /// Dump incidents, alerts and actions for another system.
+    Export {
+        /// Only `json` for now.
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BlockArgs {
+    pub addr: IpAddr,
+    /// Duration: 90, 90s, 15m, 1h, 2d (default: [actions] default_action_timeout, escalated
+    /// for repeat offenders).
+    #[arg(long = "for", id = "block_for", value_name = "DURATION")]
+    pub for_duration: Option<String>,
+    /// Rate-limit instead of blocking.
+    #[arg(long, conflicts_with = "quarantine")]
+    pub rate_limit: bool,
+    /// Quarantine: drop everything to and from the host except the management addresses.
+    #[arg(long)]
+    pub quarantine: bool,
+    /// Why, for the audit trail.
+    #[arg(long, default_value = "manual block from the command line")]
+    pub reason: String,
+    /// Incident this action belongs to.
+    #[arg(long)]
+    pub incident: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlocksCmd {
+    /// Active blocks as recorded and as the firewall holds them.
+    List {
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
+    /// Empty every nsm-tui set.
+    Flush,
+    /// Re-apply recorded blocks missing from the firewall; end expired ones.
+    Reconcile,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCmd {
+    List {
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
+    Show {
+        id: i64,
+    },
+    /// Mark an incident acknowledged.
+    Ack {
+        id: i64,
+    },
+    /// Mark an incident resolved.
+    Resolve {
+        id: i64,
+    },
+    /// Append a note to an incident.
+    Note {
+        id: i64,
+        text: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Walk the hash chain and report the first broken row.
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// How far back: 30m, 24h, 7d.
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+/// Parses `90`, `90s`, `15m`, `1h`, `2d`.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 's')) => (&t[..i], 1),
+        Some((i, 'm')) => (&t[..i], 60),
+        Some((i, 'h')) => (&t[..i], 3600),
+        Some((i, 'd')) => (&t[..i], 86_400),
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("duration {s:?}: expected a number with s, m, h or d (e.g. 1h)"))
+}
+
+/// Runs one response subcommand.
+pub fn run(cmd: RespondCmd, config: &Config) -> anyhow::Result<()> {
+    let db = config.storage.db_path.clone();
+    match cmd {
+        RespondCmd::Block(a) => block(&a, config),
+        RespondCmd::Unblock { addr } => {
+            let mut e = setup::enforcer(config, &db)?;
+            report_decision(&e.remove(addr, None, "cli", now_ns()))
+        }
+        RespondCmd::Blocks { cmd } => blocks(cmd, config),
+        RespondCmd::Incidents { cmd } => super::incidents_cli::run(cmd, &setup::open_db(&db)?),
+        RespondCmd::Audit {
+            cmd: AuditCmd::Verify,
+        } => {
+            let conn = setup::open_db(&db)?;
+            let v = audit::verify(&conn)?;
+            match v.first_broken {
+                None => {
+                    println!("audit trail OK: {} rows, hash chain intact", v.rows);
+                    Ok(())
+                }
+                Some((id, why)) => bail!("audit trail broken at row {id}: {why}"),
+            }
+        }
+        RespondCmd::Report(a) => {
+            let secs = parse_duration(&a.since).map_err(anyhow::Error::msg)?;
+            let conn = setup::open_db(&db)?;
+            let r = super::report::build(&conn, now_ns(), secs)?;
+            match a.format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&r)?),
+                "text" => print!("{}", super::report::text(&r)),
+                f => bail!("--format {f:?}: expected text or json"),
+            }
+            Ok(())
+        }
+        RespondCmd::Export { format } => {
+            if format != "json" {
+                bail!("--format {format:?}: only json is supported");
+            }
+            let conn = setup::open_db(&db)?;
+            println!("{}", super::report::export(&conn)?);
+            Ok(())
+        }
+    }
+}
+
+fn block(a: &BlockArgs, config: &Config) -> anyhow::Result<()> {
+    let secs = a
+        .for_duration
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let kind = if a.rate_limit {
+        ActionKind::RateLimit
+    } else if a.quarantine {
+        ActionKind::Quarantine
+    } else {
+        ActionKind::Block
+    };
+    let mut e = setup::enforcer(config, &config.storage.db_path)?;
+    let req = Request {
+        kind,
+        addr: a.addr,
+        secs,
+        actor: "cli".into(),
+        reason: a.reason.clone(),
+        incident_id: a.incident,
+        alert_id: None,
+    };
+    let d = e.apply(&req, now_ns(), 0);
+    report_decision(&d)
+}
+
+fn report_decision(d: &Decision) -> anyhow::Result<()> {
+    for c in &d.commands {
+        println!(
+            "{}{c}",
+            if d.outcome == audit::Outcome::DryRun {
+                "would run: "
+            } else {
+                "ran: "
+            }
+        );
+    }
+    match d.outcome {
+        audit::Outcome::Executed | audit::Outcome::DryRun => {
+            println!("{}", d.message);
+            Ok(())
+        }
+        o => bail!("{} ({})", d.message, o.as_str()),
+    }
+}
+
+fn blocks(cmd: BlocksCmd, config: &Config) -> anyhow::Result<()> {
+    let mut e = setup::enforcer(config, &config.storage.db_path)?;
+    let now = now_ns();
+    match cmd {
+        BlocksCmd::List { format } => {
+            e.expire(now);
+            let l = e.list(now);
+            if format == "json" {
+                println!("{}", serde_json::to_string_pretty(&l)?);
+                return Ok(());
+            }
+            println!(
+                "{:<40} {:<11} {:>9} {:>7}  reason",
+                "address", "kind", "left (s)", "offense"
+            );
+            for b in &l.recorded {
+                let left = b.secs_left(now).map_or("-".to_string(), |s| s.to_string());
+                println!(
+                    "{:<40} {:<11} {left:>9} {:>7}  {}",
+                    b.addr, b.kind, b.offense, b.reason
+                );
+            }
+            match &l.live {
+                Some(live) => println!("firewall holds {} element(s)", live.len()),
+                None => println!("(dry run: the firewall was not read)"),
+            }
+            Ok(())
+        }
+        BlocksCmd::Flush => report_decision(&e.flush("cli", now)),
+        BlocksCmd::Reconcile => {
+            let r = e.reconcile(now);
+            println!(
+                "re-applied {} block(s), ended {} expired, {} failed",
+                r.reapplied.len(),
+                r.expired,
+                r.failed.len()
+            );
+            for (ip, why) in &r.failed {
+                eprintln!("  {ip}: {why}");
+            }
+            if r.failed.is_empty() {
+                Ok(())
+            } else {
+                bail!("reconcile failed for {} block(s)", r.failed.len())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("1h"), Ok(3600));
+        assert_eq!(parse_duration("2d"), Ok(172_800));
+        assert!(parse_duration("1w").unwrap_err().contains("\"1w\""));
+    }
+}

@@ -1,0 +1,307 @@
+//! The enforcer: one place every response goes through — the guard, the caps, escalation,
+//! the firewall commands (or their dry-run record), the read-back check, the `blocks` state
+//! and one audit row per decision.
+//!
+//! Owned by one thread at a time (the CLI's main thread, the response worker, the console's
+//! effect thread); calls block on firewall commands and SQLite.
+
+use std::net::IpAddr;
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::audit::{self, ActionRecord, Outcome};
+use super::blocks::{self, BlockRow};
+use super::exec::{CmdOutput, Runner};
+use super::fw::{ActionKind, Cmd, Firewall};
+use super::limits::{escalate, Breaker, Caps, Load};
+use super::safety::Guard;
+
+/// Policy knobs of the enforcer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnforcerSettings {
+    pub default_secs: u64,
+    pub escalation_factor: u32,
+    pub max_secs: u64,
+    pub caps: Caps,
+    pub keep_on_exit: bool,
+}
+
+impl Default for EnforcerSettings {
+    fn default() -> Self {
+        Self {
+            default_secs: 3600,
+            escalation_factor: 2,
+            max_secs: 7 * 86_400,
+            caps: Caps::default(),
+            keep_on_exit: false,
+        }
+    }
+}
+
+/// A request to act on one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub kind: ActionKind,
+    pub addr: IpAddr,
+    /// Explicit duration; None = the default, escalated for repeat offenders.
+    pub secs: Option<u64>,
+    pub actor: String,
+    pub reason: String,
+    pub incident_id: Option<i64>,
+    pub alert_id: Option<i64>,
+}
+
+/// What the enforcer decided and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub message: String,
+    pub secs: u64,
+    pub commands: Vec<String>,
+    /// The audit row, when it could be written.
+    pub action_id: Option<i64>,
+}
+
+pub struct Enforcer {
+    pub fw: Box<dyn Firewall>,
+    pub runner: Box<dyn Runner>,
+    pub guard: Guard,
+    pub breaker: Breaker,
+    pub conn: Connection,
+    pub settings: EnforcerSettings,
+    ready: bool,
+}
+
+const NS: i64 = 1_000_000_000;
+
+impl Enforcer {
+    pub fn new(
+        fw: Box<dyn Firewall>,
+        runner: Box<dyn Runner>,
+        guard: Guard,
+        conn: Connection,
+        settings: EnforcerSettings,
+    ) -> Enforcer {
+        Enforcer {
+            fw,
+            runner,
+            guard,
+            breaker: Breaker::new(settings.caps),
+            conn,
+            settings,
+            ready: false,
+        }
+    }
+
+    /// Forces the next action to re-check the firewall setup (after a suspected wipe).
+    pub fn reset_ready(&mut self) {
+        self.ready = false;
+    }
+
+    pub fn dry_run(&self) -> bool {
+        !self.runner.is_live()
+    }
+
+    fn audit(&self, rec: &ActionRecord) -> Option<i64> {
+        // A failed audit write must not hide the decision; the caller still reports it.
+        audit::append(&self.conn, rec).ok()
+    }
+
+    fn finish(&self, rec: ActionRecord, outcome: Outcome, message: String, secs: u64) -> Decision {
+        let rec = ActionRecord {
+            outcome: outcome.as_str().into(),
+            ..rec
+        };
+        let action_id = self.audit(&rec);
+        Decision {
+            outcome,
+            message,
+            secs,
+            commands: rec.command.map(|c| vec![c]).unwrap_or_default(),
+            action_id,
+        }
+    }
+
+    /// Runs `cmds` in order, stopping at the first failure; returns the transcript.
+    fn run_all(&mut self, cmds: &[Cmd]) -> (bool, String, Option<i32>, String) {
+        let mut shown = Vec::new();
+        let mut outputs = Vec::new();
+        let mut last = Some(0);
+        for c in cmds {
+            shown.push(c.display());
+            let out: CmdOutput = self.runner.run(c);
+            last = out.status;
+            let text = out.combined();
+            if !text.is_empty() {
+                outputs.push(text);
+            }
+            if !out.ok() {
+                return (false, shown.join("\n"), last, outputs.join("\n"));
+            }
+        }
+        (true, shown.join("\n"), last, outputs.join("\n"))
+    }
+
+    /// Creates the table/sets/chains when missing. Err carries the failed command's output.
+    pub fn ensure_ready(&mut self) -> Result<(), String> {
+        if self.ready {
+            return Ok(());
+        }
+        for step in self.fw.setup() {
+            if let Some(check) = &step.check {
+                if self.runner.is_live() && self.runner.run(check).ok() {
+                    continue;
+                }
+            }
+            let out = self.runner.run(&step.apply);
+            if !out.ok() {
+                return Err(format!(
+                    "firewall setup failed: {} → {}",
+                    step.apply.argv.join(" "),
+                    out.combined()
+                ));
+            }
+        }
+        self.ready = true;
+        Ok(())
+    }
+
+    fn load(&self, now: i64) -> Load {
+        let since = now - 60 * NS;
+        let last_minute: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM actions WHERE ts > ?1 AND outcome IN ('executed', 'dry_run') \
+                 AND action IN ('block', 'rate_limit', 'quarantine')",
+                [since],
+                |r| r.get(0),
+            )
+            .unwrap_or(0);
+        Load {
+            last_minute: u64::try_from(last_minute).unwrap_or(0),
+            in_flight: 0,
+            active_blocks: blocks::count_active(&self.conn, now).unwrap_or(0),
+        }
+    }
+
+    fn duration(&self, req: &Request) -> (u64, u32) {
+        let offense = blocks::prior_offenses(&self.conn, &req.addr.to_string())
+            .unwrap_or(0)
+            .saturating_add(1);
+        let secs = req.secs.unwrap_or_else(|| {
+            escalate(
+                self.settings.default_secs,
+                offense,
+                self.settings.escalation_factor,
+                self.settings.max_secs,
+            )
+        });
+        (secs, offense)
+    }
+
+    /// Blocks, rate-limits or quarantines `req.addr`; `now` is wall-clock nanoseconds.
+    pub fn apply(&mut self, req: &Request, now: i64, in_flight: usize) -> Decision {
+        let mut rec = ActionRecord {
+            ts: now,
+            actor: req.actor.clone(),
+            action: req.kind.as_str().into(),
+            target: req.addr.to_string(),
+            reason: req.reason.clone(),
+            incident_id: req.incident_id,
+            alert_id: req.alert_id,
+            ..ActionRecord::default()
+        };
+        if let Some(why) = self.guard.verdict(req.addr) {
+            return self.finish(rec, Outcome::Refused, format!("refused: {why}"), 0);
+        }
+        let load = Load {
+            in_flight,
+            ..self.load(now)
+        };
+        if let Err(why) = self.breaker.admit(now / NS, load) {
+            return self.finish(rec, Outcome::Refused, why, 0);
+        }
+        let (secs, offense) = self.duration(req);
+        let cmds = match self.fw.add(req.kind, req.addr, secs) {
+            Ok(c) => c,
+            Err(e) => return self.finish(rec, Outcome::Failed, e.to_string(), secs),
+        };
+        if let Err(e) = self.ensure_ready() {
+            rec.output = Some(e.clone());
+            return self.finish(rec, Outcome::Failed, e, secs);
+        }
+        let (ok, shown, status, output) = self.run_all(&cmds);
+        rec.command = Some(shown);
+        rec.exit_status = status;
+        rec.output = Some(output);
+        self.breaker.record(now / NS);
+        if !ok {
+            return self.finish(
+                rec,
+                Outcome::Failed,
+                "the firewall command failed".into(),
+                secs,
+            );
+        }
+        if self.dry_run() {
+            let msg = format!(
+                "dry run: would {} {} for {secs} s (nothing changed)",
+                req.kind.as_str(),
+                req.addr
+            );
+            return self.finish(rec, Outcome::DryRun, msg, secs);
+        }
+        self.confirm_and_record(rec, req, secs, offense, now)
+    }
+
+    fn confirm_and_record(
+        &mut self,
+        mut rec: ActionRecord,
+        req: &Request,
+        secs: u64,
+        offense: u32,
+        now: i64,
+    ) -> Decision {
+        let check = self.fw.read_back(req.kind, req.addr);
+        let out = self.runner.run(&check);
+        if !self
+            .fw
+            .parse_read_back(req.kind, &out.stdout)
+            .contains(&req.addr)
+        {
+            rec.output = Some(format!(
+                "{}\nread back with `{}`: {} is not in the set ({})",
+                rec.output.unwrap_or_default(),
+                check.argv.join(" "),
+                req.addr,
+                out.combined()
+            ));
+            let msg = format!("{} was not in the set after adding it", req.addr);
+            return self.finish(rec, Outcome::Failed, msg, secs);
+        }
+        let row = BlockRow {
+            id: 0,
+            addr: req.addr.to_string(),
+            kind: req.kind.as_str().into(),
+            backend: self.fw.kind().as_str().into(),
+            created: now,
+            expires: (secs > 0).then(|| now + i64::try_from(secs).unwrap_or(i64::MAX / NS) * NS),
+            temporary: secs > 0,
+            offense,
+            incident_id: req.incident_id,
+            reason: req.reason.clone(),
+        };
+        let _ = blocks::insert(&self.conn, &row);
+        let msg = format!(
+            "{} {} for {secs} s (offense {offense}), verified in the set",
+            if req.kind == ActionKind::Block {
+                "blocked"
+            } else {
+                req.kind.as_str()
+            },
+            req.addr
+        );
+        self.finish(rec, Outcome::Executed, msg, secs)
+    }
+}

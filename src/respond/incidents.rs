@@ -1,0 +1,193 @@
+//! Incidents in SQLite: saving the grouper's incidents (insert, then update in place as
+//! alerts join), reading them back, and the person-driven lifecycle (acknowledge, resolve,
+//! notes). Works beside a running writer (WAL, busy time-out).
+//!
+//! `IncidentStore` runs on the pipeline's output thread (through the observer); the other
+//! functions run on the CLI's main thread or the console's effect thread.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::engine::incident::{Change, Incident, IncidentState};
+
+/// One row of the `incidents` table, with the actions that name it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub source: String,
+    pub category: String,
+    pub severity: String,
+    /// The original design's level name (INFO, WARNING, ERROR, CRITICAL).
+    pub level: String,
+    pub state: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub alert_count: i64,
+    pub destinations: serde_json::Value,
+    pub alert_refs: serde_json::Value,
+    pub notes: String,
+}
+
+fn refs_json(i: &Incident) -> String {
+    let v: Vec<serde_json::Value> = i
+        .alerts
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "ts": a.ts.0, "signature_id": a.rule.0, "pcap_cnt": a.packet,
+                "severity": a.severity.as_str()
+            })
+        })
+        .collect();
+    serde_json::Value::Array(v).to_string()
+}
+
+fn dests_json(i: &Incident) -> String {
+    serde_json::Value::Array(
+        i.destinations
+            .iter()
+            .map(|d| serde_json::Value::String(d.to_string()))
+            .collect(),
+    )
+    .to_string()
+}
+
+/// Keeps the database rows of the grouper's open incidents current.
+pub struct IncidentStore {
+    conn: Connection,
+    ids: HashMap<u64, i64>,
+}
+
+impl IncidentStore {
+    pub fn new(conn: Connection) -> IncidentStore {
+        IncidentStore {
+            conn,
+            ids: HashMap::new(),
+        }
+    }
+
+    /// Inserts or updates `inc`; returns its row id. A person's state change in the database
+    /// is kept, except that an escalation reopens a resolved incident.
+    pub fn save(&mut self, inc: &Incident, change: Change) -> rusqlite::Result<i64> {
+        let source = inc
+            .source
+            .map_or_else(|| "-".to_string(), |s| s.to_string());
+        if let Some(&id) = self.ids.get(&inc.key) {
+            let reopen = matches!(change, Change::Escalated(_));
+            self.conn.execute(
+                "UPDATE incidents SET severity = ?2, last_seen = ?3, first_seen = ?4, alert_count = ?5, \
+                 destinations = ?6, alert_refs = ?7, \
+                 state = CASE WHEN ?8 AND state = 'resolved' THEN 'new' ELSE state END WHERE id = ?1",
+                params![
+                    id,
+                    inc.severity.as_str(),
+                    inc.last_seen.0,
+                    inc.first_seen.0,
+                    i64::try_from(inc.count).unwrap_or(i64::MAX),
+                    dests_json(inc),
+                    refs_json(inc),
+                    reopen
+                ],
+            )?;
+            return Ok(id);
+        }
+        self.conn.execute(
+            "INSERT INTO incidents (source, category, severity, state, first_seen, last_seen, \
+             alert_count, destinations, notes, alert_refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?9)",
+            params![
+                source,
+                inc.category.as_ref(),
+                inc.severity.as_str(),
+                inc.state.as_str(),
+                inc.first_seen.0,
+                inc.last_seen.0,
+                i64::try_from(inc.count).unwrap_or(i64::MAX),
+                dests_json(inc),
+                refs_json(inc)
+            ],
+        )?;
+        let id = self.conn.last_insert_rowid();
+        self.ids.insert(inc.key, id);
+        Ok(id)
+    }
+
+    /// Forgets the row ids of incidents the grouper closed.
+    pub fn forget(&mut self, key: u64) {
+        self.ids.remove(&key);
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
+    let sev: String = r.get("severity")?;
+    let level = sev
+        .parse::<crate::engine::alert::Severity>()
+        .map_or_else(|_| sev.clone(), |s| s.level_name().to_string());
+    let dests: String = r.get("destinations")?;
+    let refs: String = r.get("alert_refs")?;
+    Ok(IncidentRow {
+        id: r.get("id")?,
+        source: r.get("source")?,
+        category: r.get("category")?,
+        severity: sev,
+        level,
+        state: r.get("state")?,
+        first_seen: r.get("first_seen")?,
+        last_seen: r.get("last_seen")?,
+        alert_count: r.get("alert_count")?,
+        destinations: serde_json::from_str(&dests).unwrap_or(serde_json::Value::Null),
+        alert_refs: serde_json::from_str(&refs).unwrap_or(serde_json::Value::Null),
+        notes: r.get("notes")?,
+    })
+}
+
+/// Incidents last seen at or after `since` (ns), newest first.
+pub fn list(conn: &Connection, since: i64) -> rusqlite::Result<Vec<IncidentRow>> {
+    let mut st = conn.prepare(
+        "SELECT * FROM incidents WHERE last_seen >= ?1 ORDER BY last_seen DESC, id DESC",
+    )?;
+    let rows = st.query_map([since], from_row)?;
+    rows.collect()
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<IncidentRow>> {
+    conn.query_row("SELECT * FROM incidents WHERE id = ?1", [id], from_row)
+        .optional()
+}
+
+/// Moves an incident to `to`; Err quotes the id or the impossible move.
+pub fn set_state(conn: &Connection, id: i64, to: IncidentState) -> Result<(), String> {
+    let row = get(conn, id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no incident with id {id}"))?;
+    let from: IncidentState = row.state.parse()?;
+    if !crate::engine::incident::can_move(from, to) {
+        return Err(format!("incident {id} is already {to}"));
+    }
+    conn.execute(
+        "UPDATE incidents SET state = ?2 WHERE id = ?1",
+        params![id, to.as_str()],
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Appends a note line (`[ts] text`) to an incident.
+pub fn add_note(conn: &Connection, id: i64, ts_ns: i64, text: &str) -> Result<(), String> {
+    let line = format!("[{}] {}\n", ts_ns / 1_000_000_000, text.replace('\n', " "));
+    let n = conn
+        .execute(
+            "UPDATE incidents SET notes = notes || ?2 WHERE id = ?1",
+            params![id, line],
+        )
+        .map_err(|e| e.to_string())?;
+    if n == 0 {
+        return Err(format!("no incident with id {id}"));
+    }
+    Ok(())
+}
