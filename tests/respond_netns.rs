@@ -1,0 +1,422 @@
+//! Blocks for real, in network namespaces this test creates: an attacker and a second client
+//! each joined to a victim by a veth pair, an HTTP server in the victim, and `nsm-tui block`
+//! run inside the victim namespace only (`ip netns exec`), so the machine's own firewall is
+//! never touched. Covers nftables and iptables+ipset: block, expiry, unblock, flush,
+//! reconcile after a wiped firewall, SSH-client/allowlist/private refusals, dry-run, caps.
+//! Needs root, iproute2, nft, iptables, ipset, python3 and curl; skips with a note otherwise.
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const ATTACKER: &str = "198.51.100.2";
+const CLIENT: &str = "203.0.113.2";
+const VICTIM_A: &str = "198.51.100.1";
+const VICTIM_C: &str = "203.0.113.1";
+const PORT: &str = "8080";
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+fn sh(args: &[&str]) -> Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn must(args: &[&str]) {
+    let o = sh(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Victim, attacker and client namespaces; removed (with the server) on drop.
+struct Lab {
+    victim: String,
+    attacker: String,
+    client: String,
+    server: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Lab {
+        let id = std::process::id();
+        let mut lab = Lab {
+            victim: format!("nsmr-{tag}-v-{id}"),
+            attacker: format!("nsmr-{tag}-a-{id}"),
+            client: format!("nsmr-{tag}-c-{id}"),
+            server: None,
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        for ns in [&lab.victim, &lab.attacker, &lab.client] {
+            must(&["ip", "netns", "add", ns]);
+            must(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        let links = [
+            (&lab.attacker, ATTACKER, VICTIM_A, "a"),
+            (&lab.client, CLIENT, VICTIM_C, "c"),
+        ];
+        for (peer, peer_ip, victim_ip, side) in links {
+            let (pv, vv) = (format!("r{tag}{side}0"), format!("r{tag}{side}1"));
+            must(&[
+                "ip",
+                "link",
+                "add",
+                &pv,
+                "netns",
+                peer,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &vv,
+                "netns",
+                &lab.victim,
+            ]);
+            must(&[
+                "ip",
+                "-n",
+                peer,
+                "addr",
+                "add",
+                &format!("{peer_ip}/24"),
+                "dev",
+                &pv,
+            ]);
+            must(&[
+                "ip",
+                "-n",
+                &lab.victim,
+                "addr",
+                "add",
+                &format!("{victim_ip}/24"),
+                "dev",
+                &vv,
+            ]);
+            must(&["ip", "-n", peer, "link", "set", &pv, "up"]);
+            must(&["ip", "-n", &lab.victim, "link", "set", &vv, "up"]);
+        }
+        let server = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lab.victim,
+                "python3",
+                "-m",
+                "http.server",
+                PORT,
+            ])
+            .args(["--bind", "0.0.0.0", "--directory"])
+            .arg(lab.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting the HTTP server");
+        lab.server = Some(server);
+        let start = Instant::now();
+        while !(lab.connects(&lab.attacker, VICTIM_A) && lab.connects(&lab.client, VICTIM_C)) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "server never came up"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        lab
+    }
+
+    /// Whether a TCP connect from `ns` to the server at `ip` succeeds within 1 s.
+    fn connects(&self, ns: &str, ip: &str) -> bool {
+        let url = format!("http://{ip}:{PORT}/");
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "1",
+            &url,
+        ])
+        .status
+        .success()
+    }
+
+    fn attacker_connects(&self) -> bool {
+        self.connects(&self.attacker, VICTIM_A)
+    }
+
+    fn client_connects(&self) -> bool {
+        self.connects(&self.client, VICTIM_C)
+    }
+
+    fn config(&self, name: &str, body: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, body).expect("writing config");
+        p
+    }
+
+    /// `nsm-tui ARGS` inside the victim namespace, with `env` set and DRY_RUN/SSH_* cleared.
+    fn nsm(&self, config: &Path, db: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.victim, env!("CARGO_BIN_EXE_nsm-tui")])
+            .arg("--config")
+            .arg(config)
+            .arg("--db")
+            .arg(self.dir.path().join(db))
+            .args(args);
+        for k in [
+            "DRY_RUN",
+            "SSH_CONNECTION",
+            "SSH_CLIENT",
+            "MAX_CONCURRENT_ACTIONS",
+        ] {
+            c.env_remove(k);
+        }
+        c.envs(env.iter().copied());
+        c.output().expect("running nsm-tui")
+    }
+
+    fn in_victim(&self, args: &[&str]) -> String {
+        let mut a = vec!["ip", "netns", "exec", &self.victim];
+        a.extend_from_slice(args);
+        String::from_utf8_lossy(&sh(&a).stdout).into_owned()
+    }
+
+    /// Everything the firewall of the victim namespace holds (nftables and iptables/ipset).
+    fn firewall_state(&self) -> String {
+        format!(
+            "{}\n{}\n{}",
+            self.in_victim(&["nft", "list", "ruleset"]),
+            self.in_victim(&["iptables-save"]),
+            self.in_victim(&["ipset", "list"])
+        )
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut s) = self.server.take() {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+        for ns in [&self.victim, &self.attacker, &self.client] {
+            let _ = sh(&["ip", "netns", "del", ns]);
+        }
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn can_run() -> bool {
+    let tools = ["ip", "nft", "iptables", "ipset", "python3", "curl"];
+    if !is_root() || !tools.iter().all(|t| common::have(t)) {
+        eprintln!("note: needs root and {tools:?}; skipping the firewall namespace test");
+        return false;
+    }
+    true
+}
+
+fn live_config(lab: &Lab, firewall: &str, extra: &str) -> PathBuf {
+    lab.config(
+        &format!("{firewall}.toml"),
+        &format!(
+            "[response]\ndry_run = false\nallowlist = [\"{CLIENT}/32\"]\n{extra}\n[actions]\nfirewall_type = \"{firewall}\"\n"
+        ),
+    )
+}
+
+/// Wipes the victim's firewall the way a restart would.
+fn wipe(lab: &Lab, firewall: &str) {
+    if firewall == "nftables" {
+        lab.in_victim(&["nft", "flush", "ruleset"]);
+    } else {
+        lab.in_victim(&["iptables", "-F", "INPUT"]);
+        lab.in_victim(&["iptables", "-F", "FORWARD"]);
+        lab.in_victim(&["ipset", "destroy", "nsm_tui4"]);
+    }
+}
+
+fn block_expire_unblock_flush_reconcile(lab: &Lab, firewall: &str) {
+    let cfg = live_config(lab, firewall, "");
+    let o = lab.nsm(&cfg, "live.db", &[], &["block", ATTACKER, "--for", "3s"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("verified"),
+        "{}",
+        text(&o)
+    );
+    let blocked_at = Instant::now();
+    assert!(
+        !lab.attacker_connects(),
+        "attacker still connects after the block"
+    );
+    assert!(lab.client_connects(), "the other client lost access");
+    let listed = lab.nsm(&cfg, "live.db", &[], &["blocks", "list"]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(ATTACKER),
+        "{}",
+        text(&listed)
+    );
+    // The element expires in the kernel on its own.
+    std::thread::sleep(Duration::from_millis(3300).saturating_sub(blocked_at.elapsed()));
+    let start = Instant::now();
+    while !lab.attacker_connects() {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "the block did not expire"
+        );
+    }
+    eprintln!("{firewall}: block expired after {:?}", blocked_at.elapsed());
+
+    let o = lab.nsm(&cfg, "live.db", &[], &["block", ATTACKER, "--for", "60s"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!lab.attacker_connects());
+    let o = lab.nsm(&cfg, "live.db", &[], &["unblock", ATTACKER]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(lab.attacker_connects(), "unblock did not restore access");
+
+    let o = lab.nsm(&cfg, "live.db", &[], &["block", ATTACKER, "--for", "60s"]);
+    assert!(o.status.success(), "{}", text(&o));
+    wipe(lab, firewall);
+    assert!(lab.attacker_connects(), "the wipe did not remove the block");
+    let o = lab.nsm(&cfg, "live.db", &[], &["blocks", "reconcile"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("re-applied 1"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !lab.attacker_connects(),
+        "reconcile did not re-apply the block"
+    );
+
+    let o = lab.nsm(&cfg, "live.db", &[], &["blocks", "flush"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(lab.attacker_connects(), "flush did not remove the block");
+    let o = lab.nsm(&cfg, "live.db", &[], &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+fn refusals_and_dry_run(lab: &Lab, firewall: &str) {
+    let cfg = live_config(lab, firewall, "");
+    let before = lab.firewall_state();
+    let ssh = format!("{ATTACKER} 50022 {VICTIM_A} 22");
+    let cases: [(&str, Vec<(&str, &str)>, &str); 4] = [
+        (
+            ATTACKER,
+            vec![("SSH_CONNECTION", ssh.as_str())],
+            "SSH client",
+        ),
+        (CLIENT, vec![], "allowlisted"),
+        ("10.9.8.7", vec![], "private"),
+        (VICTIM_A, vec![], "own addresses"),
+    ];
+    for (addr, env, why) in &cases {
+        let o = lab.nsm(&cfg, "refuse.db", env, &["block", addr, "--for", "60s"]);
+        assert!(!o.status.success(), "{addr} was not refused: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(why),
+            "{}",
+            text(&o)
+        );
+    }
+    assert!(lab.attacker_connects() && lab.client_connects());
+    // Dry run (the default) records the command and leaves the firewall as it was.
+    let dry = lab.config(
+        "dry.toml",
+        &format!("[actions]\nfirewall_type = \"{firewall}\"\n"),
+    );
+    let o = lab.nsm(&dry, "refuse.db", &[], &["block", ATTACKER, "--for", "60s"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("would run"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        before,
+        lab.firewall_state(),
+        "dry run or a refusal changed the firewall"
+    );
+    assert!(lab.attacker_connects());
+    let db = rusqlite::Connection::open(lab.dir.path().join("refuse.db")).expect("db");
+    let outcomes: Vec<String> = db
+        .prepare("SELECT outcome FROM actions ORDER BY id")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("reading actions");
+    assert_eq!(
+        outcomes,
+        ["refused", "refused", "refused", "refused", "dry_run"]
+    );
+}
+
+fn caps_trip_the_breaker(lab: &Lab, firewall: &str) {
+    let cfg = live_config(lab, firewall, "max_actions_per_minute = 2");
+    for (i, addr) in ["198.51.100.50", "198.51.100.51", "198.51.100.52"]
+        .iter()
+        .enumerate()
+    {
+        let o = lab.nsm(&cfg, "caps.db", &[], &["block", addr, "--for", "30s"]);
+        if i < 2 {
+            assert!(o.status.success(), "{}", text(&o));
+        } else {
+            assert!(
+                !o.status.success(),
+                "third action was not stopped: {}",
+                text(&o)
+            );
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                err.contains("circuit breaker") && err.contains("alert-only"),
+                "{err}"
+            );
+        }
+    }
+    let live = lab.in_victim(&["nft", "list", "ruleset"]) + &lab.in_victim(&["ipset", "list"]);
+    assert!(
+        !live.contains("198.51.100.52"),
+        "the capped block reached the firewall"
+    );
+    let o = lab.nsm(&cfg, "caps.db", &[], &["blocks", "flush"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+fn run_all(tag: &str, firewall: &str) {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new(tag);
+    refusals_and_dry_run(&lab, firewall);
+    block_expire_unblock_flush_reconcile(&lab, firewall);
+    caps_trip_the_breaker(&lab, firewall);
+}
+
+#[test]
+fn nftables_blocks_in_a_namespace() {
+    run_all("n", "nftables");
+}
+
+#[test]
+fn iptables_ipset_blocks_in_a_namespace() {
+    run_all("i", "iptables");
+}
