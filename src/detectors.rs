@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::config::Config;
 use crate::engine::detect::signature::{RuleFiles, SignatureError};
-use crate::engine::detect::{DetectConfig, DetectorSet, SignatureHandle, SignatureSet};
+use crate::engine::detect::{DetectorSet, SignatureHandle, SignatureSet};
 
 /// Signature files on the local filesystem.
 pub struct FsRuleFiles;
@@ -54,7 +54,7 @@ pub fn build(c: &Config) -> Result<(DetectorSet, SignatureHandle)> {
     let (set, errors) = load_signatures(dir);
     report(&errors, set.len(), dir);
     let handle = SignatureHandle::new(set);
-    let mut set = DetectorSet::defaults(&DetectConfig::default(), handle.clone());
+    let mut set = DetectorSet::defaults(&c.detector.thresholds(), handle.clone());
     let (blocklist, notes) = crate::enrich::load_blocklists(&c.enrich.blocklists);
     for n in notes {
         eprintln!("{n}");

@@ -9,6 +9,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::detect::config::{
+    AnomalyConfig, BruteForceConfig, DetectConfig, DnsTunnelConfig, FloodConfig, LimitsConfig,
+    ScanConfig,
+};
+
 /// The whole configuration: defaults, overlaid by the file, then by environment variables,
 /// then (by the binary) by command-line flags.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -96,6 +101,33 @@ pub struct DetectorConfig {
     pub model_update_interval: u64,
     /// Directory of signature rule files.
     pub signatures_dir: PathBuf,
+    /// `[detector.anomaly]`: protocol anomalies (Xmas, Null, land, ...).
+    pub anomaly: AnomalyConfig,
+    /// `[detector.scan]`: port scans and host sweeps.
+    pub scan: ScanConfig,
+    /// `[detector.brute_force]`: repeated logins to one service.
+    pub brute_force: BruteForceConfig,
+    /// `[detector.flood]`: SYN, ICMP, UDP and DNS-reflection floods.
+    pub flood: FloodConfig,
+    /// `[detector.dns_tunnel]`: data carried in DNS names.
+    pub dns_tunnel: DnsTunnelConfig,
+    /// `[detector.limits]`: memory bounds of the detectors' per-address state.
+    pub limits: LimitsConfig,
+}
+
+impl DetectorConfig {
+    /// The built-in detectors' thresholds, in the form the detection engine takes.
+    #[must_use]
+    pub fn thresholds(&self) -> DetectConfig {
+        DetectConfig {
+            anomaly: self.anomaly.clone(),
+            scan: self.scan.clone(),
+            brute_force: self.brute_force.clone(),
+            flood: self.flood.clone(),
+            dns_tunnel: self.dns_tunnel.clone(),
+            limits: self.limits.clone(),
+        }
+    }
 }
 
 impl Default for DetectorConfig {
@@ -106,6 +138,12 @@ impl Default for DetectorConfig {
             feature_window_size: 100,
             model_update_interval: 300,
             signatures_dir: PathBuf::from("signatures"),
+            anomaly: AnomalyConfig::default(),
+            scan: ScanConfig::default(),
+            brute_force: BruteForceConfig::default(),
+            flood: FloodConfig::default(),
+            dns_tunnel: DnsTunnelConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -150,7 +188,10 @@ impl Default for ResponseConfig {
             dry_run: true,
             response_threshold: 0.8,
             max_concurrent_actions: 5,
-            policy: vec!["*:High:block".to_string(), "*:Critical:block,notify".to_string()],
+            policy: vec![
+                "*:High:block".to_string(),
+                "*:Critical:block,notify".to_string(),
+            ],
             allowlist: Vec::new(),
             allow_private: false,
             management_addresses: Vec::new(),

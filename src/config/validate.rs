@@ -7,7 +7,7 @@
 use std::fmt::Display;
 use std::path::Path;
 
-use super::model::Config;
+use super::model::{Config, DetectorConfig};
 
 /// The first value found out of range: which key, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +106,58 @@ fn first(section: &'static str, checks: Vec<(&str, Check)>) -> Result<(), Violat
     Ok(())
 }
 
+/// The `[detector.*]` sections: a zero window or count would make a detector fire on every
+/// packet or never, so each must be at least 1.
+fn check_thresholds(d: &DetectorConfig) -> Result<(), Violation> {
+    let (sc, b, f, t) = (&d.scan, &d.brute_force, &d.flood, &d.dns_tunnel);
+    first(
+        "detector",
+        vec![
+            ("anomaly.window_secs", at_least(d.anomaly.window_secs, 1)),
+            ("scan.window_secs", at_least(sc.window_secs, 1)),
+            ("scan.ports", at_least(sc.ports, 2)),
+            ("scan.hosts", at_least(sc.hosts, 2)),
+            ("scan.slow_window_secs", at_least(sc.slow_window_secs, 1)),
+            ("scan.slow_ports", at_least(sc.slow_ports, 2)),
+            ("brute_force.window_secs", at_least(b.window_secs, 1)),
+            ("brute_force.attempts", at_least(b.attempts, 2)),
+            ("brute_force.failures", at_least(b.failures, 1)),
+            ("flood.window_secs", at_least(f.window_secs, 1)),
+            ("flood.syn_packets", at_least(f.syn_packets, 1)),
+            ("flood.half_open_ratio", fraction(f.half_open_ratio)),
+            ("flood.icmp_packets", at_least(f.icmp_packets, 1)),
+            ("flood.udp_packets", at_least(f.udp_packets, 1)),
+            (
+                "flood.dns_reflection_packets",
+                at_least(f.dns_reflection_packets, 1),
+            ),
+            (
+                "flood.spoofed_syn_packets",
+                at_least(f.spoofed_syn_packets, 1),
+            ),
+            ("flood.spoofed_sources", at_least(f.spoofed_sources, 2)),
+            (
+                "flood.spoofed_window_secs",
+                at_least(f.spoofed_window_secs, 1),
+            ),
+            ("dns_tunnel.window_secs", at_least(t.window_secs, 1)),
+            ("dns_tunnel.long_label", between(t.long_label, 1, 63)),
+            ("dns_tunnel.entropy", non_negative(t.entropy)),
+            (
+                "dns_tunnel.unique_subdomains",
+                at_least(t.unique_subdomains, 1),
+            ),
+            (
+                "dns_tunnel.suspicious_queries",
+                at_least(t.suspicious_queries, 1),
+            ),
+            ("dns_tunnel.null_queries", at_least(t.null_queries, 1)),
+            ("dns_tunnel.txt_queries", at_least(t.txt_queries, 1)),
+            ("limits.max_entries", at_least(d.limits.max_entries, 1)),
+        ],
+    )
+}
+
 impl Config {
     /// Checks every value for range and format, returning the first problem found.
     ///
@@ -139,6 +191,7 @@ impl Config {
                 ("signatures_dir", not_empty_path(&d.signatures_dir)),
             ],
         )?;
+        check_thresholds(d)?;
         let r = &self.response;
         first(
             "response",

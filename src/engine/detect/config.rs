@@ -1,14 +1,15 @@
 //! Thresholds and windows of the built-in detectors, with defaults an analyst can start from.
 //!
 //! Read once when the detectors are built (on the thread that builds the pipeline); every field
-//! has a serde default so a config file may set only what it changes. Windows are in seconds of
-//! capture time.
+//! has a serde default so a config file may set only what it changes, and an unknown key is an
+//! error (these structs are the `[detector.*]` sections of the config file). Windows are in
+//! seconds of capture time.
 
 use serde::{Deserialize, Serialize};
 
 /// Every built-in detector's knobs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct DetectConfig {
     pub anomaly: AnomalyConfig,
     pub scan: ScanConfig,
@@ -20,7 +21,7 @@ pub struct DetectConfig {
 
 /// Protocol anomalies: one alert per (source, category) per window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct AnomalyConfig {
     pub window_secs: u64,
 }
@@ -32,7 +33,7 @@ impl Default for AnomalyConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct ScanConfig {
     pub window_secs: u64,
     /// Distinct ports one source probes on one host within `window_secs`.
@@ -57,7 +58,7 @@ impl Default for ScanConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct BruteForceConfig {
     pub window_secs: u64,
     /// New connections from one source to one login service within the window.
@@ -71,7 +72,10 @@ pub struct BruteForceConfig {
 impl Default for BruteForceConfig {
     fn default() -> Self {
         BruteForceConfig {
-            window_secs: 60,
+            // hydra against a stock OpenSSH reconnects about 8 times a minute (sshd drops it
+            // after 6 tries, hydra waits out its 32 s timeout); two minutes catches that, as
+            // Emerging Threats' SSH rules do with their 120 s threshold.
+            window_secs: 120,
             attempts: 10,
             failures: 5,
             ports: vec![
@@ -82,7 +86,7 @@ impl Default for BruteForceConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct FloodConfig {
     pub window_secs: u64,
     /// SYNs toward one destination within the window.
@@ -121,7 +125,7 @@ impl Default for FloodConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct DnsTunnelConfig {
     pub window_secs: u64,
     /// A label longer than this is suspicious.
@@ -155,7 +159,7 @@ impl Default for DnsTunnelConfig {
 
 /// Memory bounds of per-source and per-destination state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Tracked keys per table (sources, pairs, destinations, domains).
     pub max_entries: usize,
