@@ -122,6 +122,7 @@ pub fn read(file: &Path, c: &Config) -> Result<()> {
     let src = FileSource::open(file)?;
     let mut opts = pipeline_options(c);
     opts.enrich = enrichment(c);
+    opts.observer = crate::respond::auto::observer(c)?;
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
     let summary = crate::pipeline::run(Box::new(src), detectors(c)?, opts, &stop, |_| {})?;
@@ -148,6 +149,7 @@ pub fn headless(c: &Config) -> Result<()> {
     eprintln!("capturing on {} (Ctrl-C to stop)", src.name());
     let mut opts = pipeline_options(c);
     opts.enrich = enrichment(c);
+    opts.observer = crate::respond::auto::observer(c)?;
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
     let summary = crate::pipeline::run(Box::new(src), detectors(c)?, opts, &stop, |s| {

@@ -112,7 +112,7 @@ pub enum AuditCmd {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// How far back: 30m, 24h, 7d.
+    /// How far back from now: 30m, 24h, 7d; 0 = everything (e.g. for a recorded capture).
     #[arg(long, default_value = "24h")]
     pub since: String,
     /// text or json.

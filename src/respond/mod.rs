@@ -6,8 +6,10 @@
 //! bounded queue, or the console's effect thread. Nothing here is called per packet.
 
 pub mod audit;
+pub mod auto;
 pub mod blocks;
 pub mod cmd;
+pub mod console;
 pub mod enforcer;
 pub mod exec;
 pub mod fw;
@@ -19,3 +21,4 @@ pub mod policy;
 pub mod report;
 pub mod safety;
 pub mod setup;
+pub mod webhook;

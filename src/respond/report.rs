@@ -37,11 +37,15 @@ fn grouped(conn: &Connection, sql: &str, since: i64) -> rusqlite::Result<Vec<(St
 
 /// Builds the report over the last `since_secs` seconds before `now` (ns).
 pub fn build(conn: &Connection, now: i64, since_secs: u64) -> rusqlite::Result<Report> {
-    let since = now.saturating_sub(
-        i64::try_from(since_secs)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1_000_000_000),
-    );
+    let since = if since_secs == 0 {
+        i64::MIN
+    } else {
+        now.saturating_sub(
+            i64::try_from(since_secs)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000_000_000),
+        )
+    };
     let map = |v: Vec<(String, i64)>| v.into_iter().collect::<BTreeMap<_, _>>();
     let actions = map(grouped(
         conn,
@@ -77,7 +81,12 @@ pub fn build(conn: &Connection, now: i64, since_secs: u64) -> rusqlite::Result<R
 /// The report as text.
 pub fn text(r: &Report) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "nsm-tui report, last {} s", r.since_secs);
+    let span = if r.since_secs == 0 {
+        "everything recorded".to_string()
+    } else {
+        format!("the last {} s", r.since_secs)
+    };
+    let _ = writeln!(s, "nsm-tui report, {span}");
     let _ = writeln!(s, "alerts: {}   packet rows: {}", r.alerts, r.packets);
     for (title, m) in [
         ("incidents by severity", &r.incidents_by_severity),

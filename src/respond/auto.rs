@@ -1,0 +1,307 @@
+//! Automatic response from the pipeline: an `Observer` that groups every alert into
+//! incidents (persisted to SQLite), asks the policy what to do, and hands actions to one
+//! response worker thread through a bounded queue (`max_concurrent_actions` deep). When the
+//! queue is full the action is refused and audited (alert-only), never queued without bound.
+//!
+//! The observer runs on the pipeline's output thread and never waits on the firewall; the
+//! worker owns the `Enforcer`, reconciles on start, expires blocks once a second and removes
+//! temporary blocks on exit.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+
+use super::audit::{self, ActionRecord, Outcome};
+use super::enforcer::{Enforcer, Request};
+use super::fw::ActionKind;
+use super::incidents::IncidentStore;
+use super::policy::{self, PolicyAction, PolicyRule};
+use super::setup::{self, now_ns};
+use super::webhook::{Notice, Notifier, Retry, Targets};
+use crate::config::Config;
+use crate::engine::alert::Alert;
+use crate::engine::flow::FlowMeta;
+use crate::engine::incident::{Change, Grouper, Incident};
+use crate::engine::record::Analyzed;
+use crate::engine::stats::Stats;
+use crate::pipeline::observer::Observer;
+
+/// Open incidents the grouper keeps (each a few hundred bytes plus its alert list).
+const MAX_OPEN_INCIDENTS: usize = 10_000;
+/// Changed incidents are written at least this often (in alerts), besides every stats tick.
+const FLUSH_EVERY: usize = 256;
+
+/// One action for the worker.
+struct Job {
+    req: Request,
+    /// Capture time of the triggering packet (ns); wall-clock time in live capture.
+    trigger_ts: i64,
+    notice: Option<Notice>,
+}
+
+pub struct ResponseObserver {
+    grouper: Grouper,
+    store: Option<IncidentStore>,
+    dirty: HashMap<u64, (Incident, Change)>,
+    rules: Vec<PolicyRule>,
+    threshold: f64,
+    auto: bool,
+    done: HashSet<(u64, PolicyAction, crate::engine::alert::Severity)>,
+    tx: Option<Sender<Job>>,
+    worker: Option<JoinHandle<()>>,
+    pub refused_full: u64,
+}
+
+/// The observer for `read`/`--headless`, or None when there is nothing to do (no database
+/// and automatic response off). Errors (bad policy, unopenable database) are returned.
+pub fn observer(c: &Config) -> anyhow::Result<Option<Box<dyn Observer>>> {
+    if !c.storage.db_enabled && !c.response.auto_response_enabled {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(ResponseObserver::new(c)?)))
+}
+
+impl ResponseObserver {
+    pub fn new(c: &Config) -> anyhow::Result<ResponseObserver> {
+        let rules = policy::parse(&c.response.policy).map_err(anyhow::Error::msg)?;
+        let store = if c.storage.db_enabled {
+            Some(IncidentStore::new(setup::open_db(&c.storage.db_path)?))
+        } else {
+            None
+        };
+        let (tx, worker) = if c.response.auto_response_enabled {
+            let e = setup::enforcer(c, &c.storage.db_path)?;
+            let n = Notifier::spawn(Targets::from_config(c), Retry::default());
+            let (tx, rx) = bounded(c.response.max_concurrent_actions.max(1));
+            let h = std::thread::Builder::new()
+                .name("nsm-respond".into())
+                .spawn(move || worker(e, &rx, n))?;
+            (Some(tx), Some(h))
+        } else {
+            (None, None)
+        };
+        Ok(ResponseObserver {
+            grouper: Grouper::new(c.response.incident_window_secs, MAX_OPEN_INCIDENTS),
+            store,
+            dirty: HashMap::new(),
+            rules,
+            threshold: c.response.response_threshold,
+            auto: c.response.auto_response_enabled,
+            done: HashSet::new(),
+            tx,
+            worker,
+            refused_full: 0,
+        })
+    }
+
+    fn flush(&mut self) {
+        if let Some(s) = &mut self.store {
+            for (_, (inc, change)) in self.dirty.drain() {
+                let _ = s.save(&inc, change);
+            }
+        }
+    }
+
+    fn on_alert(&mut self, alert: &Alert, src: Option<IpAddr>, dst: Option<IpAddr>) {
+        let (inc, change) = self.grouper.add(alert, src, dst);
+        let inc = inc.clone();
+        let change = match self.dirty.get(&inc.key) {
+            Some((_, Change::Opened)) => Change::Opened,
+            Some((_, Change::Escalated(s))) => Change::Escalated(*s),
+            _ => change,
+        };
+        self.dirty.insert(inc.key, (inc.clone(), change));
+        if self.auto {
+            self.maybe_act(alert, &inc);
+        }
+        if self.dirty.len() >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    fn maybe_act(&mut self, alert: &Alert, inc: &Incident) {
+        let Some(src) = inc.source else {
+            return;
+        };
+        if policy::score(alert) < self.threshold {
+            return;
+        }
+        let (actions, secs) = policy::decide(&self.rules, &inc.category, inc.severity);
+        let todo: Vec<PolicyAction> = actions
+            .into_iter()
+            .filter(|a| self.done.insert((inc.key, *a, inc.severity)))
+            .collect();
+        if todo.is_empty() {
+            return;
+        }
+        // The worker needs the incident's row id for the audit trail: write it now.
+        let incident_id = self.store.as_mut().and_then(|s| {
+            let change = self.dirty.remove(&inc.key).map_or(Change::Updated, |d| d.1);
+            s.save(inc, change).ok()
+        });
+        let notify = todo.contains(&PolicyAction::Notify);
+        for a in todo {
+            let kind = match a {
+                PolicyAction::Block => ActionKind::Block,
+                PolicyAction::RateLimit => ActionKind::RateLimit,
+                PolicyAction::Quarantine => ActionKind::Quarantine,
+                PolicyAction::Notify => continue,
+            };
+            let req = Request {
+                kind,
+                addr: src,
+                secs,
+                actor: "auto".into(),
+                reason: format!(
+                    "{} {} from {src}: {} ({} alerts)",
+                    inc.severity.level_name(),
+                    inc.category,
+                    alert.description,
+                    inc.count
+                ),
+                incident_id,
+                alert_id: None,
+            };
+            let notice = notify.then(|| notice_for(alert, inc, kind));
+            self.send(Job {
+                req,
+                trigger_ts: alert.ts.0,
+                notice,
+            });
+        }
+    }
+
+    fn send(&mut self, job: Job) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        if let Err(e) = tx.try_send(job) {
+            self.refused_full += 1;
+            let job = e.into_inner();
+            if let Some(s) = &self.store {
+                let rec = ActionRecord {
+                    ts: now_ns(),
+                    actor: "auto".into(),
+                    action: job.req.kind.as_str().into(),
+                    target: job.req.addr.to_string(),
+                    reason: format!(
+                        "{}; response queue full (max_concurrent_actions): alert-only",
+                        job.req.reason
+                    ),
+                    incident_id: job.req.incident_id,
+                    outcome: Outcome::Refused.as_str().into(),
+                    ..ActionRecord::default()
+                };
+                let _ = audit::append(s.connection(), &rec);
+            }
+            eprintln!(
+                "response: queue full, {} {} not carried out (alert-only)",
+                job.req.kind.as_str(),
+                job.req.addr
+            );
+        }
+    }
+}
+
+fn notice_for(alert: &Alert, inc: &Incident, kind: ActionKind) -> Notice {
+    let src = inc.source.map_or("-".into(), |s| s.to_string());
+    Notice {
+        title: format!("nsm-tui: {} {src} ({})", kind.as_str(), inc.category),
+        text: format!(
+            "{} incident: {} alerts from {src} in category {}; latest: {}",
+            inc.severity.level_name(),
+            inc.count,
+            inc.category,
+            alert.description
+        ),
+        severity: inc.severity.as_str().into(),
+        event: serde_json::json!({
+            "timestamp_ns": alert.ts.0,
+            "event_type": "alert",
+            "src_ip": src,
+            "alert": {
+                "signature_id": alert.rule.0,
+                "signature": alert.description.as_ref(),
+                "category": alert.category.as_ref(),
+                "severity": alert.severity.eve_level(),
+            },
+            "incident": { "alerts": inc.count, "severity": inc.severity.as_str() },
+            "response": kind.as_str(),
+        }),
+    }
+}
+
+impl Observer for ResponseObserver {
+    fn packet(&mut self, a: &Analyzed, _flow: Option<&FlowMeta>) {
+        if a.alerts.is_empty() {
+            return;
+        }
+        let (src, dst) = a
+            .decoded
+            .ip
+            .as_ref()
+            .map_or((None, None), |ip| (Some(ip.src), Some(ip.dst)));
+        for alert in &a.alerts {
+            self.on_alert(alert, src, dst);
+        }
+    }
+
+    fn stats(&mut self, _s: &Stats) {
+        self.flush();
+    }
+
+    fn finished(&mut self, _s: &Stats) {
+        self.flush();
+    }
+}
+
+impl Drop for ResponseObserver {
+    fn drop(&mut self) {
+        self.flush();
+        self.tx.take();
+        if let Some(h) = self.worker.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn worker(mut e: Enforcer, rx: &Receiver<Job>, notifier: Option<Notifier>) {
+    let r = e.reconcile(now_ns());
+    if !r.reapplied.is_empty() || !r.failed.is_empty() {
+        eprintln!(
+            "response: re-applied {} recorded block(s), {} failed",
+            r.reapplied.len(),
+            r.failed.len()
+        );
+    }
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(job) => {
+                let d = e.apply(&job.req, now_ns(), rx.len());
+                let live_after_ms = (now_ns() - job.trigger_ts) as f64 / 1e6;
+                eprintln!(
+                    "response: {} ({}); {live_after_ms:.1} ms after the triggering packet",
+                    d.message,
+                    d.outcome.as_str()
+                );
+                if let (Some(n), Some(notice)) = (&notifier, job.notice) {
+                    n.notify(notice);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                e.expire(now_ns());
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let removed = e.shutdown(now_ns());
+    if removed > 0 {
+        eprintln!("response: removed {removed} temporary block(s) on exit");
+    }
+    if let Some(n) = notifier {
+        n.finish();
+    }
+}
