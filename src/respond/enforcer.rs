@@ -305,3 +305,97 @@ impl Enforcer {
         self.finish(rec, Outcome::Executed, msg, secs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::respond::exec::CmdOutput;
+    use crate::respond::fw::{nft::Nft, FwOptions};
+    use crate::store::schema::{migrate, MIGRATIONS};
+
+    /// A live-looking runner whose `nft -j list set` output is scripted.
+    struct Fake {
+        listing: String,
+        ran: Vec<String>,
+    }
+
+    impl Runner for Fake {
+        fn run(&mut self, cmd: &Cmd) -> CmdOutput {
+            self.ran.push(cmd.argv.join(" "));
+            let listing = cmd.argv.get(1).is_some_and(|a| a == "-j");
+            CmdOutput {
+                status: Some(0),
+                stdout: if listing {
+                    self.listing.clone()
+                } else {
+                    String::new()
+                },
+                stderr: String::new(),
+            }
+        }
+        fn is_live(&self) -> bool {
+            true
+        }
+    }
+
+    fn enforcer(listing: &str) -> Enforcer {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, std::path::Path::new("mem"), MIGRATIONS).unwrap();
+        let fake = Fake {
+            listing: listing.into(),
+            ran: Vec::new(),
+        };
+        Enforcer::new(
+            Box::new(Nft::new(&FwOptions::default())),
+            Box::new(fake),
+            Guard::default(),
+            conn,
+            EnforcerSettings::default(),
+        )
+    }
+
+    fn req(addr: &str) -> Request {
+        Request {
+            kind: ActionKind::Block,
+            addr: addr.parse().unwrap(),
+            secs: None,
+            actor: "test".into(),
+            reason: "r".into(),
+            incident_id: Some(7),
+            alert_id: None,
+        }
+    }
+
+    #[test]
+    fn missing_element_after_add_is_a_failure() {
+        let mut e = enforcer(r#"{"nftables":[{"set":{"name":"block4","elem":[]}}]}"#);
+        let d = e.apply(&req("198.51.100.4"), 1_000 * NS, 0);
+        assert_eq!(d.outcome, Outcome::Failed, "{d:?}");
+        assert!(d.message.contains("not in the set"));
+        assert_eq!(blocks::count_active(&e.conn, 1_000 * NS).unwrap(), 0);
+    }
+
+    #[test]
+    fn verified_blocks_escalate_and_are_recorded() {
+        let listing = r#"{"nftables":[{"set":{"name":"block4","elem":[{"elem":{"val":"198.51.100.4","timeout":3600,"expires":3599}}]}}]}"#;
+        let mut e = enforcer(listing);
+        let first = e.apply(&req("198.51.100.4"), 1_000 * NS, 0);
+        assert_eq!((first.outcome, first.secs), (Outcome::Executed, 3600));
+        let second = e.apply(&req("198.51.100.4"), 1_010 * NS, 0);
+        assert_eq!((second.outcome, second.secs), (Outcome::Executed, 7200));
+        // The second block replaced the first in the blocks table.
+        assert_eq!(blocks::count_active(&e.conn, 1_010 * NS).unwrap(), 1);
+        assert_eq!(audit::verify(&e.conn).unwrap().rows, 2);
+        // Expiry ends the recorded block and audits it.
+        assert_eq!(e.expire(1_010 * NS + 7200 * NS), 1);
+        let last: String = e
+            .conn
+            .query_row(
+                "SELECT outcome FROM actions ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(last, "expired");
+    }
+}
