@@ -1,0 +1,214 @@
+//! Block and export actions of the console: firewall commands per backend, the allowlist
+//! verdicts, the audit responder writing a hash-chained row into a real SQLite file, pcap
+//! export counts, and the keymap's overrides and errors.
+
+mod tui_support;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use nsm_tui::config::FirewallType;
+use nsm_tui::tui::app::ExportWhat;
+use nsm_tui::tui::block::{block_command, ssh_client, verdict, Allowlist, BlockSettings};
+use nsm_tui::tui::effects::{collect_frames, export};
+use nsm_tui::tui::keymap::{Action, KeyMap, KeymapError};
+use nsm_tui::tui::responder::{AuditResponder, Responder};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn firewall_commands_are_exact_argument_lists() {
+    let a = ip("203.0.113.7");
+    assert_eq!(
+        block_command(FirewallType::Nftables, a, 3600).join(" "),
+        "nft add element inet nsm_tui blocklist4 { 203.0.113.7 timeout 3600s }"
+    );
+    assert_eq!(
+        block_command(FirewallType::Nftables, ip("2001:db8::1"), 60),
+        [
+            "nft",
+            "add",
+            "element",
+            "inet",
+            "nsm_tui",
+            "blocklist6",
+            "{",
+            "2001:db8::1",
+            "timeout",
+            "60s",
+            "}"
+        ]
+    );
+    assert_eq!(
+        block_command(FirewallType::Iptables, a, 600).join(" "),
+        "ipset add nsm_tui_block4 203.0.113.7 timeout 600 -exist"
+    );
+    assert_eq!(
+        block_command(FirewallType::Pf, a, 600).join(" "),
+        "pfctl -t nsm_tui_block -T add 203.0.113.7"
+    );
+}
+
+#[test]
+fn allowlist_refuses_ssh_client_local_and_listed_ranges_with_reasons() {
+    let ssh = ssh_client(Some("198.51.100.77 52144 10.0.0.2 22"), None);
+    assert_eq!(ssh, Some(ip("198.51.100.77")));
+    assert_eq!(
+        ssh_client(None, Some("2001:db8::9 5000 22")),
+        Some(ip("2001:db8::9"))
+    );
+    let allow = Allowlist {
+        ssh_client: ssh,
+        allow_local: false,
+        ranges: vec![(ip("192.0.2.0"), 24)],
+    };
+    let cases = [
+        ("198.51.100.77", Some("SSH client")),
+        ("127.0.0.1", Some("loopback")),
+        ("10.1.2.3", Some("private")),
+        ("fe80::1", Some("link-local")),
+        ("192.0.2.99", Some("192.0.2.0/24")),
+        ("203.0.113.7", None),
+    ];
+    for (addr, want) in cases {
+        let v = verdict(&allow, ip(addr));
+        match want {
+            Some(w) => assert!(
+                v.as_deref()
+                    .is_some_and(|r| r.contains(w) && r.contains(addr)),
+                "{addr}: {v:?}"
+            ),
+            None => assert_eq!(v, None, "{addr}"),
+        }
+    }
+    let local_ok = Allowlist {
+        allow_local: true,
+        ..allow
+    };
+    assert_eq!(verdict(&local_ok, ip("10.1.2.3")), None);
+}
+
+#[test]
+fn audit_responder_records_a_hash_chained_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let mut r = AuditResponder::new(&db);
+    let s = BlockSettings::default();
+    let plan = s.plan(ip("203.0.113.7"), "port_scan".into(), Some(4));
+    let out = r.block(&plan, 1_700_000_000);
+    assert!(out.ok && out.message.contains("dry run"), "{out:?}");
+    let out2 = r.block(
+        &s.plan(ip("203.0.113.8"), "scan".into(), None),
+        1_700_000_001,
+    );
+    assert!(out2.ok);
+    let refused = r.block(&s.plan(ip("127.0.0.1"), "x".into(), None), 1_700_000_002);
+    assert!(!refused.ok && refused.message.contains("loopback"));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let rows: Vec<(String, String, String, Option<i64>, String, String, String)> = conn
+        .prepare("SELECT target, command, outcome, incident_id, reason, prev_hash, hash FROM actions ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 2, "the refused request is not recorded");
+    assert_eq!(rows[0].0, "203.0.113.7");
+    assert_eq!(rows[0].1, plan.command_line());
+    assert_eq!(rows[0].2, "dry_run");
+    assert_eq!(rows[0].3, Some(4));
+    assert_eq!(rows[0].5, "");
+    assert_eq!(rows[1].5, rows[0].6, "each row chains to the previous hash");
+    assert_ne!(rows[0].6, rows[1].6);
+}
+
+#[test]
+fn exports_write_the_counts_they_report() {
+    let shared = tui_support::demo_model(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let m = shared.lock();
+    let inc = m.incidents().front().map(|i| i.id).unwrap();
+    let cases = [
+        (ExportWhat::All, 3000usize),
+        (
+            ExportWhat::Filtered(nsm_tui::engine::filter::parse("udp").unwrap()),
+            collect_frames(
+                &m,
+                &ExportWhat::Filtered(nsm_tui::engine::filter::parse("udp").unwrap()),
+            )
+            .len(),
+        ),
+        (
+            ExportWhat::Incident {
+                id: inc,
+                before_secs: 10,
+            },
+            collect_frames(
+                &m,
+                &ExportWhat::Incident {
+                    id: inc,
+                    before_secs: 10,
+                },
+            )
+            .len(),
+        ),
+    ];
+    drop(m);
+    for (i, (what, n)) in cases.into_iter().enumerate() {
+        assert!(n > 0);
+        let path = dir.path().join(format!("x{i}.pcap"));
+        let out = export(&shared, &path, &what);
+        assert!(out.ok, "{out:?}");
+        assert!(
+            out.message.starts_with(&format!("wrote {n} packets")),
+            "{}",
+            out.message
+        );
+        let mut src = nsm_tui::capture::file::FileSource::open(&path).unwrap();
+        let mut got = 0;
+        while nsm_tui::capture::Source::next_frame(&mut src)
+            .unwrap()
+            .is_some()
+        {
+            got += 1;
+        }
+        assert_eq!(got, n);
+    }
+}
+
+#[test]
+fn keymap_overrides_rebind_and_report_bad_entries() {
+    let k = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    let def = KeyMap::default();
+    assert_eq!(def.action(&k('j')), Some(Action::Down));
+    assert_eq!(
+        def.action(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        Some(Action::Quit)
+    );
+    let mut o = BTreeMap::new();
+    o.insert("quit".to_string(), "x, ctrl+q".to_string());
+    o.insert("block".to_string(), "q".to_string());
+    let m = KeyMap::with_overrides(&o).unwrap();
+    assert_eq!(m.action(&k('x')), Some(Action::Quit));
+    assert_eq!(m.action(&k('q')), Some(Action::Block));
+    assert_eq!(m.action(&k('b')), None);
+    assert_eq!(m.keys_of(Action::Quit), "x/ctrl+q");
+    assert!(m
+        .footer()
+        .iter()
+        .any(|(key, help)| key == "q" && *help == "block source"));
+    let mut bad = BTreeMap::new();
+    bad.insert("explode".to_string(), "x".to_string());
+    assert!(
+        matches!(KeyMap::with_overrides(&bad), Err(KeymapError::UnknownAction(a, _)) if a == "explode")
+    );
+    let mut bad = BTreeMap::new();
+    bad.insert("quit".to_string(), "hyper+banana".to_string());
+    let e = KeyMap::with_overrides(&bad).unwrap_err();
+    assert!(
+        e.to_string().contains("hyper+banana") && e.to_string().contains("[console.keys] quit")
+    );
+}
