@@ -15,6 +15,9 @@ use nsm_tui::tui::effects::{collect_frames, export};
 use nsm_tui::tui::keymap::{Action, KeyMap, KeymapError};
 use nsm_tui::tui::responder::{AuditResponder, Responder};
 
+/// target, command, outcome, incident_id, reason, prev_hash, hash
+type AuditRow = (String, String, String, Option<i64>, String, String, String);
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -108,7 +111,7 @@ fn audit_responder_records_a_hash_chained_row() {
     let refused = r.block(&s.plan(ip("127.0.0.1"), "x".into(), None), 1_700_000_002);
     assert!(!refused.ok && refused.message.contains("loopback"));
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let rows: Vec<(String, String, String, Option<i64>, String, String, String)> = conn
+    let rows: Vec<AuditRow> = conn
         .prepare("SELECT target, command, outcome, incident_id, reason, prev_hash, hash FROM actions ORDER BY id")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
