@@ -305,3 +305,30 @@ fn worker(mut e: Enforcer, rx: &Receiver<Job>, notifier: Option<Notifier>) {
         n.finish();
     }
 }
+
+/// Several observers behind the pipeline's one slot (e.g. the console's model and the
+/// response observer), called in order on the same thread.
+pub struct Tee(pub Vec<Box<dyn Observer>>);
+
+impl Observer for Tee {
+    fn packet(&mut self, a: &Analyzed, flow: Option<&FlowMeta>) {
+        for o in &mut self.0 {
+            o.packet(a, flow);
+        }
+    }
+    fn flow_ended(&mut self, r: &crate::engine::flow::FlowRecord) {
+        for o in &mut self.0 {
+            o.flow_ended(r);
+        }
+    }
+    fn stats(&mut self, s: &Stats) {
+        for o in &mut self.0 {
+            o.stats(s);
+        }
+    }
+    fn finished(&mut self, s: &Stats) {
+        for o in &mut self.0 {
+            o.finished(s);
+        }
+    }
+}
