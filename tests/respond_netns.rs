@@ -317,11 +317,14 @@ fn block_expire_unblock_flush_reconcile(lab: &Lab, firewall: &str) {
     assert!(o.status.success(), "{}", text(&o));
 }
 
+/// (address, extra environment, words the refusal must contain)
+type Refusal<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 fn refusals_and_dry_run(lab: &Lab, firewall: &str) {
     let cfg = live_config(lab, firewall, "");
     let before = lab.firewall_state();
     let ssh = format!("{ATTACKER} 50022 {VICTIM_A} 22");
-    let cases: [(&str, Vec<(&str, &str)>, &str); 4] = [
+    let cases: [Refusal; 4] = [
         (
             ATTACKER,
             vec![("SSH_CONNECTION", ssh.as_str())],
