@@ -154,3 +154,80 @@ fn demo_in_tmux_filters_writes_blocks_and_quits() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "0");
 }
+
+/// The `total N pkts` figure of the status bar.
+fn total(screen: &str) -> Option<u64> {
+    let rest = screen.split("total ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn pause_holds_the_replay_and_sigterm_restores_the_terminal() {
+    if !common::have("tmux") {
+        eprintln!("note: tmux is not installed; skipping the console end-to-end test");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_nsm-tui");
+    let sigs = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
+    let (pidfile, status) = (dir.path().join("pid"), dir.path().join("exit-status"));
+    // `exec` keeps the shell's pid, so the pid file names nsm-tui itself.
+    let cmd = format!(
+        "sh -c 'echo $$ > \"{}\"; exec \"{bin}\" demo --signatures \"{}\"'; echo $? > '{}'; sleep 30",
+        pidfile.display(),
+        sigs.display(),
+        status.display()
+    );
+    let name = format!("nsm-tui-e2e-term-{}", std::process::id());
+    let s = Session(name.clone());
+    let ok = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "-c",
+        ])
+        .arg(dir.path())
+        .args(["sh", "-c", &cmd])
+        .status()
+        .expect("tmux starts");
+    assert!(ok.success());
+    s.wait_for("[REPLAY]");
+    s.keys(&["Space"]);
+    let paused = s.wait_for("[PAUSED]");
+    std::thread::sleep(Duration::from_millis(800));
+    let later = s.screen();
+    let (a, b) = (total(&paused), total(&later));
+    assert!(a.is_some() && a < Some(3000), "{paused}");
+    // One batch may still be in flight when the pause lands; after that nothing moves.
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(total(&s.screen()), b, "the replay moved while paused");
+    s.keys(&["Space"]);
+    s.wait_for("[REPLAY]");
+
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = Instant::now();
+    while !status.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "nsm-tui ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "0");
+    // Back on the normal screen: the run summary is there, the console's frame is not.
+    let screen = s.screen();
+    assert!(!screen.contains("┌ Packets"), "{screen}");
+    assert!(screen.contains("packets"), "{screen}");
+}

@@ -7,13 +7,13 @@ use std::cell::Cell;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use crossterm::event::{KeyEvent, KeyEventKind};
 
 use super::block::{BlockPlan, BlockSettings};
 use super::keymap::{Action, KeyMap};
 use super::theme::Theme;
 use super::view::FilteredView;
-use crate::engine::filter::{self, Filter, FilterError};
+use crate::engine::filter::{Filter, FilterError};
 use crate::engine::model::{Incident, Model, Row};
 
 /// Seconds of traffic before an incident's first alert that an incident export includes.
@@ -56,7 +56,7 @@ impl ExportScope {
             Self::Incident => "the selected incident's packets",
         }
     }
-    fn slug(self) -> &'static str {
+    pub(super) fn slug(self) -> &'static str {
         match self {
             Self::All => "all",
             Self::Filtered => "filtered",
@@ -137,7 +137,7 @@ pub struct App {
     pub pending_actions: usize,
     quit_armed: bool,
     pub export_dir: PathBuf,
-    exports: u32,
+    pub(super) exports: u32,
 }
 
 impl App {
@@ -402,112 +402,5 @@ impl App {
             path: self.default_path(scope),
             incident: self.selected_incident(m).map(|i| i.id),
         });
-    }
-
-    fn default_path(&self, scope: ExportScope) -> String {
-        self.export_dir
-            .join(format!(
-                "nsm-tui-{}-{}.pcap",
-                scope.slug(),
-                self.exports + 1
-            ))
-            .display()
-            .to_string()
-    }
-
-    fn filter_key(&mut self, ev: &KeyEvent, mut f: FilterInput) -> Vec<Effect> {
-        match ev.code {
-            KeyCode::Esc => return Vec::new(),
-            KeyCode::Enter => match filter::parse(&f.text) {
-                Ok(parsed) => {
-                    self.filter_text = f.text.trim().to_string();
-                    self.view.set_filter(parsed);
-                    self.follow = true;
-                    self.selected = None;
-                    return Vec::new();
-                }
-                Err(e) => f.error = Some(e),
-            },
-            KeyCode::Backspace => {
-                f.text.pop();
-                f.error = filter::parse(&f.text).err();
-            }
-            KeyCode::Char(c) => {
-                f.text.push(c);
-                f.error = filter::parse(&f.text).err();
-            }
-            _ => {}
-        }
-        self.overlay = Overlay::Filter(f);
-        Vec::new()
-    }
-
-    fn confirm_key(&mut self, ev: &KeyEvent, plan: BlockPlan) -> Vec<Effect> {
-        match ev.code {
-            KeyCode::Char('y' | 'Y') | KeyCode::Enter if plan.refused.is_none() => {
-                self.pending_actions += 1;
-                self.report(format!("block of {} requested…", plan.addr), true);
-                vec![Effect::Block(plan)]
-            }
-            KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc | KeyCode::Enter => {
-                self.report("block cancelled".into(), true);
-                Vec::new()
-            }
-            _ => {
-                self.overlay = Overlay::Confirm(plan);
-                Vec::new()
-            }
-        }
-    }
-
-    fn export_key(&mut self, ev: &KeyEvent, mut e: ExportInput) -> Vec<Effect> {
-        let idx = ExportScope::ALL
-            .iter()
-            .position(|s| *s == e.scope)
-            .unwrap_or(0);
-        let rescope = |e: &mut ExportInput, s: ExportScope| {
-            if e.path == self.default_path(e.scope) {
-                e.path = self.default_path(s);
-            }
-            e.scope = s;
-        };
-        match ev.code {
-            KeyCode::Esc => return Vec::new(),
-            KeyCode::Up => rescope(&mut e, ExportScope::ALL[idx.saturating_sub(1)]),
-            KeyCode::Down | KeyCode::Tab => rescope(&mut e, ExportScope::ALL[(idx + 1) % 3]),
-            KeyCode::Backspace => {
-                e.path.pop();
-            }
-            KeyCode::Char(c) => e.path.push(c),
-            KeyCode::Enter => return self.export_confirmed(e),
-            _ => {}
-        }
-        self.overlay = Overlay::Export(e);
-        Vec::new()
-    }
-
-    fn export_confirmed(&mut self, e: ExportInput) -> Vec<Effect> {
-        let what = match (e.scope, e.incident) {
-            (ExportScope::All, _) => ExportWhat::All,
-            (ExportScope::Filtered, _) => ExportWhat::Filtered(self.view.filter().cloned()),
-            (ExportScope::Incident, Some(id)) => ExportWhat::Incident {
-                id,
-                before_secs: INCIDENT_LOOKBACK_SECS,
-            },
-            (ExportScope::Incident, None) => {
-                self.report("no incident to export".into(), false);
-                return Vec::new();
-            }
-        };
-        if e.path.trim().is_empty() {
-            self.report("no file name given; nothing written".into(), false);
-            return Vec::new();
-        }
-        self.exports += 1;
-        self.report(format!("writing {}…", e.path), true);
-        vec![Effect::Export {
-            path: PathBuf::from(e.path.trim()),
-            what,
-        }]
     }
 }

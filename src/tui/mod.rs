@@ -17,6 +17,7 @@ pub mod fmt;
 pub mod help;
 pub mod incidents;
 pub mod keymap;
+pub mod overlay_keys;
 pub mod overview;
 pub mod packets;
 pub mod responder;
