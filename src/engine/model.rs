@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::alert::{highest, Alert, RuleId, Severity};
+use super::flow::FlowMeta;
 use super::frame::{RawFrame, Ts};
 use super::packet::{Decoded, Proto, TcpFlags, Transport};
 use super::record::Analyzed;
@@ -158,6 +159,9 @@ pub struct Model {
     /// The pipeline's latest counters (drops, decode errors, DB backlog).
     pub stats: Stats,
     pub finished: bool,
+    /// A problem that ended or hurt the run (the source failed, an output broke), for the
+    /// status bar.
+    pub notice: Option<String>,
 }
 
 impl Model {
@@ -169,8 +173,9 @@ impl Model {
         }
     }
 
-    /// Add one analysed packet.
-    pub fn apply(&mut self, a: &Analyzed, flow_id: Option<u64>) {
+    /// Add one analysed packet (with its flow, when the flow table tracked it).
+    pub fn apply(&mut self, a: &Analyzed, flow: Option<&FlowMeta>) {
+        let flow_id = flow.map(|f| f.flow_id);
         self.count(a);
         let threat = highest(&a.alerts).map(|t| Threat {
             severity: t.severity,

@@ -23,6 +23,7 @@ use crate::capture::paced::{Controls, PacedSource, Speed};
 use crate::capture::Source;
 use crate::config::Config;
 use crate::engine::model::ModelConfig;
+use crate::pipeline::capture::CaptureEnd;
 
 /// The bundled demo capture: 3000 packets over 7 s with alerts of ten categories.
 pub const DEMO_PCAP: &[u8] = include_bytes!("../../tests/fixtures/demo_attacks.pcap");
@@ -89,10 +90,27 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
     };
     let stop = crate::run::install_stop_flag()?;
     let (jobs, done, exec) = effects::spawn(shared.clone(), responder)?;
-    let pipe_stop = stop.clone();
+    let (pipe_stop, pipe_shared) = (stop.clone(), shared.clone());
     let pipeline = std::thread::Builder::new()
         .name("pipeline".into())
-        .spawn(move || crate::pipeline::run(src, detectors, opts, &pipe_stop, |_| {}))
+        .spawn(move || {
+            let out = crate::pipeline::run(src, detectors, opts, &pipe_stop, |_| {});
+            let notice = match &out {
+                Err(e) => Some(format!("the capture pipeline stopped: {e:#}")),
+                Ok(s) => match &s.end {
+                    CaptureEnd::Error(e) => Some(format!("the input ended early: {e}")),
+                    _ => (!s.errors.is_empty()).then(|| s.errors.join("; ")),
+                },
+            };
+            if notice.is_some() {
+                let mut m = pipe_shared.lock();
+                m.notice = notice;
+                m.finished = true;
+                drop(m);
+                pipe_shared.touch();
+            }
+            out
+        })
         .context("starting the pipeline")?;
     let ch = Channels {
         shared,

@@ -32,7 +32,7 @@ pub fn draw(f: &mut Frame, app: &App, m: &Model) {
             detail::render(f, app, m, det);
         }
     }
-    status::render_footer(f, app, foot);
+    status::render_footer(f, app, m, foot);
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help => help::render(f, app, main),

@@ -48,6 +48,10 @@ impl Shared {
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
+    /// Tell the UI the model changed outside the observer.
+    pub fn touch(&self) {
+        self.bump();
+    }
     fn bump(&self) {
         self.generation.fetch_add(1, Ordering::Release);
     }
@@ -56,7 +60,7 @@ impl Shared {
 /// Feeds the shared model from the pipeline's aggregator thread.
 pub struct ModelObserver {
     shared: Arc<Shared>,
-    pending: Vec<(Analyzed, Option<u64>)>,
+    pending: Vec<(Analyzed, Option<FlowMeta>)>,
 }
 
 impl ModelObserver {
@@ -78,7 +82,7 @@ impl ModelObserver {
         };
         if let Some(mut m) = guard {
             for (a, flow) in self.pending.drain(..) {
-                m.apply(&a, flow);
+                m.apply(&a, flow.as_ref());
             }
             drop(m);
             self.shared.bump();
@@ -88,7 +92,7 @@ impl ModelObserver {
 
 impl Observer for ModelObserver {
     fn packet(&mut self, a: &Analyzed, flow: Option<&FlowMeta>) {
-        self.pending.push((a.clone(), flow.map(|f| f.flow_id)));
+        self.pending.push((a.clone(), flow.copied()));
         self.flush(false);
     }
     fn flow_ended(&mut self, _r: &FlowRecord) {}

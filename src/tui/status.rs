@@ -74,14 +74,15 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
     f.render_widget(Paragraph::new(vec![line1, Line::from(spans)]), area);
 }
 
-/// The bottom line: the latest outcome when there is one, else the keymap's hints.
-pub fn render_footer(f: &mut Frame, app: &App, area: Rect) {
+/// The bottom line: the latest outcome, else a run problem, else the keymap's hints.
+pub fn render_footer(f: &mut Frame, app: &App, m: &Model, area: Rect) {
     let th = &app.theme;
-    let line = match &app.message {
-        Some((text, err)) => {
+    let line = match (&app.message, &m.notice) {
+        (Some((text, err)), _) => {
             Line::styled(format!(" {text}"), if *err { th.error() } else { th.ok() })
         }
-        None => {
+        (None, Some(n)) => Line::styled(format!(" {n}"), th.error()),
+        (None, None) => {
             let mut spans = Vec::new();
             for (key, help) in app.keymap.footer() {
                 spans.push(Span::styled(format!(" {key}"), th.accent()));
