@@ -223,3 +223,20 @@ fn scripted_session() {
     assert_eq!(chars(&mut a, &m, " "), vec![Effect::SetPaused(true)]);
     assert_eq!(chars(&mut a, &m, "q"), vec![Effect::Quit]);
 }
+
+#[test]
+fn help_fits_80x24() {
+    // 80×24 puts the key table in two columns; drawn over an empty model.
+    let empty = Model::new(nsm_tui::engine::model::ModelConfig::default());
+    let mut b = app(&empty);
+    chars(&mut b, &empty, "?");
+    let text = screen(&b, &empty, 80, 24);
+    for binding in b.keymap.bindings() {
+        assert!(
+            text.contains(binding.help),
+            "{} missing:\n{text}",
+            binding.help
+        );
+    }
+    insta::assert_snapshot!("help_overlay_80x24", text);
+}

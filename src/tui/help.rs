@@ -16,24 +16,51 @@ const FILTER_HELP: &[&str] = &[
     "combine: and  or  not  ( )",
 ];
 
+fn key_lines(app: &App, two_columns: bool) -> Vec<Line<'static>> {
+    let th = &app.theme;
+    let cells: Vec<Vec<Span<'static>>> = app
+        .keymap
+        .bindings()
+        .iter()
+        .map(|b| {
+            let w = if two_columns { 12 } else { 14 };
+            vec![
+                Span::styled(
+                    format!("  {:<w$}", app.keymap.keys_of(b.action)),
+                    th.accent(),
+                ),
+                Span::raw(format!("{:<24}", b.help)),
+            ]
+        })
+        .collect();
+    if !two_columns {
+        return cells.into_iter().map(Line::from).collect();
+    }
+    // Short terminals (80×24) get the table in two columns so it fits without scrolling.
+    let half = cells.len().div_ceil(2);
+    (0..half)
+        .map(|i| {
+            let mut spans = cells[i].clone();
+            if let Some(right) = cells.get(i + half) {
+                spans.extend(right.iter().cloned());
+            }
+            Line::from(spans)
+        })
+        .collect()
+}
+
 pub fn render(f: &mut Frame, app: &App, area: Rect) {
     let th = &app.theme;
+    let tall = app.keymap.bindings().len() + FILTER_HELP.len() + 4;
+    let two = usize::from(area.height) < tall;
     let mut lines = vec![Line::styled("Keys", th.title())];
-    for b in app.keymap.bindings() {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("  {:<14}", app.keymap.keys_of(b.action)),
-                th.accent(),
-            ),
-            Span::raw(b.help),
-        ]));
-    }
+    lines.extend(key_lines(app, two));
     lines.push(Line::styled("Filter (/)", th.title()));
     for l in FILTER_HELP {
         lines.push(Line::from(format!("  {l}")));
     }
     let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let r = fmt::centered(area, 50, h);
+    let r = fmt::centered(area, if two { 78 } else { 50 }, h);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).block(
