@@ -241,12 +241,12 @@ const EXPECTED: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "web_attacks/http_dvwa_sqlinjection.pcapng",
-        "sql_injection",
+        "SQL Injection",
         None,
     ),
     (
         "web_attacks/cooper-grill-dvwa.pcapng",
-        "sql_injection",
+        "SQL Injection",
         None,
     ),
 ];

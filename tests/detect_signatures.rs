@@ -285,7 +285,7 @@ fn alert_quotes_match_and_offset() {
         .find(|x| x.rule == RuleId(1000001))
         .expect("UNION SELECT alert");
     assert_eq!(union.packet, 7);
-    assert_eq!(&*union.category, "sql_injection");
+    assert_eq!(&*union.category, "SQL Injection");
     assert_eq!(union.evidence["decoded"], true);
     assert_eq!(union.evidence["offset"], 0);
     assert!(
