@@ -1,7 +1,7 @@
 //! Traffic scenarios for the generator: each returns one session's frames with timestamps in
 //! microseconds from the start of the capture.
 
-use super::build::{self, Host, ACK, FIN, PSH, RST, SYN, URG};
+use super::build::{self, Host, ACK, FIN, PSH, SYN, URG};
 use super::rng::Rng;
 
 type Frames = Vec<(u64, Vec<u8>)>;
@@ -184,6 +184,70 @@ pub fn benign(rng: &mut Rng, t: u64) -> Frames {
     }
 }
 
+/// One failed SSH login connection as hydra makes it: handshake, banners, a few encrypted
+/// password tries, then sshd closes the connection (its MaxAuthTries) and the client follows.
+fn ssh_attempt(at: u64, a: Host, v: Host, sport: u16, tries: u64) -> Frames {
+    let (cb, sb) = (b"SSH-2.0-libssh_0.10.4\r\n", b"SSH-2.0-OpenSSH_9.6\r\n");
+    let (mut cs, mut ss) = (1u32, 9u32);
+    let mut f = vec![
+        (at, build::tcp(a, v, sport, 22, cs - 1, 0, SYN, &[])),
+        (
+            at + 300,
+            build::tcp(v, a, 22, sport, ss - 1, cs, SYN | ACK, &[]),
+        ),
+        (at + 500, build::tcp(a, v, sport, 22, cs, ss, ACK, &[])),
+        (
+            at + 2_000,
+            build::tcp(v, a, 22, sport, ss, cs, PSH | ACK, sb),
+        ),
+        (
+            at + 2_400,
+            build::tcp(a, v, sport, 22, cs, ss, PSH | ACK, cb),
+        ),
+    ];
+    ss += sb.len() as u32;
+    cs += cb.len() as u32;
+    let (try_req, try_fail) = ([0x5au8; 100], [0xa5u8; 52]);
+    let mut t = at + 20_000;
+    for _ in 0..tries {
+        f.push((t, build::tcp(a, v, sport, 22, cs, ss, PSH | ACK, &try_req)));
+        cs += try_req.len() as u32;
+        f.push((
+            t + 2_000,
+            build::tcp(v, a, 22, sport, ss, cs, PSH | ACK, &try_fail),
+        ));
+        ss += try_fail.len() as u32;
+        t += 40_000;
+    }
+    f.push((t, build::tcp(v, a, 22, sport, ss, cs, FIN | ACK, &[])));
+    f.push((
+        t + 300,
+        build::tcp(a, v, sport, 22, cs, ss + 1, FIN | ACK, &[]),
+    ));
+    f.push((
+        t + 600,
+        build::tcp(v, a, 22, sport, ss + 1, cs + 1, ACK, &[]),
+    ));
+    f
+}
+
+/// hydra's SSH brute force: four parallel tasks, each reconnecting as soon as sshd drops it,
+/// so one attacker opens a dozen-odd connections to port 22 within a second or two.
+fn ssh_brute_force(rng: &mut Rng, t: u64, a: Host, victim: Host) -> Frames {
+    const TASKS: u64 = 4;
+    const ROUNDS: u64 = 4;
+    let mut f = Vec::new();
+    for task in 0..TASKS {
+        let mut at = t + task * rng.range(500, 8_000);
+        for _ in 0..ROUNDS {
+            let tries = rng.range(2, 4);
+            f.extend(ssh_attempt(at, a, victim, eph(rng), tries));
+            at += 20_000 + tries * 40_000 + rng.range(1_000, 5_000);
+        }
+    }
+    f
+}
+
 /// One attack episode.
 pub fn attack(rng: &mut Rng, t: u64) -> Frames {
     let a = attacker(rng);
@@ -218,37 +282,7 @@ pub fn attack(rng: &mut Rng, t: u64) -> Frames {
                 })
                 .collect()
         }
-        2 => (0..12u64)
-            .flat_map(|i| {
-                let sport = u16::try_from(50000 + i).unwrap_or(50000);
-                let at = t + i * 400_000;
-                [
-                    (at, build::tcp(a, victim, sport, 22, 1, 0, SYN, &[])),
-                    (
-                        at + 500,
-                        build::tcp(victim, a, 22, sport, 9, 2, SYN | ACK, &[]),
-                    ),
-                    (at + 900, build::tcp(a, victim, sport, 22, 2, 10, ACK, &[])),
-                    (
-                        at + 1500,
-                        build::tcp(
-                            victim,
-                            a,
-                            22,
-                            sport,
-                            10,
-                            2,
-                            PSH | ACK,
-                            b"SSH-2.0-OpenSSH_9.6\r\n",
-                        ),
-                    ),
-                    (
-                        at + 300_000,
-                        build::tcp(victim, a, 22, sport, 31, 2, RST | ACK, &[]),
-                    ),
-                ]
-            })
-            .collect(),
+        2 => ssh_brute_force(rng, t, a, victim),
         3 => {
             let req = b"GET /dvwa/vulnerabilities/sqli/?id=1%27+UNION+SELECT+user%2Cpassword+FROM+users--+&Submit=Submit HTTP/1.1\r\nHost: victim\r\nUser-Agent: sqlmap/1.8\r\n\r\n";
             tcp_session(rng, t, a, victim, 80, req, 800)
