@@ -190,8 +190,16 @@ fn brute_force_by_connections_and_by_ftp_failures() {
     let web: Vec<Analyzed> = (0..50)
         .map(|i| tcp(i * 100, "10.0.0.5", 40000 + i as u16, "10.0.0.2", 80, S))
         .collect();
+    // Ten connections need 135 s here, longer than the window.
     let slow: Vec<Analyzed> = (0..12)
-        .map(|i| tcp(i * 10_000, "10.0.0.5", 40000 + i as u16, "10.0.0.2", 22, S))
+        .map(|i| tcp(i * 15_000, "10.0.0.5", 40000 + i as u16, "10.0.0.2", 22, S))
+        .collect();
+    // hydra against OpenSSH: four connections, then a 32 s wait, again and again.
+    let hydra: Vec<Analyzed> = (0..16)
+        .map(|i| {
+            let at = (i / 4) * 32_000 + (i % 4) * 10;
+            tcp(at, "10.0.0.5", 40000 + i as u16, "10.0.0.2", 22, S)
+        })
         .collect();
     let cases: Vec<(&str, Vec<Analyzed>, usize)> = vec![
         ("ssh", ssh, 1),
@@ -199,6 +207,7 @@ fn brute_force_by_connections_and_by_ftp_failures() {
         ("ftp 530", ftp, 1),
         ("web", web, 0),
         ("slow", slow, 0),
+        ("hydra", hydra, 1),
     ];
     for (name, pkts, want) in cases {
         let mut det = BruteForceDetector::new(&cfg.brute_force, &cfg.limits);
