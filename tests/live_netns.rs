@@ -128,7 +128,7 @@ fn capture_replay(tag: &str, iface: &str) {
             env!("CARGO_BIN_EXE_nsm-tui"),
             "--headless",
             "-i",
-            "nsmt-vb",
+            iface,
             "-f",
             "ip",
         ])
@@ -266,26 +266,37 @@ fn capture_without_privileges_says_how_to_get_them() {
         std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
         std::fs::set_permissions(p, perm).expect("chmod");
     }
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&exe)
-        .args([
-            "--headless",
-            "--no-db",
-            "--no-pcap-log",
-            "-i",
-            "lo",
-            "-c",
-            "1",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .expect("running setpriv");
+    // Another test thread may fork while the copy is still open for writing, and the child
+    // holds the descriptor until it execs ("Text file busy"); try again briefly.
+    let mut attempts = 0;
+    let out = loop {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .arg(&exe)
+            .args([
+                "--headless",
+                "--no-db",
+                "--no-pcap-log",
+                "-i",
+                "lo",
+                "-c",
+                "1",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .expect("running setpriv");
+        let busy = String::from_utf8_lossy(&out.stderr).contains("Text file busy");
+        attempts += 1;
+        if !busy || attempts >= 20 {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("needs root or the CAP_NET_RAW"), "{err}");
