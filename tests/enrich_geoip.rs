@@ -227,3 +227,97 @@ fn bundled_country_database_answers() {
     }
     assert_eq!(g.lookup(ip("192.168.0.1")), Geo::Scope(Scope::Private));
 }
+
+/// A UDP exchange between a private host and a London address, as a pcap file.
+fn tiny_capture(path: &Path) {
+    use nsm_tui::engine::frame::{LinkType, RawFrame, Ts};
+    let mut frames = Vec::new();
+    for (i, (src, dst)) in [
+        ([10, 0, 0, 7], [81, 2, 69, 142]),
+        ([81, 2, 69, 142], [10, 0, 0, 7]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let b = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4(src, dst, 64)
+            .udp(
+                if i == 0 { 40000 } else { 123 },
+                if i == 0 { 123 } else { 40000 },
+            );
+        let mut data = Vec::new();
+        b.write(&mut data, &[0u8; 48]).unwrap();
+        frames.push(RawFrame {
+            ts: Ts::from_parts(1_700_000_000 + i as i64, 0),
+            linktype: LinkType::ETHERNET,
+            iface: 0,
+            orig_len: data.len() as u32,
+            data,
+        });
+    }
+    nsm_tui::store::write_pcap(path, &frames).unwrap();
+}
+
+#[test]
+fn read_puts_geoip_in_eve_and_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = city_db(dir.path());
+    let pcap = dir.path().join("tiny.pcap");
+    tiny_capture(&pcap);
+    let eve = dir.path().join("eve.json");
+    let db = dir.path().join("p.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+        .arg("read")
+        .arg(&pcap)
+        .arg("--geoip")
+        .arg(&db_file)
+        .arg("--eve")
+        .arg(&eve)
+        .arg("--db")
+        .arg(&db)
+        .arg("--no-pcap-log")
+        .env_remove("ABUSEIPDB_API_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("city.mmdb"), "{stderr}");
+    let flows: Vec<Value> = std::fs::read_to_string(&eve)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["event_type"] == "flow")
+        .collect();
+    assert_eq!(flows.len(), 1);
+    let f = &flows[0];
+    assert_eq!(f["src_geoip"], json!({"scope": "private"}));
+    assert_eq!(f["dest_geoip"]["city_name"], "London");
+    assert_eq!(f["dest_geoip"]["country_iso_code"], "GB");
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (scope, cc, city): (String, Option<String>, Option<String>) = conn
+        .query_row(
+            "SELECT scope, country_iso_code, city_name FROM ip_geo WHERE ip = '81.2.69.142'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (scope.as_str(), cc.as_deref(), city.as_deref()),
+        ("public", Some("GB"), Some("London"))
+    );
+    let private: String = conn
+        .query_row("SELECT scope FROM ip_geo WHERE ip = '10.0.0.7'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(private, "private");
+    let joined: Vec<Option<String>> = conn
+        .prepare("SELECT dst_country FROM packets_geo ORDER BY pcap_cnt")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(joined, [Some("GB".to_string()), None]);
+}

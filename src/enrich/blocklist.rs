@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::addr::{scope, Scope};
 use crate::engine::alert::{Alert, Detector, RuleId, Severity};
 use crate::engine::detect::{FlowCtx, StatefulDetector};
 use crate::engine::record::Analyzed;
@@ -217,10 +218,45 @@ struct Ranges<T> {
 }
 
 impl<T: Copy + Ord> Ranges<T> {
-    fn find(&self, v: T) -> Option<u32> {
-        let i = self.starts.partition_point(|&s| s <= v);
+    /// The range holding `v`, searching only `starts[lo..hi]` (every start before `lo` is
+    /// known to be `<= v`, every start from `hi` on `> v`).
+    fn find_in(&self, v: T, lo: usize, hi: usize) -> Option<u32> {
+        let i = lo + self.starts.get(lo..hi)?.partition_point(|&s| s <= v);
         let i = i.checked_sub(1)?;
         (self.ends[i] >= v).then(|| self.entry[i])
+    }
+
+    fn find(&self, v: T) -> Option<u32> {
+        self.find_in(v, 0, self.starts.len())
+    }
+}
+
+/// IPv4 ranges with a first-level index on the top 16 bits: `index[h]` is the first range
+/// starting at or after `h << 16`, so a lookup binary-searches one small bucket instead of the
+/// whole table (two or three cache misses instead of ~18 at 100,000 entries).
+#[derive(Debug, Default)]
+struct V4Table {
+    ranges: Ranges<u32>,
+    index: Vec<u32>,
+}
+
+impl V4Table {
+    fn new(ranges: Ranges<u32>) -> Self {
+        let index = (0..=1u64 << 16)
+            .map(|h| {
+                let at = ranges.starts.partition_point(|&s| u64::from(s) < h << 16);
+                u32::try_from(at).unwrap_or(u32::MAX)
+            })
+            .collect();
+        V4Table { ranges, index }
+    }
+
+    fn find(&self, v: u32) -> Option<u32> {
+        let h = (v >> 16) as usize;
+        match (self.index.get(h), self.index.get(h + 1)) {
+            (Some(&lo), Some(&hi)) => self.ranges.find_in(v, lo as usize, hi as usize),
+            _ => self.ranges.find(v),
+        }
     }
 }
 
@@ -229,7 +265,7 @@ impl<T: Copy + Ord> Ranges<T> {
 pub struct Blocklist {
     entries: Vec<Entry>,
     lists: Vec<(Arc<str>, usize)>,
-    v4: Ranges<u32>,
+    v4: V4Table,
     v6: Ranges<u128>,
 }
 
@@ -250,7 +286,7 @@ impl Blocklist {
         Blocklist {
             entries,
             lists,
-            v4: Ranges {
+            v4: V4Table::new(Ranges {
                 starts: v4
                     .iter()
                     .map(|r| u32::try_from(r.0).unwrap_or(u32::MAX))
@@ -260,7 +296,7 @@ impl Blocklist {
                     .map(|r| u32::try_from(r.1).unwrap_or(u32::MAX))
                     .collect(),
                 entry: v4.iter().map(|r| r.2).collect(),
-            },
+            }),
             v6: Ranges {
                 starts: v6.iter().map(|r| r.0).collect(),
                 ends: v6.iter().map(|r| r.1).collect(),
@@ -298,7 +334,7 @@ impl Blocklist {
 
     /// Disjoint ranges in the lookup table (IPv4, IPv6).
     pub fn ranges(&self) -> (usize, usize) {
-        (self.v4.starts.len(), self.v6.starts.len())
+        (self.v4.ranges.starts.len(), self.v6.starts.len())
     }
 }
 
@@ -348,8 +384,8 @@ fn emit(out: &mut Vec<(u128, u128, u32)>, from: Option<u128>, to: u128, tag: u32
     out.push((from, to, tag));
 }
 
-/// Raises a `reputation` alert when a new flow (or a packet outside any flow) has an address
-/// on a loaded list.
+/// Raises a `reputation` alert when a new flow (or a packet outside any flow) has a public (or
+/// documentation-range) address on a loaded list.
 pub struct BlocklistDetector {
     table: Arc<Blocklist>,
     matched_flows: u64,
@@ -376,6 +412,9 @@ impl StatefulDetector for BlocklistDetector {
         let Some(ip) = a.decoded.ip else { return };
         let mut matched = false;
         for (addr, role) in [(ip.src, "source"), (ip.dst, "destination")] {
+            if !checked(addr) {
+                continue;
+            }
             if let Some(hit) = self.table.lookup(addr) {
                 matched = true;
                 out.push(blocklist_alert(a, addr, role, hit.entry));
@@ -390,6 +429,22 @@ impl StatefulDetector for BlocklistDetector {
             ("blocklist_matched_flows", self.matched_flows),
         ]
     }
+}
+
+/// Addresses worth matching. Feeds such as FireHOL level1 list the bogons (10.0.0.0/8,
+/// 192.168.0.0/16, multicast …) for edge filtering; matched against local traffic they would
+/// flag every flow, so private, loopback, link-local, multicast, unspecified and broadcast
+/// addresses are never matched. Other reserved ranges (documentation, benchmarking) are.
+fn checked(ip: IpAddr) -> bool {
+    let unspecified_or_broadcast = match ip {
+        IpAddr::V4(a) => a.is_unspecified() || a.is_broadcast(),
+        IpAddr::V6(a) => a.is_unspecified(),
+    };
+    !unspecified_or_broadcast
+        && !matches!(
+            scope(ip),
+            Scope::Private | Scope::Loopback | Scope::LinkLocal | Scope::Multicast
+        )
 }
 
 fn blocklist_alert(a: &Analyzed, addr: IpAddr, role: &str, e: &Entry) -> Alert {

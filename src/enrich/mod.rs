@@ -8,6 +8,7 @@
 pub mod addr;
 pub mod blocklist;
 pub mod geoip;
+pub mod georecord;
 pub mod reputation;
 
 use std::path::PathBuf;

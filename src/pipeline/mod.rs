@@ -158,11 +158,18 @@ pub fn run(
         }
     }
     let mut store_join: Option<StoreJoin> = None;
+    let mut geo_record = None;
     if let Some((path, sopts)) = &opts.db {
         let store = SqliteStore::open(path, sopts)
             .with_context(|| format!("opening database {}", path.display()))?;
         let (tx, rx) = bounded(STORE_QUEUE);
         store_join = Some(crate::store::spawn_writer(store, rx));
+        if let Some(g) = &opts.enrich.geoip {
+            match crate::enrich::georecord::GeoRecorder::start(path, g.clone()) {
+                Ok(r) => geo_record = Some(r),
+                Err(e) => eprintln!("warning: GeoIP not recorded in the database: {e}"),
+            }
+        }
         sinks.store = Some(tx);
     }
     let mut pcap_join: Option<PcapJoin> = None;
@@ -184,6 +191,7 @@ pub fn run(
             observer: opts.observer,
             reputation: opts.enrich.reputation,
             reputation_wait: opts.enrich.finish_wait,
+            geo_record,
         },
     );
     let out_join = std::thread::Builder::new()

@@ -47,6 +47,8 @@ pub struct OutputOptions {
     pub reputation: Option<crate::enrich::reputation::Reputation>,
     /// How long the end of the input waits for pending reputation checks.
     pub reputation_wait: std::time::Duration,
+    /// Writes the GeoIP of each new address to the database's `ip_geo` table.
+    pub geo_record: Option<crate::enrich::georecord::GeoRecorder>,
 }
 
 pub struct Output {
@@ -120,6 +122,9 @@ impl Output {
         }
         if let Some(r) = &mut self.opts.reputation {
             r.observe(a, meta.map(|m| m.flow_id));
+        }
+        if let Some(g) = &mut self.opts.geo_record {
+            g.observe(a);
         }
         if let Some(eve) = &mut self.sinks.eve {
             let mut res = Ok(());
@@ -199,6 +204,11 @@ impl Output {
             }
             self.late_alerts(found);
             eprintln!("{}", r.status().snapshot().line());
+        }
+        if let Some(g) = self.opts.geo_record.take() {
+            if let Err(e) = g.finish() {
+                self.errors.push(format!("GeoIP recorder: {e}"));
+            }
         }
         let s = &s;
         self.flush_store();

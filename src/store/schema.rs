@@ -161,8 +161,38 @@ ALTER TABLE incidents ADD COLUMN alert_refs TEXT NOT NULL DEFAULT '[]';
 CREATE INDEX actions_ts ON actions(ts);
 ";
 
+/// Schema version 3: GeoIP of every address seen (one row per address, Logstash's field
+/// names; `scope` is `public`, `private`, `loopback` …), and views that put it beside packets
+/// and alerts.
+const V3: &str = r"
+CREATE TABLE ip_geo (
+    ip               TEXT PRIMARY KEY,
+    scope            TEXT    NOT NULL,
+    country_iso_code TEXT,
+    country_name     TEXT,
+    city_name        TEXT,
+    lat              REAL,
+    lon              REAL,
+    asn              INTEGER,
+    as_org           TEXT,
+    looked_up_at     INTEGER NOT NULL
+);
+CREATE VIEW packets_geo AS
+    SELECT p.*, s.country_iso_code AS src_country, s.city_name AS src_city, s.asn AS src_asn,
+           d.country_iso_code AS dst_country, d.city_name AS dst_city, d.asn AS dst_asn
+    FROM packets p
+    LEFT JOIN ip_geo s ON s.ip = p.src_ip
+    LEFT JOIN ip_geo d ON d.ip = p.dst_ip;
+CREATE VIEW alerts_geo AS
+    SELECT a.*, s.country_iso_code AS src_country, s.city_name AS src_city, s.asn AS src_asn,
+           d.country_iso_code AS dst_country, d.city_name AS dst_city, d.asn AS dst_asn
+    FROM alerts a
+    LEFT JOIN ip_geo s ON s.ip = a.src_ip
+    LEFT JOIN ip_geo d ON d.ip = a.dst_ip;
+";
+
 /// All migrations, in order. `MIGRATIONS.len()` is the schema version this code writes.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build creates and understands.
 pub fn current_version() -> i64 {
