@@ -358,3 +358,53 @@ fn daily_quota_stops_checks_at_the_limit() {
     let ip: IpAddr = "45.9.9.1".parse().unwrap();
     assert!(pkts[0].decoded.ip.is_some_and(|x| x.src == ip));
 }
+
+#[test]
+fn read_waits_for_checks_and_writes_the_late_alert_to_eve() {
+    let script: Arc<Script> = Arc::new(|req: &Seen, _| Reply {
+        // Slower than the whole replay: the run must wait for it.
+        delay: Duration::from_millis(700),
+        ..json_reply(200, check_body(&req.ip(), 96, 230))
+    });
+    let (base, seen) = serve(script);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("one.pcap");
+    let frames = [packet(1, [10, 0, 0, 7], [45, 33, 32, 156]).frame];
+    nsm_tui::store::write_pcap(&pcap, &frames).unwrap();
+    let eve = dir.path().join("eve.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+        .arg("read")
+        .arg(&pcap)
+        .arg("--eve")
+        .arg(&eve)
+        .args(["--no-db", "--no-pcap-log"])
+        .env("ABUSEIPDB_API_KEY", KEY)
+        .env("ABUSEIPDB_BASE_URL", &base)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains(KEY),
+        "the key must never be printed: {stderr}"
+    );
+    assert!(
+        stderr.contains("AbuseIPDB: 0 pending, 1 checked"),
+        "{stderr}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    let alerts: Vec<serde_json::Value> = std::fs::read_to_string(&eve)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event_type"] == "alert")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let a = &alerts[0];
+    assert_eq!(a["alert"]["signature_id"], 9_000_101);
+    assert_eq!(a["alert"]["category"], "reputation");
+    assert_eq!(a["alert"]["severity"], 1);
+    assert_eq!(a["dest_ip"], "45.33.32.156");
+    assert_eq!(a["pcap_cnt"], 1);
+    assert_eq!(a["alert"]["metadata"]["score"][0], "96");
+}
