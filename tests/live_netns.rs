@@ -305,3 +305,55 @@ fn capture_without_privileges_says_how_to_get_them() {
         "{err}"
     );
 }
+
+#[test]
+fn quiet_link_delivers_partial_batches_and_stops_on_time() {
+    if !can_run() {
+        return;
+    }
+    let ns = Netns::new("quiet").expect("creating network namespaces");
+    let _ = sh(&["ip", "-n", &ns.b, "link", "set", "lo", "up"]);
+    let started = Instant::now();
+    let capture = Command::new("ip")
+        .args(["netns", "exec", &ns.b, env!("CARGO_BIN_EXE_nsm-tui")])
+        .args([
+            "--headless",
+            "-i",
+            "lo",
+            "-f",
+            "udp",
+            "--duration",
+            "3",
+            "--eve",
+            "-",
+        ])
+        .args(["--no-db", "--no-pcap-log"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting nsm-tui");
+    std::thread::sleep(Duration::from_millis(1000));
+    let send = "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+                [s.sendto(b'quiet', ('127.0.0.1', 9)) for _ in range(3)]";
+    sh(&["ip", "netns", "exec", &ns.b, "python3", "-c", send]).expect("sending three datagrams");
+    let out = capture.wait_with_output().expect("nsm-tui output");
+    let elapsed = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "a quiet link still stops on time: {elapsed:?}"
+    );
+    let stats: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event_type"] == "stats")
+        .collect();
+    assert_eq!(
+        stats.last().expect("a stats event")["stats"]["decoder"]["pkts"].as_u64(),
+        Some(3)
+    );
+}

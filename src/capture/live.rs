@@ -4,6 +4,7 @@
 //! Runs on the capture thread; `next_frame` blocks up to the read timeout.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use pcap::{Active, Capture, Device, Precision};
 
@@ -44,7 +45,13 @@ pub struct LiveSource {
     cap: Capture<Active>,
     iface: String,
     linktype: LinkType,
+    /// How long `next_frame` waits for a packet before returning `Ok(None)`.
+    timeout: Duration,
 }
+
+/// Sleep between polls of the non-blocking handle while the link is quiet. At line rate the
+/// loop never sleeps; on an idle link this costs at most 200 wake-ups a second.
+const IDLE_POLL: Duration = Duration::from_millis(5);
 
 /// The interface of the default IPv4 route from a `/proc/net/route` text.
 pub fn default_route_iface(route_table: &str) -> Option<String> {
@@ -146,34 +153,58 @@ impl LiveSource {
             })?;
         }
         let linktype = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
+        // In immediate mode libpcap's read timeout does not fire on Linux, so a blocking read
+        // on a quiet link would hold a partial batch (and shutdown) until the next packet.
+        // Non-blocking reads with a bounded wait keep both prompt.
+        let cap = cap.setnonblock().map_err(|e| CaptureError::Live {
+            iface: iface.clone(),
+            detail: e.to_string(),
+        })?;
         Ok(LiveSource {
             cap,
+            timeout: Duration::from_millis(u64::try_from(opts.timeout_ms).unwrap_or(100)),
             iface,
             linktype,
         })
     }
 }
 
+fn to_frame(
+    r: Result<pcap::Packet<'_>, pcap::Error>,
+    linktype: LinkType,
+    iface: &str,
+) -> Result<Option<RawFrame>, CaptureError> {
+    match r {
+        Ok(p) => {
+            // Precision::Nano makes tv_usec carry nanoseconds.
+            let secs = p.header.ts.tv_sec;
+            let nanos = u32::try_from(p.header.ts.tv_usec).unwrap_or(0);
+            Ok(Some(RawFrame {
+                ts: Ts::from_parts(secs, nanos),
+                linktype,
+                iface: 0,
+                orig_len: p.header.len,
+                data: p.data.to_vec(),
+            }))
+        }
+        Err(pcap::Error::TimeoutExpired) => Ok(None),
+        Err(e) => Err(CaptureError::Live {
+            iface: iface.to_string(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
 impl Source for LiveSource {
     fn next_frame(&mut self) -> Result<Option<RawFrame>, CaptureError> {
-        match self.cap.next_packet() {
-            Ok(p) => {
-                // Precision::Nano makes tv_usec carry nanoseconds.
-                let secs = p.header.ts.tv_sec;
-                let nanos = u32::try_from(p.header.ts.tv_usec).unwrap_or(0);
-                Ok(Some(RawFrame {
-                    ts: Ts::from_parts(secs, nanos),
-                    linktype: self.linktype,
-                    iface: 0,
-                    orig_len: p.header.len,
-                    data: p.data.to_vec(),
-                }))
+        let started = Instant::now();
+        loop {
+            match self.cap.next_packet() {
+                Err(pcap::Error::TimeoutExpired) if started.elapsed() < self.timeout => {
+                    std::thread::sleep(IDLE_POLL);
+                }
+                other => return to_frame(other, self.linktype, &self.iface),
             }
-            Err(pcap::Error::TimeoutExpired) => Ok(None),
-            Err(e) => Err(CaptureError::Live {
-                iface: self.iface.clone(),
-                detail: e.to_string(),
-            }),
         }
     }
 
