@@ -9,49 +9,37 @@ use std::net::IpAddr;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use nsm_tui::config::FirewallType;
+use nsm_tui::respond::console::FirewallResponder;
 use nsm_tui::tui::app::ExportWhat;
 use nsm_tui::tui::block::{block_command, ssh_client, verdict, Allowlist, BlockSettings};
 use nsm_tui::tui::effects::{collect_frames, export};
 use nsm_tui::tui::keymap::{Action, KeyMap, KeymapError};
-use nsm_tui::tui::responder::{AuditResponder, Responder};
-
-/// target, command, outcome, incident_id, reason, prev_hash, hash
-type AuditRow = (String, String, String, Option<i64>, String, String, String);
+use nsm_tui::tui::responder::Responder;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
 #[test]
-fn firewall_commands_are_exact_argument_lists() {
+fn the_dialog_shows_the_commands_the_backend_runs() {
     let a = ip("203.0.113.7");
-    assert_eq!(
-        block_command(FirewallType::Nftables, a, 3600).join(" "),
-        "nft add element inet nsm_tui blocklist4 { 203.0.113.7 timeout 3600s }"
+    let nft = block_command(FirewallType::Nftables, a, 3600).join(" && ");
+    assert!(nft.starts_with("nft -f - <<< '"), "{nft}");
+    assert!(
+        nft.contains("add element inet nsm_tui block4 { 203.0.113.7 timeout 3600s }"),
+        "{nft}"
     );
-    assert_eq!(
-        block_command(FirewallType::Nftables, ip("2001:db8::1"), 60),
-        [
-            "nft",
-            "add",
-            "element",
-            "inet",
-            "nsm_tui",
-            "blocklist6",
-            "{",
-            "2001:db8::1",
-            "timeout",
-            "60s",
-            "}"
-        ]
+    let v6 = block_command(FirewallType::Nftables, ip("2001:db8::1"), 60).join(" && ");
+    assert!(v6.contains("block6 { 2001:db8::1 timeout 60s }"), "{v6}");
+    let ipt = block_command(FirewallType::Iptables, a, 600).join(" && ");
+    assert!(
+        ipt.starts_with("ipset ") && ipt.contains("203.0.113.7") && ipt.contains("600"),
+        "{ipt}"
     );
-    assert_eq!(
-        block_command(FirewallType::Iptables, a, 600).join(" "),
-        "ipset add nsm_tui_block4 203.0.113.7 timeout 600 -exist"
-    );
-    assert_eq!(
-        block_command(FirewallType::Pf, a, 600).join(" "),
-        "pfctl -t nsm_tui_block -T add 203.0.113.7"
+    let pf = block_command(FirewallType::Pf, a, 600).join(" && ");
+    assert!(
+        pf.starts_with("pfctl ") && pf.contains("203.0.113.7"),
+        "{pf}"
     );
 }
 
@@ -95,37 +83,42 @@ fn allowlist_refuses_ssh_client_local_and_listed_ranges_with_reasons() {
 }
 
 #[test]
-fn audit_responder_records_a_hash_chained_row() {
+fn console_blocks_go_through_the_audited_responder() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("audit.db");
-    let mut r = AuditResponder::new(&db);
+    let config = nsm_tui::config::Config::default();
+    assert!(config.response.dry_run, "dry run is the default");
+    let mut r = FirewallResponder::new(&config, &db).unwrap();
     let s = BlockSettings::default();
     let plan = s.plan(ip("203.0.113.7"), "port_scan".into(), Some(4));
     let out = r.block(&plan, 1_700_000_000);
-    assert!(out.ok && out.message.contains("dry run"), "{out:?}");
-    let out2 = r.block(
-        &s.plan(ip("203.0.113.8"), "scan".into(), None),
-        1_700_000_001,
-    );
-    assert!(out2.ok);
-    let refused = r.block(&s.plan(ip("127.0.0.1"), "x".into(), None), 1_700_000_002);
-    assert!(!refused.ok && refused.message.contains("loopback"));
+    assert!(out.ok, "{out:?}");
+    let refused = r.block(&s.plan(ip("127.0.0.1"), "x".into(), None), 1_700_000_001);
+    assert!(!refused.ok, "{refused:?}");
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let rows: Vec<AuditRow> = conn
-        .prepare("SELECT target, command, outcome, incident_id, reason, prev_hash, hash FROM actions ORDER BY id")
+    let outcomes: Vec<(String, String)> = conn
+        .prepare("SELECT target, outcome FROM actions ORDER BY id")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(rows.len(), 2, "the refused request is not recorded");
-    assert_eq!(rows[0].0, "203.0.113.7");
-    assert_eq!(rows[0].1, plan.command_line());
-    assert_eq!(rows[0].2, "dry_run");
-    assert_eq!(rows[0].3, Some(4));
-    assert_eq!(rows[0].5, "");
-    assert_eq!(rows[1].5, rows[0].6, "each row chains to the previous hash");
-    assert_ne!(rows[0].6, rows[1].6);
+    assert_eq!(
+        outcomes[0],
+        ("203.0.113.7".to_string(), "dry_run".to_string())
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|(t, o)| t == "127.0.0.1" && o == "refused"),
+        "{outcomes:?}"
+    );
+    let v = nsm_tui::respond::audit::verify(&conn).unwrap();
+    assert_eq!(v.rows, outcomes.len() as u64);
+    assert_eq!(
+        v.first_broken, None,
+        "console rows extend the same hash chain"
+    );
 }
 
 #[test]

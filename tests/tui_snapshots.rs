@@ -168,9 +168,11 @@ fn confirm_dialog_and_help() {
     let Overlay::Confirm(plan) = &a.overlay else {
         panic!("b opens the confirm dialog");
     };
-    assert!(plan
-        .command_line()
-        .starts_with("nft add element inet nsm_tui blocklist4 {"));
+    let cmd = plan.command_line();
+    assert!(
+        cmd.starts_with("nft -f - <<< '") && cmd.contains("inet nsm_tui block4"),
+        "{cmd}"
+    );
     assert!(plan.dry_run);
     insta::assert_snapshot!("confirm_dialog", screen(&a, &m, 100, 30));
     chars(&mut a, &m, "\x1b?");

@@ -51,46 +51,29 @@ pub struct BlockPlan {
 
 impl BlockPlan {
     pub fn command_line(&self) -> String {
-        self.argv.join(" ")
+        self.argv.join(" && ")
     }
 }
 
-/// The command that adds `addr` to the block set for `timeout_secs`.
+/// The commands the configured firewall backend runs to block `addr` for `timeout_secs`,
+/// one line each; a script fed on standard input follows `<<<` with its lines joined by `; `.
+/// Built by the same code that executes them, so the dialog shows exactly what will run.
 pub fn block_command(fw: FirewallType, addr: IpAddr, timeout_secs: u64) -> Vec<String> {
-    let v4 = addr.is_ipv4();
-    let args: Vec<String> = match fw {
-        FirewallType::Nftables => {
-            let set = if v4 { "blocklist4" } else { "blocklist6" };
-            let mut a = vec!["nft", "add", "element", "inet", NFT_TABLE, set, "{"]
-                .into_iter()
-                .map(String::from)
-                .collect::<Vec<_>>();
-            a.push(addr.to_string());
-            if timeout_secs > 0 {
-                a.push("timeout".into());
-                a.push(format!("{timeout_secs}s"));
-            }
-            a.push("}".into());
-            a
-        }
-        FirewallType::Iptables => {
-            let set = if v4 { IPSET_V4 } else { IPSET_V6 };
-            let mut a: Vec<String> =
-                vec!["ipset".into(), "add".into(), set.into(), addr.to_string()];
-            if timeout_secs > 0 {
-                a.extend(["timeout".into(), timeout_secs.to_string()]);
-            }
-            a.push("-exist".into());
-            a
-        }
-        // pf tables have no per-entry timeout; expiry is enforced by `pfctl -T expire`.
-        FirewallType::Pf => ["pfctl", "-t", PF_TABLE, "-T", "add"]
-            .into_iter()
-            .map(String::from)
-            .chain(std::iter::once(addr.to_string()))
+    let backend = crate::respond::fw::backend(fw, &crate::respond::fw::FwOptions::default());
+    match backend.add(crate::respond::fw::ActionKind::Block, addr, timeout_secs) {
+        Ok(cmds) => cmds
+            .iter()
+            .map(|c| match &c.stdin {
+                Some(script) => {
+                    let lines: Vec<&str> =
+                        script.lines().filter(|l| !l.trim().is_empty()).collect();
+                    format!("{} <<< '{}'", c.argv.join(" "), lines.join("; "))
+                }
+                None => c.argv.join(" "),
+            })
             .collect(),
-    };
-    args
+        Err(e) => vec![format!("(not supported: {e:?})")],
+    }
 }
 
 fn in_range(ip: IpAddr, net: IpAddr, len: u8) -> bool {

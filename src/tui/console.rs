@@ -13,7 +13,7 @@ use super::app::App;
 use super::block::{ssh_client, Allowlist, BlockSettings};
 use super::effects;
 use super::keymap::KeyMap;
-use super::responder::{AuditResponder, MemoryResponder, Responder};
+use super::responder::{MemoryResponder, Responder};
 use super::shared::{ModelObserver, Shared};
 use super::terminal::{self, Channels};
 use super::theme::Theme;
@@ -83,8 +83,16 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
     opts.tick = std::time::Duration::from_millis(250);
     opts.observer = Some(Box::new(ModelObserver::new(shared.clone())));
     let detectors = crate::run::detectors(c)?;
+    // Blocks go through the response module (guard, caps, firewall or dry run, audit chain);
+    // without a database there is nowhere to audit, so requests are only noted.
     let responder: Box<dyn Responder> = if c.storage.db_enabled {
-        Box::new(AuditResponder::new(&c.storage.db_path))
+        match crate::respond::console::FirewallResponder::new(c, &c.storage.db_path) {
+            Ok(r) => Box::new(r),
+            Err(e) => {
+                app.report(format!("blocking unavailable: {e:#}"), false);
+                Box::new(MemoryResponder::default())
+            }
+        }
     } else {
         Box::new(MemoryResponder::default())
     };
