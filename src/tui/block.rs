@@ -7,6 +7,7 @@
 use std::net::IpAddr;
 
 use crate::config::FirewallType;
+use crate::respond::safety::in_range;
 
 /// nftables table and set names the block commands use.
 pub const NFT_TABLE: &str = "nsm_tui";
@@ -73,24 +74,6 @@ pub fn block_command(fw: FirewallType, addr: IpAddr, timeout_secs: u64) -> Vec<S
             })
             .collect(),
         Err(e) => vec![format!("(not supported: {e:?})")],
-    }
-}
-
-fn in_range(ip: IpAddr, net: IpAddr, len: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let m = u32::MAX
-                .checked_shl(32 - u32::from(len.min(32)))
-                .unwrap_or(0);
-            u32::from(a) & m == u32::from(n) & m
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let m = u128::MAX
-                .checked_shl(128 - u32::from(len.min(128)))
-                .unwrap_or(0);
-            u128::from(a) & m == u128::from(n) & m
-        }
-        _ => false,
     }
 }
 
