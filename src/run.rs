@@ -117,17 +117,25 @@ fn print_summary(summary: &RunSummary, eve_on_stdout: bool) {
     }
 }
 
-/// `nsm-tui read FILE`.
-pub fn read(file: &Path, c: &Config) -> Result<()> {
-    let src = FileSource::open(file)?;
+/// Run the headless pipeline over `src` with every configured output, then print the summary.
+fn run_headless(
+    src: Box<dyn crate::capture::Source>,
+    c: &Config,
+    on_tick: impl FnMut(&crate::engine::stats::Stats),
+) -> Result<()> {
     let mut opts = pipeline_options(c);
     opts.enrich = enrichment(c);
     opts.observer = crate::respond::auto::observer(c)?;
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
-    let summary = crate::pipeline::run(Box::new(src), detectors(c)?, opts, &stop, |_| {})?;
+    let summary = crate::pipeline::run(src, detectors(c)?, opts, &stop, on_tick)?;
     print_summary(&summary, eve_stdout);
     Ok(())
+}
+
+/// `nsm-tui read FILE`.
+pub fn read(file: &Path, c: &Config) -> Result<()> {
+    run_headless(Box::new(FileSource::open(file)?), c, |_| {})
 }
 
 /// Live capture options from the configuration.
@@ -147,16 +155,7 @@ pub fn live_options(c: &Config) -> LiveOptions {
 pub fn headless(c: &Config) -> Result<()> {
     let src = LiveSource::open(&live_options(c))?;
     eprintln!("capturing on {} (Ctrl-C to stop)", src.name());
-    let mut opts = pipeline_options(c);
-    opts.enrich = enrichment(c);
-    opts.observer = crate::respond::auto::observer(c)?;
-    let eve_stdout = opts.eve == Some(EveTarget::Stdout);
-    let stop = install_stop_flag()?;
-    let summary = crate::pipeline::run(Box::new(src), detectors(c)?, opts, &stop, |s| {
-        eprintln!("{}", report::stats_line(s));
-    })?;
-    print_summary(&summary, eve_stdout);
-    Ok(())
+    run_headless(Box::new(src), c, |s| eprintln!("{}", report::stats_line(s)))
 }
 
 /// `nsm-tui generate`: stream synthetic frames into a pcap file.
