@@ -134,7 +134,7 @@ fn demo_in_tmux_filters_writes_blocks_and_quits() {
     s.keys(&["b"]);
     let screen = s.wait_for("Block source address?");
     assert!(
-        screen.contains("nft add element inet nsm_tui blocklist4 {"),
+        screen.contains("nft -f - <<< 'add element inet nsm_tui block4 {"),
         "{screen}"
     );
     assert!(screen.contains("DRY RUN"), "{screen}");
