@@ -74,16 +74,7 @@ fn run(path: &Path, set: &SignatureSet) -> Summary {
         }
         let ctx = flows
             .update(a.frame.ts, &a.decoded, a.frame.orig_len)
-            .map(|u| FlowCtx {
-                flow_id: u.flow_id,
-                is_new: u.is_new,
-                to_server: u.to_server,
-                pkts_toserver: u.pkts_toserver,
-                pkts_toclient: u.pkts_toclient,
-                bytes_toserver: u.bytes_toserver,
-                bytes_toclient: u.bytes_toclient,
-                established: u.established,
-            });
+            .map(|u| FlowCtx::from(&u));
         flows.expire(a.frame.ts);
         a.alerts = alerts.clone();
         for s in &mut det.stateful {

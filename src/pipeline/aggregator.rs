@@ -113,16 +113,7 @@ impl Aggregator {
         let ts = a.frame.ts;
         self.last_ts = self.last_ts.max(ts);
         let update = self.flows.update(ts, &a.decoded, a.frame.orig_len);
-        let ctx = update.as_ref().map(|u| FlowCtx {
-            flow_id: u.flow_id,
-            is_new: u.is_new,
-            to_server: u.to_server,
-            pkts_toserver: u.pkts_toserver,
-            pkts_toclient: u.pkts_toclient,
-            bytes_toserver: u.bytes_toserver,
-            bytes_toclient: u.bytes_toclient,
-            established: u.established,
-        });
+        let ctx = update.as_ref().map(FlowCtx::from);
         let mut alerts = std::mem::take(&mut a.alerts);
         for d in &mut self.detectors {
             d.observe(a, ctx.as_ref(), &mut alerts);

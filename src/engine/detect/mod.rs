@@ -36,6 +36,21 @@ pub struct FlowCtx {
     pub established: bool,
 }
 
+impl From<&crate::engine::flow::FlowUpdate> for FlowCtx {
+    fn from(u: &crate::engine::flow::FlowUpdate) -> Self {
+        FlowCtx {
+            flow_id: u.flow_id,
+            is_new: u.is_new,
+            to_server: u.to_server,
+            pkts_toserver: u.pkts_toserver,
+            pkts_toclient: u.pkts_toclient,
+            bytes_toserver: u.bytes_toserver,
+            bytes_toclient: u.bytes_toclient,
+            established: u.established,
+        }
+    }
+}
+
 /// A stateless per-packet detector; must be cheap to share between worker threads.
 pub trait PacketDetector: Send + Sync {
     fn name(&self) -> &'static str;

@@ -20,7 +20,7 @@ use crate::engine::detect::builtin::FIRST_BUILTIN_ID;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// Where signature files come from: a directory listing and file contents. The pipeline passes
-/// one over `std::fs`; tests pass in-memory files.
+/// one over the real filesystem (`detectors::FsRuleFiles`); tests pass in-memory files.
 pub trait RuleFiles {
     /// Every file directly inside `dir`.
     fn list(&self, dir: &Path) -> Result<Vec<PathBuf>, String>;
