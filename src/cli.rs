@@ -28,7 +28,7 @@ pub struct Cli {
 pub enum Command {
     /// Read a pcap or pcapng file through the full pipeline, as fast as the machine allows.
     Read {
-        /// The capture file.
+        /// The capture file, or `-` for standard input.
         file: PathBuf,
     },
     /// Write a reproducible synthetic capture (TCP sessions with HTTP, DNS, UDP, ICMP and a

@@ -66,7 +66,33 @@ pub fn build(c: &Config) -> Result<(DetectorSet, SignatureHandle)> {
     Ok((set, handle))
 }
 
-/// Reload signatures from `dir` whenever the process receives SIGHUP.
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    pub loaded: usize,
+    pub skipped: Vec<String>,
+    /// False when nothing loaded and something was wrong: the old set stays, as Suricata
+    /// keeps its rules when a reload fails.
+    pub swapped: bool,
+}
+
+/// Load the signatures in `dir` again and swap them in.
+pub fn reload(dir: &Path, handle: &SignatureHandle) -> Reloaded {
+    let (set, errors) = load_signatures(dir);
+    let loaded = set.len();
+    let swapped = loaded > 0 || errors.is_empty();
+    if swapped {
+        handle.replace(set);
+    }
+    Reloaded {
+        loaded,
+        skipped: errors.iter().map(ToString::to_string).collect(),
+        swapped,
+    }
+}
+
+/// Reload signatures from `dir` whenever the process receives SIGHUP (headless commands; the
+/// console reloads on a key instead, since a hangup there means the terminal went away).
 pub fn reload_on_sighup(dir: PathBuf, handle: SignatureHandle) -> Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])
         .context("installing the SIGHUP handler")?;
@@ -74,14 +100,22 @@ pub fn reload_on_sighup(dir: PathBuf, handle: SignatureHandle) -> Result<()> {
         .name("signature-reload".into())
         .spawn(move || {
             for _ in signals.forever() {
-                let (set, errors) = load_signatures(&dir);
-                report(&errors, set.len(), &dir);
-                eprintln!(
-                    "signatures reloaded from {}: {} loaded",
-                    dir.display(),
-                    set.len()
-                );
-                handle.replace(set);
+                let r = reload(&dir, &handle);
+                for e in &r.skipped {
+                    eprintln!("warning: signature skipped: {e}");
+                }
+                if r.swapped {
+                    eprintln!(
+                        "signatures reloaded from {}: {} loaded",
+                        dir.display(),
+                        r.loaded
+                    );
+                } else {
+                    eprintln!(
+                        "warning: no signature in {} could be loaded; the previous set stays",
+                        dir.display()
+                    );
+                }
             }
         })
         .context("starting the signature reload thread")?;

@@ -122,6 +122,19 @@ fn eve_to_stdout_keeps_the_summary_off_it() {
 }
 
 #[test]
+fn read_dash_takes_the_capture_from_standard_input() {
+    // As `tcpdump -r -` does: `zcat x.pcap.gz | nsm-tui read -`.
+    let out = bin()
+        .args(["read", "-", "--no-db", "--no-pcap-log"])
+        .stdin(std::fs::File::open(demo()).unwrap())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    ok(&out);
+    assert!(stdout.contains("packets:  3000 "), "{stdout}");
+}
+
+#[test]
 fn packet_limit_and_duration_are_honoured() {
     let out = bin()
         .arg("read")

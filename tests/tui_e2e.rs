@@ -1,5 +1,6 @@
 //! End to end: `nsm-tui demo` in a real terminal (tmux), driven by keys: `/tcp` filters, `w`
-//! writes a pcap whose packet count matches, `b` shows the confirm dialog, `q` quits cleanly.
+//! writes a pcap whose packet count matches, `b` shows the confirm dialog, `q` quits cleanly;
+//! space pauses, `R` reloads signatures, SIGTERM and a closed terminal end it.
 //! Skipped with a note when tmux is not installed.
 
 mod common;
@@ -15,6 +16,19 @@ use nsm_tui::engine::Proto;
 struct Session(String);
 
 impl Session {
+    /// A detached tmux session of `cols`×`rows` running `sh -c cmd` in `dir`.
+    fn start(tag: &str, dir: &Path, cols: u16, rows: u16, cmd: &str) -> Session {
+        let s = Session(format!("nsm-tui-e2e-{tag}-{}", std::process::id()));
+        let (x, y) = (cols.to_string(), rows.to_string());
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &s.0, "-x", &x, "-y", &y, "-c"])
+            .arg(dir)
+            .args(["sh", "-c", cmd])
+            .status()
+            .expect("tmux starts");
+        assert!(ok.success());
+        s
+    }
     fn tmux(&self, args: &[&str]) -> String {
         let out = Command::new("tmux").args(args).output().expect("tmux runs");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -77,25 +91,7 @@ fn demo_in_tmux_filters_writes_blocks_and_quits() {
         sigs.display(),
         status.display()
     );
-    let name = format!("nsm-tui-e2e-{}", std::process::id());
-    let s = Session(name.clone());
-    let ok = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "-c",
-        ])
-        .arg(dir.path())
-        .args(["sh", "-c", &cmd])
-        .status()
-        .expect("tmux starts");
-    assert!(ok.success());
+    let s = Session::start("main", dir.path(), 120, 40, &cmd);
     s.wait_for("[FINISHED]");
     s.wait_for("Packets 3000/3000");
 
@@ -178,25 +174,7 @@ fn pause_holds_the_replay_and_sigterm_restores_the_terminal() {
         sigs.display(),
         status.display()
     );
-    let name = format!("nsm-tui-e2e-term-{}", std::process::id());
-    let s = Session(name.clone());
-    let ok = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "100",
-            "-y",
-            "30",
-            "-c",
-        ])
-        .arg(dir.path())
-        .args(["sh", "-c", &cmd])
-        .status()
-        .expect("tmux starts");
-    assert!(ok.success());
+    let s = Session::start("term", dir.path(), 100, 30, &cmd);
     s.wait_for("[REPLAY]");
     s.keys(&["Space"]);
     let paused = s.wait_for("[PAUSED]");
@@ -209,6 +187,8 @@ fn pause_holds_the_replay_and_sigterm_restores_the_terminal() {
     assert_eq!(total(&s.screen()), b, "the replay moved while paused");
     s.keys(&["Space"]);
     s.wait_for("[REPLAY]");
+    s.keys(&["R"]);
+    s.wait_for("signatures reloaded: ");
 
     let pid = std::fs::read_to_string(&pidfile).unwrap();
     let killed = Command::new("kill")
@@ -230,4 +210,40 @@ fn pause_holds_the_replay_and_sigterm_restores_the_terminal() {
     let screen = s.screen();
     assert!(!screen.contains("┌ Packets"), "{screen}");
     assert!(screen.contains("packets"), "{screen}");
+}
+
+#[test]
+fn closing_the_terminal_ends_the_console() {
+    if !common::have("tmux") {
+        eprintln!("note: tmux is not installed; skipping the console end-to-end test");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_nsm-tui");
+    let sigs = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
+    let pidfile = dir.path().join("pid");
+    // Slow replay, so the console is still running when its terminal goes away.
+    let cmd = format!(
+        "echo $$ > '{}'; exec '{bin}' demo --no-db --speed 0.1 --signatures '{}'",
+        pidfile.display(),
+        sigs.display()
+    );
+    let s = Session::start("hangup", dir.path(), 100, 30, &cmd);
+    s.wait_for("[REPLAY]");
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let proc_dir = Path::new("/proc").join(pid.trim());
+    assert!(proc_dir.exists());
+    drop(s); // kills the tmux session: the terminal hangs up
+    let start = Instant::now();
+    while proc_dir.exists() {
+        let state = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+        if state.split_whitespace().nth(2) == Some("Z") {
+            break; // exited; waiting to be reaped
+        }
+        if start.elapsed() > Duration::from_secs(15) {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            panic!("nsm-tui kept running after its terminal closed");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

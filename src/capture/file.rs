@@ -23,7 +23,8 @@ const PCAP_MAGICS: [[u8; 4]; 4] = [
 ];
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
-type Input = BufReader<File>;
+/// The input, read once from start to end, so pipes and FIFOs work as well as files.
+type Input = BufReader<Box<dyn Read + Send>>;
 
 /// A pcapng interface: its link type and how to turn its raw timestamps into nanoseconds.
 #[derive(Debug, Clone, Copy)]
@@ -82,11 +83,17 @@ impl FileSource {
             path: path.to_path_buf(),
             source,
         };
-        let mut f = File::open(path).map_err(open_err)?;
+        let mut f: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(File::open(path).map_err(open_err)?)
+        };
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut f, &mut magic).map_err(open_err)?;
-        let f = File::open(path).map_err(open_err)?;
-        let input = BufReader::with_capacity(1 << 20, f);
+        // The magic goes back in front of the rest: the input is never opened twice.
+        let whole: Box<dyn Read + Send> =
+            Box::new(std::io::Cursor::new(magic[..n].to_vec()).chain(f));
+        let input = BufReader::with_capacity(1 << 20, whole);
         let corrupt = |e: pcap_file::PcapError| CaptureError::Corrupt {
             path: path.to_path_buf(),
             packets: 0,
@@ -117,7 +124,11 @@ impl FileSource {
         };
         Ok(FileSource {
             path: path.to_path_buf(),
-            name: path.display().to_string(),
+            name: if path.as_os_str() == "-" {
+                "standard input".into()
+            } else {
+                path.display().to_string()
+            },
             reader,
             read: 0,
         })
@@ -201,7 +212,7 @@ impl FileSource {
     }
 }
 
-fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..])? {

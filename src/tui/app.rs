@@ -103,6 +103,8 @@ pub enum Effect {
     },
     /// Put this text on the clipboard (OSC 52).
     Copy(String),
+    /// Load the signature files again.
+    ReloadSignatures,
 }
 
 /// Everything the console shows besides the model.
@@ -277,6 +279,10 @@ impl App {
             }
             Action::Block => self.open_block(m),
             Action::Write => self.open_export(m),
+            Action::Reload => {
+                self.report("reloading signatures…".into(), true);
+                return vec![Effect::ReloadSignatures];
+            }
             Action::Copy => {
                 if let Some(ip) = self.target_addr(m) {
                     self.report(format!("copied {ip} to the clipboard"), true);

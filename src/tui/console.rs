@@ -13,7 +13,7 @@ use super::app::App;
 use super::block::{ssh_client, Allowlist, BlockSettings};
 use super::effects;
 use super::keymap::KeyMap;
-use super::responder::{MemoryResponder, Responder};
+use super::responder::{MemoryResponder, Outcome, Responder};
 use super::shared::{ModelObserver, Shared};
 use super::terminal::{self, Channels};
 use super::theme::Theme;
@@ -82,7 +82,9 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
     }
     opts.tick = std::time::Duration::from_millis(250);
     opts.observer = Some(Box::new(ModelObserver::new(shared.clone())));
-    let detectors = crate::run::detectors(c)?;
+    let (detectors, handle) = crate::detectors::build(c)?;
+    let dir = c.detector.signatures_dir.clone();
+    let reloader: effects::Reloader = Box::new(move || reload_outcome(&dir, &handle));
     // Blocks go through the response module (guard, caps, firewall or dry run, audit chain);
     // without a database there is nowhere to audit, so requests are only noted.
     let responder: Box<dyn Responder> = if c.storage.db_enabled {
@@ -97,7 +99,10 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
         Box::new(MemoryResponder::default())
     };
     let stop = crate::run::install_stop_flag()?;
-    let (jobs, done, exec) = effects::spawn(shared.clone(), responder)?;
+    // A hangup means the terminal (or the SSH session) went away: stop as on SIGTERM.
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, stop.clone())
+        .context("installing the SIGHUP handler")?;
+    let (jobs, done, exec) = effects::spawn(shared.clone(), responder, reloader)?;
     let (pipe_stop, pipe_shared) = (stop.clone(), shared.clone());
     let pipeline = std::thread::Builder::new()
         .name("pipeline".into())
@@ -142,6 +147,29 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
     let summary = summary?;
     eprint!("{}", crate::pipeline::report::summary(&summary));
     Ok(())
+}
+
+/// The status-bar line for a signature reload.
+fn reload_outcome(dir: &Path, handle: &crate::engine::detect::SignatureHandle) -> Outcome {
+    let r = crate::detectors::reload(dir, handle);
+    let skipped = match r.skipped.first() {
+        None => String::new(),
+        Some(first) => format!("; {} skipped, first: {first}", r.skipped.len()),
+    };
+    if r.swapped {
+        Outcome {
+            ok: r.skipped.is_empty(),
+            message: format!("signatures reloaded: {} loaded{skipped}", r.loaded),
+        }
+    } else {
+        Outcome {
+            ok: false,
+            message: format!(
+                "no signature in {} could be loaded; the previous set stays{skipped}",
+                dir.display()
+            ),
+        }
+    }
 }
 
 /// `sudo nsm-tui`: the console on live capture.

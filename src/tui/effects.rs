@@ -1,5 +1,6 @@
 //! The effect executor: a thread that carries out what the UI asked for (blocks through the
-//! `Responder`, pcap exports) and sends back one outcome per job for the status bar.
+//! `Responder`, pcap exports, signature reloads) and sends back one outcome per job for the
+//! status bar.
 //!
 //! The UI only ever `try_send`s jobs and `try_recv`s outcomes, so it never waits on this thread.
 
@@ -23,7 +24,11 @@ const QUEUE: usize = 32;
 pub enum Job {
     Block(BlockPlan),
     Export { path: PathBuf, what: ExportWhat },
+    ReloadSignatures,
 }
+
+/// Reloads the signature files and says how it went (the console's `R`).
+pub type Reloader = Box<dyn FnMut() -> Outcome + Send>;
 
 /// One finished job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +84,7 @@ fn now_secs() -> i64 {
 pub fn spawn(
     shared: Arc<Shared>,
     mut responder: Box<dyn Responder>,
+    mut reloader: Reloader,
 ) -> std::io::Result<(Sender<Job>, Receiver<Done>, JoinHandle<()>)> {
     let (job_tx, job_rx) = bounded::<Job>(QUEUE);
     let (done_tx, done_rx) = bounded::<Done>(QUEUE);
@@ -94,6 +100,10 @@ pub fn spawn(
                     Job::Export { path, what } => Done {
                         was_block: false,
                         outcome: export(&shared, &path, &what),
+                    },
+                    Job::ReloadSignatures => Done {
+                        was_block: false,
+                        outcome: reloader(),
                     },
                 };
                 // The UI drains outcomes every frame; if it is gone, nobody needs them.

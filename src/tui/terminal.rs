@@ -1,10 +1,10 @@
 //! The real terminal: raw mode and the alternate screen, restored on exit, on panic (a panic
-//! hook) and on SIGTERM (the stop flag); and the UI loop that polls keys, applies effects and
-//! redraws at most `fps` times a second, only when the model or the UI state changed.
+//! hook) and on SIGTERM or a hangup (the stop flag); and the UI loop that polls keys, applies
+//! effects and redraws at most `fps` times a second, only when the model or the UI changed.
 //!
 //! Runs on the main thread.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +73,11 @@ fn apply(app: &mut App, ch: &Channels, effects: Vec<Effect>) -> bool {
                     app.report("too many requests queued; try again".into(), false);
                 }
             }
+            Effect::ReloadSignatures => {
+                if ch.jobs.try_send(Job::ReloadSignatures).is_err() {
+                    app.report("too many requests queued; try again".into(), false);
+                }
+            }
             Effect::Export { path, what } => {
                 if ch.jobs.try_send(Job::Export { path, what }).is_err() {
                     app.report("too many requests queued; try again".into(), false);
@@ -93,7 +98,12 @@ pub fn run<B: ratatui::backend::Backend>(
     let tick = Duration::from_millis(1000 / u64::from(fps.clamp(1, 60)));
     let mut drawn_gen = u64::MAX;
     let mut dirty = true;
+    let had_terminal = std::io::stdout().is_terminal();
     while !ch.stop.load(Ordering::Relaxed) {
+        // A closed terminal (tmux killed, SSH dropped) ends the console like `q` does.
+        if had_terminal && !std::io::stdout().is_terminal() {
+            break;
+        }
         while let Ok(d) = ch.done.try_recv() {
             if d.was_block {
                 app.pending_actions = app.pending_actions.saturating_sub(1);
@@ -111,10 +121,10 @@ pub fn run<B: ratatui::backend::Backend>(
             drawn_gen = gen;
             dirty = false;
         }
-        if !event::poll(tick)? {
+        if !event::poll(tick).context("reading the terminal")? {
             continue;
         }
-        match event::read()? {
+        match event::read().context("reading the terminal")? {
             Event::Key(k) => {
                 let effects = {
                     let m = ch.shared.lock();

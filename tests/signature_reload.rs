@@ -1,0 +1,158 @@
+//! Signature reload on SIGHUP in a headless run: `nsm-tui read` of a FIFO keeps running while
+//! the test swaps the signature file and signals it; packets written after the reload fire the
+//! new signature, and a reload of a broken file keeps the set that was loaded.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use etherparse::PacketBuilder;
+
+fn signature(id: u64, word: &str) -> String {
+    format!(
+        r#"[{{"signature_id": {id}, "description": "marker {word}", "pattern": "{word}",
+             "severity": "High", "type": "Test", "protocol": "UDP"}}]"#
+    )
+}
+
+fn udp_record(payload: &[u8], ts_sec: u32) -> Vec<u8> {
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(40000, 9999)
+        .write(&mut frame, payload)
+        .unwrap();
+    let len = u32::try_from(frame.len()).unwrap();
+    let mut rec = Vec::new();
+    for v in [ts_sec, 0, len, len] {
+        rec.extend_from_slice(&v.to_le_bytes());
+    }
+    rec.extend_from_slice(&frame);
+    rec
+}
+
+fn pcap_header() -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    h.extend_from_slice(&2u16.to_le_bytes());
+    h.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, 65535, 1] {
+        h.extend_from_slice(&v.to_le_bytes());
+    }
+    h
+}
+
+/// True once the process has a handler for SIGHUP (bit 0 of SigCgt in /proc).
+fn catches_sighup(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|m| m & 1 == 1)
+}
+
+fn wait_line(lines: &mpsc::Receiver<String>, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(l) if l.contains(text) => return,
+            Ok(_) => {}
+            Err(_) => panic!("nsm-tui never printed {text:?}"),
+        }
+    }
+}
+
+fn hup(pid: u32) {
+    let ok = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn sighup_reloads_signatures_and_a_broken_reload_keeps_the_old_set() {
+    if !Path::new("/proc/self/status").exists()
+        || Command::new("mkfifo").arg("--help").output().is_err()
+    {
+        eprintln!("note: needs /proc and mkfifo; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sigs = dir.path().join("sigs");
+    std::fs::create_dir(&sigs).unwrap();
+    let rules = sigs.join("rules.json");
+    std::fs::write(&rules, signature(8_000_001, "alphamarker")).unwrap();
+    let fifo = dir.path().join("in.pcap");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let eve = dir.path().join("eve.json");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+        .arg("read")
+        .arg(&fifo)
+        .arg("--eve")
+        .arg(&eve)
+        .arg("--signatures")
+        .arg(&sigs)
+        .args(["--no-db", "--no-pcap-log"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, lines) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+
+    // Opening the FIFO for writing lets nsm-tui's open return; then it installs its handlers.
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(&pcap_header()).unwrap();
+    w.flush().unwrap();
+    let start = Instant::now();
+    while !catches_sighup(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no SIGHUP handler"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    std::fs::write(&rules, signature(8_000_002, "betamarker")).unwrap();
+    hup(pid);
+    wait_line(&lines, "signatures reloaded from");
+    w.write_all(&udp_record(b"xx betamarker xx", 1)).unwrap();
+    w.write_all(&udp_record(b"xx alphamarker xx", 2)).unwrap();
+    w.flush().unwrap();
+
+    std::fs::write(&rules, "[{\"signature_id\": 8000003, \"pattern\": \"(\"}]").unwrap();
+    hup(pid);
+    wait_line(&lines, "the previous set stays");
+    w.write_all(&udp_record(b"yy betamarker yy", 3)).unwrap();
+    drop(w);
+
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&eve).unwrap();
+    let ids: Vec<u64> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event_type"] == "alert")
+        .map(|v| v["alert"]["signature_id"].as_u64().unwrap())
+        .collect();
+    // The new signature fired on both beta packets; the replaced one no longer fires.
+    assert_eq!(ids, vec![8_000_002, 8_000_002], "{text}");
+}
