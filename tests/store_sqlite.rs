@@ -330,7 +330,6 @@ fn console_queries_use_the_indexes() {
         "packets_threat_severity",
         "alerts_ts",
         "alerts_src_ip",
-        "flows_community_id",
     ] {
         assert!(
             indexes.contains(&name.to_string()),
@@ -353,8 +352,8 @@ fn console_queries_use_the_indexes() {
     assert!(q.contains("packets_threat_severity"), "{q}");
     let q = plan("SELECT * FROM alerts WHERE ts > 5 ORDER BY ts");
     assert!(q.contains("alerts_ts"), "{q}");
-    let q = plan("SELECT * FROM flows WHERE community_id = '1:x'");
-    assert!(q.contains("flows_community_id"), "{q}");
+    // Community ID lookups scan: its index cost more per flow row than the rare query saves.
+    assert!(!indexes.contains(&"flows_community_id".to_string()));
 }
 
 #[test]

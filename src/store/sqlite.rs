@@ -5,19 +5,15 @@
 //! command-line thread for reports. Blocks on the disk and, for at most `busy_timeout`, on
 //! another process holding the write lock.
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{Connection, Transaction};
 
 use super::rows::{AlertRow, FlowRow};
-use super::schema;
 use super::StoreError;
+use super::{insert, schema};
 use crate::engine::frame::Ts;
-use crate::engine::packet::Proto;
 use crate::engine::record::PacketRow;
 
 /// How the store batches and what it keeps.
@@ -69,23 +65,8 @@ pub struct SqliteStore {
     opts: StoreOptions,
 }
 
-const INSERT_PACKET: &str = "INSERT INTO packets (ts, pcap_cnt, iface, src_ip, dst_ip, \
-    src_port, dst_port, proto, length, tcp_flags, payload, flow_id, threat_severity, \
-    threat_category, threat_rule) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-    ?13, ?14, ?15)";
-
-const INSERT_ALERT: &str = "INSERT INTO alerts (ts, signature_id, description, severity, \
-    category, detector, pcap_cnt, flow_id, src_ip, dst_ip, src_port, dst_port, proto, \
-    explanation, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-    ?14, ?15)";
-
-const INSERT_FLOW: &str = "INSERT INTO flows (flow_id, community_id, proto, src_ip, \
-    src_port, dst_ip, dst_port, pkts_toserver, pkts_toclient, bytes_toserver, bytes_toclient, \
-    state, first_seen, last_seen, end_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-    ?11, ?12, ?13, ?14, ?15)";
-
 /// u64 counters and ids go into INTEGER columns bit-for-bit; `as u64` reverses it.
-fn int(v: u64) -> i64 {
+pub(super) fn int(v: u64) -> i64 {
     v as i64
 }
 
@@ -159,9 +140,9 @@ impl SqliteStore {
         let path = &self.path;
         let wrap = |what| sql_err(path, what);
         let tx = self.conn.transaction().map_err(wrap("begin transaction"))?;
-        insert_packets(&tx, packets).map_err(wrap("inserting packets"))?;
-        insert_alerts(&tx, alerts).map_err(wrap("inserting alerts"))?;
-        insert_flows(&tx, flows).map_err(wrap("inserting flows"))?;
+        insert::packets(&tx, packets).map_err(wrap("inserting packets"))?;
+        insert::alerts(&tx, alerts).map_err(wrap("inserting alerts"))?;
+        insert::flows(&tx, flows).map_err(wrap("inserting flows"))?;
         tx.commit().map_err(wrap("commit"))
     }
 
@@ -274,121 +255,6 @@ fn retention_in(
         report.alerts += keep_newest(tx, "alerts", max)?;
     }
     Ok(report)
-}
-
-fn ip_text(ip: Option<IpAddr>) -> Option<String> {
-    ip.map(|ip| ip.to_string())
-}
-
-/// Reused text buffer for an address: formatting into it saves an allocation per row.
-#[derive(Default)]
-struct IpBuf(String);
-
-impl IpBuf {
-    fn set(&mut self, ip: Option<IpAddr>) -> Option<&str> {
-        let ip = ip?;
-        self.0.clear();
-        // Writing to a String cannot fail.
-        let _ = write!(self.0, "{ip}");
-        Some(&self.0)
-    }
-}
-
-/// `Proto::name` without allocating for the protocols nearly every packet has.
-fn proto_text(p: Proto) -> Cow<'static, str> {
-    match p {
-        Proto::Tcp => Cow::Borrowed("tcp"),
-        Proto::Udp => Cow::Borrowed("udp"),
-        Proto::Icmp => Cow::Borrowed("icmp"),
-        Proto::Icmpv6 => Cow::Borrowed("ipv6-icmp"),
-        Proto::Arp => Cow::Borrowed("arp"),
-        other => Cow::Owned(other.name()),
-    }
-}
-
-fn insert_packets(tx: &Transaction<'_>, rows: &[PacketRow]) -> rusqlite::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = tx.prepare_cached(INSERT_PACKET)?;
-    let (mut src, mut dst) = (IpBuf::default(), IpBuf::default());
-    for r in rows {
-        let threat = r.threat.as_ref();
-        stmt.execute(params![
-            r.ts.0,
-            int(r.pcap_cnt),
-            &*r.iface,
-            src.set(r.src),
-            dst.set(r.dst),
-            r.src_port,
-            r.dst_port,
-            proto_text(r.proto),
-            r.length,
-            r.tcp_flags,
-            &r.payload,
-            r.flow_id.map(int),
-            threat.map(|t| t.severity.as_str()),
-            threat.map(|t| &*t.category),
-            threat.map(|t| int(t.rule.0)),
-        ])?;
-    }
-    Ok(())
-}
-
-fn insert_alerts(tx: &Transaction<'_>, rows: &[AlertRow]) -> rusqlite::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = tx.prepare_cached(INSERT_ALERT)?;
-    for r in rows {
-        let a = &r.alert;
-        let evidence = (!a.evidence.is_null()).then(|| a.evidence.to_string());
-        stmt.execute(params![
-            a.ts.0,
-            int(a.rule.0),
-            &*a.description,
-            a.severity.as_str(),
-            &*a.category,
-            a.detector.as_str(),
-            int(a.packet),
-            a.flow_id.map(int),
-            ip_text(r.src),
-            ip_text(r.dst),
-            r.src_port,
-            r.dst_port,
-            proto_text(r.proto),
-            &a.explanation,
-            evidence,
-        ])?;
-    }
-    Ok(())
-}
-
-fn insert_flows(tx: &Transaction<'_>, rows: &[FlowRow]) -> rusqlite::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = tx.prepare_cached(INSERT_FLOW)?;
-    for f in rows {
-        stmt.execute(params![
-            int(f.flow_id),
-            &f.community_id,
-            &f.proto,
-            f.src.to_string(),
-            f.src_port,
-            f.dst.to_string(),
-            f.dst_port,
-            int(f.pkts_toserver),
-            int(f.pkts_toclient),
-            int(f.bytes_toserver),
-            int(f.bytes_toclient),
-            &f.state,
-            f.first_ts.0,
-            f.last_ts.0,
-            &f.reason,
-        ])?;
-    }
-    Ok(())
 }
 
 fn delete_older(

@@ -5,8 +5,19 @@
 //! table is still full, the least recently seen quarter is evicted and counted as dropped, so a
 //! flood of spoofed sources costs bounded memory and shows up in `counters()`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
+
+/// The hasher of every detector table and set: keys are addresses and ports, which a remote
+/// sender chooses, so it is keyed per process (ahash's `RandomState`) but much faster than SipHash.
+pub(crate) type Hasher = ahash::RandomState;
+/// A detector-side hash set.
+pub(crate) type Set<T> = HashSet<T, Hasher>;
+
+/// An empty detector-side hash set.
+pub(crate) fn new_set<T>() -> Set<T> {
+    HashSet::with_hasher(Hasher::new())
+}
 
 use crate::engine::frame::Ts;
 
@@ -17,7 +28,7 @@ struct Entry<V> {
 
 /// A capped map whose entries expire `ttl` after they were last touched.
 pub(crate) struct Table<K, V> {
-    map: HashMap<K, Entry<V>>,
+    map: HashMap<K, Entry<V>, Hasher>,
     cap: usize,
     ttl_ns: i64,
     expired: u64,
@@ -27,7 +38,7 @@ pub(crate) struct Table<K, V> {
 impl<K: Hash + Eq + Clone, V> Table<K, V> {
     pub(crate) fn new(cap: usize, ttl_secs: u64) -> Self {
         Table {
-            map: HashMap::new(),
+            map: HashMap::with_hasher(Hasher::new()),
             cap: cap.max(1),
             ttl_ns: i64::try_from(ttl_secs)
                 .unwrap_or(i64::MAX / Ts::NANOS_PER_SEC)
@@ -39,7 +50,7 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
 
     /// The entry for `key`, created with `init` when absent; marks it seen at `now`.
     pub(crate) fn entry(&mut self, key: K, now: Ts, init: impl FnOnce() -> V) -> &mut V {
-        if !self.map.contains_key(&key) && self.map.len() >= self.cap {
+        if self.map.len() >= self.cap && !self.map.contains_key(&key) {
             self.make_room(now);
         }
         let e = self.map.entry(key).or_insert_with(|| Entry {
@@ -55,12 +66,15 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
         self.map.get_mut(key).map(|e| &mut e.value)
     }
 
+    /// Free room for at least an eighth of the cap, so a full table pays one scan per
+    /// `cap / 8` new keys rather than one per key: expired entries first, then the least
+    /// recently seen quarter.
     fn make_room(&mut self, now: Ts) {
         let ttl = self.ttl_ns;
         let before = self.map.len();
         self.map.retain(|_, e| since(now, e.last) <= ttl);
         self.expired += (before - self.map.len()) as u64;
-        if self.map.len() < self.cap {
+        if self.map.len() < self.cap - self.cap / 8 {
             return;
         }
         let mut lasts: Vec<Ts> = self.map.values().map(|e| e.last).collect();
@@ -127,11 +141,7 @@ pub(crate) fn secs_ns(secs: u64) -> i64 {
 }
 
 /// Insert into a set that stops growing at `cap`; returns the set's size.
-pub(crate) fn capped_insert<T: Hash + Eq>(
-    set: &mut std::collections::HashSet<T>,
-    item: T,
-    cap: usize,
-) -> usize {
+pub(crate) fn capped_insert<T: Hash + Eq>(set: &mut Set<T>, item: T, cap: usize) -> usize {
     if set.len() < cap {
         set.insert(item);
     }

@@ -5,7 +5,6 @@
 //! labels, three under common two-level public suffixes such as `co.uk`). Only queries count.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
@@ -13,7 +12,7 @@ use serde_json::json;
 
 use super::super::builtin;
 use super::super::config::{DnsTunnelConfig, LimitsConfig};
-use super::super::table::{capped_insert, Table, Window};
+use super::super::table::{capped_insert, Set, Table, Window};
 use super::super::{FlowCtx, StatefulDetector};
 use crate::engine::alert::Alert;
 use crate::engine::record::Analyzed;
@@ -70,7 +69,7 @@ struct Counts {
     cname: u32,
     max_label: usize,
     max_entropy: f64,
-    subdomains: HashSet<u64>,
+    subdomains: Set<u64>,
 }
 
 struct Domain {

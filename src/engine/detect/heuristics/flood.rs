@@ -4,14 +4,14 @@
 //! A `StatefulDetector` on the aggregator thread, keyed by destination address so spoofed
 //! sources cannot spread the count; one alert per destination and kind per window.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde_json::json;
 
 use super::super::builtin;
 use super::super::config::{FloodConfig, LimitsConfig};
-use super::super::table::{capped_insert, Table, Window};
+use super::super::table::{capped_insert, new_set, Hasher, Set, Table, Window};
 use super::super::{FlowCtx, StatefulDetector};
 use crate::engine::alert::Alert;
 use crate::engine::frame::Ts;
@@ -33,12 +33,12 @@ const ANSWERS_PER_QUERY: u32 = 4;
 struct Toward {
     syns: u32,
     acks: u32,
-    syn_ports: HashMap<u16, u32>,
-    sources: HashSet<IpAddr>,
+    syn_ports: HashMap<u16, u32, Hasher>,
+    sources: Set<IpAddr>,
     echo: u32,
     udp: u32,
-    udp_ports: HashMap<u16, u32>,
-    udp_sources: HashSet<IpAddr>,
+    udp_ports: HashMap<u16, u32, Hasher>,
+    udp_sources: Set<IpAddr>,
     /// UDP packets with ports (later fragments have none).
     udp_ported: u32,
     dns_answers_in: u32,
@@ -56,8 +56,8 @@ struct Global {
     window: Window,
     syns: u32,
     acks: u32,
-    sources: HashSet<IpAddr>,
-    dsts: HashSet<IpAddr>,
+    sources: Set<IpAddr>,
+    dsts: Set<IpAddr>,
     quiet_until: Ts,
 }
 
@@ -68,14 +68,14 @@ pub struct FloodDetector {
 }
 
 /// Count `key` in a map that stops taking new keys at `PORT_CAP`.
-fn count_port(map: &mut HashMap<u16, u32>, key: u16) {
+fn count_port(map: &mut HashMap<u16, u32, Hasher>, key: u16) {
     if map.len() < PORT_CAP || map.contains_key(&key) {
         *map.entry(key).or_insert(0) += 1;
     }
 }
 
 /// Share of `total` that went to the busiest port.
-fn top_share(map: &HashMap<u16, u32>, total: u32) -> (u16, f64) {
+fn top_share(map: &HashMap<u16, u32, Hasher>, total: u32) -> (u16, f64) {
     let (port, n) = map
         .iter()
         .max_by_key(|(_, n)| **n)
@@ -89,8 +89,8 @@ impl FloodDetector {
             window: Window::new(Ts(0)),
             syns: 0,
             acks: 0,
-            sources: HashSet::new(),
-            dsts: HashSet::new(),
+            sources: new_set(),
+            dsts: new_set(),
             quiet_until: Ts(i64::MIN),
         };
         FloodDetector {

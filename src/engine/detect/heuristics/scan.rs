@@ -5,14 +5,13 @@
 //! FIN/NULL/Xmas, an ACK that opens no known connection, UDP opening a new flow — so a client
 //! talking to one server over many connections stays quiet.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use serde_json::json;
 
 use super::super::builtin;
 use super::super::config::{LimitsConfig, ScanConfig};
-use super::super::table::{capped_insert, Table, Window};
+use super::super::table::{capped_insert, new_set, Set, Table, Window};
 use super::super::{FlowCtx, StatefulDetector};
 use crate::engine::alert::Alert;
 use crate::engine::packet::{TcpFlags, Transport};
@@ -65,7 +64,7 @@ pub fn probe(a: &Analyzed, flow: Option<&FlowCtx>) -> Option<Probe> {
 
 struct Ports {
     window: Window,
-    ports: HashSet<u32>,
+    ports: Set<u32>,
     probes: u64,
     /// The fast detector already alerted on this pair (only used by the slow table).
     fast_alerted: bool,
@@ -75,7 +74,7 @@ impl Ports {
     fn new(now: crate::engine::frame::Ts) -> Self {
         Ports {
             window: Window::new(now),
-            ports: HashSet::new(),
+            ports: new_set(),
             probes: 0,
             fast_alerted: false,
         }
@@ -84,7 +83,7 @@ impl Ports {
 
 struct Hosts {
     window: Window,
-    hosts: HashSet<IpAddr>,
+    hosts: Set<IpAddr>,
 }
 
 /// Vertical scans, slow scans and host sweeps.
@@ -161,7 +160,7 @@ impl ScanDetector {
         let secs = self.cfg.window_secs;
         let st = self.sweep.entry((p.src, p.proto, p.dport), now, || Hosts {
             window: Window::new(now),
-            hosts: HashSet::new(),
+            hosts: new_set(),
         });
         if st.window.roll(now, secs) {
             st.hosts.clear();
