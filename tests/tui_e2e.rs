@@ -1,6 +1,7 @@
 //! End to end: `nsm-tui demo` in a real terminal (tmux), driven by keys: `/tcp` filters, `w`
 //! writes a pcap whose packet count matches, `b` shows the confirm dialog, `q` quits cleanly;
-//! space pauses, `R` reloads signatures, SIGTERM and a closed terminal end it.
+//! `a`/`n` acknowledge and annotate an incident in the database; space pauses, `R` reloads
+//! signatures, SIGTERM and a closed terminal end it.
 //! Skipped with a note when tmux is not installed.
 
 mod common;
@@ -87,7 +88,7 @@ fn demo_in_tmux_filters_writes_blocks_and_quits() {
     let sigs = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
     let status = dir.path().join("exit-status");
     let cmd = format!(
-        "'{bin}' demo --fast --signatures '{}'; echo $? > '{}'",
+        "'{bin}' demo --fast --db data/packets.db --signatures '{}'; echo $? > '{}'",
         sigs.display(),
         status.display()
     );
@@ -138,6 +139,16 @@ fn demo_in_tmux_filters_writes_blocks_and_quits() {
     s.keys(&["Escape"]);
     s.wait_for("block cancelled");
 
+    // Incidents: acknowledge the selected one, annotate it; both reach the database.
+    s.keys(&["Tab"]);
+    s.keys(&["a"]);
+    s.wait_for(") acknowledged");
+    s.keys(&["n"]);
+    s.wait_for("Note for incident #");
+    s.keys(&["-l", "seen from the console"]);
+    s.keys(&["Enter"]);
+    s.wait_for("note added to incident #");
+
     s.keys(&["q"]);
     let start = Instant::now();
     while !status.exists() {
@@ -149,6 +160,16 @@ fn demo_in_tmux_filters_writes_blocks_and_quits() {
     }
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "0");
+    let db = rusqlite::Connection::open(dir.path().join("data/packets.db")).unwrap();
+    let (state, notes): (String, String) = db
+        .query_row(
+            "SELECT state, notes FROM incidents WHERE notes != '' ORDER BY id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(state, "acknowledged");
+    assert!(notes.contains("seen from the console"), "{notes}");
 }
 
 /// The `total N pkts` figure of the status bar.

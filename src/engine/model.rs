@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::alert::{highest, Alert, RuleId, Severity};
 use super::flow::FlowMeta;
 use super::frame::{RawFrame, Ts};
+use super::incident::{can_move, IncidentState};
 use super::packet::{Decoded, Proto, TcpFlags, Transport};
 use super::record::Analyzed;
 use super::stats::Stats;
@@ -129,6 +130,17 @@ pub struct Incident {
     pub count: u64,
     /// The first `alerts_per_incident` alerts.
     pub alerts: Vec<IncidentAlert>,
+    /// Where a person has taken it (`a`/`r` in the console); escalation reopens a resolved one.
+    pub state: IncidentState,
+    /// Notes a person added, oldest first.
+    pub notes: Vec<String>,
+}
+
+/// What a person does to an incident from the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentEdit {
+    State(IncidentState),
+    Note(String),
 }
 
 /// Packets and bytes seen in one second of capture time.
@@ -275,6 +287,10 @@ impl Model {
             .and_then(|id| self.incident_mut(id))
         {
             if alert.ts.since(inc.last_seen) <= window {
+                if alert.severity > inc.severity && inc.state == IncidentState::Resolved {
+                    // As in the stored incidents: an escalation needs a person again.
+                    inc.state = IncidentState::New;
+                }
                 inc.severity = inc.severity.max(alert.severity);
                 inc.last_seen = inc.last_seen.max(alert.ts);
                 inc.count += 1;
@@ -295,6 +311,8 @@ impl Model {
             last_seen: alert.ts,
             count: 1,
             alerts: vec![brief],
+            state: IncidentState::New,
+            notes: Vec::new(),
         });
         self.open.insert(key, id);
         while self.incidents.len() > self.config.max_incidents.max(1) {
@@ -305,6 +323,29 @@ impl Model {
                 }
             }
         }
+    }
+
+    /// Apply a person's change to incident `id`; Err says why it cannot be done.
+    pub fn edit_incident(&mut self, id: u64, edit: &IncidentEdit) -> Result<(), String> {
+        let inc = self
+            .incident_mut(id)
+            .ok_or_else(|| format!("incident #{id} is no longer retained"))?;
+        match edit {
+            IncidentEdit::State(to) => {
+                if !can_move(inc.state, *to) {
+                    return Err(format!("incident #{id} is already {to}"));
+                }
+                inc.state = *to;
+            }
+            IncidentEdit::Note(text) => {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Err("an empty note was not added".into());
+                }
+                inc.notes.push(text.replace('\n', " "));
+            }
+        }
+        Ok(())
     }
 
     fn incident_mut(&mut self, id: u64) -> Option<&mut Incident> {

@@ -1,6 +1,6 @@
 //! A hook for whoever needs to see every analysed packet in capture order (the console's
 //! model). Called on the aggregator thread: implementations must be quick and never block on
-//! the UI; they publish snapshots for the UI thread to read.
+//! the UI; they publish snapshots for the UI thread to read. `Fanout` feeds several.
 
 use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::record::Analyzed;
@@ -18,4 +18,26 @@ pub trait Observer: Send {
     fn stats(&mut self, _s: &Stats) {}
     /// The input ended and every flow was drained.
     fn finished(&mut self, _s: &Stats) {}
+}
+
+/// Several observers fed the same events in order (the console's model and the incident
+/// store with its response policy).
+pub struct Fanout(pub Vec<Box<dyn Observer>>);
+
+impl Observer for Fanout {
+    fn packet(&mut self, a: &Analyzed, flow: Option<&FlowMeta>) {
+        self.0.iter_mut().for_each(|o| o.packet(a, flow));
+    }
+    fn flow_ended(&mut self, r: &FlowRecord) {
+        self.0.iter_mut().for_each(|o| o.flow_ended(r));
+    }
+    fn late_alert(&mut self, a: &Analyzed, alert: &crate::engine::alert::Alert) {
+        self.0.iter_mut().for_each(|o| o.late_alert(a, alert));
+    }
+    fn stats(&mut self, s: &Stats) {
+        self.0.iter_mut().for_each(|o| o.stats(s));
+    }
+    fn finished(&mut self, s: &Stats) {
+        self.0.iter_mut().for_each(|o| o.finished(s));
+    }
 }

@@ -14,7 +14,8 @@ use super::keymap::{Action, KeyMap};
 use super::theme::Theme;
 use super::view::FilteredView;
 use crate::engine::filter::{Filter, FilterError};
-use crate::engine::model::{Incident, Model, Row};
+use crate::engine::incident::IncidentState;
+use crate::engine::model::{Incident, IncidentEdit, Model, Row};
 
 /// Seconds of traffic before an incident's first alert that an incident export includes.
 pub const INCIDENT_LOOKBACK_SECS: u64 = 10;
@@ -81,6 +82,11 @@ pub enum Overlay {
     Filter(FilterInput),
     Confirm(BlockPlan),
     Export(ExportInput),
+    /// A note for the selected incident being typed.
+    Note {
+        incident: u64,
+        text: String,
+    },
 }
 
 /// Which packets an export takes.
@@ -105,6 +111,11 @@ pub enum Effect {
     Copy(String),
     /// Load the signature files again.
     ReloadSignatures,
+    /// Acknowledge, resolve or annotate a console incident (model and database).
+    EditIncident {
+        id: u64,
+        edit: IncidentEdit,
+    },
 }
 
 /// Everything the console shows besides the model.
@@ -210,6 +221,29 @@ impl App {
         }
     }
 
+    /// The incident `a`, `r` and `n` act on: the open one, else the selection when the
+    /// incident pane has the focus.
+    pub fn incident_target(&self, m: &Model) -> Option<u64> {
+        self.incident_open.or_else(|| {
+            (self.focus == Focus::Incidents)
+                .then(|| self.selected_incident(m).map(|i| i.id))
+                .flatten()
+        })
+    }
+
+    fn edit_incident(&mut self, m: &Model, edit: IncidentEdit) -> Vec<Effect> {
+        match self.incident_target(m) {
+            Some(id) => vec![Effect::EditIncident { id, edit }],
+            None => {
+                self.report(
+                    "select an incident first (tab to the incident pane)".into(),
+                    false,
+                );
+                Vec::new()
+            }
+        }
+    }
+
     /// Report an effect's outcome in the status bar.
     pub fn report(&mut self, text: String, ok: bool) {
         self.message = Some((text, !ok));
@@ -234,6 +268,7 @@ impl App {
             Overlay::Filter(f) => self.filter_key(ev, f),
             Overlay::Confirm(plan) => self.confirm_key(ev, plan),
             Overlay::Export(e) => self.export_key(ev, e),
+            Overlay::Note { incident, text } => self.note_key(ev, incident, text),
         }
     }
 
@@ -279,6 +314,24 @@ impl App {
             }
             Action::Block => self.open_block(m),
             Action::Write => self.open_export(m),
+            Action::Acknowledge => {
+                return self.edit_incident(m, IncidentEdit::State(IncidentState::Acknowledged))
+            }
+            Action::Resolve => {
+                return self.edit_incident(m, IncidentEdit::State(IncidentState::Resolved))
+            }
+            Action::Note => match self.incident_target(m) {
+                Some(id) => {
+                    self.overlay = Overlay::Note {
+                        incident: id,
+                        text: String::new(),
+                    }
+                }
+                None => self.report(
+                    "select an incident first (tab to the incident pane)".into(),
+                    false,
+                ),
+            },
             Action::Reload => {
                 self.report("reloading signatures…".into(), true);
                 return vec![Effect::ReloadSignatures];

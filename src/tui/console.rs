@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use super::app::App;
 use super::block::{ssh_client, Allowlist, BlockSettings};
 use super::effects;
+use super::incident_edit;
 use super::keymap::KeyMap;
 use super::responder::{MemoryResponder, Outcome, Responder};
 use super::shared::{ModelObserver, Shared};
@@ -24,6 +25,7 @@ use crate::capture::Source;
 use crate::config::Config;
 use crate::engine::model::ModelConfig;
 use crate::pipeline::capture::CaptureEnd;
+use crate::pipeline::observer::{Fanout, Observer};
 
 /// The bundled demo capture: 3000 packets over 7 s with alerts of ten categories.
 pub const DEMO_PCAP: &[u8] = include_bytes!("../../tests/fixtures/demo_attacks.pcap");
@@ -81,7 +83,13 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
         opts.eve = None;
     }
     opts.tick = std::time::Duration::from_millis(250);
-    opts.observer = Some(Box::new(ModelObserver::new(shared.clone())));
+    // The model for the screen, and (as in headless runs) the incident store with the
+    // response policy, so incidents reach SQLite and `a`/`r`/`n` have a row to change.
+    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(ModelObserver::new(shared.clone()))];
+    if let Some(o) = crate::respond::auto::observer(c)? {
+        observers.push(o);
+    }
+    opts.observer = Some(Box::new(Fanout(observers)));
     let (detectors, handle) = crate::detectors::build(c)?;
     let dir = c.detector.signatures_dir.clone();
     let reloader: effects::Reloader = Box::new(move || reload_outcome(&dir, &handle));
@@ -102,7 +110,12 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
     // A hangup means the terminal (or the SSH session) went away: stop as on SIGTERM.
     signal_hook::flag::register(signal_hook::consts::SIGHUP, stop.clone())
         .context("installing the SIGHUP handler")?;
-    let (jobs, done, exec) = effects::spawn(shared.clone(), responder, reloader)?;
+    let incidents = if c.storage.db_enabled {
+        incident_edit::db_writer(c.storage.db_path.clone())
+    } else {
+        incident_edit::memory_writer()
+    };
+    let (jobs, done, exec) = effects::spawn(shared.clone(), responder, reloader, incidents)?;
     let (pipe_stop, pipe_shared) = (stop.clone(), shared.clone());
     let pipeline = std::thread::Builder::new()
         .name("pipeline".into())

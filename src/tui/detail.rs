@@ -216,8 +216,16 @@ fn incident_lines(i: &Incident, m: &Model, th: &Theme) -> Vec<Line<'static>> {
             ),
             th.severity(i.severity),
         ),
-        Line::styled("Alerts", th.title()),
+        Line::raw(format!(
+            "State: {}   (a acknowledge · r resolve · n add a note)",
+            i.state
+        )),
     ];
+    if !i.notes.is_empty() {
+        lines.push(Line::styled("Notes", th.title()));
+        lines.extend(i.notes.iter().map(|n| Line::raw(format!("  {n}"))));
+    }
+    lines.push(Line::styled("Alerts", th.title()));
     for a in &i.alerts {
         lines.push(Line::styled(
             format!(

@@ -39,5 +39,6 @@ pub fn draw(f: &mut Frame, app: &App, m: &Model) {
         Overlay::Filter(input) => filter_box::render(f, app, input, main),
         Overlay::Confirm(plan) => dialog::render_confirm(f, app, plan, main),
         Overlay::Export(e) => dialog::render_export(f, app, m, e, main),
+        Overlay::Note { incident, text } => filter_box::render_note(f, app, *incident, text, main),
     }
 }

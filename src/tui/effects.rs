@@ -1,5 +1,5 @@
 //! The effect executor: a thread that carries out what the UI asked for (blocks through the
-//! `Responder`, pcap exports, signature reloads) and sends back one outcome per job for the
+//! `Responder`, pcap exports, signature reloads, incident edits) and sends back one outcome per job for the
 //! status bar.
 //!
 //! The UI only ever `try_send`s jobs and `try_recv`s outcomes, so it never waits on this thread.
@@ -12,10 +12,11 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::app::ExportWhat;
 use super::block::BlockPlan;
+use super::incident_edit::{IncidentKey, IncidentWriter};
 use super::responder::{Outcome, Responder};
 use super::shared::Shared;
 use crate::engine::frame::RawFrame;
-use crate::engine::model::Model;
+use crate::engine::model::{IncidentEdit, Model};
 
 /// Jobs and outcomes queued between the UI and the executor; a person cannot queue more.
 const QUEUE: usize = 32;
@@ -25,6 +26,7 @@ pub enum Job {
     Block(BlockPlan),
     Export { path: PathBuf, what: ExportWhat },
     ReloadSignatures,
+    EditIncident(IncidentKey, IncidentEdit),
 }
 
 /// Reloads the signature files and says how it went (the console's `R`).
@@ -85,6 +87,7 @@ pub fn spawn(
     shared: Arc<Shared>,
     mut responder: Box<dyn Responder>,
     mut reloader: Reloader,
+    mut incidents: IncidentWriter,
 ) -> std::io::Result<(Sender<Job>, Receiver<Done>, JoinHandle<()>)> {
     let (job_tx, job_rx) = bounded::<Job>(QUEUE);
     let (done_tx, done_rx) = bounded::<Done>(QUEUE);
@@ -104,6 +107,10 @@ pub fn spawn(
                     Job::ReloadSignatures => Done {
                         was_block: false,
                         outcome: reloader(),
+                    },
+                    Job::EditIncident(key, edit) => Done {
+                        was_block: false,
+                        outcome: incidents(&key, &edit),
                     },
                 };
                 // The UI drains outcomes every frame; if it is gone, nobody needs them.

@@ -1,5 +1,6 @@
 //! The filter box (`/`): the text being typed, marked valid or invalid as it changes, with the
-//! reason and a caret under the position of the error. Drawn on the UI thread.
+//! reason and a caret under the position of the error; and the one-line incident note prompt.
+//! Drawn on the UI thread.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -46,6 +47,38 @@ pub fn render(f: &mut Frame, app: &App, input: &FilterInput, area: Rect) {
                 .border_style(style)
                 .title(Line::styled(" Filter ", th.title()))
                 .title_bottom(Line::styled(verdict, style)),
+        ),
+        r,
+    );
+}
+
+/// The note prompt (`n` on an incident): one line of text, Enter adds it, Esc cancels.
+pub fn render_note(f: &mut Frame, app: &App, incident: u64, text: &str, area: Rect) {
+    let th = &app.theme;
+    // Keep the end of a long note in view.
+    let room = usize::from(area.width.saturating_sub(4));
+    let shown: String = {
+        let n = text.chars().count();
+        text.chars().skip(n.saturating_sub(room)).collect()
+    };
+    let line = Line::from(vec![Span::raw(shown), Span::styled("▏", th.accent())]);
+    let r = Rect {
+        x: area.x,
+        y: area.y + area.height.saturating_sub(3),
+        width: area.width,
+        height: area.height.min(3),
+    };
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(line).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(th.accent())
+                .title(Line::styled(
+                    format!(" Note for incident #{incident} "),
+                    th.title(),
+                ))
+                .title_bottom(Line::styled(" Enter adds it, Esc cancels ", th.accent())),
         ),
         r,
     );

@@ -1,4 +1,5 @@
-//! The incident pane: alerts grouped by source and category, newest first, selectable.
+//! The incident pane: alerts grouped by source and category, newest first, selectable, with
+//! the state a person gave each (`a` acknowledge, `r` resolve).
 //!
 //! Drawn on the UI thread from the model's incident list.
 
@@ -9,7 +10,17 @@ use ratatui::Frame;
 
 use super::app::{App, Focus};
 use super::fmt;
+use crate::engine::incident::IncidentState;
 use crate::engine::model::Model;
+
+/// Short state label for the table (`new`, `ack`, `done`).
+fn state_tag(s: IncidentState) -> &'static str {
+    match s {
+        IncidentState::New => "new",
+        IncidentState::Acknowledged => "ack",
+        IncidentState::Resolved => "done",
+    }
+}
 
 pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
     let th = &app.theme;
@@ -42,6 +53,7 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
                 fmt::count(i.count),
             ]);
             if wide {
+                c.push(state_tag(i.state).to_string());
                 c.push(format!(
                     "{}–{}",
                     fmt::hms(i.first_seen, false),
@@ -65,6 +77,8 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
     let mut header = if wide { vec!["Id"] } else { Vec::new() };
     header.extend(["Sev", "Source", "Category", "Count"]);
     if wide {
+        widths.push(Constraint::Length(5));
+        header.push("State");
         widths.push(Constraint::Length(17));
         header.push("First–last seen");
     }

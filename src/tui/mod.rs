@@ -15,6 +15,7 @@ pub mod effects;
 pub mod filter_box;
 pub mod fmt;
 pub mod help;
+pub mod incident_edit;
 pub mod incidents;
 pub mod keymap;
 pub mod overlay_keys;

@@ -1,5 +1,5 @@
-//! Key handling inside the console's overlays: the filter box, the block confirmation and the
-//! export prompt. Like every handler, these change only UI state and return effects.
+//! Key handling inside the console's overlays: the filter box, the block confirmation, the
+//! export prompt and the incident note. Like every handler, these change only UI state and return effects.
 //!
 //! Called on the UI thread from `App::handle_key`.
 
@@ -12,6 +12,10 @@ use super::app::{
 };
 use super::block::BlockPlan;
 use crate::engine::filter;
+use crate::engine::model::IncidentEdit;
+
+/// Longest note the console takes.
+const MAX_NOTE_CHARS: usize = 500;
 
 impl App {
     pub(super) fn default_path(&self, scope: ExportScope) -> String {
@@ -49,6 +53,30 @@ impl App {
             _ => {}
         }
         self.overlay = Overlay::Filter(f);
+        Vec::new()
+    }
+
+    pub(super) fn note_key(
+        &mut self,
+        ev: &KeyEvent,
+        incident: u64,
+        mut text: String,
+    ) -> Vec<Effect> {
+        match ev.code {
+            KeyCode::Esc => return Vec::new(),
+            KeyCode::Enter => {
+                return vec![Effect::EditIncident {
+                    id: incident,
+                    edit: IncidentEdit::Note(text),
+                }]
+            }
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char(c) if text.chars().count() < MAX_NOTE_CHARS => text.push(c),
+            _ => {}
+        }
+        self.overlay = Overlay::Note { incident, text };
         Vec::new()
     }
 

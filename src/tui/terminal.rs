@@ -22,6 +22,7 @@ use ratatui::Terminal;
 
 use super::app::{App, Effect};
 use super::effects::{Done, Job};
+use super::incident_edit::IncidentKey;
 use super::shared::Shared;
 use crate::capture::paced::Controls;
 
@@ -71,6 +72,26 @@ fn apply(app: &mut App, ch: &Channels, effects: Vec<Effect>) -> bool {
                 if ch.jobs.try_send(Job::Block(plan)).is_err() {
                     app.pending_actions = app.pending_actions.saturating_sub(1);
                     app.report("too many requests queued; try again".into(), false);
+                }
+            }
+            Effect::EditIncident { id, edit } => {
+                let key = {
+                    let mut m = ch.shared.lock();
+                    let key = match m.edit_incident(id, &edit) {
+                        Ok(()) => m.incident(id).map(IncidentKey::of),
+                        Err(e) => {
+                            app.report(e, false);
+                            None
+                        }
+                    };
+                    drop(m);
+                    ch.shared.touch();
+                    key
+                };
+                if let Some(key) = key {
+                    if ch.jobs.try_send(Job::EditIncident(key, edit)).is_err() {
+                        app.report("too many requests queued; try again".into(), false);
+                    }
                 }
             }
             Effect::ReloadSignatures => {

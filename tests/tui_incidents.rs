@@ -1,0 +1,199 @@
+//! Incident lifecycle from the console: the model's state changes and notes (with the moves a
+//! person may not make refused), the `a`/`r`/`n` keys and their effects, and the writer that
+//! finds the stored incident in a real SQLite file and changes it there.
+
+mod tui_support;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use nsm_tui::engine::alert::Severity;
+use nsm_tui::engine::incident::{Change, Grouper, IncidentState};
+use nsm_tui::engine::model::{IncidentEdit, Model, ModelConfig};
+use nsm_tui::respond::incidents::{get, IncidentStore};
+use nsm_tui::tui::app::{App, Effect, Focus, Overlay};
+use nsm_tui::tui::block::BlockSettings;
+use nsm_tui::tui::incident_edit::{write, IncidentKey};
+use nsm_tui::tui::keymap::KeyMap;
+use nsm_tui::tui::theme::{Palette, Theme};
+use tui_support::{alert, analyzed, tcp};
+
+const A: [u8; 4] = [203, 0, 113, 5];
+const V: [u8; 4] = [10, 0, 0, 2];
+
+/// A model with one port-scan incident from A: two alerts, Medium then Low.
+fn model() -> Model {
+    let mut m = Model::new(ModelConfig::default());
+    for (n, (ms, sev)) in [(0, Severity::Medium), (1000, Severity::Low)]
+        .iter()
+        .enumerate()
+    {
+        let n = u64::try_from(n).unwrap() + 1;
+        let f = tcp(*ms, A, V, 40000, 22, b"");
+        let ts = f.ts;
+        m.apply(&analyzed(n, f, vec![alert(ts, *sev, "port_scan", n)]), None);
+    }
+    m
+}
+
+fn app() -> App {
+    App::new(
+        KeyMap::default(),
+        Theme {
+            palette: Palette::Mono,
+        },
+        BlockSettings::default(),
+        "test",
+        false,
+    )
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+#[test]
+fn model_moves_incidents_and_refuses_what_cannot_be_done() {
+    let mut m = model();
+    let id = m.incidents()[0].id;
+    assert_eq!(m.incidents()[0].state, IncidentState::New);
+    let ack = IncidentEdit::State(IncidentState::Acknowledged);
+    m.edit_incident(id, &ack).unwrap();
+    assert_eq!(m.incident(id).unwrap().state, IncidentState::Acknowledged);
+    let again = m.edit_incident(id, &ack).unwrap_err();
+    assert!(again.contains("already acknowledged"), "{again}");
+    m.edit_incident(id, &IncidentEdit::Note("  called the owner  ".into()))
+        .unwrap();
+    assert!(m
+        .edit_incident(id, &IncidentEdit::Note("   ".into()))
+        .is_err());
+    assert_eq!(m.incident(id).unwrap().notes, vec!["called the owner"]);
+    m.edit_incident(id, &IncidentEdit::State(IncidentState::Resolved))
+        .unwrap();
+    assert!(m.edit_incident(999, &ack).unwrap_err().contains("#999"));
+
+    // A higher-severity alert in the same incident reopens it, as the stored incidents do.
+    let f = tcp(2000, A, V, 40001, 22, b"");
+    let ts = f.ts;
+    m.apply(
+        &analyzed(3, f, vec![alert(ts, Severity::High, "port_scan", 3)]),
+        None,
+    );
+    let inc = m.incident(id).unwrap();
+    assert_eq!(
+        (inc.state, inc.severity, inc.count),
+        (IncidentState::New, Severity::High, 3)
+    );
+}
+
+#[test]
+fn keys_act_on_the_incident_pane_selection_only() {
+    let m = model();
+    let id = m.incidents()[0].id;
+    let mut a = app();
+    // With the packet table focused, `a` asks for an incident instead of guessing one.
+    assert!(a.handle_key(&key('a'), &m).is_empty());
+    assert!(a
+        .message
+        .as_ref()
+        .is_some_and(|(t, _)| t.contains("select an incident")));
+    a.focus = Focus::Incidents;
+    assert_eq!(
+        a.handle_key(&key('a'), &m),
+        vec![Effect::EditIncident {
+            id,
+            edit: IncidentEdit::State(IncidentState::Acknowledged)
+        }]
+    );
+    assert_eq!(
+        a.handle_key(&key('r'), &m),
+        vec![Effect::EditIncident {
+            id,
+            edit: IncidentEdit::State(IncidentState::Resolved)
+        }]
+    );
+    assert!(a.handle_key(&key('n'), &m).is_empty());
+    assert!(matches!(a.overlay, Overlay::Note { incident, .. } if incident == id));
+    for c in "ok now".chars() {
+        assert!(a.handle_key(&key(c), &m).is_empty());
+    }
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(
+        a.handle_key(&enter, &m),
+        vec![Effect::EditIncident {
+            id,
+            edit: IncidentEdit::Note("ok now".into())
+        }]
+    );
+    assert_eq!(a.overlay, Overlay::None);
+}
+
+#[test]
+fn the_writer_changes_the_stored_incident_that_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i.db");
+    let conn = nsm_tui::respond::setup::open_db(&path).unwrap();
+    let mut store = IncidentStore::new(conn);
+    // The pipeline's grouper stores the same alerts the console grouped.
+    let mut g = Grouper::new(300, 100);
+    let m = model();
+    let mut stored = 0;
+    for r in m.rows() {
+        for al in &r.alerts {
+            let (inc, change) = g.add(al, r.src(), r.dst());
+            let inc = inc.clone();
+            stored = store.save(&inc, change).unwrap();
+            assert!(matches!(change, Change::Opened | Change::Updated));
+        }
+    }
+    let conn = store.connection();
+    let key = IncidentKey::of(&m.incidents()[0]);
+    let out = write(
+        conn,
+        &key,
+        &IncidentEdit::State(IncidentState::Acknowledged),
+        0,
+    );
+    assert!(out.ok, "{}", out.message);
+    assert!(
+        out.message.contains(&format!("stored as {stored}")),
+        "{}",
+        out.message
+    );
+    let out = write(
+        conn,
+        &key,
+        &IncidentEdit::Note("blocked upstream".into()),
+        0,
+    );
+    assert!(out.ok, "{}", out.message);
+    let row = get(conn, stored).unwrap().unwrap();
+    assert_eq!(row.state, "acknowledged");
+    assert!(row.notes.contains("blocked upstream"), "{}", row.notes);
+    // Acknowledging twice is refused by the store too, with the reason.
+    let out = write(
+        conn,
+        &key,
+        &IncidentEdit::State(IncidentState::Acknowledged),
+        0,
+    );
+    assert!(
+        !out.ok && out.message.contains("already"),
+        "{}",
+        out.message
+    );
+    // An incident the pipeline has not stored yet is reported, not invented.
+    let other = IncidentKey {
+        category: "brute_force".into(),
+        ..key
+    };
+    let out = write(
+        conn,
+        &other,
+        &IncidentEdit::State(IncidentState::Resolved),
+        0,
+    );
+    assert!(
+        !out.ok && out.message.contains("not in the database yet"),
+        "{}",
+        out.message
+    );
+}
