@@ -242,3 +242,49 @@ fn help_fits_80x24() {
     }
     insta::assert_snapshot!("help_overlay_80x24", text);
 }
+
+#[test]
+fn geoip_countries_and_reputation_quota_show() {
+    use nsm_tui::engine::model::ModelConfig;
+    use nsm_tui::enrich::geoip::GeoIp;
+    use nsm_tui::enrich::reputation::Status;
+    use std::sync::atomic::Ordering;
+    // The bundled country database (CC BY 4.0) and public addresses it knows.
+    let db =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip/geo-whois-asn-country.mmdb");
+    let geo = Arc::new(GeoIp::open(&db, None).expect("bundled GeoIP database"));
+    let mut m = Model::new(ModelConfig::default());
+    let flows = [([10, 0, 0, 5], [8, 8, 8, 8]), ([10, 0, 0, 5], [1, 1, 1, 1])];
+    for (n, (src, dst)) in flows.iter().enumerate() {
+        let n = u64::try_from(n).unwrap() + 1;
+        let f = tui_support::tcp(i64::try_from(n).unwrap(), *src, *dst, 40000, 443, b"");
+        m.apply(&tui_support::analyzed(n, f, vec![]), None);
+    }
+    let mut a = app(&m);
+    a.geo = Some(geo.clone());
+    let rep = Arc::new(Status::default());
+    rep.quota_limit.store(1000, Ordering::Relaxed);
+    rep.quota_used.store(12, Ordering::Relaxed);
+    rep.pending.store(3, Ordering::Relaxed);
+    a.reputation = Some(rep);
+    let table = pane(130, 6, |f, r| packets::render(f, &a, &m, r));
+    let us = geo
+        .lookup("8.8.8.8".parse().unwrap())
+        .info()
+        .and_then(|g| g.country_iso_code.clone())
+        .expect("8.8.8.8 is in the database");
+    let row = table.lines().find(|l| l.contains("8.8.8.8:443")).unwrap();
+    assert!(row.contains(&format!(" {us} ")), "{table}");
+    assert!(
+        row.contains(" - "),
+        "the private source is labelled: {table}"
+    );
+    let detail = pane(100, 20, |f, r| detail::render(f, &a, &m, r));
+    assert!(
+        detail.contains("Source 10.0.0.5: private address"),
+        "{detail}"
+    );
+    assert!(detail.contains("Destination 1.1.1.1: "), "{detail}");
+    let bar = pane(130, 2, |f, r| status::render(f, &a, &m, r));
+    assert!(bar.contains("AbuseIPDB 3 pending, quota 988"), "{bar}");
+}

@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crossterm::event::{KeyEvent, KeyEventKind};
 
@@ -16,6 +17,8 @@ use super::view::FilteredView;
 use crate::engine::filter::{Filter, FilterError};
 use crate::engine::incident::IncidentState;
 use crate::engine::model::{Incident, IncidentEdit, Model, Row};
+use crate::enrich::geoip::GeoIp;
+use crate::enrich::reputation::Status as ReputationStatus;
 
 /// Seconds of traffic before an incident's first alert that an incident export includes.
 pub const INCIDENT_LOOKBACK_SECS: u64 = 10;
@@ -151,6 +154,10 @@ pub struct App {
     quit_armed: bool,
     pub export_dir: PathBuf,
     pub(super) exports: u32,
+    /// GeoIP for the country columns and the detail pane (lookups are cached).
+    pub geo: Option<Arc<GeoIp>>,
+    /// AbuseIPDB counters for the status bar, when a key is set.
+    pub reputation: Option<Arc<ReputationStatus>>,
 }
 
 impl App {
@@ -186,6 +193,8 @@ impl App {
             quit_armed: false,
             export_dir: PathBuf::from("data"),
             exports: 0,
+            geo: None,
+            reputation: None,
         }
     }
 

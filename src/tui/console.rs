@@ -83,6 +83,18 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
         opts.eve = None;
     }
     opts.tick = std::time::Duration::from_millis(250);
+    // GeoIP and reputation as in headless runs; their notices go to the footer, not stderr
+    // (which is the screen).
+    let (enrich, notes) = crate::enrich::Enrichment::from_config(c);
+    app.geo = enrich.geoip.clone();
+    app.reputation = enrich.reputation.as_ref().map(|r| r.status());
+    if let Some(n) = notes
+        .iter()
+        .find(|n| n.contains("off") || n.contains("warning"))
+    {
+        app.report(n.clone(), !n.starts_with("warning"));
+    }
+    opts.enrich = enrich;
     // The model for the screen, and (as in headless runs) the incident store with the
     // response policy, so incidents reach SQLite and `a`/`r`/`n` have a row to change.
     let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(ModelObserver::new(shared.clone()))];

@@ -18,6 +18,7 @@ use super::theme::Theme;
 use crate::engine::alert::Detector;
 use crate::engine::model::{Incident, Model, Row};
 use crate::engine::packet::Transport;
+use crate::enrich::geoip::{Geo, GeoIp};
 
 /// Undo `escape_default`, which is how signature evidence quotes matched bytes.
 fn unescaped_len(s: &str) -> usize {
@@ -184,8 +185,35 @@ pub fn hex_lines(
         .collect()
 }
 
-fn packet_lines(r: &Row, th: &Theme, width: u16) -> Vec<Line<'static>> {
+/// `Source 203.0.113.5: Berlin, DE · AS3320 Example` lines for public addresses.
+fn geo_lines(r: &Row, geo: &GeoIp) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for (label, ip) in [("Source", r.src()), ("Destination", r.dst())] {
+        let Some(ip) = ip else { continue };
+        let g = geo.lookup(ip);
+        let mut text = match (&g, g.label()) {
+            (Geo::Scope(_), Some(l)) => format!("{label} {ip}: {l} address"),
+            (_, Some(l)) => format!("{label} {ip}: {l}"),
+            (_, None) => format!("{label} {ip}: not in the GeoIP database"),
+        };
+        if let Some(info) = g.info() {
+            if let Some(asn) = info.asn {
+                text.push_str(&format!(" · AS{asn}"));
+            }
+            if let Some(org) = &info.as_org {
+                text.push_str(&format!(" {org}"));
+            }
+        }
+        out.push(Line::from(text));
+    }
+    out
+}
+
+fn packet_lines(r: &Row, th: &Theme, width: u16, geo: Option<&GeoIp>) -> Vec<Line<'static>> {
     let mut lines: Vec<Line> = layers(r).into_iter().map(Line::from).collect();
+    if let Some(g) = geo {
+        lines.extend(geo_lines(r, g));
+    }
     for a in &r.alerts {
         lines.push(Line::styled(
             format!(
@@ -265,7 +293,7 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         None => match app.selected_row(m) {
             Some(r) => (
                 format!(" Packet {} ", r.pcap_cnt),
-                packet_lines(r, th, area.width.saturating_sub(2)),
+                packet_lines(r, th, area.width.saturating_sub(2), app.geo.as_deref()),
             ),
             None => (" Detail ".into(), vec![Line::from("no packet selected")]),
         },

@@ -1,5 +1,5 @@
-//! The packet table: time, endpoints, protocol, length, TCP flags, info and threat, each row
-//! coloured by its highest severity. Follows the newest packet until the user scrolls.
+//! The packet table: time, endpoints (with their countries when GeoIP is there), protocol,
+//! length, TCP flags, info and threat, each row coloured by its highest severity. Follows the newest packet until the user scrolls.
 //!
 //! Drawn on the UI thread from the filtered view.
 
@@ -9,18 +9,37 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Row as TableRow, Table};
 use ratatui::Frame;
 
+use std::net::IpAddr;
+
 use super::app::{App, Focus};
 use super::fmt;
 use crate::engine::model::{Model, Row};
+use crate::enrich::geoip::{Geo, GeoIp};
 
-fn cells(r: &Row, wide: bool) -> Vec<String> {
+/// Country column text: the ISO code of a public address, `-` for private, loopback and the
+/// like, empty when the database does not know it.
+fn country(geo: &GeoIp, ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| geo.lookup(ip)) {
+        Some(Geo::Found(g)) => g.country_iso_code.clone().unwrap_or_default(),
+        Some(Geo::Scope(_)) => "-".into(),
+        Some(Geo::Unknown) | None => String::new(),
+    }
+}
+
+fn cells(r: &Row, wide: bool, geo: Option<&GeoIp>) -> Vec<String> {
     let ports = r.ports();
     let mut v = vec![
         fmt::hms(r.ts(), wide),
         fmt::endpoint(r.src(), ports.map(|p| p.0)),
-        fmt::endpoint(r.dst(), ports.map(|p| p.1)),
-        r.proto().name(),
     ];
+    if let Some(g) = geo.filter(|_| wide) {
+        v.push(country(g, r.src()));
+    }
+    v.push(fmt::endpoint(r.dst(), ports.map(|p| p.1)));
+    if let Some(g) = geo.filter(|_| wide) {
+        v.push(country(g, r.dst()));
+    }
+    v.push(r.proto().name());
     let threat = r
         .threat
         .as_ref()
@@ -40,8 +59,21 @@ fn cells(r: &Row, wide: bool) -> Vec<String> {
     v
 }
 
-fn widths(wide: bool) -> Vec<Constraint> {
-    if wide {
+fn widths(wide: bool, geo: bool) -> Vec<Constraint> {
+    if wide && geo {
+        vec![
+            Constraint::Length(12),
+            Constraint::Length(21),
+            Constraint::Length(2),
+            Constraint::Length(21),
+            Constraint::Length(2),
+            Constraint::Length(5),
+            Constraint::Length(5),
+            Constraint::Length(5),
+            Constraint::Fill(1),
+            Constraint::Length(24),
+        ]
+    } else if wide {
         vec![
             Constraint::Length(12),
             Constraint::Length(21),
@@ -95,9 +127,15 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         if Some(i) == sel {
             style = style.patch(th.selected());
         }
-        rows.push(TableRow::new(cells(r, wide).into_iter().map(Cell::from)).style(style));
+        let c = cells(r, wide, app.geo.as_deref());
+        rows.push(TableRow::new(c.into_iter().map(Cell::from)).style(style));
     }
-    let mut header = vec!["Time", "Source", "Destination", "Proto"];
+    let geo = wide && app.geo.is_some();
+    let mut header = if geo {
+        vec!["Time", "Source", "CC", "Destination", "CC", "Proto"]
+    } else {
+        vec!["Time", "Source", "Destination", "Proto"]
+    };
     if wide {
         header.extend(["Len", "Flags", "Info", "Threat"]);
     } else {
@@ -114,7 +152,7 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         sel.map_or(0, |s| s + 1),
         app.view.len()
     );
-    let table = Table::new(rows, widths(wide))
+    let table = Table::new(rows, widths(wide, geo))
         .header(TableRow::new(header).style(th.title()))
         .column_spacing(1)
         .block(

@@ -1,6 +1,7 @@
 //! The status bar (two lines at the top): source and state, packet and bit rates with a
 //! sparkline, totals, alerts by severity, and every drop counter in a warning colour when it
-//! is not zero. Also the footer line: the last outcome, or key hints from the keymap.
+//! is not zero, and AbuseIPDB's pending checks and remaining quota when a key is set. Also the
+//! footer line: the last outcome, or key hints from the keymap.
 //!
 //! Drawn on the UI thread.
 
@@ -70,6 +71,23 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
     for (name, n) in drops {
         let style = if n > 0 { th.warning() } else { th.dim() };
         spans.push(Span::styled(format!("{name} {} ", fmt::count(n)), style));
+    }
+    if let Some(rep) = &app.reputation {
+        let s = rep.snapshot();
+        let style = if s.stopped || s.errors > 0 {
+            th.warning()
+        } else {
+            th.dim()
+        };
+        let mut text = format!(
+            "│ AbuseIPDB {} pending, quota {} ",
+            fmt::count(s.pending),
+            fmt::count(s.quota_remaining)
+        );
+        if s.stopped {
+            text = "│ AbuseIPDB stopped: key refused ".into();
+        }
+        spans.push(Span::styled(text, style));
     }
     f.render_widget(Paragraph::new(vec![line1, Line::from(spans)]), area);
 }
