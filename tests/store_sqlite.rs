@@ -10,6 +10,7 @@ use nsm_tui::engine::alert::{Alert, Detector, RuleId, Severity};
 use nsm_tui::engine::frame::Ts;
 use nsm_tui::engine::packet::Proto;
 use nsm_tui::engine::record::{PacketRow, ThreatRef};
+use nsm_tui::store::rows::CaptureStatsRow;
 use nsm_tui::store::schema::{current_version, MIGRATIONS};
 use nsm_tui::store::{
     spawn_writer, AlertRow, FlowRow, SqliteStore, StoreError, StoreMsg, StoreOptions,
@@ -116,6 +117,7 @@ fn fresh_database_is_migrated_and_reopening_changes_nothing() {
     for t in [
         "actions",
         "alerts",
+        "capture_stats",
         "flows",
         "incidents",
         "packets",
@@ -435,6 +437,89 @@ fn writer_thread_applies_retention_with_capture_time() {
     assert_eq!(count(&reader, "packets"), 300);
     assert_eq!(pcap_cnts(&reader, "packets"), (701, 1_000));
     assert_eq!(summary.retention_deleted, 700);
+}
+
+#[test]
+fn writer_thread_writes_capture_stats_after_the_rows_they_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let (tx, rx) = crossbeam_channel::bounded(8);
+    let handle = spawn_writer(
+        SqliteStore::open(&path, &StoreOptions::default()).unwrap(),
+        rx,
+    );
+    let row = |packets: u64, ended: bool| CaptureStatsRow {
+        ts: 1_700_000_000_000_000_000 + packets as i64,
+        source: "eth0".into(),
+        packets,
+        bytes: packets * 60,
+        kernel_drops: 3,
+        iface_drops: 1,
+        queue_drops: 2,
+        decode_errors: 4,
+        db_drops: u64::MAX,
+        run_ended: ended,
+    };
+    // A snapshot alone (no packets pending) is still written.
+    tx.send(StoreMsg::CaptureStats(row(10, false))).unwrap();
+    let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
+    tx.send(StoreMsg::Flush(ack_tx)).unwrap();
+    ack_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let reader = Connection::open(&path).unwrap();
+    assert_eq!(count(&reader, "capture_stats"), 1);
+    tx.send(StoreMsg::Packets((0..5).map(packet).collect()))
+        .unwrap();
+    tx.send(StoreMsg::CaptureStats(row(20, true))).unwrap();
+    drop(tx);
+    let summary = handle.join().unwrap().unwrap();
+    assert_eq!((summary.packets, summary.capture_stats), (5, 2));
+    let got: (String, i64, i64, i64, i64, i64, i64, i64, i64) = reader
+        .query_row(
+            "SELECT source, packets, bytes, kernel_drops, iface_drops, queue_drops, \
+             decode_errors, db_drops, run_ended FROM capture_stats ORDER BY id DESC LIMIT 1",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            },
+        )
+        .unwrap();
+    // u64 counters are stored bit-for-bit (u64::MAX reads back as -1 in SQL).
+    assert_eq!(got, ("eth0".into(), 20, 1_200, 3, 1, 2, 4, -1, 1));
+}
+
+#[test]
+fn version_4_database_upgrades_to_5_keeping_its_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.db");
+    let mut conn = Connection::open(&path).unwrap();
+    nsm_tui::store::schema::migrate(&mut conn, &path, &MIGRATIONS[..4]).unwrap();
+    conn.execute(
+        "INSERT INTO blocks (addr, kind, backend, created, expires) \
+         VALUES ('198.51.100.4', 'block', 'nftables', 1, 2)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path, &StoreOptions::default()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 5);
+    let (addr, pending): (String, Option<i64>) = store
+        .connection()
+        .query_row("SELECT addr, pending_secs FROM blocks", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((addr.as_str(), pending), ("198.51.100.4", None));
+    assert_eq!(store.count("capture_stats").unwrap(), 0);
 }
 
 /// Throughput figure, not an assertion: run with

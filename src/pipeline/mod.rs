@@ -186,6 +186,7 @@ pub fn run(
     let output = Output::new(
         sinks,
         OutputOptions {
+            source: Arc::from(source_name.as_str()),
             iface_names,
             store_packets: opts.store_packets,
             observer: opts.observer,

@@ -1,11 +1,13 @@
 //! The output stage: takes the aggregator's results in capture order and writes them out —
-//! the observer (console model), EVE JSON, rows for the SQLite writer, frames for the pcap
-//! logger. Running it on its own thread keeps serialisation off the aggregator, the one stage
-//! that cannot be split across cores.
+//! the observer (console model), EVE JSON, rows for the SQLite writer (including a snapshot
+//! of the capture counters every few seconds and at the end), frames for the pcap logger.
+//! Running it on its own thread keeps serialisation off the aggregator, the one stage that
+//! cannot be split across cores.
 //!
 //! Runs on the `output` thread; blocks on its input queue and (file replay) on full sink queues.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
 
@@ -16,7 +18,15 @@ use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::frame::{RawFrame, Ts};
 use crate::engine::record::{Analyzed, PacketRow, ThreatRef};
 use crate::engine::stats::Stats;
+use crate::store::rows::CaptureStatsRow;
 use crate::store::{AlertRow, FlowRow, StoreMsg};
+
+/// A `capture_stats` row at most this often while a run goes on (the aggregator ticks every
+/// 250 ms; a row per tick would be 345,600 rows a day). The end of a run always writes one.
+const STATS_ROW_EVERY: Duration = Duration::from_secs(5);
+/// How long the end of a live run waits for room in the writer's queue for its last
+/// `capture_stats` row (file replays block as for every other row).
+const FINAL_STATS_WAIT: Duration = Duration::from_secs(2);
 
 /// Something that happened between packets.
 pub enum OutEvent {
@@ -37,6 +47,8 @@ pub struct OutBatch {
 
 /// What the output stage does besides EVE.
 pub struct OutputOptions {
+    /// The capture source (interface or file), as `capture_stats` rows name it.
+    pub source: Arc<str>,
     /// Interface names indexed by `RawFrame::iface`.
     pub iface_names: Vec<Arc<str>>,
     /// Write a `packets` row per packet (alerts and flows are always written when a db is open).
@@ -59,6 +71,7 @@ pub struct Output {
     flow_rows: Vec<FlowRow>,
     pcap_frames: Vec<RawFrame>,
     errors: Vec<String>,
+    last_stats_row: Option<Instant>,
 }
 
 impl Output {
@@ -71,6 +84,7 @@ impl Output {
             flow_rows: Vec::new(),
             pcap_frames: Vec::with_capacity(PCAP_BATCH),
             errors: Vec::new(),
+            last_stats_row: None,
         }
     }
 
@@ -104,6 +118,7 @@ impl Output {
                 if let Some(o) = &mut self.opts.observer {
                     o.stats(&s);
                 }
+                self.stats_row(&s);
             }
             OutEvent::Finished(s, ts) => self.finish(&s, ts),
         }
@@ -212,6 +227,7 @@ impl Output {
         }
         let s = &s;
         self.flush_store();
+        self.final_stats_row(s);
         self.flush_pcap();
         if let Some(eve) = &mut self.sinks.eve {
             if let Err(e) = eve.stats(s, ts).and_then(|()| eve.flush()) {
@@ -259,12 +275,49 @@ impl Output {
         }
     }
 
+    /// Sends the capture counters to the SQLite writer, at most every `STATS_ROW_EVERY`.
+    fn stats_row(&mut self, s: &Stats) {
+        if self.sinks.store.is_none()
+            || self
+                .last_stats_row
+                .is_some_and(|t| t.elapsed() < STATS_ROW_EVERY)
+        {
+            return;
+        }
+        self.last_stats_row = Some(Instant::now());
+        // Rows queued before the counters go first, so the row never runs ahead of them.
+        self.flush_store();
+        let row = CaptureStatsRow::from_stats(wall_ns(), &self.opts.source, s, false);
+        self.sinks.store(StoreMsg::CaptureStats(row), 1);
+    }
+
+    /// The run's last counters: waits briefly for room even in live capture, where every
+    /// other row is dropped when the writer lags, since this row is the run's health record.
+    fn final_stats_row(&mut self, s: &Stats) {
+        let Some(tx) = &self.sinks.store else { return };
+        let row = CaptureStatsRow::from_stats(wall_ns(), &self.opts.source, s, true);
+        if tx
+            .send_timeout(StoreMsg::CaptureStats(row), FINAL_STATS_WAIT)
+            .is_err()
+        {
+            crate::pipeline::counters::SharedCounters::add(&self.sinks.counters.db_drops, 1);
+        }
+    }
+
     fn flush_pcap(&mut self) {
         if !self.pcap_frames.is_empty() {
             let frames = std::mem::replace(&mut self.pcap_frames, Vec::with_capacity(PCAP_BATCH));
             self.sinks.pcap(frames);
         }
     }
+}
+
+/// Wall-clock nanoseconds since the epoch, for `capture_stats.ts` (when a run's counters
+/// were read; never used for detection).
+fn wall_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// The `flows` table row of an ended flow.

@@ -1,7 +1,8 @@
 //! Row values the aggregator builds for the SQLite writer: an alert with its packet's
-//! addresses, and an ended flow as plain fields.
+//! addresses, an ended flow as plain fields, and a snapshot of the capture counters.
 //!
-//! Built on the aggregator thread and moved to the writer thread inside `StoreMsg`.
+//! Built on the aggregator and output threads and moved to the writer thread inside
+//! `StoreMsg`.
 
 use std::net::IpAddr;
 
@@ -9,6 +10,7 @@ use crate::engine::alert::Alert;
 use crate::engine::frame::Ts;
 use crate::engine::packet::{Decoded, Proto};
 use crate::engine::record::PacketRow;
+use crate::engine::stats::Stats;
 
 /// One row of the `alerts` table: the alert plus the addresses of the packet it fired on.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,4 +70,45 @@ pub struct FlowRow {
     pub last_ts: Ts,
     /// Why the flow ended (`timeout`, `shutdown`, `forced`, …).
     pub reason: String,
+}
+
+/// One row of the `capture_stats` table: a run's counters so far (totals since it started).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureStatsRow {
+    /// Wall-clock nanoseconds when the counters were read (not a capture time).
+    pub ts: i64,
+    /// The capture interface or file.
+    pub source: String,
+    /// Frames the source handed over.
+    pub packets: u64,
+    /// Bytes of the frames analysed (original lengths).
+    pub bytes: u64,
+    pub kernel_drops: u64,
+    pub iface_drops: u64,
+    /// Frames the analysis queue had no room for.
+    pub queue_drops: u64,
+    /// Frames with a truncated or malformed header.
+    pub decode_errors: u64,
+    /// Rows the SQLite writer's queue had no room for.
+    pub db_drops: u64,
+    /// Whether these are the run's final counters.
+    pub run_ended: bool,
+}
+
+impl CaptureStatsRow {
+    /// The row for `stats` of `source`, read at wall-clock time `ts` (ns).
+    pub fn from_stats(ts: i64, source: &str, stats: &Stats, run_ended: bool) -> Self {
+        CaptureStatsRow {
+            ts,
+            source: source.to_string(),
+            packets: stats.capture.received,
+            bytes: stats.decoder.bytes,
+            kernel_drops: stats.capture.kernel_drops,
+            iface_drops: stats.capture.if_drops,
+            queue_drops: stats.capture.queue_drops,
+            decode_errors: stats.decoder.invalid,
+            db_drops: stats.db_drops,
+            run_ended,
+        }
+    }
 }

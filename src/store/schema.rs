@@ -198,8 +198,38 @@ const V4: &str = r"
 DROP INDEX IF EXISTS flows_community_id;
 ";
 
+/// Schema version 5: capture health and confirm-or-rollback blocks.
+///
+/// `capture_stats` holds the pipeline's counters as the SQLite writer received them: one row
+/// every few seconds while a run goes on and one when it ends (`run_ended = 1`). The counters
+/// are totals since the run started, so the newest row of a `source` (an interface or a
+/// capture file) is that run's health. Unlike the other tables, its `ts` is the wall-clock
+/// time the counters were read, not a capture time: it tells when a run was, even one that
+/// replayed an old file.
+///
+/// `blocks.pending_secs` marks a block applied with `--confirm-within`: the full duration
+/// (0 = none) that `nsm-tui confirm` applies; `expires` is meanwhile the end of the window.
+const V5: &str = r"
+CREATE TABLE capture_stats (
+    id            INTEGER PRIMARY KEY,
+    ts            INTEGER NOT NULL,
+    source        TEXT    NOT NULL,
+    packets       INTEGER NOT NULL,
+    bytes         INTEGER NOT NULL,
+    kernel_drops  INTEGER NOT NULL,
+    iface_drops   INTEGER NOT NULL,
+    queue_drops   INTEGER NOT NULL,
+    decode_errors INTEGER NOT NULL,
+    db_drops      INTEGER NOT NULL,
+    run_ended     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX capture_stats_source ON capture_stats(source, id);
+CREATE INDEX capture_stats_ts ON capture_stats(ts);
+ALTER TABLE blocks ADD COLUMN pending_secs INTEGER;
+";
+
 /// All migrations, in order. `MIGRATIONS.len()` is the schema version this code writes.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build creates and understands.
 pub fn current_version() -> i64 {

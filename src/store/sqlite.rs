@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, Transaction};
 
-use super::rows::{AlertRow, FlowRow};
+use super::rows::{AlertRow, CaptureStatsRow, FlowRow};
 use super::StoreError;
 use super::{insert, schema};
 use crate::engine::frame::Ts;
@@ -146,6 +146,42 @@ impl SqliteStore {
         tx.commit().map_err(wrap("commit"))
     }
 
+    /// Writes capture counter snapshots in one transaction. Not subject to retention: one
+    /// row every few seconds of a run is small next to the packets it describes.
+    pub fn write_capture_stats(&mut self, rows: &[CaptureStatsRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let path = &self.path;
+        let wrap = |what| sql_err(path, what);
+        let tx = self.conn.transaction().map_err(wrap("begin transaction"))?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO capture_stats (ts, source, packets, bytes, kernel_drops, \
+                     iface_drops, queue_drops, decode_errors, db_drops, run_ended) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(wrap("preparing the capture_stats insert"))?;
+            for r in rows {
+                st.execute(rusqlite::params![
+                    r.ts,
+                    r.source,
+                    int(r.packets),
+                    int(r.bytes),
+                    int(r.kernel_drops),
+                    int(r.iface_drops),
+                    int(r.queue_drops),
+                    int(r.decode_errors),
+                    int(r.db_drops),
+                    i64::from(r.run_ended)
+                ])
+                .map_err(wrap("inserting capture stats"))?;
+            }
+        }
+        tx.commit().map_err(wrap("commit"))
+    }
+
     /// Deletes the oldest packets and alerts beyond `max_packets` / `max_alerts`, and the
     /// packets, alerts and flows older than `max_age_secs` before `reference` (a capture
     /// time, so replays of old files keep their data; the writer passes the newest packet
@@ -179,6 +215,7 @@ impl SqliteStore {
             "incidents",
             "actions",
             "reputation_cache",
+            "capture_stats",
         ];
         let Some(table) = known.iter().find(|t| **t == table) else {
             return Err(StoreError::Sqlite {

@@ -1,5 +1,5 @@
-//! The SQLite writer thread: receives rows from the aggregator and commits them in large
-//! transactions.
+//! The SQLite writer thread: receives rows from the aggregator and the output stage (packets,
+//! alerts, flows, capture counter snapshots) and commits them in large transactions.
 //!
 //! `spawn_writer` starts the thread; it owns the `SqliteStore`. It blocks on the channel when
 //! idle and on the disk while committing, never on anyone else. Queued messages are coalesced
@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::rows::{AlertRow, FlowRow};
+use super::rows::{AlertRow, CaptureStatsRow, FlowRow};
 use super::sqlite::SqliteStore;
 use super::StoreError;
 use crate::engine::frame::Ts;
@@ -26,6 +26,8 @@ pub enum StoreMsg {
     Packets(Vec<PacketRow>),
     Alerts(Vec<AlertRow>),
     Flows(Vec<FlowRow>),
+    /// The capture counters at a stats tick or at the end of a run.
+    CaptureStats(CaptureStatsRow),
     /// Commit everything received so far, then send `()` back.
     Flush(Sender<()>),
 }
@@ -36,6 +38,8 @@ pub struct WriterSummary {
     pub packets: u64,
     pub alerts: u64,
     pub flows: u64,
+    /// Capture counter snapshots written.
+    pub capture_stats: u64,
     /// Transactions committed.
     pub batches: u64,
     /// Rows removed by retention, all tables together.
@@ -48,6 +52,7 @@ struct Pending {
     packets: Vec<PacketRow>,
     alerts: Vec<AlertRow>,
     flows: Vec<FlowRow>,
+    capture_stats: Vec<CaptureStatsRow>,
     acks: Vec<Sender<()>>,
 }
 
@@ -57,11 +62,12 @@ impl Pending {
             StoreMsg::Packets(mut v) => self.packets.append(&mut v),
             StoreMsg::Alerts(mut v) => self.alerts.append(&mut v),
             StoreMsg::Flows(mut v) => self.flows.append(&mut v),
+            StoreMsg::CaptureStats(r) => self.capture_stats.push(r),
             StoreMsg::Flush(ack) => self.acks.push(ack),
         }
     }
     fn rows(&self) -> usize {
-        self.packets.len() + self.alerts.len() + self.flows.len()
+        self.packets.len() + self.alerts.len() + self.flows.len() + self.capture_stats.len()
     }
 }
 
@@ -126,7 +132,8 @@ impl Writer {
     }
 
     fn commit(&mut self, pending: Pending) -> Result<(), StoreError> {
-        if pending.rows() > 0 {
+        let data_rows = pending.packets.len() + pending.alerts.len() + pending.flows.len();
+        if data_rows > 0 {
             self.store
                 .write_batch(&pending.packets, &pending.alerts, &pending.flows)?;
             self.summary.packets += pending.packets.len() as u64;
@@ -137,6 +144,9 @@ impl Writer {
             self.newest = self.newest.max(newest);
             self.maybe_retain()?;
         }
+        // After the rows they count, so a reader never sees counters ahead of the data.
+        self.store.write_capture_stats(&pending.capture_stats)?;
+        self.summary.capture_stats += pending.capture_stats.len() as u64;
         for ack in pending.acks {
             // A flusher that stopped waiting is not an error.
             let _ = ack.send(());
