@@ -1,6 +1,7 @@
 //! The response commands on a database written by `nsm-tui read` (no root needed): incidents
-//! list/show/ack/note, report and export agree with the tables, a dry-run block is audited,
-//! and `audit verify` names the first row someone edited.
+//! list/show/ack/note, report and export agree with the tables, the report's capture health
+//! matches the capture, dry-run blocks, confirm-within blocks and resets are audited, and
+//! `audit verify` names the first row someone edited.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -145,4 +146,156 @@ fn dry_run_blocks_are_audited_and_tampering_shows() {
     assert!(!broken.status.success());
     let err = String::from_utf8_lossy(&broken.stderr);
     assert!(err.contains("broken at row 2"), "{err}");
+}
+
+/// Records in a little-endian classic pcap file (the fixture's format), counted by hand so
+/// the test does not trust nsm-tui's own reader.
+fn pcap_records(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).expect("reading the capture");
+    assert!(
+        matches!(
+            &bytes[..4],
+            [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1]
+        ),
+        "not a little-endian pcap"
+    );
+    let mut at = 24;
+    let mut n = 0;
+    while at + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
+        at += 16 + caplen as usize;
+        n += 1;
+    }
+    assert_eq!(at, bytes.len(), "capture ends mid-record");
+    n
+}
+
+#[test]
+fn report_shows_capture_health_of_a_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = demo_db(dir.path());
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap");
+    let expected = pcap_records(&fixture);
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout(&nsm(&db, &["report", "--format", "json"])))
+            .expect("json report");
+    let health = report["capture_health"].as_array().expect("capture_health");
+    assert_eq!(health.len(), 1, "{health:?}");
+    let h = &health[0];
+    assert!(
+        h["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("demo_attacks.pcap")),
+        "{h}"
+    );
+    assert_eq!(h["packets"].as_u64(), Some(expected), "{h}");
+    assert_eq!(h["run_ended"].as_bool(), Some(true), "{h}");
+    for k in [
+        "kernel_drops",
+        "iface_drops",
+        "queue_drops",
+        "decode_errors",
+        "db_drops",
+    ] {
+        assert_eq!(h[k].as_i64(), Some(0), "{k} in {h}");
+    }
+    let text = stdout(&nsm(&db, &["report"]));
+    assert!(text.contains("capture health"), "{text}");
+    assert!(
+        text.contains(&format!("packets seen {expected},")),
+        "{text}"
+    );
+    assert!(
+        text.contains("drops: kernel 0, interface 0, queue 0; decode errors 0; database backlog 0"),
+        "{text}"
+    );
+}
+
+fn outcomes(db: &Path) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(db).expect("db");
+    let mut st = conn
+        .prepare("SELECT action, outcome FROM actions ORDER BY id")
+        .expect("query");
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect()
+}
+
+#[test]
+fn dry_run_resets_and_confirm_windows_are_audited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("reset.db");
+    let out = stdout(&nsm(&db, &["reset", "198.51.100.7"]));
+    assert!(
+        out.contains("would run: ss -K -t -n dst 198.51.100.7\nss -K -t -n src 198.51.100.7"),
+        "{out}"
+    );
+    assert!(out.contains("dry run: would reset"), "{out}");
+    let refused = nsm(&db, &["reset", "10.0.0.9"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("private"));
+
+    let out = stdout(&nsm(
+        &db,
+        &[
+            "block",
+            "198.51.100.8",
+            "--confirm-within",
+            "30s",
+            "--for",
+            "1h",
+        ],
+    ));
+    assert!(
+        out.contains("timeout 30s") && out.contains("awaiting confirmation, then 3600 s"),
+        "{out}"
+    );
+    // A dry run records no block, so there is nothing to confirm.
+    let confirm = nsm(&db, &["confirm", "198.51.100.8"]);
+    assert!(!confirm.status.success());
+    assert!(
+        String::from_utf8_lossy(&confirm.stderr).contains("awaits confirmation"),
+        "{}",
+        String::from_utf8_lossy(&confirm.stderr)
+    );
+    let bad = nsm(&db, &["block", "198.51.100.8", "--confirm-within", "soon"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--confirm-within"));
+
+    // [response] confirm_within_secs makes a window the default; 0 on the command line
+    // turns it off again.
+    let cfg = dir.path().join("confirm.toml");
+    std::fs::write(&cfg, "[response]\nconfirm_within_secs = 20\n").expect("config");
+    let with_cfg = |args: &[&str]| {
+        let mut a = vec!["--config", cfg.to_str().expect("utf-8 path")];
+        a.extend_from_slice(args);
+        stdout(&nsm(&db, &a))
+    };
+    assert!(with_cfg(&["block", "198.51.100.9"]).contains("timeout 20s"));
+    let off = with_cfg(&[
+        "block",
+        "198.51.100.9",
+        "--confirm-within",
+        "0",
+        "--for",
+        "5m",
+    ]);
+    assert!(
+        off.contains("timeout 300s") && !off.contains("awaiting"),
+        "{off}"
+    );
+
+    let want: Vec<(String, String)> = [
+        ("reset", "dry_run"),
+        ("reset", "refused"),
+        ("block", "dry_run"),
+        ("confirm", "failed"),
+        ("block", "dry_run"),
+        ("block", "dry_run"),
+    ]
+    .iter()
+    .map(|(a, o)| ((*a).to_string(), (*o).to_string()))
+    .collect();
+    assert_eq!(outcomes(&db), want);
+    assert!(stdout(&nsm(&db, &["audit", "verify"])).contains("6 rows"));
 }

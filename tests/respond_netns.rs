@@ -2,10 +2,12 @@
 //! each joined to a victim by a veth pair, an HTTP server in the victim, and `nsm-tui block`
 //! run inside the victim namespace only (`ip netns exec`), so the machine's own firewall is
 //! never touched. Covers nftables and iptables+ipset: block, expiry, unblock, flush,
-//! reconcile after a wiped firewall, SSH-client/allowlist/private refusals, dry-run, caps.
+//! reconcile after a wiped firewall, SSH-client/allowlist/private refusals, dry-run, caps,
+//! confirm-or-rollback blocks; and `nsm-tui reset` ending an established TCP connection.
 //! Needs root, iproute2, nft, iptables, ipset, python3 and curl; skips with a note otherwise.
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -404,6 +406,94 @@ fn caps_trip_the_breaker(lab: &Lab, firewall: &str) {
     assert!(o.status.success(), "{}", text(&o));
 }
 
+/// `block --confirm-within`: unconfirmed, the kernel drops the block when the window ends
+/// and the next expiry pass audits `rolled_back`; confirmed, it outlives its window.
+fn confirm_or_rollback(lab: &Lab, firewall: &str) {
+    let cfg = live_config(lab, firewall, "");
+    let db = "confirm.db";
+    let args = ["block", ATTACKER, "--confirm-within", "2", "--for", "60s"];
+    let o = lab.nsm(&cfg, db, &[], &args);
+    let blocked_at = Instant::now();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("awaiting confirmation"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !lab.attacker_connects(),
+        "the unconfirmed block is not in force"
+    );
+    let listed = lab.nsm(&cfg, db, &[], &["blocks", "list"]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("awaiting confirmation"),
+        "{}",
+        text(&listed)
+    );
+    std::thread::sleep(Duration::from_millis(2200).saturating_sub(blocked_at.elapsed()));
+    let start = Instant::now();
+    while !lab.attacker_connects() {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "the unconfirmed block did not roll back"
+        );
+    }
+    eprintln!(
+        "{firewall}: unconfirmed block rolled back after {:?}",
+        blocked_at.elapsed()
+    );
+    let o = lab.nsm(&cfg, db, &[], &["blocks", "reconcile"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("re-applied 0 block(s), ended 1 expired"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        lab.attacker_connects(),
+        "reconcile re-applied a rolled-back block"
+    );
+
+    let args = ["block", ATTACKER, "--confirm-within", "3", "--for", "60s"];
+    let o = lab.nsm(&cfg, db, &[], &args);
+    let blocked_at = Instant::now();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = lab.nsm(&cfg, db, &[], &["confirm", ATTACKER]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("confirmed: block 198.51.100.2 for 60 s"),
+        "{}",
+        text(&o)
+    );
+    std::thread::sleep(Duration::from_millis(4000).saturating_sub(blocked_at.elapsed()));
+    assert!(
+        !lab.attacker_connects(),
+        "the confirmed block ended with its confirmation window"
+    );
+    let o = lab.nsm(&cfg, db, &[], &["unblock", ATTACKER]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(lab.attacker_connects());
+
+    let conn = rusqlite::Connection::open(lab.dir.path().join(db)).expect("db");
+    let rows: Vec<(String, String)> = conn
+        .prepare("SELECT action, outcome FROM actions ORDER BY id")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .expect("reading actions");
+    let want: Vec<(String, String)> = [
+        ("block", "awaiting_confirmation"),
+        ("expire", "rolled_back"),
+        ("block", "awaiting_confirmation"),
+        ("confirm", "confirmed"),
+        ("unblock", "executed"),
+    ]
+    .iter()
+    .map(|(a, o)| ((*a).to_string(), (*o).to_string()))
+    .collect();
+    assert_eq!(rows, want);
+    let o = lab.nsm(&cfg, db, &[], &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 fn run_all(tag: &str, firewall: &str) {
     if !can_run() {
         return;
@@ -412,6 +502,7 @@ fn run_all(tag: &str, firewall: &str) {
     refusals_and_dry_run(&lab, firewall);
     block_expire_unblock_flush_reconcile(&lab, firewall);
     caps_trip_the_breaker(&lab, firewall);
+    confirm_or_rollback(&lab, firewall);
 }
 
 #[test]
@@ -426,9 +517,9 @@ fn iptables_ipset_blocks_in_a_namespace() {
 
 /// Automatic response end to end: `nsm-tui --headless` captures in the victim namespace with
 /// automatic response on and dry-run off; an nmap SYN scan from the attacker raises a
-/// port-scan incident, the policy blocks the attacker, the other client keeps its access,
-/// and the temporary block is removed when nsm-tui exits. Prints the time from the
-/// triggering packet to the block being live (a measurement, not an assertion).
+/// port-scan incident, the policy blocks the attacker and resets its connections, the other
+/// client keeps its access, and the temporary block is removed when nsm-tui exits. Prints the
+/// time from the triggering packet to the block being live (a measurement, not an assertion).
 #[test]
 fn nmap_scan_triggers_an_automatic_block() {
     if !can_run() || !common::have("nmap") {
@@ -440,7 +531,7 @@ fn nmap_scan_triggers_an_automatic_block() {
         "auto.toml",
         &format!(
             "[sniffer]\nimmediate_mode = true\n\n[response]\nauto_response_enabled = true\ndry_run = false\n\
-             response_threshold = 0.5\npolicy = [\"port_scan:Medium:block:30\"]\nallowlist = [\"{CLIENT}/32\"]\n"
+             response_threshold = 0.5\npolicy = [\"port_scan:Medium:block,reset:30\"]\nallowlist = [\"{CLIENT}/32\"]\n"
         ),
     );
     let db = lab.dir.path().join("auto.db");
@@ -523,4 +614,151 @@ fn nmap_scan_triggers_an_automatic_block() {
         )
         .expect("the incident row");
     assert_eq!(cat, "port_scan");
+    // The policy's reset ran after the block, for the same incident.
+    let (reset_incident, outcome): (Option<i64>, String) = conn
+        .query_row(
+            "SELECT incident_id, outcome FROM actions WHERE action = 'reset' AND actor = 'auto'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("an automatic reset in the audit trail");
+    assert_eq!((reset_incident, outcome.as_str()), (incident, "executed"));
+}
+
+/// Connects from the attacker namespace to the victim's HTTP server and waits, sending
+/// nothing: prints its local port, then how the connection ended (`reset`, `eof`, `data`
+/// or `timeout` after 15 s).
+const HOLD_OPEN: &str = r"
+import socket
+s = socket.create_connection(('198.51.100.1', 8080), timeout=5)
+print(s.getsockname()[1], flush=True)
+s.settimeout(15)
+try:
+    d = s.recv(1)
+    print('data' if d else 'eof', flush=True)
+except ConnectionResetError:
+    print('reset', flush=True)
+except socket.timeout:
+    print('timeout', flush=True)
+";
+
+/// The client process, ended on drop whatever the test's outcome.
+struct Held(Child);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `nsm-tui reset ATTACKER` inside the victim namespace (dry run off) ends an established
+/// connection from the attacker: the attacker sees a reset or end of file, and the victim's
+/// `ss -tn` no longer lists it. A dry run first leaves it alone. Skips with a note when the
+/// kernel cannot destroy sockets (no CONFIG_INET_DIAG_DESTROY).
+#[test]
+fn tcp_reset_ends_an_established_connection() {
+    if !can_run() || !common::have("ss") {
+        eprintln!("note: also needs ss; skipping the TCP reset test");
+        return;
+    }
+    let lab = Lab::new("t");
+    let mut held = Held(
+        Command::new("ip")
+            .args(["netns", "exec", &lab.attacker, "python3", "-c", HOLD_OPEN])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting the client"),
+    );
+    let mut lines = BufReader::new(held.0.stdout.take().expect("stdout")).lines();
+    let port = lines
+        .next()
+        .and_then(Result::ok)
+        .and_then(|l| l.trim().parse::<u16>().ok())
+        .unwrap_or_else(|| {
+            // Its stdout ended without a port: it has exited, so stderr is complete.
+            let mut err = String::new();
+            if let Some(mut e) = held.0.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            panic!("the client did not connect: {err}")
+        });
+    let peer = format!("{ATTACKER}:{port}");
+    let open = || {
+        lab.in_victim(&["ss", "-t", "-n", "state", "established", "dst", &peer])
+            .lines()
+            .skip(1)
+            .any(|l| l.contains(&peer))
+    };
+    assert!(open(), "the connection is not established in the victim");
+
+    let dry = lab.config(
+        "dry-reset.toml",
+        "[actions]\nfirewall_type = \"nftables\"\n",
+    );
+    let o = lab.nsm(&dry, "reset.db", &[], &["reset", ATTACKER]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("would run: ss -K -t -n dst 198.51.100.2"),
+        "{}",
+        text(&o)
+    );
+    assert!(open(), "a dry-run reset ended the connection");
+
+    let cfg = live_config(&lab, "nftables", "");
+    let o = lab.nsm(&cfg, "reset.db", &[], &["reset", ATTACKER]);
+    if !o.status.success()
+        && String::from_utf8_lossy(&o.stderr).contains("CONFIG_INET_DIAG_DESTROY")
+    {
+        eprintln!(
+            "note: this kernel cannot destroy sockets (ss -K reset nothing); skipping the \
+             rest of the TCP reset test\n{}",
+            text(&o)
+        );
+        return;
+    }
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("TCP connection(s) to and from 198.51.100.2"),
+        "{}",
+        text(&o)
+    );
+    let ended = lines.next().and_then(Result::ok).unwrap_or_default();
+    let _ = held.0.wait();
+    assert!(
+        ended == "reset" || ended == "eof",
+        "the attacker's connection ended with {ended:?}, not a reset or EOF"
+    );
+    assert!(!open(), "ss -tn in the victim still lists the connection");
+    eprintln!("reset: {}; the attacker saw {ended}", out.trim());
+
+    let conn = rusqlite::Connection::open(lab.dir.path().join("reset.db")).expect("db");
+    type Row = (String, String, Option<i64>, String);
+    let mut st = conn
+        .prepare(
+            "SELECT outcome, command, exit_status, output FROM actions \
+             WHERE action = 'reset' ORDER BY id",
+        )
+        .expect("query");
+    let rows: Vec<Row> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .and_then(Iterator::collect)
+        .expect("reading actions");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].0, "dry_run");
+    let (outcome, command, status, output) = &rows[1];
+    assert_eq!(outcome, "executed");
+    assert_eq!(
+        command,
+        "ss -K -t -n dst 198.51.100.2\nss -K -t -n src 198.51.100.2"
+    );
+    assert_eq!(*status, Some(0));
+    assert!(
+        output.contains(&peer),
+        "the audit output does not name the socket: {output}"
+    );
+    let o = lab.nsm(&cfg, "reset.db", &[], &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
 }

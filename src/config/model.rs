@@ -179,6 +179,9 @@ pub struct ResponseConfig {
     pub keep_blocks_on_exit: bool,
     /// Alerts of one source and category this close together join one incident.
     pub incident_window_secs: u64,
+    /// Manual blocks from the command line wait this many seconds for `nsm-tui confirm` and
+    /// roll back by themselves otherwise (like `commit confirmed`); 0 = off.
+    pub confirm_within_secs: u64,
 }
 
 impl Default for ResponseConfig {
@@ -202,6 +205,7 @@ impl Default for ResponseConfig {
             max_block_secs: 7 * 86_400,
             keep_blocks_on_exit: false,
             incident_window_secs: 300,
+            confirm_within_secs: 0,
         }
     }
 }

@@ -19,17 +19,25 @@ pub enum Outcome {
     Refused,
     Failed,
     Expired,
+    /// A confirm-within block whose window passed without `nsm-tui confirm`: the firewall
+    /// dropped it on its own.
     RolledBack,
+    /// A block applied with a short confirmation window (`block --confirm-within`).
+    AwaitingConfirmation,
+    /// A confirm-within block made permanent for its full duration (`nsm-tui confirm`).
+    Confirmed,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Executed,
         Outcome::DryRun,
         Outcome::Refused,
         Outcome::Failed,
         Outcome::Expired,
         Outcome::RolledBack,
+        Outcome::AwaitingConfirmation,
+        Outcome::Confirmed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,7 +48,21 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Expired => "expired",
             Outcome::RolledBack => "rolled_back",
+            Outcome::AwaitingConfirmation => "awaiting_confirmation",
+            Outcome::Confirmed => "confirmed",
         }
+    }
+
+    /// Whether the decision changed (or, in a dry run, would have changed) the firewall or
+    /// the host as asked.
+    pub fn carried_out(self) -> bool {
+        matches!(
+            self,
+            Outcome::Executed
+                | Outcome::DryRun
+                | Outcome::AwaitingConfirmation
+                | Outcome::Confirmed
+        )
     }
 }
 
@@ -51,7 +73,8 @@ pub struct ActionRecord {
     pub ts: i64,
     /// `auto`, `cli`, `console`, `system`.
     pub actor: String,
-    /// `block`, `unblock`, `rate_limit`, `quarantine`, `flush`, `notify`, `reconcile` …
+    /// `block`, `unblock`, `rate_limit`, `quarantine`, `reset`, `confirm`, `flush`, `notify`,
+    /// `reconcile` …
     pub action: String,
     pub target: String,
     pub reason: String,

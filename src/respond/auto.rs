@@ -16,9 +16,9 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::audit::{self, ActionRecord, Outcome};
 use super::enforcer::{Enforcer, Request};
-use super::fw::ActionKind;
 use super::incidents::IncidentStore;
 use super::policy::{self, PolicyAction, PolicyRule};
+use super::reset::ResetRequest;
 use super::setup::{self, now_ns};
 use super::webhook::{Notice, Notifier, Retry, Targets};
 use crate::config::Config;
@@ -34,9 +34,44 @@ const MAX_OPEN_INCIDENTS: usize = 10_000;
 /// Changed incidents are written at least this often (in alerts), besides every stats tick.
 const FLUSH_EVERY: usize = 256;
 
+/// What the worker is asked to do.
+enum Work {
+    /// Block, rate-limit or quarantine through the firewall.
+    Firewall(Request),
+    /// Reset the source's TCP connections.
+    Reset(ResetRequest),
+}
+
+impl Work {
+    fn action(&self) -> &'static str {
+        match self {
+            Work::Firewall(r) => r.kind.as_str(),
+            Work::Reset(_) => "reset",
+        }
+    }
+    fn addr(&self) -> IpAddr {
+        match self {
+            Work::Firewall(r) => r.addr,
+            Work::Reset(r) => r.addr,
+        }
+    }
+    fn reason(&self) -> &str {
+        match self {
+            Work::Firewall(r) => &r.reason,
+            Work::Reset(r) => &r.reason,
+        }
+    }
+    fn incident_id(&self) -> Option<i64> {
+        match self {
+            Work::Firewall(r) => r.incident_id,
+            Work::Reset(r) => r.incident_id,
+        }
+    }
+}
+
 /// One action for the worker.
 struct Job {
-    req: Request,
+    work: Work,
     /// Capture time of the triggering packet (ns); wall-clock time in live capture.
     trigger_ts: i64,
     notice: Option<Notice>,
@@ -143,31 +178,44 @@ impl ResponseObserver {
             s.save(inc, change).ok()
         });
         let notify = todo.contains(&PolicyAction::Notify);
+        let reason = format!(
+            "{} {} from {src}: {} ({} alerts)",
+            inc.severity.level_name(),
+            inc.category,
+            alert.description,
+            inc.count
+        );
         for a in todo {
-            let kind = match a {
-                PolicyAction::Block => ActionKind::Block,
-                PolicyAction::RateLimit => ActionKind::RateLimit,
-                PolicyAction::Quarantine => ActionKind::Quarantine,
-                PolicyAction::Notify => continue,
+            let (work, label) = match (a, a.firewall_kind()) {
+                (_, Some(kind)) => {
+                    let req = Request {
+                        kind,
+                        addr: src,
+                        secs,
+                        actor: "auto".into(),
+                        reason: reason.clone(),
+                        incident_id,
+                        alert_id: None,
+                        confirm_within: None,
+                    };
+                    (Work::Firewall(req), kind.as_str())
+                }
+                (PolicyAction::Reset, None) => {
+                    let req = ResetRequest {
+                        addr: src,
+                        actor: "auto".into(),
+                        reason: reason.clone(),
+                        incident_id,
+                        alert_id: None,
+                    };
+                    (Work::Reset(req), "reset")
+                }
+                // Notify rides along with the other actions' notices.
+                _ => continue,
             };
-            let req = Request {
-                kind,
-                addr: src,
-                secs,
-                actor: "auto".into(),
-                reason: format!(
-                    "{} {} from {src}: {} ({} alerts)",
-                    inc.severity.level_name(),
-                    inc.category,
-                    alert.description,
-                    inc.count
-                ),
-                incident_id,
-                alert_id: None,
-            };
-            let notice = notify.then(|| notice_for(alert, inc, kind));
+            let notice = notify.then(|| notice_for(alert, inc, label));
             self.send(Job {
-                req,
+                work,
                 trigger_ts: alert.ts.0,
                 notice,
             });
@@ -181,17 +229,18 @@ impl ResponseObserver {
         if let Err(e) = tx.try_send(job) {
             self.refused_full += 1;
             let job = e.into_inner();
+            let w = &job.work;
             if let Some(s) = &self.store {
                 let rec = ActionRecord {
                     ts: now_ns(),
                     actor: "auto".into(),
-                    action: job.req.kind.as_str().into(),
-                    target: job.req.addr.to_string(),
+                    action: w.action().into(),
+                    target: w.addr().to_string(),
                     reason: format!(
                         "{}; response queue full (max_concurrent_actions): alert-only",
-                        job.req.reason
+                        w.reason()
                     ),
-                    incident_id: job.req.incident_id,
+                    incident_id: w.incident_id(),
                     outcome: Outcome::Refused.as_str().into(),
                     ..ActionRecord::default()
                 };
@@ -199,17 +248,17 @@ impl ResponseObserver {
             }
             eprintln!(
                 "response: queue full, {} {} not carried out (alert-only)",
-                job.req.kind.as_str(),
-                job.req.addr
+                w.action(),
+                w.addr()
             );
         }
     }
 }
 
-fn notice_for(alert: &Alert, inc: &Incident, kind: ActionKind) -> Notice {
+fn notice_for(alert: &Alert, inc: &Incident, action: &str) -> Notice {
     let src = inc.source.map_or("-".into(), |s| s.to_string());
     Notice {
-        title: format!("nsm-tui: {} {src} ({})", kind.as_str(), inc.category),
+        title: format!("nsm-tui: {action} {src} ({})", inc.category),
         text: format!(
             "{} incident: {} alerts from {src} in category {}; latest: {}",
             inc.severity.level_name(),
@@ -229,7 +278,7 @@ fn notice_for(alert: &Alert, inc: &Incident, kind: ActionKind) -> Notice {
                 "severity": alert.severity.eve_level(),
             },
             "incident": { "alerts": inc.count, "severity": inc.severity.as_str() },
-            "response": kind.as_str(),
+            "response": action,
         }),
     }
 }
@@ -280,7 +329,10 @@ fn worker(mut e: Enforcer, rx: &Receiver<Job>, notifier: Option<Notifier>) {
     loop {
         match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(job) => {
-                let d = e.apply(&job.req, now_ns(), rx.len());
+                let d = match &job.work {
+                    Work::Firewall(req) => e.apply(req, now_ns(), rx.len()),
+                    Work::Reset(req) => e.reset(req, now_ns(), rx.len()),
+                };
                 let live_after_ms = (now_ns() - job.trigger_ts) as f64 / 1e6;
                 eprintln!(
                     "response: {} ({}); {live_after_ms:.1} ms after the triggering packet",

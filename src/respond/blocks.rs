@@ -24,6 +24,10 @@ pub struct BlockRow {
     pub offense: u32,
     pub incident_id: Option<i64>,
     pub reason: String,
+    /// A block applied with `--confirm-within`: the full duration in seconds (0 = no expiry)
+    /// that `nsm-tui confirm` applies. Until then `expires` is the end of the confirmation
+    /// window. None for every other block, and once confirmed.
+    pub pending_secs: Option<u64>,
 }
 
 impl BlockRow {
@@ -32,6 +36,10 @@ impl BlockRow {
     }
     pub fn action_kind(&self) -> Option<ActionKind> {
         ActionKind::parse(&self.kind)
+    }
+    /// Whether this block still waits for `nsm-tui confirm`.
+    pub fn awaiting_confirmation(&self) -> bool {
+        self.pending_secs.is_some()
     }
     /// Whole seconds left at `now`, at least 1 while active (None = no expiry).
     pub fn secs_left(&self, now: i64) -> Option<u64> {
@@ -43,8 +51,8 @@ impl BlockRow {
     }
 }
 
-const COLS: &str =
-    "id, addr, kind, backend, created, expires, temporary, offense, incident_id, reason";
+const COLS: &str = "id, addr, kind, backend, created, expires, temporary, offense, incident_id, \
+     reason, pending_secs";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlockRow> {
     Ok(BlockRow {
@@ -58,6 +66,9 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlockRow> {
         offense: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(u32::MAX),
         incident_id: r.get(8)?,
         reason: r.get(9)?,
+        pending_secs: r
+            .get::<_, Option<i64>>(10)?
+            .map(|v| u64::try_from(v).unwrap_or(0)),
     })
 }
 
@@ -68,8 +79,8 @@ pub fn insert(conn: &Connection, b: &BlockRow) -> rusqlite::Result<i64> {
         params![b.addr, b.kind],
     )?;
     conn.execute(
-        "INSERT INTO blocks (addr, kind, backend, created, expires, active, temporary, offense, incident_id, reason) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9)",
+        "INSERT INTO blocks (addr, kind, backend, created, expires, active, temporary, offense, \
+         incident_id, reason, pending_secs) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10)",
         params![
             b.addr,
             b.kind,
@@ -79,10 +90,31 @@ pub fn insert(conn: &Connection, b: &BlockRow) -> rusqlite::Result<i64> {
             i64::from(b.temporary),
             i64::from(b.offense),
             b.incident_id,
-            b.reason
+            b.reason,
+            b.pending_secs.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
         ],
     )?;
     Ok(conn.last_insert_rowid())
+}
+
+/// Active rows of `addr` that still wait for confirmation and whose window is open at `now`.
+pub fn awaiting(conn: &Connection, addr: &str, now: i64) -> rusqlite::Result<Vec<BlockRow>> {
+    let sql = format!(
+        "SELECT {COLS} FROM blocks WHERE active = 1 AND addr = ?1 AND pending_secs IS NOT NULL \
+         AND (expires IS NULL OR expires > ?2) ORDER BY id"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(params![addr, now], from_row)?;
+    rows.collect()
+}
+
+/// Marks row `id` confirmed: no longer pending, with its new end (None = no expiry).
+pub fn confirm(conn: &Connection, id: i64, expires: Option<i64>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE blocks SET pending_secs = NULL, expires = ?2, temporary = ?3 WHERE id = ?1",
+        params![id, expires, i64::from(expires.is_some())],
+    )?;
+    Ok(())
 }
 
 /// Active rows not yet expired at `now`.
@@ -132,10 +164,11 @@ pub fn deactivate_all(conn: &Connection) -> rusqlite::Result<usize> {
     conn.execute("UPDATE blocks SET active = 0 WHERE active = 1", [])
 }
 
-/// How many times `addr` was blocked before (for escalation).
+/// How many times `addr` was blocked before (for escalation). A confirm-within block that
+/// was never confirmed (rolled back, or still waiting) does not count.
 pub fn prior_offenses(conn: &Connection, addr: &str) -> rusqlite::Result<u32> {
     let n: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM blocks WHERE addr = ?1 AND kind = 'block'",
+        "SELECT COUNT(*) FROM blocks WHERE addr = ?1 AND kind = 'block' AND pending_secs IS NULL",
         [addr],
         |r| r.get(0),
     )?;

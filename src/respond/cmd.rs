@@ -1,6 +1,6 @@
-//! The response subcommands (`block`, `unblock`, `blocks`, `incidents`, `audit`, `report`,
-//! `export`): their clap definitions and what they do. They work on a database a running
-//! nsm-tui is writing (WAL, busy time-out).
+//! The response subcommands (`block`, `confirm`, `unblock`, `reset`, `blocks`, `incidents`,
+//! `audit`, `report`, `export`): their clap definitions and what they do. They work on a
+//! database a running nsm-tui is writing (WAL, busy time-out).
 //!
 //! Called on the binary's main thread.
 
@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use super::audit;
 use super::enforcer::{Decision, Request};
 use super::fw::ActionKind;
+use super::reset::ResetRequest;
 use super::setup::{self, now_ns};
 use crate::config::Config;
 
@@ -19,8 +20,13 @@ use crate::config::Config;
 pub enum RespondCmd {
     /// Block an address now ([response] dry_run decides whether the firewall is touched).
     Block(BlockArgs),
+    /// Keep a block made with --confirm-within: re-apply it for its full duration.
+    Confirm { addr: IpAddr },
     /// Remove an address from every nsm-tui set.
     Unblock { addr: IpAddr },
+    /// End this host's TCP connections to and from an address now (`ss -K`; Linux, needs
+    /// CONFIG_INET_DIAG_DESTROY). Pair it with `block` so the address cannot reconnect.
+    Reset(ResetArgs),
     /// List, flush or re-apply nsm-tui's blocks.
     Blocks {
         #[command(subcommand)]
@@ -61,6 +67,22 @@ pub struct BlockArgs {
     pub quarantine: bool,
     /// Why, for the audit trail.
     #[arg(long, default_value = "manual block from the command line")]
+    pub reason: String,
+    /// Incident this action belongs to.
+    #[arg(long)]
+    pub incident: Option<i64>,
+    /// Commit-confirmed: the firewall holds the block only this long (90, 90s, 2m) unless
+    /// `nsm-tui confirm ADDR` keeps it; unconfirmed, it rolls back by itself. 0 = off
+    /// (default: [response] confirm_within_secs).
+    #[arg(long, value_name = "DURATION")]
+    pub confirm_within: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    pub addr: IpAddr,
+    /// Why, for the audit trail.
+    #[arg(long, default_value = "manual reset from the command line")]
     pub reason: String,
     /// Incident this action belongs to.
     #[arg(long)]
@@ -141,6 +163,21 @@ pub fn run(cmd: RespondCmd, config: &Config) -> anyhow::Result<()> {
     let db = config.storage.db_path.clone();
     match cmd {
         RespondCmd::Block(a) => block(&a, config),
+        RespondCmd::Confirm { addr } => {
+            let mut e = setup::enforcer(config, &db)?;
+            report_decision(&e.confirm(addr, "cli", now_ns()))
+        }
+        RespondCmd::Reset(a) => {
+            let mut e = setup::enforcer(config, &db)?;
+            let req = ResetRequest {
+                addr: a.addr,
+                actor: "cli".into(),
+                reason: a.reason,
+                incident_id: a.incident,
+                alert_id: None,
+            };
+            report_decision(&e.reset(&req, now_ns(), 0))
+        }
         RespondCmd::Unblock { addr } => {
             let mut e = setup::enforcer(config, &db)?;
             report_decision(&e.remove(addr, None, "cli", now_ns()))
@@ -189,6 +226,10 @@ fn block(a: &BlockArgs, config: &Config) -> anyhow::Result<()> {
         .map(parse_duration)
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    let confirm_within = match a.confirm_within.as_deref() {
+        Some(w) => parse_duration(w).map_err(|e| anyhow::anyhow!("--confirm-within: {e}"))?,
+        None => config.response.confirm_within_secs,
+    };
     let kind = if a.rate_limit {
         ActionKind::RateLimit
     } else if a.quarantine {
@@ -205,6 +246,7 @@ fn block(a: &BlockArgs, config: &Config) -> anyhow::Result<()> {
         reason: a.reason.clone(),
         incident_id: a.incident,
         alert_id: None,
+        confirm_within: (confirm_within > 0).then_some(confirm_within),
     };
     let d = e.apply(&req, now_ns(), 0);
     report_decision(&d)
@@ -221,12 +263,11 @@ fn report_decision(d: &Decision) -> anyhow::Result<()> {
             }
         );
     }
-    match d.outcome {
-        audit::Outcome::Executed | audit::Outcome::DryRun => {
-            println!("{}", d.message);
-            Ok(())
-        }
-        o => bail!("{} ({})", d.message, o.as_str()),
+    if d.outcome.carried_out() {
+        println!("{}", d.message);
+        Ok(())
+    } else {
+        bail!("{} ({})", d.message, d.outcome.as_str())
     }
 }
 
@@ -247,8 +288,13 @@ fn blocks(cmd: BlocksCmd, config: &Config) -> anyhow::Result<()> {
             );
             for b in &l.recorded {
                 let left = b.secs_left(now).map_or("-".to_string(), |s| s.to_string());
+                let waiting = if b.awaiting_confirmation() {
+                    " [awaiting confirmation, else rolls back]"
+                } else {
+                    ""
+                };
                 println!(
-                    "{:<40} {:<11} {left:>9} {:>7}  {}",
+                    "{:<40} {:<11} {left:>9} {:>7}  {}{waiting}",
                     b.addr, b.kind, b.offense, b.reason
                 );
             }

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use super::audit::Outcome as Audited;
 use super::enforcer::{Enforcer, Request};
 use super::fw::ActionKind;
 use super::setup;
@@ -40,12 +39,14 @@ impl Responder for FirewallResponder {
             reason: plan.reason.clone(),
             incident_id: plan.incident.and_then(|i| i64::try_from(i).ok()),
             alert_id: None,
+            // The console's own confirm dialog comes before the block.
+            confirm_within: None,
         };
         let d = self
             .enforcer
             .apply(&req, now_secs.saturating_mul(1_000_000_000), 0);
         Outcome {
-            ok: matches!(d.outcome, Audited::Executed | Audited::DryRun),
+            ok: d.outcome.carried_out(),
             message: d.message,
         }
     }

@@ -50,6 +50,10 @@ pub struct Request {
     pub reason: String,
     pub incident_id: Option<i64>,
     pub alert_id: Option<i64>,
+    /// Commit-confirmed: apply the block with this many seconds of firewall timeout and wait
+    /// for `nsm-tui confirm` to give it its full duration; unconfirmed, the firewall drops it
+    /// by itself when the window ends (even if nsm-tui is gone). None or 0 = no window.
+    pub confirm_within: Option<u64>,
 }
 
 /// What the enforcer decided and did.
@@ -108,7 +112,13 @@ impl Enforcer {
         audit::append(&self.conn, rec).ok()
     }
 
-    fn finish(&self, rec: ActionRecord, outcome: Outcome, message: String, secs: u64) -> Decision {
+    pub(super) fn finish(
+        &self,
+        rec: ActionRecord,
+        outcome: Outcome,
+        message: String,
+        secs: u64,
+    ) -> Decision {
         let rec = ActionRecord {
             outcome: outcome.as_str().into(),
             ..rec
@@ -124,7 +134,7 @@ impl Enforcer {
     }
 
     /// Runs `cmds` in order, stopping at the first failure; returns the transcript.
-    fn run_all(&mut self, cmds: &[Cmd]) -> (bool, String, Option<i32>, String) {
+    pub(super) fn run_all(&mut self, cmds: &[Cmd]) -> (bool, String, Option<i32>, String) {
         let mut shown = Vec::new();
         let mut outputs = Vec::new();
         let mut last = Some(0);
@@ -167,13 +177,14 @@ impl Enforcer {
         Ok(())
     }
 
-    fn load(&self, now: i64) -> Load {
+    pub(super) fn load(&self, now: i64) -> Load {
         let since = now - 60 * NS;
         let last_minute: i64 = self
             .conn
             .query_row(
-                "SELECT COUNT(*) FROM actions WHERE ts > ?1 AND outcome IN ('executed', 'dry_run') \
-                 AND action IN ('block', 'rate_limit', 'quarantine')",
+                "SELECT COUNT(*) FROM actions WHERE ts > ?1 \
+                 AND outcome IN ('executed', 'dry_run', 'awaiting_confirmation') \
+                 AND action IN ('block', 'rate_limit', 'quarantine', 'reset')",
                 [since],
                 |r| r.get(0),
             )
@@ -223,7 +234,18 @@ impl Enforcer {
             return self.finish(rec, Outcome::Refused, why, 0);
         }
         let (secs, offense) = self.duration(req);
-        let cmds = match self.fw.add(req.kind, req.addr, secs) {
+        let window = req.confirm_within.filter(|w| *w > 0);
+        if window.is_some() && !self.fw.native_expiry() {
+            let why = format!(
+                "the {} backend has no element timeouts, so an unconfirmed block would not roll \
+                 back by itself; --confirm-within needs nftables or iptables",
+                self.fw.kind().as_str()
+            );
+            return self.finish(rec, Outcome::Refused, format!("refused: {why}"), 0);
+        }
+        // With a window the firewall holds the address only that long until confirmed.
+        let fw_secs = window.unwrap_or(secs);
+        let cmds = match self.fw.add(req.kind, req.addr, fw_secs) {
             Ok(c) => c,
             Err(e) => return self.finish(rec, Outcome::Failed, e.to_string(), secs),
         };
@@ -245,65 +267,99 @@ impl Enforcer {
             );
         }
         if self.dry_run() {
-            let msg = format!(
-                "dry run: would {} {} for {secs} s (nothing changed)",
-                req.kind.as_str(),
-                req.addr
-            );
+            let msg = match window {
+                Some(w) => format!(
+                    "dry run: would {} {} for {w} s awaiting confirmation, then {secs} s once \
+                     confirmed (nothing changed)",
+                    req.kind.as_str(),
+                    req.addr
+                ),
+                None => format!(
+                    "dry run: would {} {} for {secs} s (nothing changed)",
+                    req.kind.as_str(),
+                    req.addr
+                ),
+            };
             return self.finish(rec, Outcome::DryRun, msg, secs);
         }
-        self.confirm_and_record(rec, req, secs, offense, now)
+        self.confirm_and_record(rec, req, (secs, window), offense, now)
     }
 
+    /// Reads the set back to check the address is in it, then records the block. `secs` is
+    /// the block's full duration and `window` its confirmation window, if it has one.
     fn confirm_and_record(
         &mut self,
         mut rec: ActionRecord,
         req: &Request,
-        secs: u64,
+        (secs, window): (u64, Option<u64>),
         offense: u32,
         now: i64,
     ) -> Decision {
-        let check = self.fw.read_back(req.kind, req.addr);
-        let out = self.runner.run(&check);
-        if !self
-            .fw
-            .parse_read_back(req.kind, &out.stdout)
-            .contains(&req.addr)
-        {
-            rec.output = Some(format!(
-                "{}\nread back with `{}`: {} is not in the set ({})",
-                rec.output.unwrap_or_default(),
-                check.argv.join(" "),
-                req.addr,
-                out.combined()
-            ));
+        if let Err(why) = self.verify_present(req.kind, req.addr) {
+            rec.output = Some(format!("{}\n{why}", rec.output.unwrap_or_default()));
             let msg = format!("{} was not in the set after adding it", req.addr);
             return self.finish(rec, Outcome::Failed, msg, secs);
         }
+        let held = window.unwrap_or(secs);
         let row = BlockRow {
             id: 0,
             addr: req.addr.to_string(),
             kind: req.kind.as_str().into(),
             backend: self.fw.kind().as_str().into(),
             created: now,
-            expires: (secs > 0).then(|| now + i64::try_from(secs).unwrap_or(i64::MAX / NS) * NS),
-            temporary: secs > 0,
+            expires: ends_after(now, held),
+            temporary: held > 0,
             offense,
             incident_id: req.incident_id,
             reason: req.reason.clone(),
+            pending_secs: window.map(|_| secs),
         };
         let _ = blocks::insert(&self.conn, &row);
+        let done = if req.kind == ActionKind::Block {
+            "blocked"
+        } else {
+            req.kind.as_str()
+        };
+        if let Some(w) = window {
+            let msg = format!(
+                "{done} {} for {w} s awaiting confirmation, verified in the set: run `nsm-tui \
+                 confirm {}` within {w} s to keep it for {secs} s, or it rolls back",
+                req.addr, req.addr
+            );
+            return self.finish(rec, Outcome::AwaitingConfirmation, msg, w);
+        }
         let msg = format!(
-            "{} {} for {secs} s (offense {offense}), verified in the set",
-            if req.kind == ActionKind::Block {
-                "blocked"
-            } else {
-                req.kind.as_str()
-            },
+            "{done} {} for {secs} s (offense {offense}), verified in the set",
             req.addr
         );
         self.finish(rec, Outcome::Executed, msg, secs)
     }
+
+    /// Ok when the firewall's set for `kind` holds `addr`; Err says what the read-back saw.
+    pub(super) fn verify_present(&mut self, kind: ActionKind, addr: IpAddr) -> Result<(), String> {
+        let check = self.fw.read_back(kind, addr);
+        let out = self.runner.run(&check);
+        if self.fw.parse_read_back(kind, &out.stdout).contains(&addr) {
+            Ok(())
+        } else {
+            Err(format!(
+                "read back with `{}`: {addr} is not in the set ({})",
+                check.argv.join(" "),
+                out.combined()
+            ))
+        }
+    }
+}
+
+/// The end of a block of `secs` seconds starting at `now` (ns); None = no expiry.
+pub(super) fn ends_after(now: i64, secs: u64) -> Option<i64> {
+    (secs > 0).then(|| {
+        now.saturating_add(
+            i64::try_from(secs)
+                .unwrap_or(i64::MAX / NS)
+                .saturating_mul(NS),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -363,6 +419,7 @@ mod tests {
             reason: "r".into(),
             incident_id: Some(7),
             alert_id: None,
+            confirm_within: None,
         }
     }
 

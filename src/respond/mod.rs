@@ -1,6 +1,6 @@
-//! Automated and manual response: firewall backends (nftables, iptables + ipset, pf), the
-//! safety checks and caps every action passes, the hash-chained audit trail, incident
-//! persistence, reports and notifications.
+//! Automated and manual response: firewall backends (nftables, iptables + ipset, pf), TCP
+//! resets (`ss -K`), commit-confirmed blocks, the safety checks and caps every action passes,
+//! the hash-chained audit trail, incident persistence, reports and notifications.
 //!
 //! Runs off the analysis path: the CLI's main thread, one response worker thread fed by a
 //! bounded queue, or the console's effect thread. Nothing here is called per packet.
@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auto;
 pub mod blocks;
 pub mod cmd;
+pub mod confirm;
 pub mod console;
 pub mod enforcer;
 pub mod exec;
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod ops;
 pub mod policy;
 pub mod report;
+pub mod reset;
 pub mod safety;
 pub mod setup;
 pub mod webhook;

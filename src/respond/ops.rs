@@ -161,12 +161,25 @@ impl Enforcer {
         Some(self.fw.parse_list(&outs))
     }
 
-    /// Ends recorded blocks whose time is up: audited as `expired`; on backends without
-    /// native timeouts (pf) the address is also removed from the firewall.
+    /// Ends recorded blocks whose time is up: audited as `expired`, or `rolled_back` for a
+    /// confirm-within block whose window passed unconfirmed; on backends without native
+    /// timeouts (pf) the address is also removed from the firewall.
     pub fn expire(&mut self, now: i64) -> usize {
         let due = blocks::due(&self.conn, now).unwrap_or_default();
         for b in &due {
-            let mut rec = self.record("system", "expire", &b.addr, "block duration elapsed");
+            let (reason, outcome) = if b.awaiting_confirmation() {
+                let window = b.expires.map_or(0, |e| (e - b.created) / 1_000_000_000);
+                (
+                    format!(
+                        "not confirmed within {window} s (`nsm-tui confirm`): the firewall \
+                         dropped it, rolled back"
+                    ),
+                    Outcome::RolledBack,
+                )
+            } else {
+                ("block duration elapsed".to_string(), Outcome::Expired)
+            };
+            let mut rec = self.record("system", "expire", &b.addr, &reason);
             rec.incident_id = b.incident_id;
             if !self.fw.native_expiry() {
                 if let (Some(ip), Some(k)) = (b.ip(), b.action_kind()) {
@@ -179,7 +192,7 @@ impl Enforcer {
                 }
             }
             rec.ts = now;
-            rec.outcome = Outcome::Expired.as_str().into();
+            rec.outcome = outcome.as_str().into();
             let _ = super::audit::append(&self.conn, &rec);
             let _ = blocks::deactivate(&self.conn, b.id);
         }

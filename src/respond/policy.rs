@@ -4,6 +4,7 @@
 //!
 //! Pure; parsed once at start-up, consulted by the response worker for each incident update.
 
+use super::fw::ActionKind;
 use crate::engine::alert::{Alert, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -11,15 +12,30 @@ pub enum PolicyAction {
     Block,
     RateLimit,
     Quarantine,
+    /// Destroy this host's TCP connections to and from the source (`ss -K`). Sorted after
+    /// the firewall actions, so with `block,reset` the block is in place before the reset
+    /// and the attacker cannot simply reconnect.
+    Reset,
     Notify,
 }
 
 impl PolicyAction {
+    /// The firewall action this asks for; None for `reset` and `notify`.
+    pub fn firewall_kind(self) -> Option<ActionKind> {
+        match self {
+            PolicyAction::Block => Some(ActionKind::Block),
+            PolicyAction::RateLimit => Some(ActionKind::RateLimit),
+            PolicyAction::Quarantine => Some(ActionKind::Quarantine),
+            PolicyAction::Reset | PolicyAction::Notify => None,
+        }
+    }
+
     fn parse(s: &str) -> Option<PolicyAction> {
         match s.trim() {
             "block" => Some(PolicyAction::Block),
             "rate_limit" | "ratelimit" => Some(PolicyAction::RateLimit),
             "quarantine" => Some(PolicyAction::Quarantine),
+            "reset" => Some(PolicyAction::Reset),
             "notify" => Some(PolicyAction::Notify),
             _ => None,
         }
@@ -60,7 +76,9 @@ fn parse_one(e: &str) -> Result<PolicyRule, String> {
         .split(',')
         .map(|a| {
             PolicyAction::parse(a).ok_or_else(|| {
-                format!("unknown action {a:?} (expected block, rate_limit, quarantine, notify)")
+                format!(
+                    "unknown action {a:?} (expected block, rate_limit, quarantine, reset, notify)"
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -154,6 +172,23 @@ mod tests {
             "{e}"
         );
         let e = parse(&["x:High:explode".into()]).unwrap_err();
-        assert!(e.contains("\"explode\""), "{e}");
+        assert!(e.contains("\"explode\"") && e.contains("reset"), "{e}");
+    }
+
+    #[test]
+    fn reset_parses_and_runs_after_the_block() {
+        let rules = parse(&["brute_force:High:reset,block".into()]).unwrap();
+        assert_eq!(
+            rules[0].actions,
+            vec![PolicyAction::Reset, PolicyAction::Block]
+        );
+        // decide() orders the actions: the block goes first, then the reset.
+        assert_eq!(
+            decide(&rules, "brute_force", Severity::Critical),
+            (vec![PolicyAction::Block, PolicyAction::Reset], None)
+        );
+        assert_eq!(decide(&rules, "brute_force", Severity::Medium).0, vec![]);
+        let e = parse(&["*:High:block,rst".into()]).unwrap_err();
+        assert!(e.contains("policy[0]") && e.contains("\"rst\""), "{e}");
     }
 }

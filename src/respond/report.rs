@@ -22,6 +22,59 @@ pub struct Report {
     pub mean_secs_to_response: Option<f64>,
     pub alerts: i64,
     pub packets: i64,
+    /// The newest capture counters of each source (interface or file) within the period.
+    pub capture_health: Vec<CaptureHealth>,
+}
+
+/// One source's capture counters as last recorded: what was seen and what was lost where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaptureHealth {
+    pub source: String,
+    /// Wall-clock nanoseconds when the counters were read.
+    pub ts: i64,
+    /// Whether these are the final counters of a run that ended (else it was still going,
+    /// or it stopped without writing them).
+    pub run_ended: bool,
+    pub packets: i64,
+    pub bytes: i64,
+    pub kernel_drops: i64,
+    pub iface_drops: i64,
+    pub queue_drops: i64,
+    pub decode_errors: i64,
+    /// Rows the database writer could not keep up with.
+    pub db_drops: i64,
+}
+
+impl CaptureHealth {
+    /// Packets lost before analysis (kernel, interface, queue).
+    pub fn capture_drops(&self) -> i64 {
+        self.kernel_drops + self.iface_drops + self.queue_drops
+    }
+}
+
+/// The newest `capture_stats` row of each source written at or after `since` (ns).
+fn capture_health(conn: &Connection, since: i64) -> rusqlite::Result<Vec<CaptureHealth>> {
+    let mut st = conn.prepare(
+        "SELECT source, ts, run_ended, packets, bytes, kernel_drops, iface_drops, queue_drops, \
+         decode_errors, db_drops FROM capture_stats c WHERE id = \
+         (SELECT MAX(id) FROM capture_stats d WHERE d.source = c.source AND d.ts >= ?1) \
+         ORDER BY source",
+    )?;
+    let rows = st.query_map([since], |r| {
+        Ok(CaptureHealth {
+            source: r.get(0)?,
+            ts: r.get(1)?,
+            run_ended: r.get::<_, i64>(2)? != 0,
+            packets: r.get(3)?,
+            bytes: r.get(4)?,
+            kernel_drops: r.get(5)?,
+            iface_drops: r.get(6)?,
+            queue_drops: r.get(7)?,
+            decode_errors: r.get(8)?,
+            db_drops: r.get(9)?,
+        })
+    })?;
+    rows.collect()
 }
 
 fn grouped(conn: &Connection, sql: &str, since: i64) -> rusqlite::Result<Vec<(String, i64)>> {
@@ -52,11 +105,15 @@ pub fn build(conn: &Connection, now: i64, since_secs: u64) -> rusqlite::Result<R
         "SELECT outcome, COUNT(*) FROM actions WHERE ts >= ?1 GROUP BY outcome",
         since,
     )?);
-    let ok = actions.get("executed").copied().unwrap_or(0);
+    let ok: i64 = ["executed", "awaiting_confirmation", "confirmed"]
+        .iter()
+        .filter_map(|o| actions.get(*o))
+        .sum();
     let bad = actions.get("failed").copied().unwrap_or(0);
     let mean: Option<f64> = conn.query_row(
         "SELECT AVG((a.first_ts - i.first_seen) / 1e9) FROM incidents i JOIN \
-         (SELECT incident_id, MIN(ts) AS first_ts FROM actions WHERE outcome IN ('executed','dry_run') \
+         (SELECT incident_id, MIN(ts) AS first_ts FROM actions \
+          WHERE outcome IN ('executed','dry_run','awaiting_confirmation') \
           AND incident_id IS NOT NULL GROUP BY incident_id) a ON a.incident_id = i.id \
          WHERE i.last_seen >= ?1",
         [since],
@@ -75,6 +132,7 @@ pub fn build(conn: &Connection, now: i64, since_secs: u64) -> rusqlite::Result<R
         mean_secs_to_response: mean,
         alerts: count("SELECT COUNT(*) FROM alerts WHERE ts >= ?1")?,
         packets: count("SELECT COUNT(*) FROM packets WHERE ts >= ?1")?,
+        capture_health: capture_health(conn, since)?,
     })
 }
 
@@ -116,7 +174,38 @@ pub fn text(r: &Report) -> String {
         .map_or("-".into(), |x| format!("{x:.3} s"));
     let _ = writeln!(s, "action success rate: {pct}");
     let _ = writeln!(s, "mean time from first alert to response: {mttr}");
+    health_text(&mut s, &r.capture_health);
     s
+}
+
+fn health_text(s: &mut String, health: &[CaptureHealth]) {
+    if health.is_empty() {
+        let _ = writeln!(
+            s,
+            "capture health: no capture counters recorded in this period"
+        );
+        return;
+    }
+    let _ = writeln!(s, "capture health (newest counters per source):");
+    for h in health {
+        let state = if h.run_ended {
+            "run ended"
+        } else {
+            "run in progress or cut short"
+        };
+        let verdict = if h.capture_drops() + h.decode_errors + h.db_drops == 0 {
+            "OK: no drops, no decode errors"
+        } else {
+            "DEGRADED: packets lost or undecodable"
+        };
+        let _ = writeln!(s, "  {} ({state}): {verdict}", h.source);
+        let _ = writeln!(s, "    packets seen {}, bytes {}", h.packets, h.bytes);
+        let _ = writeln!(
+            s,
+            "    drops: kernel {}, interface {}, queue {}; decode errors {}; database backlog {}",
+            h.kernel_drops, h.iface_drops, h.queue_drops, h.decode_errors, h.db_drops
+        );
+    }
 }
 
 fn rows_json(conn: &Connection, sql: &str) -> rusqlite::Result<serde_json::Value> {
@@ -151,4 +240,56 @@ pub fn export(conn: &Connection) -> rusqlite::Result<String> {
         "actions": rows_json(conn, "SELECT * FROM actions ORDER BY id")?,
     });
     Ok(doc.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema::{migrate, MIGRATIONS};
+
+    const S: i64 = 1_000_000_000;
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c, std::path::Path::new("mem"), MIGRATIONS).unwrap();
+        c
+    }
+
+    fn stats_row(c: &Connection, ts: i64, source: &str, packets: i64, kernel: i64, ended: bool) {
+        c.execute(
+            "INSERT INTO capture_stats (ts, source, packets, bytes, kernel_drops, iface_drops, \
+             queue_drops, decode_errors, db_drops, run_ended) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, 0, 0, ?6)",
+            rusqlite::params![ts, source, packets, packets * 100, kernel, i64::from(ended)],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn capture_health_is_the_newest_row_per_source_in_the_period() {
+        let c = db();
+        let now = 10_000 * S;
+        stats_row(&c, now - 7_200 * S, "old.pcap", 5, 0, true);
+        stats_row(&c, now - 60 * S, "eth0", 100, 0, false);
+        stats_row(&c, now - 55 * S, "eth0", 250, 3, false);
+        stats_row(&c, now - 30 * S, "demo.pcap", 42, 0, true);
+        let r = build(&c, now, 3_600).unwrap();
+        let got: Vec<(&str, i64, i64, bool)> = r
+            .capture_health
+            .iter()
+            .map(|h| (h.source.as_str(), h.packets, h.kernel_drops, h.run_ended))
+            .collect();
+        assert_eq!(got, [("demo.pcap", 42, 0, true), ("eth0", 250, 3, false)]);
+        let t = text(&r);
+        assert!(t.contains("capture health"), "{t}");
+        assert!(
+            t.contains("eth0 (run in progress or cut short): DEGRADED"),
+            "{t}"
+        );
+        assert!(t.contains("drops: kernel 3, interface 0, queue 0"), "{t}");
+        assert!(t.contains("demo.pcap (run ended): OK"), "{t}");
+        // Everything recorded, old runs included.
+        assert_eq!(build(&c, now, 0).unwrap().capture_health.len(), 3);
+        let empty = build(&db(), now, 0).unwrap();
+        assert!(text(&empty).contains("no capture counters recorded"));
+    }
 }
