@@ -158,8 +158,12 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
         done,
     };
     let mut term = terminal::setup()?;
+    // Anything written to stderr while the console owns the screen (a response notice, a
+    // reputation warning) is held and printed after the terminal is restored.
+    let held = gag::Hold::stderr().ok();
     let result = terminal::run(&mut term, &mut app, &ch, c.console.fps);
     terminal::restore();
+    drop(held);
     stop.store(true, Ordering::Relaxed);
     controls.stop.store(true, Ordering::Relaxed);
     controls.paused.store(false, Ordering::Relaxed);
