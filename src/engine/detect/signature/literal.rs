@@ -1,8 +1,10 @@
 //! Required-literal analysis of a signature's regex: byte strings at least one of which every
 //! match must contain (compared ASCII-case-insensitively), for the Aho-Corasick prefilter.
 //!
+//! Also the start prefixes of patterns anchored at the start of the payload.
+//!
 //! Called when a signature set is built (on whichever thread loads signatures). A signature whose
-//! regex yields no literal of `MIN_LITERAL` bytes goes to the always-check list instead.
+//! regex yields neither goes to the always-check list instead.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -81,6 +83,52 @@ fn fold_pair(a: Option<u8>, b: Option<u8>, more: Option<u8>) -> Option<u8> {
     }
 }
 
+/// For a pattern anchored at the start of the payload (`^` without `(?m)`): the byte strings
+/// (lower-cased) one of which every match begins with, e.g. the request methods of
+/// `^(?:GET|POST)\s`. Checking a payload's first bytes is far cheaper than any scan, so such
+/// signatures skip the automaton. `None` when the pattern is not anchored or its first
+/// element is not a short list of literal alternatives of at least `MIN_LITERAL` bytes.
+pub fn start_prefixes(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let HirKind::Concat(items) = hir.kind() else {
+        return None;
+    };
+    let (first, rest) = items.split_first()?;
+    if !matches!(first.kind(), HirKind::Look(regex_syntax::hir::Look::Start)) {
+        return None;
+    }
+    let alts = prefix_alternatives(rest.first()?)?;
+    (score(&alts) >= MIN_LITERAL && alts.len() <= MAX_ALTERNATIVES).then_some(alts)
+}
+
+/// Exact byte strings (lower-cased) a node matches: a literal, a run of single bytes, or an
+/// alternation of those.
+fn prefix_alternatives(h: &Hir) -> Option<Vec<Vec<u8>>> {
+    match h.kind() {
+        HirKind::Capture(c) => prefix_alternatives(&c.sub),
+        HirKind::Alternation(branches) => {
+            let mut alts = Vec::new();
+            for b in branches {
+                alts.extend(prefix_alternatives(b)?);
+            }
+            alts.sort();
+            alts.dedup();
+            Some(alts)
+        }
+        HirKind::Literal(l) => Some(vec![l.0.to_ascii_lowercase()]),
+        HirKind::Concat(items) => {
+            let mut run = Vec::new();
+            for item in items {
+                match item.kind() {
+                    HirKind::Literal(l) => run.extend(l.0.to_ascii_lowercase()),
+                    _ => run.push(single_byte(item)?),
+                }
+            }
+            Some(vec![run])
+        }
+        _ => single_byte(h).map(|b| vec![vec![b]]),
+    }
+}
+
 fn required(h: &Hir) -> Option<Vec<Vec<u8>>> {
     match h.kind() {
         HirKind::Literal(l) => Some(vec![l.0.to_ascii_lowercase()]),
@@ -153,6 +201,27 @@ mod tests {
             Some(vec!["<script".into(), "javascript:".into()])
         );
         assert_eq!(lits(r"(?i)sleep\(\s*\d+"), Some(vec!["sleep(".into()]));
+    }
+
+    #[test]
+    fn start_anchored_method_lists_become_prefixes() {
+        let pre = |p: &str| {
+            start_prefixes(&parse(p).unwrap()).map(|v| {
+                v.into_iter()
+                    .map(|b| String::from_utf8(b).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            pre(r"(?i)^(?:GET|POST)\s[^\r\n]*union"),
+            Some(vec!["get".into(), "post".into()])
+        );
+        assert_eq!(pre(r"^PASS\s+\S"), Some(vec!["pass".into()]));
+        // Not anchored, anchored per line, or too short: no prefix.
+        assert_eq!(pre(r"(?i)(?:GET|POST)\s"), None);
+        assert_eq!(pre(r"(?m)^(?:GET|POST)\s"), None);
+        assert_eq!(pre(r"^(?:GE|POST)\s"), None);
+        assert_eq!(pre(r"(?i)^[A-Z]+\s"), None);
     }
 
     #[test]

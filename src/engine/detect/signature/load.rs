@@ -282,7 +282,7 @@ fn parse_entry(file: &str, index: usize, v: &Value) -> Result<Signature, Signatu
         }
     };
     let ports = parse_ports(obj.get("port")).map_err(|m| e.err(Some("port"), m))?;
-    let (regex, literals) = compile(pattern).map_err(|m| e.err(Some("pattern"), m))?;
+    let (regex, prefilter) = compile(pattern).map_err(|m| e.err(Some("pattern"), m))?;
     Ok(Signature {
         id: RuleId(id),
         description: Arc::from(description),
@@ -294,7 +294,8 @@ fn parse_entry(file: &str, index: usize, v: &Value) -> Result<Signature, Signatu
         file: Arc::from(file),
         index,
         regex,
-        literals,
+        literals: prefilter.literals,
+        prefixes: prefilter.prefixes,
     })
 }
 
@@ -317,11 +318,16 @@ fn parse_ports(v: Option<&Value>) -> Result<Vec<u16>, String> {
     }
 }
 
-/// Prefilter literals of one signature.
-type Literals = Vec<Vec<u8>>;
+/// What the prefilter knows of one signature's regex.
+pub(super) struct Prefilter {
+    /// Byte strings one of which every match contains.
+    pub literals: Option<Vec<Vec<u8>>>,
+    /// Byte strings one of which every match starts with, at offset 0 of the payload.
+    pub prefixes: Option<Vec<Vec<u8>>>,
+}
 
 /// The compiled regex and its prefilter literals, or an error quoting the pattern and position.
-pub(super) fn compile(pattern: &str) -> Result<(regex::bytes::Regex, Option<Literals>), String> {
+pub(super) fn compile(pattern: &str) -> Result<(regex::bytes::Regex, Prefilter), String> {
     let hir = literal::parse(pattern).map_err(|err| {
         let (pos, kind) = match &*err {
             regex_syntax::Error::Parse(e) => (Some(e.span().start.offset), e.kind().to_string()),
@@ -340,5 +346,9 @@ pub(super) fn compile(pattern: &str) -> Result<(regex::bytes::Regex, Option<Lite
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|e| format!("invalid regex {pattern:?}: {e}"))?;
-    Ok((regex, literal::required_literals(&hir)))
+    let prefilter = Prefilter {
+        literals: literal::required_literals(&hir),
+        prefixes: literal::start_prefixes(&hir),
+    };
+    Ok((regex, prefilter))
 }

@@ -1,5 +1,6 @@
 //! Signature matching: payload regexes from `signatures/*.json`, matched raw and (for HTTP
-//! requests) URL-decoded, in one multi-pattern pass.
+//! requests) URL-decoded, in one multi-pattern pass; patterns anchored at the start of the
+//! payload (`^(?:GET|POST)\s…`) are prefiltered by their first bytes alone.
 //!
 //! `SignatureDetector` is a `PacketDetector` run on every analysis worker. An Aho-Corasick
 //! automaton over each signature's required literals picks candidates; only candidates (and the
@@ -15,7 +16,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde_json::json;
 
 use super::PacketDetector;
@@ -73,6 +74,8 @@ pub struct Signature {
     regex: regex::bytes::Regex,
     /// Prefilter literals; `None` puts the signature on the always-check list.
     literals: Option<Vec<Vec<u8>>>,
+    /// Start prefixes (anchored patterns): checked at offset 0 instead of the literals.
+    prefixes: Option<Vec<Vec<u8>>>,
 }
 
 impl Signature {
@@ -102,7 +105,7 @@ impl Signature {
 
     /// Whether this signature runs on every payload (no literal for the prefilter).
     pub fn always_checked(&self) -> bool {
-        self.literals.is_none()
+        self.literals.is_none() && self.prefixes.is_none()
     }
 }
 
@@ -136,6 +139,9 @@ pub struct SignatureSet {
     /// Automaton pattern index → signature index.
     owner: Vec<usize>,
     always: Vec<usize>,
+    /// Signatures with start prefixes, grouped by prefix list (many share the request
+    /// methods), so each list is compared once per payload.
+    prefixed: Vec<(Vec<Vec<u8>>, Vec<usize>)>,
 }
 
 impl SignatureSet {
@@ -143,18 +149,26 @@ impl SignatureSet {
         let mut patterns: Vec<&[u8]> = Vec::new();
         let mut owner = Vec::new();
         let mut always = Vec::new();
+        let mut prefixed: Vec<(Vec<Vec<u8>>, Vec<usize>)> = Vec::new();
         for (i, s) in sigs.iter().enumerate() {
-            match &s.literals {
-                Some(lits) => lits.iter().for_each(|l| {
+            match (&s.prefixes, &s.literals) {
+                (Some(p), _) => match prefixed.iter_mut().find(|(q, _)| q == p) {
+                    Some((_, members)) => members.push(i),
+                    None => prefixed.push((p.clone(), vec![i])),
+                },
+                (None, Some(lits)) => lits.iter().for_each(|l| {
                     patterns.push(l);
                     owner.push(i);
                 }),
-                None => always.push(i),
+                (None, None) => always.push(i),
             }
         }
+        // A DFA: the overlapping walk (every literal must be seen) cannot use the prefilters,
+        // so its per-byte cost is what counts, and a DFA's is a table lookup.
         let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .ok();
         if automaton.is_none() {
@@ -166,6 +180,7 @@ impl SignatureSet {
             automaton,
             owner,
             always,
+            prefixed,
         }
     }
 
@@ -192,6 +207,17 @@ impl SignatureSet {
         let mut candidate = vec![false; self.sigs.len()];
         for &i in &self.always {
             candidate[i] = true;
+        }
+        for (prefixes, members) in &self.prefixed {
+            let starts = |buf: &[u8]| {
+                prefixes.iter().any(|p| {
+                    buf.get(..p.len())
+                        .is_some_and(|b| b.eq_ignore_ascii_case(p))
+                })
+            };
+            if starts(payload) || decoded.as_deref().is_some_and(starts) {
+                members.iter().for_each(|&i| candidate[i] = true);
+            }
         }
         if let Some(ac) = &self.automaton {
             for buf in std::iter::once(payload).chain(decoded.as_deref()) {
