@@ -49,7 +49,7 @@ const RESULT_QUEUE_PER_WORKER: usize = 4;
 /// Result batches queued for the output stage (each one capture batch with its frames).
 const OUTPUT_QUEUE: usize = 32;
 /// Messages queued for the SQLite writer (each up to `sinks::STORE_BATCH` rows, ~0.5 MB).
-const STORE_QUEUE: usize = 64;
+const STORE_QUEUE: usize = 16;
 /// Messages queued for the pcap logger (each up to `sinks::PCAP_BATCH` frames).
 const PCAP_QUEUE: usize = 32;
 
