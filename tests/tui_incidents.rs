@@ -197,3 +197,36 @@ fn the_writer_changes_the_stored_incident_that_matches() {
         out.message
     );
 }
+
+#[test]
+fn a_late_reputation_alert_joins_its_row_and_an_incident_with_its_score() {
+    let mut m = model();
+    let row = m.rows().back().unwrap().clone();
+    let a = nsm_tui::engine::record::Analyzed {
+        pcap_cnt: row.pcap_cnt,
+        frame: row.frame.clone(),
+        decoded: row.decoded.clone(),
+        alerts: vec![],
+    };
+    let mut late = alert(row.ts(), Severity::High, "reputation", row.pcap_cnt);
+    late.explanation = "source 203.0.113.5 has AbuseIPDB confidence 90% from 41 reports \
+                        (ISP Example Net, usage Data Center)"
+        .into();
+    m.late_alert(&a, &late);
+    let r = m.rows().back().unwrap();
+    assert_eq!(r.threat.as_ref().map(|t| t.severity), Some(Severity::High));
+    assert_eq!(r.alerts.len(), 2);
+    let inc = m
+        .incidents()
+        .iter()
+        .find(|i| &*i.category == "reputation")
+        .expect("a reputation incident");
+    assert_eq!(inc.source, Some(A.into()));
+    assert!(inc.alerts[0]
+        .explanation
+        .contains("confidence 90% from 41 reports"));
+    assert!(inc.alerts[0]
+        .explanation
+        .contains("ISP Example Net, usage Data Center"));
+    assert_eq!(m.alerts_by_severity.get(&Severity::High), Some(&1));
+}

@@ -115,6 +115,9 @@ pub struct IncidentAlert {
     pub severity: Severity,
     pub description: Arc<str>,
     pub packet: u64,
+    /// Why it fired (counts and thresholds, matched bytes, an AbuseIPDB score with its report
+    /// count, ISP and usage type).
+    pub explanation: String,
 }
 
 /// Alerts from one source and category, close together in time.
@@ -215,6 +218,31 @@ impl Model {
         }
     }
 
+    /// An alert that arrived after its packet (AbuseIPDB reputation): it joins the incidents
+    /// and counters, and the packet's row when that is still retained.
+    pub fn late_alert(&mut self, a: &Analyzed, alert: &Alert) {
+        let source = match (&a.decoded.ip, &a.decoded.arp) {
+            (Some(ip), _) => Some(ip.src),
+            (None, Some(arp)) => Some(IpAddr::V4(arp.sender_ip)),
+            _ => None,
+        };
+        self.add_alert(alert, source);
+        if let Some(row) = self
+            .rows
+            .iter_mut()
+            .rev()
+            .find(|r| r.pcap_cnt == a.pcap_cnt)
+        {
+            row.alerts.push(alert.clone());
+            row.threat = highest(&row.alerts).map(|t| Threat {
+                severity: t.severity,
+                category: t.category.clone(),
+                rule: t.rule,
+                description: t.description.clone(),
+            });
+        }
+    }
+
     /// Take the pipeline's counters.
     pub fn stats(&mut self, s: &Stats) {
         self.stats = s.clone();
@@ -278,6 +306,7 @@ impl Model {
             severity: alert.severity,
             description: alert.description.clone(),
             packet: alert.packet,
+            explanation: alert.explanation.clone(),
         };
         let limit = self.config.alerts_per_incident;
         if let Some(inc) = self

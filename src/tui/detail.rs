@@ -266,6 +266,9 @@ fn incident_lines(i: &Incident, m: &Model, th: &Theme) -> Vec<Line<'static>> {
             ),
             th.severity(a.severity),
         ));
+        if !a.explanation.is_empty() {
+            lines.push(Line::styled(format!("      {}", a.explanation), th.dim()));
+        }
     }
     let rows = m.incident_rows(i, 0);
     lines.push(Line::styled(

@@ -96,6 +96,11 @@ impl Observer for ModelObserver {
         self.flush(false);
     }
     fn flow_ended(&mut self, _r: &FlowRecord) {}
+    fn late_alert(&mut self, a: &Analyzed, alert: &crate::engine::alert::Alert) {
+        self.flush(true);
+        self.shared.lock().late_alert(a, alert);
+        self.shared.bump();
+    }
     fn stats(&mut self, s: &Stats) {
         self.flush(true);
         self.shared.lock().stats(s);
