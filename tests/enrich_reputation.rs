@@ -408,3 +408,46 @@ fn read_waits_for_checks_and_writes_the_late_alert_to_eve() {
     assert_eq!(a["pcap_cnt"], 1);
     assert_eq!(a["alert"]["metadata"]["score"][0], "96");
 }
+
+#[test]
+fn sigterm_cuts_the_wait_for_pending_checks() {
+    // The server never answers within the run; `read` would wait `finish_wait` (30 s) for it.
+    let script: Arc<Script> = Arc::new(|req: &Seen, _| Reply {
+        delay: Duration::from_secs(20),
+        ..json_reply(200, check_body(&req.ip(), 96, 230))
+    });
+    let (base, _seen) = serve(script);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("one.pcap");
+    let frames = [packet(1, [10, 0, 0, 7], [45, 33, 32, 156]).frame];
+    nsm_tui::store::write_pcap(&pcap, &frames).unwrap();
+    let started = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+        .arg("read")
+        .arg(&pcap)
+        .args(["--no-db", "--no-pcap-log"])
+        .env("ABUSEIPDB_API_KEY", KEY)
+        .env("ABUSEIPDB_BASE_URL", &base)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The one packet is read at once; the run is then waiting for the check.
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("AbuseIPDB: "), "{stderr}");
+    // Stopped: at most the 2 s grace after the signal, well before the check's own 10 s
+    // time-out (and the 30 s wait) would have ended the run.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the run kept waiting after SIGTERM: {:?}",
+        started.elapsed()
+    );
+}

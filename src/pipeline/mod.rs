@@ -192,6 +192,7 @@ pub fn run(
             observer: opts.observer,
             reputation: opts.enrich.reputation,
             reputation_wait: opts.enrich.finish_wait,
+            stopped: stop.clone(),
             geo_record,
         },
     );

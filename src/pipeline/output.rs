@@ -6,6 +6,7 @@
 //!
 //! Runs on the `output` thread; blocks on its input queue and (file replay) on full sink queues.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -45,6 +46,9 @@ pub struct OutBatch {
     pub events: Vec<(usize, OutEvent)>,
 }
 
+/// How long a stopped run still waits for reputation checks already in flight.
+const STOPPED_REPUTATION_WAIT: Duration = Duration::from_secs(2);
+
 /// What the output stage does besides EVE.
 pub struct OutputOptions {
     /// The capture source (interface or file), as `capture_stats` rows name it.
@@ -59,6 +63,9 @@ pub struct OutputOptions {
     pub reputation: Option<crate::enrich::reputation::Reputation>,
     /// How long the end of the input waits for pending reputation checks.
     pub reputation_wait: std::time::Duration,
+    /// Raised by Ctrl-C / SIGTERM: then the wait for pending checks is cut to
+    /// `STOPPED_REPUTATION_WAIT`, since the person asked to stop.
+    pub stopped: Arc<AtomicBool>,
     /// Writes the GeoIP of each new address to the database's `ip_geo` table.
     pub geo_record: Option<crate::enrich::georecord::GeoRecorder>,
 }
@@ -213,7 +220,11 @@ impl Output {
     fn finish(&mut self, s: &Stats, ts: Ts) {
         let mut s = s.clone();
         if let Some(mut r) = self.opts.reputation.take() {
-            let found = r.finish(self.opts.reputation_wait);
+            let found = r.finish_unless_stopped(
+                self.opts.reputation_wait,
+                &self.opts.stopped,
+                STOPPED_REPUTATION_WAIT,
+            );
             for f in &found {
                 *s.alerts.entry(f.alert.severity).or_default() += 1;
             }

@@ -294,12 +294,28 @@ impl Reputation {
     /// End of input: no more addresses; waits until the queue is worked off or `timeout`
     /// passes (then cancels what is left), and returns the remaining findings.
     pub fn finish(&mut self, timeout: Duration) -> Vec<Finding> {
+        self.finish_unless_stopped(timeout, &AtomicBool::new(false), Duration::ZERO)
+    }
+
+    /// `finish`, except that once `stop` is raised (Ctrl-C, SIGTERM; before or during the
+    /// wait) it waits at most `grace` more.
+    pub fn finish_unless_stopped(
+        &mut self,
+        timeout: Duration,
+        stop: &AtomicBool,
+        grace: Duration,
+    ) -> Vec<Finding> {
         self.tx = None;
-        let deadline = Instant::now() + timeout;
+        let mut deadline = Instant::now() + timeout;
+        let mut stop_seen = false;
         let mut out = Vec::new();
         while let Some(w) = &self.worker {
             if w.is_finished() {
                 break;
+            }
+            if !stop_seen && stop.load(Ordering::Relaxed) {
+                stop_seen = true;
+                deadline = deadline.min(Instant::now() + grace);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
