@@ -422,7 +422,7 @@ fn sigterm_cuts_the_wait_for_pending_checks() {
     let frames = [packet(1, [10, 0, 0, 7], [45, 33, 32, 156]).frame];
     nsm_tui::store::write_pcap(&pcap, &frames).unwrap();
     let started = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
         .arg("read")
         .arg(&pcap)
         .args(["--no-db", "--no-pcap-log"])
