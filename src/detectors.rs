@@ -1,5 +1,5 @@
 //! Builds the detector set from the configuration, at the IO edge: reads the signature files
-//! from disk, reports bad entries, and reloads signatures on SIGHUP.
+//! and blocklists from disk, reports bad entries, and reloads both on SIGHUP.
 //!
 //! Called on the main thread at start-up; the reload watcher runs on a thread of its own.
 
@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use crate::config::Config;
 use crate::engine::detect::signature::{RuleFiles, SignatureError};
 use crate::engine::detect::{DetectorSet, SignatureHandle, SignatureSet};
+use crate::enrich::blocklist::BlocklistHandle;
 
 /// Signature files on the local filesystem.
 pub struct FsRuleFiles;
@@ -47,9 +48,18 @@ fn report(errors: &[SignatureError], loaded: usize, path: &Path) {
     }
 }
 
-/// The default detectors with the configured signatures, and the handle that swaps the
-/// signature set on reload.
-pub fn build(c: &Config) -> Result<(DetectorSet, SignatureHandle)> {
+/// What a reload swaps: the signature set, and the blocklist table when lists are configured.
+#[derive(Debug, Clone)]
+pub struct Handles {
+    pub signatures: SignatureHandle,
+    pub blocklist: Option<BlocklistHandle>,
+    signatures_dir: PathBuf,
+    blocklists: Vec<PathBuf>,
+}
+
+/// The default detectors with the configured signatures and blocklists, and the handles that
+/// swap them on reload.
+pub fn build(c: &Config) -> Result<(DetectorSet, Handles)> {
     let dir = &c.detector.signatures_dir;
     let (set, errors) = load_signatures(dir);
     report(&errors, set.len(), dir);
@@ -59,11 +69,18 @@ pub fn build(c: &Config) -> Result<(DetectorSet, SignatureHandle)> {
     for n in notes {
         eprintln!("{n}");
     }
-    if let Some(table) = blocklist {
-        let d = crate::enrich::blocklist::BlocklistDetector::new(table);
+    let blocklist = blocklist.map(BlocklistHandle::new);
+    if let Some(h) = &blocklist {
+        let d = crate::enrich::blocklist::BlocklistDetector::shared(h.clone());
         set.stateful.push(Box::new(d));
     }
-    Ok((set, handle))
+    let handles = Handles {
+        signatures: handle,
+        blocklist,
+        signatures_dir: dir.clone(),
+        blocklists: c.enrich.blocklists.clone(),
+    };
+    Ok((set, handles))
 }
 
 /// What a reload did.
@@ -71,38 +88,56 @@ pub fn build(c: &Config) -> Result<(DetectorSet, SignatureHandle)> {
 pub struct Reloaded {
     pub loaded: usize,
     pub skipped: Vec<String>,
+    /// Blocklist entries loaded, when lists are configured; their problems join `skipped`.
+    pub blocklist_entries: Option<usize>,
     /// False when nothing loaded and something was wrong: the old set stays, as Suricata
     /// keeps its rules when a reload fails.
     pub swapped: bool,
 }
 
-/// Load the signatures in `dir` again and swap them in.
-pub fn reload(dir: &Path, handle: &SignatureHandle) -> Reloaded {
-    let (set, errors) = load_signatures(dir);
+/// Load the signatures (and the blocklists configured at start) again and swap them in.
+pub fn reload(h: &Handles) -> Reloaded {
+    let (set, errors) = load_signatures(&h.signatures_dir);
     let loaded = set.len();
     let swapped = loaded > 0 || errors.is_empty();
     if swapped {
-        handle.replace(set);
+        h.signatures.replace(set);
+    }
+    let mut skipped: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let mut blocklist_entries = None;
+    if let Some(bh) = &h.blocklist {
+        let (table, notes) = crate::enrich::load_blocklists(&h.blocklists);
+        skipped.extend(notes.into_iter().filter(|n| n.starts_with("warning")));
+        // A list that cannot be read at all keeps the table that was loaded.
+        if let Some(t) = table.filter(|t| !t.is_empty()) {
+            blocklist_entries = Some(t.len());
+            bh.replace(t);
+        }
     }
     Reloaded {
         loaded,
-        skipped: errors.iter().map(ToString::to_string).collect(),
+        skipped,
+        blocklist_entries,
         swapped,
     }
 }
 
-/// Reload signatures from `dir` whenever the process receives SIGHUP (headless commands; the
-/// console reloads on a key instead, since a hangup there means the terminal went away).
-pub fn reload_on_sighup(dir: PathBuf, handle: SignatureHandle) -> Result<()> {
+/// Reload signatures and blocklists whenever the process receives SIGHUP (headless commands;
+/// the console reloads on a key instead, since a hangup there means the terminal went away).
+pub fn reload_on_sighup(handles: Handles) -> Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])
         .context("installing the SIGHUP handler")?;
     std::thread::Builder::new()
         .name("signature-reload".into())
         .spawn(move || {
+            let dir = handles.signatures_dir.clone();
             for _ in signals.forever() {
-                let r = reload(&dir, &handle);
+                let r = reload(&handles);
                 for e in &r.skipped {
                     eprintln!("warning: signature skipped: {e}");
+                }
+                if let Some(n) = r.blocklist_entries {
+                    eprintln!("blocklists reloaded: {n} entries");
                 }
                 if r.swapped {
                     eprintln!(

@@ -91,8 +91,8 @@ pub fn enrichment(c: &Config) -> crate::enrich::Enrichment {
 
 /// The detectors the configuration asks for; signatures reload on SIGHUP.
 pub fn detectors(c: &Config) -> Result<DetectorSet> {
-    let (set, handle) = crate::detectors::build(c)?;
-    crate::detectors::reload_on_sighup(c.detector.signatures_dir.clone(), handle)?;
+    let (set, handles) = crate::detectors::build(c)?;
+    crate::detectors::reload_on_sighup(handles)?;
     Ok(set)
 }
 

@@ -1,6 +1,7 @@
 //! Signature reload on SIGHUP in a headless run: `nsm-tui read` of a FIFO keeps running while
-//! the test swaps the signature file and signals it; packets written after the reload fire the
-//! new signature, and a reload of a broken file keeps the set that was loaded.
+//! the test swaps the signature file and the blocklist and signals it; packets written after the
+//! reload fire the new signature and match the new list, and a reload of a broken signature file
+//! keeps the set that was loaded.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -20,7 +21,7 @@ fn signature(id: u64, word: &str) -> String {
 fn udp_record(payload: &[u8], ts_sec: u32) -> Vec<u8> {
     let mut frame = Vec::new();
     PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .ipv4([203, 0, 113, 7], [198, 51, 100, 2], 64)
         .udp(40000, 9999)
         .write(&mut frame, payload)
         .unwrap();
@@ -94,6 +95,8 @@ fn sighup_reloads_signatures_and_a_broken_reload_keeps_the_old_set() {
         .unwrap()
         .success());
     let eve = dir.path().join("eve.json");
+    let blocklist = dir.path().join("drop.txt");
+    std::fs::write(&blocklist, "# test list\n192.0.2.99\n").unwrap();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
         .arg("read")
@@ -102,6 +105,8 @@ fn sighup_reloads_signatures_and_a_broken_reload_keeps_the_old_set() {
         .arg(&eve)
         .arg("--signatures")
         .arg(&sigs)
+        .arg("--blocklist")
+        .arg(&blocklist)
         .args(["--no-db", "--no-pcap-log"])
         .current_dir(dir.path())
         .stdout(Stdio::null())
@@ -131,7 +136,9 @@ fn sighup_reloads_signatures_and_a_broken_reload_keeps_the_old_set() {
     }
 
     std::fs::write(&rules, signature(8_000_002, "betamarker")).unwrap();
+    std::fs::write(&blocklist, "# test list\n203.0.113.0/24\n").unwrap();
     hup(pid);
+    wait_line(&lines, "blocklists reloaded: 1 entries");
     wait_line(&lines, "signatures reloaded from");
     w.write_all(&udp_record(b"xx betamarker xx", 1)).unwrap();
     w.write_all(&udp_record(b"xx alphamarker xx", 2)).unwrap();
@@ -147,12 +154,22 @@ fn sighup_reloads_signatures_and_a_broken_reload_keeps_the_old_set() {
     reader.join().unwrap();
     assert!(status.success());
     let text = std::fs::read_to_string(&eve).unwrap();
-    let ids: Vec<u64> = text
+    let alerts: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v["event_type"] == "alert")
+        .collect();
+    let ids: Vec<u64> = alerts
+        .iter()
+        .filter(|v| v["alert"]["metadata"]["detector"][0] == "signature")
         .map(|v| v["alert"]["signature_id"].as_u64().unwrap())
         .collect();
     // The new signature fired on both beta packets; the replaced one no longer fires.
     assert_eq!(ids, vec![8_000_002, 8_000_002], "{text}");
+    // The reloaded blocklist names the source: one alert for the flow's first packet.
+    let listed: Vec<_> = alerts
+        .iter()
+        .filter(|v| v["alert"]["category"] == "reputation" && v["src_ip"] == "203.0.113.7")
+        .collect();
+    assert_eq!(listed.len(), 1, "{text}");
 }

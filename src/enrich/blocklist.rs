@@ -10,7 +10,9 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::RwLock;
 
 use serde_json::json;
 
@@ -388,6 +390,8 @@ fn emit(out: &mut Vec<(u128, u128, u32)>, from: Option<u128>, to: u128, tag: u32
 /// documentation-range) address on a loaded list.
 pub struct BlocklistDetector {
     table: Arc<Blocklist>,
+    /// Where a reload puts a new table, and the generation this detector last took.
+    handle: Option<(BlocklistHandle, u64)>,
     matched_flows: u64,
 }
 
@@ -395,8 +399,51 @@ impl BlocklistDetector {
     pub fn new(table: Arc<Blocklist>) -> Self {
         BlocklistDetector {
             table,
+            handle: None,
             matched_flows: 0,
         }
+    }
+
+    /// A detector that picks up the tables a reload puts into `handle`.
+    pub fn shared(handle: BlocklistHandle) -> Self {
+        let (table, gen) = handle.current();
+        BlocklistDetector {
+            table,
+            handle: Some((handle, gen)),
+            matched_flows: 0,
+        }
+    }
+}
+
+/// The current blocklist table, swapped whole on reload (SIGHUP, the console's `R`); the
+/// detector checks one atomic per packet and takes the new table when it changed.
+#[derive(Debug, Clone)]
+pub struct BlocklistHandle(Arc<(AtomicU64, RwLock<Arc<Blocklist>>)>);
+
+impl BlocklistHandle {
+    pub fn new(table: Arc<Blocklist>) -> Self {
+        BlocklistHandle(Arc::new((AtomicU64::new(0), RwLock::new(table))))
+    }
+    /// The table and its generation.
+    pub fn current(&self) -> (Arc<Blocklist>, u64) {
+        let table = self
+            .0
+             .1
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        (table, self.0 .0.load(Ordering::Acquire))
+    }
+    pub fn replace(&self, table: Arc<Blocklist>) {
+        *self
+            .0
+             .1
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = table;
+        self.0 .0.fetch_add(1, Ordering::Release);
+    }
+    fn generation(&self) -> u64 {
+        self.0 .0.load(Ordering::Acquire)
     }
 }
 
@@ -410,6 +457,11 @@ impl StatefulDetector for BlocklistDetector {
             return;
         }
         let Some(ip) = a.decoded.ip else { return };
+        if let Some((h, seen)) = &mut self.handle {
+            if h.generation() != *seen {
+                (self.table, *seen) = h.current();
+            }
+        }
         let mut matched = false;
         for (addr, role) in [(ip.src, "source"), (ip.dst, "destination")] {
             if !checked(addr) {

@@ -102,9 +102,9 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
         observers.push(o);
     }
     opts.observer = Some(Box::new(Fanout(observers)));
-    let (detectors, handle) = crate::detectors::build(c)?;
+    let (detectors, handles) = crate::detectors::build(c)?;
     let dir = c.detector.signatures_dir.clone();
-    let reloader: effects::Reloader = Box::new(move || reload_outcome(&dir, &handle));
+    let reloader: effects::Reloader = Box::new(move || reload_outcome(&dir, &handles));
     // Blocks go through the response module (guard, caps, firewall or dry run, audit chain);
     // without a database there is nowhere to audit, so requests are only noted.
     let responder: Box<dyn Responder> = if c.storage.db_enabled {
@@ -179,8 +179,8 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
 }
 
 /// The status-bar line for a signature reload.
-fn reload_outcome(dir: &Path, handle: &crate::engine::detect::SignatureHandle) -> Outcome {
-    let r = crate::detectors::reload(dir, handle);
+fn reload_outcome(dir: &Path, handles: &crate::detectors::Handles) -> Outcome {
+    let r = crate::detectors::reload(handles);
     let skipped = match r.skipped.first() {
         None => String::new(),
         Some(first) => format!("; {} skipped, first: {first}", r.skipped.len()),
@@ -188,7 +188,13 @@ fn reload_outcome(dir: &Path, handle: &crate::engine::detect::SignatureHandle) -
     if r.swapped {
         Outcome {
             ok: r.skipped.is_empty(),
-            message: format!("signatures reloaded: {} loaded{skipped}", r.loaded),
+            message: format!(
+                "signatures reloaded: {} loaded{}{skipped}",
+                r.loaded,
+                r.blocklist_entries
+                    .map(|n| format!(", blocklists {n} entries"))
+                    .unwrap_or_default()
+            ),
         }
     } else {
         Outcome {
