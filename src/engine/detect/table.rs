@@ -8,6 +8,8 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
+use crate::engine::frame::Ts;
+
 /// The hasher of every detector table and set: keys are addresses and ports, which a remote
 /// sender chooses, so it is keyed per process (ahash's `RandomState`) but much faster than SipHash.
 pub(crate) type Hasher = ahash::RandomState;
@@ -18,8 +20,6 @@ pub(crate) type Set<T> = HashSet<T, Hasher>;
 pub(crate) fn new_set<T>() -> Set<T> {
     HashSet::with_hasher(Hasher::new())
 }
-
-use crate::engine::frame::Ts;
 
 struct Entry<V> {
     value: V,
