@@ -33,9 +33,37 @@ fn score(alts: &[Vec<u8>]) -> usize {
     alts.iter().map(Vec::len).min().unwrap_or(0)
 }
 
-/// The better of two requirements: longer shortest literal, then fewer alternatives.
+/// Tokens in nearly every HTTP request or response: a prefilter on them passes a third of all
+/// payloads, so any other literal long enough is preferred (what Suricata's `fast_pattern`
+/// choice does by hand in ET rules).
+const COMMON: &[&[u8]] = &[
+    b"http",
+    b"http://",
+    b"https://",
+    b"user-agent:",
+    b"host:",
+    b"accept:",
+    b"content-type:",
+    b"content-length:",
+    b"cookie:",
+];
+
+fn weak(alts: &[Vec<u8>]) -> bool {
+    alts.iter().any(|l| COMMON.contains(&l.as_slice()))
+}
+
+/// The better of two requirements: not made of common protocol tokens (when the other is long
+/// enough), then longer shortest literal, then fewer alternatives.
 fn better(a: Option<Vec<Vec<u8>>>, b: Option<Vec<Vec<u8>>>) -> Option<Vec<Vec<u8>>> {
     match (a, b) {
+        (Some(a), Some(b)) if weak(&a) != weak(&b) => {
+            let (strong, common) = if weak(&a) { (b, a) } else { (a, b) };
+            Some(if score(&strong) >= MIN_LITERAL {
+                strong
+            } else {
+                common
+            })
+        }
         (Some(a), Some(b)) => {
             let (sa, sb) = (score(&a), score(&b));
             if sb > sa || (sb == sa && b.len() < a.len()) {
@@ -201,6 +229,23 @@ mod tests {
             Some(vec!["<script".into(), "javascript:".into()])
         );
         assert_eq!(lits(r"(?i)sleep\(\s*\d+"), Some(vec!["sleep(".into()]));
+    }
+
+    #[test]
+    fn common_protocol_tokens_give_way_to_rarer_literals() {
+        assert_eq!(
+            lits(r"(?i)user-agent:[^\r\n]*sqlmap"),
+            Some(vec!["sqlmap".into()])
+        );
+        assert_eq!(
+            lits(r"(?i)(?:wget|curl)\s+https?://"),
+            Some(vec!["curl".into(), "wget".into()])
+        );
+        // With nothing else long enough, the common token still beats no prefilter at all.
+        assert_eq!(
+            lits(r"(?i)user-agent:\s*x"),
+            Some(vec!["user-agent:".into()])
+        );
     }
 
     #[test]

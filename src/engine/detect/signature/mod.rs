@@ -221,6 +221,11 @@ impl SignatureSet {
         }
         if let Some(ac) = &self.automaton {
             for buf in std::iter::once(payload).chain(decoded.as_deref()) {
+                // Most payloads hold no literal at all; `is_match` finds that out with the
+                // automaton's prefilter, which the overlapping walk cannot use.
+                if !ac.is_match(buf) {
+                    continue;
+                }
                 for m in ac.find_overlapping_iter(buf) {
                     if let Some(&i) = self.owner.get(m.pattern().as_usize()) {
                         candidate[i] = true;
