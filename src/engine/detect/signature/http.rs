@@ -3,7 +3,8 @@
 //! Called per packet by the signature matcher on analysis workers; allocates only for payloads
 //! that start with an HTTP method and contain something to decode.
 
-const METHODS: [&[u8]; 9] = [
+/// The request methods the shipped request-line signatures name (HTTP and WebDAV).
+const METHODS: [&[u8]; 17] = [
     b"GET ",
     b"POST ",
     b"PUT ",
@@ -13,6 +14,14 @@ const METHODS: [&[u8]; 9] = [
     b"PATCH ",
     b"TRACE ",
     b"CONNECT ",
+    b"PROPFIND ",
+    b"PROPPATCH ",
+    b"MKCOL ",
+    b"COPY ",
+    b"MOVE ",
+    b"LOCK ",
+    b"UNLOCK ",
+    b"SEARCH ",
 ];
 
 /// Whether the payload opens an HTTP request.
@@ -59,6 +68,10 @@ mod tests {
         let d = decoded_request(b"GET /?id=%25%27+or+0%3D0 HTTP/1.1\r\n").unwrap();
         assert_eq!(d, b"GET /?id=%' or 0=0 HTTP/1.1\r\n".to_vec());
         assert_eq!(decoded_request(b"HTTP/1.1 200 OK\r\n%41"), None);
+        assert_eq!(
+            decoded_request(b"PROPFIND /a%2e%2e/ HTTP/1.1").as_deref(),
+            Some(&b"PROPFIND /a../ HTTP/1.1"[..])
+        );
         assert_eq!(decoded_request(b"GET / HTTP/1.1\r\n"), None);
         assert_eq!(decoded_request(b"GET /%zz%4 HTTP/1.1").as_deref(), None);
         assert_eq!(decoded_request(b"GET /%4").as_deref(), None);
