@@ -393,6 +393,12 @@ fn read_waits_for_checks_and_writes_the_late_alert_to_eve() {
         "{stderr}"
     );
     assert_eq!(seen.lock().unwrap().len(), 1);
+    // The run summary counts the late alert too.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("alerts:   1 (critical 1, high 0, medium 0, low 0)"),
+        "{stdout}"
+    );
     let alerts: Vec<serde_json::Value> = std::fs::read_to_string(&eve)
         .unwrap()
         .lines()

@@ -266,9 +266,13 @@ pub fn run(
     let mut stats = agg_join
         .join()
         .map_err(|_| anyhow!("the aggregator thread panicked"))?;
-    let mut errors = out_join
+    let out_end = out_join
         .join()
         .map_err(|_| anyhow!("the output thread panicked"))?;
+    let mut errors = out_end.errors;
+    for (sev, n) in out_end.late_alerts {
+        *stats.alerts.entry(sev).or_default() += n;
+    }
     // The output stage may have counted database drops after the aggregator's last look.
     stats.db_drops = counters.db_drops.load(std::sync::atomic::Ordering::Relaxed);
     let store = match store_join {

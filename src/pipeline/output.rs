@@ -6,6 +6,7 @@
 //!
 //! Runs on the `output` thread; blocks on its input queue and (file replay) on full sink queues.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -14,7 +15,7 @@ use crossbeam_channel::Receiver;
 
 use super::observer::Observer;
 use super::sinks::{Sinks, PCAP_BATCH, STORE_BATCH};
-use crate::engine::alert::highest;
+use crate::engine::alert::{highest, Severity};
 use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::frame::{RawFrame, Ts};
 use crate::engine::record::{Analyzed, PacketRow, ThreatRef};
@@ -79,6 +80,16 @@ pub struct Output {
     pcap_frames: Vec<RawFrame>,
     errors: Vec<String>,
     last_stats_row: Option<Instant>,
+    /// Late (reputation) alerts by severity: the aggregator's counters never saw them.
+    late: BTreeMap<Severity, u64>,
+}
+
+/// What the output stage hands back when it ends.
+pub struct OutputEnd {
+    /// Sink errors met.
+    pub errors: Vec<String>,
+    /// Alerts that arrived after their packet (AbuseIPDB), by severity, for the run summary.
+    pub late_alerts: BTreeMap<Severity, u64>,
 }
 
 impl Output {
@@ -92,11 +103,13 @@ impl Output {
             pcap_frames: Vec::with_capacity(PCAP_BATCH),
             errors: Vec::new(),
             last_stats_row: None,
+            late: BTreeMap::new(),
         }
     }
 
-    /// Write everything until the aggregator hangs up; returns the sink errors met.
-    pub fn run(mut self, rx: &Receiver<OutBatch>) -> Vec<String> {
+    /// Write everything until the aggregator hangs up; returns the sink errors met and the
+    /// late alerts counted.
+    pub fn run(mut self, rx: &Receiver<OutBatch>) -> OutputEnd {
         for mut b in rx {
             let mut events = b.events.into_iter().peekable();
             for (i, (a, meta)) in b.packets.iter_mut().zip(&b.metas).enumerate() {
@@ -115,7 +128,10 @@ impl Output {
         }
         self.flush_store();
         self.flush_pcap();
-        self.errors
+        OutputEnd {
+            errors: self.errors,
+            late_alerts: self.late,
+        }
     }
 
     fn event(&mut self, ev: OutEvent) {
@@ -225,11 +241,12 @@ impl Output {
                 &self.opts.stopped,
                 STOPPED_REPUTATION_WAIT,
             );
-            for f in &found {
-                *s.alerts.entry(f.alert.severity).or_default() += 1;
-            }
             self.late_alerts(found);
             eprintln!("{}", r.status().snapshot().line());
+        }
+        // Every late alert of the run, not only those the final wait brought.
+        for (sev, n) in &self.late {
+            *s.alerts.entry(*sev).or_default() += n;
         }
         if let Some(g) = self.opts.geo_record.take() {
             if let Err(e) = g.finish() {
@@ -253,6 +270,7 @@ impl Output {
     /// Reputation alerts raised after their packet was written.
     fn late_alerts(&mut self, found: Vec<crate::enrich::reputation::Finding>) {
         for f in found {
+            *self.late.entry(f.alert.severity).or_default() += 1;
             if let Some(o) = &mut self.opts.observer {
                 o.late_alert(&f.packet, &f.alert);
             }
