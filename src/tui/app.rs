@@ -1,5 +1,6 @@
 //! The console's UI state and its key handler. Handlers change only this state and return
-//! `Effect`s (quit, pause, block, export, copy) that the event loop hands to another thread.
+//! `Effect`s (quit, pause, block, export, copy, reload, incident edits) that the event loop
+//! carries out or hands to another thread.
 //!
 //! Lives on the UI thread; handlers read the model while the loop holds its lock.
 

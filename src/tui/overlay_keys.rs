@@ -1,5 +1,6 @@
 //! Key handling inside the console's overlays: the filter box, the block confirmation, the
-//! export prompt and the incident note. Like every handler, these change only UI state and return effects.
+//! export prompt and the incident note. Like every handler, these change only UI state and
+//! return effects.
 //!
 //! Called on the UI thread from `App::handle_key`.
 

@@ -1,5 +1,6 @@
 //! The packet table: time, endpoints (with their countries when GeoIP is there), protocol,
-//! length, TCP flags, info and threat, each row coloured by its highest severity. Follows the newest packet until the user scrolls.
+//! length, TCP flags, info and threat, each row coloured by its highest severity. Follows the
+//! newest packet until the user scrolls.
 //!
 //! Drawn on the UI thread from the filtered view.
 
