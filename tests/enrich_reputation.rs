@@ -359,6 +359,15 @@ fn daily_quota_stops_checks_at_the_limit() {
     assert!(pkts[0].decoded.ip.is_some_and(|x| x.src == ip));
 }
 
+/// A capture of one packet from a private address to a public one (a reputation check).
+fn one_packet_capture() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("one.pcap");
+    let frames = [packet(1, [10, 0, 0, 7], [45, 33, 32, 156]).frame];
+    nsm_tui::store::write_pcap(&pcap, &frames).unwrap();
+    (dir, pcap)
+}
+
 #[test]
 fn read_waits_for_checks_and_writes_the_late_alert_to_eve() {
     let script: Arc<Script> = Arc::new(|req: &Seen, _| Reply {
@@ -367,10 +376,7 @@ fn read_waits_for_checks_and_writes_the_late_alert_to_eve() {
         ..json_reply(200, check_body(&req.ip(), 96, 230))
     });
     let (base, seen) = serve(script);
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("one.pcap");
-    let frames = [packet(1, [10, 0, 0, 7], [45, 33, 32, 156]).frame];
-    nsm_tui::store::write_pcap(&pcap, &frames).unwrap();
+    let (dir, pcap) = one_packet_capture();
     let eve = dir.path().join("eve.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
         .arg("read")
@@ -423,10 +429,7 @@ fn sigterm_cuts_the_wait_for_pending_checks() {
         ..json_reply(200, check_body(&req.ip(), 96, 230))
     });
     let (base, _seen) = serve(script);
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("one.pcap");
-    let frames = [packet(1, [10, 0, 0, 7], [45, 33, 32, 156]).frame];
-    nsm_tui::store::write_pcap(&pcap, &frames).unwrap();
+    let (_dir, pcap) = one_packet_capture();
     let started = Instant::now();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
         .arg("read")

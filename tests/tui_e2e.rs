@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,21 @@ impl Drop for Session {
     }
 }
 
+/// A temporary directory, the binary and the shipped signatures; `None` (with a note) when
+/// tmux is not installed.
+fn setup() -> Option<(tempfile::TempDir, &'static str, PathBuf)> {
+    if !common::have("tmux") {
+        eprintln!("note: tmux is not installed; skipping the console end-to-end test");
+        return None;
+    }
+    let sigs = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
+    Some((
+        tempfile::tempdir().unwrap(),
+        env!("CARGO_BIN_EXE_nsm-tui"),
+        sigs,
+    ))
+}
+
 fn packets_in(path: &Path) -> (u64, u64) {
     let mut src = FileSource::open(path).expect("readable pcap");
     let (mut all, mut tcp) = (0, 0);
@@ -79,13 +94,9 @@ fn packets_in(path: &Path) -> (u64, u64) {
 
 #[test]
 fn demo_in_tmux_filters_writes_blocks_and_quits() {
-    if !common::have("tmux") {
-        eprintln!("note: tmux is not installed; skipping the console end-to-end test");
+    let Some((dir, bin, sigs)) = setup() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_nsm-tui");
-    let sigs = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
+    };
     let status = dir.path().join("exit-status");
     let cmd = format!(
         "'{bin}' demo --fast --db data/packets.db --signatures '{}'; echo $? > '{}'",
@@ -180,13 +191,9 @@ fn total(screen: &str) -> Option<u64> {
 
 #[test]
 fn pause_holds_the_replay_and_sigterm_restores_the_terminal() {
-    if !common::have("tmux") {
-        eprintln!("note: tmux is not installed; skipping the console end-to-end test");
+    let Some((dir, bin, sigs)) = setup() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_nsm-tui");
-    let sigs = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
+    };
     let (pidfile, status) = (dir.path().join("pid"), dir.path().join("exit-status"));
     // `exec` keeps the shell's pid, so the pid file names nsm-tui itself.
     let cmd = format!(
@@ -235,13 +242,9 @@ fn pause_holds_the_replay_and_sigterm_restores_the_terminal() {
 
 #[test]
 fn closing_the_terminal_ends_the_console() {
-    if !common::have("tmux") {
-        eprintln!("note: tmux is not installed; skipping the console end-to-end test");
+    let Some((dir, bin, sigs)) = setup() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_nsm-tui");
-    let sigs = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
+    };
     let pidfile = dir.path().join("pid");
     // Slow replay, so the console is still running when its terminal goes away.
     let cmd = format!(

@@ -55,6 +55,15 @@ pub struct Threat {
     pub description: Arc<str>,
 }
 
+/// The packet's source address: the IP source, or an ARP packet's sender.
+fn source(d: &Decoded) -> Option<IpAddr> {
+    match (&d.ip, &d.arp) {
+        (Some(ip), _) => Some(ip.src),
+        (None, Some(arp)) => Some(IpAddr::V4(arp.sender_ip)),
+        _ => None,
+    }
+}
+
 /// One retained packet: the frame, its decoding, its alerts and a one-line summary.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -74,11 +83,7 @@ impl Row {
         self.frame.ts
     }
     pub fn src(&self) -> Option<IpAddr> {
-        match (&self.decoded.ip, &self.decoded.arp) {
-            (Some(ip), _) => Some(ip.src),
-            (None, Some(arp)) => Some(IpAddr::V4(arp.sender_ip)),
-            _ => None,
-        }
+        source(&self.decoded)
     }
     pub fn dst(&self) -> Option<IpAddr> {
         match (&self.decoded.ip, &self.decoded.arp) {
@@ -221,12 +226,7 @@ impl Model {
     /// An alert that arrived after its packet (AbuseIPDB reputation): it joins the incidents
     /// and counters, and the packet's row when that is still retained.
     pub fn late_alert(&mut self, a: &Analyzed, alert: &Alert) {
-        let source = match (&a.decoded.ip, &a.decoded.arp) {
-            (Some(ip), _) => Some(ip.src),
-            (None, Some(arp)) => Some(IpAddr::V4(arp.sender_ip)),
-            _ => None,
-        };
-        self.add_alert(alert, source);
+        self.add_alert(alert, source(&a.decoded));
         if let Some(row) = self
             .rows
             .iter_mut()

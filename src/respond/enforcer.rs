@@ -211,6 +211,19 @@ impl Enforcer {
         (secs, offense)
     }
 
+    /// Whether an action on `addr` may run now: the never-block guard, then the caps and the
+    /// circuit breaker. Err is the refusal to audit.
+    pub(super) fn admit(&mut self, addr: IpAddr, now: i64, in_flight: usize) -> Result<(), String> {
+        if let Some(why) = self.guard.verdict(addr) {
+            return Err(format!("refused: {why}"));
+        }
+        let load = Load {
+            in_flight,
+            ..self.load(now)
+        };
+        self.breaker.admit(now / NS, load)
+    }
+
     /// Blocks, rate-limits or quarantines `req.addr`; `now` is wall-clock nanoseconds.
     pub fn apply(&mut self, req: &Request, now: i64, in_flight: usize) -> Decision {
         let mut rec = ActionRecord {
@@ -223,14 +236,7 @@ impl Enforcer {
             alert_id: req.alert_id,
             ..ActionRecord::default()
         };
-        if let Some(why) = self.guard.verdict(req.addr) {
-            return self.finish(rec, Outcome::Refused, format!("refused: {why}"), 0);
-        }
-        let load = Load {
-            in_flight,
-            ..self.load(now)
-        };
-        if let Err(why) = self.breaker.admit(now / NS, load) {
+        if let Err(why) = self.admit(req.addr, now, in_flight) {
             return self.finish(rec, Outcome::Refused, why, 0);
         }
         let (secs, offense) = self.duration(req);

@@ -13,7 +13,6 @@ use std::net::IpAddr;
 use super::audit::{ActionRecord, Outcome};
 use super::enforcer::{Decision, Enforcer};
 use super::fw::Cmd;
-use super::limits::Load;
 
 const NS: i64 = 1_000_000_000;
 
@@ -123,14 +122,7 @@ impl Enforcer {
             alert_id: req.alert_id,
             ..ActionRecord::default()
         };
-        if let Some(why) = self.guard.verdict(req.addr) {
-            return self.finish(rec, Outcome::Refused, format!("refused: {why}"), 0);
-        }
-        let load = Load {
-            in_flight,
-            ..self.load(now)
-        };
-        if let Err(why) = self.breaker.admit(now / NS, load) {
+        if let Err(why) = self.admit(req.addr, now, in_flight) {
             return self.finish(rec, Outcome::Refused, why, 0);
         }
         let (ok, shown, status, output) = self.run_all(&commands(req.addr));

@@ -60,40 +60,33 @@ fn cells(r: &Row, wide: bool, geo: Option<&GeoIp>) -> Vec<String> {
     v
 }
 
-fn widths(wide: bool, geo: bool) -> Vec<Constraint> {
-    if wide && geo {
-        vec![
-            Constraint::Length(12),
-            Constraint::Length(21),
-            Constraint::Length(2),
-            Constraint::Length(21),
-            Constraint::Length(2),
-            Constraint::Length(5),
-            Constraint::Length(5),
-            Constraint::Length(5),
-            Constraint::Fill(1),
-            Constraint::Length(24),
-        ]
-    } else if wide {
-        vec![
-            Constraint::Length(12),
-            Constraint::Length(21),
-            Constraint::Length(21),
-            Constraint::Length(5),
-            Constraint::Length(5),
-            Constraint::Length(5),
-            Constraint::Fill(1),
-            Constraint::Length(24),
-        ]
-    } else {
-        vec![
-            Constraint::Length(8),
-            Constraint::Length(21),
-            Constraint::Length(21),
-            Constraint::Length(4),
-            Constraint::Fill(1),
-        ]
+/// Header and width of each column, in the order `cells` fills them.
+fn columns(wide: bool, geo: bool) -> Vec<(&'static str, Constraint)> {
+    use Constraint::{Fill, Length};
+    if !wide {
+        return vec![
+            ("Time", Length(8)),
+            ("Source", Length(21)),
+            ("Destination", Length(21)),
+            ("Proto", Length(4)),
+            ("Threat / info", Fill(1)),
+        ];
     }
+    let mut c = vec![
+        ("Time", Length(12)),
+        ("Source", Length(21)),
+        ("Destination", Length(21)),
+        ("Proto", Length(5)),
+        ("Len", Length(5)),
+        ("Flags", Length(5)),
+        ("Info", Fill(1)),
+        ("Threat", Length(24)),
+    ];
+    if geo {
+        c.insert(3, ("CC", Length(2)));
+        c.insert(2, ("CC", Length(2)));
+    }
+    c
 }
 
 /// Keep the selected row visible, moving the window as little as possible.
@@ -131,17 +124,8 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         let c = cells(r, wide, app.geo.as_deref());
         rows.push(TableRow::new(c.into_iter().map(Cell::from)).style(style));
     }
-    let geo = wide && app.geo.is_some();
-    let mut header = if geo {
-        vec!["Time", "Source", "CC", "Destination", "CC", "Proto"]
-    } else {
-        vec!["Time", "Source", "Destination", "Proto"]
-    };
-    if wide {
-        header.extend(["Len", "Flags", "Info", "Threat"]);
-    } else {
-        header.push("Threat / info");
-    }
+    let (header, widths): (Vec<_>, Vec<_>) =
+        columns(wide, wide && app.geo.is_some()).into_iter().unzip();
     let follow = if app.follow { "following" } else { "held" };
     let filter = if app.filter_text.is_empty() {
         String::new()
@@ -153,7 +137,7 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         sel.map_or(0, |s| s + 1),
         app.view.len()
     );
-    let table = Table::new(rows, widths(wide, geo))
+    let table = Table::new(rows, widths)
         .header(TableRow::new(header).style(th.title()))
         .column_spacing(1)
         .block(

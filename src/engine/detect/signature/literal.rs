@@ -133,15 +133,7 @@ pub fn start_prefixes(hir: &Hir) -> Option<Vec<Vec<u8>>> {
 fn prefix_alternatives(h: &Hir) -> Option<Vec<Vec<u8>>> {
     match h.kind() {
         HirKind::Capture(c) => prefix_alternatives(&c.sub),
-        HirKind::Alternation(branches) => {
-            let mut alts = Vec::new();
-            for b in branches {
-                alts.extend(prefix_alternatives(b)?);
-            }
-            alts.sort();
-            alts.dedup();
-            Some(alts)
-        }
+        HirKind::Alternation(branches) => union(branches, prefix_alternatives),
         HirKind::Literal(l) => Some(vec![l.0.to_ascii_lowercase()]),
         HirKind::Concat(items) => {
             let mut run = Vec::new();
@@ -165,16 +157,21 @@ fn required(h: &Hir) -> Option<Vec<Vec<u8>>> {
         HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
         HirKind::Concat(items) => concat(items),
         HirKind::Alternation(branches) => {
-            let mut alts = Vec::new();
-            for b in branches {
-                alts.extend(required(b)?);
-            }
-            alts.sort();
-            alts.dedup();
-            (alts.len() <= MAX_ALTERNATIVES).then_some(alts)
+            union(branches, required).filter(|alts| alts.len() <= MAX_ALTERNATIVES)
         }
         _ => None,
     }
+}
+
+/// Every branch's strings, sorted and deduplicated; `None` when a branch has none.
+fn union(branches: &[Hir], of: fn(&Hir) -> Option<Vec<Vec<u8>>>) -> Option<Vec<Vec<u8>>> {
+    let mut alts = Vec::new();
+    for b in branches {
+        alts.extend(of(b)?);
+    }
+    alts.sort();
+    alts.dedup();
+    Some(alts)
 }
 
 fn concat(items: &[Hir]) -> Option<Vec<Vec<u8>>> {
