@@ -330,7 +330,7 @@ fn slow_answers_time_out_and_finish_is_bounded() {
     let (found, r) = run(o, &pkts, Duration::from_millis(1500));
     let took = t0.elapsed();
     assert!(found.is_empty());
-    assert!(took < Duration::from_millis(2500), "finish took {took:?}");
+    assert!(took < Duration::from_millis(2900), "finish took {took:?}");
     let st = r.status().snapshot();
     assert!(st.errors >= 1);
     assert!(st.last_error.unwrap().contains("did not answer"));

@@ -535,7 +535,7 @@ fn nmap_scan_triggers_an_automatic_block() {
         ),
     );
     let db = lab.dir.path().join("auto.db");
-    let nsm = Command::new("ip")
+    let mut nsm = Command::new("ip")
         .args([
             "netns",
             "exec",
@@ -553,7 +553,7 @@ fn nmap_scan_triggers_an_automatic_block() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting nsm-tui --headless");
-    std::thread::sleep(Duration::from_millis(1500));
+    let stderr = common::await_banner(&mut nsm);
     let scan = sh(&[
         "ip",
         "netns",
@@ -580,8 +580,8 @@ fn nmap_scan_triggers_an_automatic_block() {
     }
     assert!(lab.client_connects(), "the other client lost access");
     let _ = sh(&["kill", "-TERM", &nsm.id().to_string()]);
-    let out = nsm.wait_with_output().expect("nsm-tui exits");
-    let err = String::from_utf8_lossy(&out.stderr);
+    nsm.wait().expect("nsm-tui exits");
+    let err = stderr.join().unwrap_or_default();
     let line = err
         .lines()
         .find(|l| l.contains("blocked 198.51.100.2"))

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: where the shared captures live, and tool lookup.
+//! Helpers shared by the integration tests: where the shared captures live, tool lookup, and
+//! waiting for a headless capture to listen.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -86,4 +87,28 @@ pub fn tcpdump_count(file: &Path) -> Option<u64> {
         return None;
     }
     Some(n)
+}
+
+/// Block until the headless banner says libpcap is listening (or 20 s pass), so nothing is sent
+/// before the capture can see it; the returned thread collects the rest of standard error.
+pub fn await_banner(capture: &mut std::process::Child) -> std::thread::JoinHandle<String> {
+    use std::io::BufRead;
+    let stderr = capture.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.starts_with("capturing on ") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let _ = rx.recv_timeout(std::time::Duration::from_secs(20));
+    reader
 }
