@@ -1,10 +1,11 @@
 //! Signature matching: payload regexes from `signatures/*.json`, matched raw and (for HTTP
 //! requests) URL-decoded, in one multi-pattern pass; patterns anchored at the start of the
-//! payload (`^(?:GET|POST)\s…`) are prefiltered by their first bytes alone.
+//! payload (`^(?:GET|POST)\s…`) are prefiltered by their first bytes as well.
 //!
 //! `SignatureDetector` is a `PacketDetector` run on every analysis worker. An Aho-Corasick
-//! automaton over each signature's required literals picks candidates; only candidates (and the
-//! signatures without a usable literal) run their full regex, after their protocol and port
+//! automaton over each signature's required literals picks candidates (on a lower-cased copy
+//! of the payload, after a SIMD search says some literal is there at all); only candidates (and
+//! the signatures without a usable literal) run their full regex, after their protocol and port
 //! filters. `matches_reference` runs every regex one at a time and must agree exactly. The set is
 //! immutable; a reload builds a new one and swaps it in through `SignatureHandle`.
 
@@ -16,7 +17,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, MatchKind};
 use serde_json::json;
 
 use super::PacketDetector;
@@ -107,6 +108,15 @@ impl Signature {
     pub fn always_checked(&self) -> bool {
         self.literals.is_none() && self.prefixes.is_none()
     }
+
+    /// Whether the literals say more than the start prefixes do (for `^(?:GET|POST)\s+\S`
+    /// the best literal is the method list itself, which the prefix check already covers).
+    fn literal_beyond_prefix(&self) -> bool {
+        match (&self.literals, &self.prefixes) {
+            (Some(l), Some(p)) => !l.iter().all(|x| p.contains(x)),
+            (l, _) => l.is_some(),
+        }
+    }
 }
 
 /// One signature match in one payload.
@@ -131,11 +141,22 @@ impl Hit {
     }
 }
 
+/// Whether a lower-cased payload holds any prefilter literal at all.
+#[derive(Debug)]
+enum AnyLiteral {
+    /// Teddy (SIMD) over the literals no other literal is part of: up to 128 of them.
+    Teddy(packed::Searcher),
+    /// More literals than Teddy takes: the automaton's own search.
+    Automaton,
+}
+
 /// Loaded signatures with their prefilter.
 #[derive(Debug)]
 pub struct SignatureSet {
     sigs: Vec<Signature>,
+    /// Over the lower-cased literals, matched against the lower-cased payload.
     automaton: Option<AhoCorasick>,
+    any_literal: AnyLiteral,
     /// Automaton pattern index → signature index.
     owner: Vec<usize>,
     always: Vec<usize>,
@@ -151,26 +172,33 @@ impl SignatureSet {
         let mut always = Vec::new();
         let mut prefixed: Vec<(Vec<Vec<u8>>, Vec<usize>)> = Vec::new();
         for (i, s) in sigs.iter().enumerate() {
-            match (&s.prefixes, &s.literals) {
-                (Some(p), _) => match prefixed.iter_mut().find(|(q, _)| q == p) {
+            if let Some(p) = &s.prefixes {
+                match prefixed.iter_mut().find(|(q, _)| q == p) {
                     Some((_, members)) => members.push(i),
                     None => prefixed.push((p.clone(), vec![i])),
-                },
-                (None, Some(lits)) => lits.iter().for_each(|l| {
+                }
+            }
+            // A prefixed signature with a literal needs both: `^GET\s…/etc/passwd` is no
+            // candidate for every GET request.
+            if let Some(lits) = s.literals.as_ref().filter(|_| s.literal_beyond_prefix()) {
+                lits.iter().for_each(|l| {
                     patterns.push(l);
                     owner.push(i);
-                }),
-                (None, None) => always.push(i),
+                });
+            }
+            if s.always_checked() {
+                always.push(i);
             }
         }
         // A DFA: the overlapping walk (every literal must be seen) cannot use the prefilters,
-        // so its per-byte cost is what counts, and a DFA's is a table lookup.
+        // so its per-byte cost is what counts, and a DFA's is a table lookup. Literals are
+        // lower-cased and so is the payload: case-sensitive search is what Teddy can do.
         let automaton = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .ok();
+        let any_literal = teddy(&patterns).map_or(AnyLiteral::Automaton, AnyLiteral::Teddy);
         if automaton.is_none() {
             // Without an automaton every signature must be checked, or matches would be lost.
             always = (0..sigs.len()).collect();
@@ -178,6 +206,7 @@ impl SignatureSet {
         SignatureSet {
             sigs,
             automaton,
+            any_literal,
             owner,
             always,
             prefixed,
@@ -193,6 +222,10 @@ impl SignatureSet {
     pub fn is_empty(&self) -> bool {
         self.sigs.is_empty()
     }
+    /// Whether the any-literal check runs as SIMD (Teddy) rather than through the automaton.
+    pub fn simd_prefilter(&self) -> bool {
+        matches!(self.any_literal, AnyLiteral::Teddy(_))
+    }
     /// Signatures the prefilter cannot skip.
     pub fn always_checked(&self) -> usize {
         self.always.len()
@@ -204,10 +237,8 @@ impl SignatureSet {
             return Vec::new();
         }
         let decoded = http::decoded_request(payload);
-        let mut candidate = vec![false; self.sigs.len()];
-        for &i in &self.always {
-            candidate[i] = true;
-        }
+        let mut starts_right = vec![false; self.sigs.len()];
+        let mut has_literal = vec![false; self.sigs.len()];
         for (prefixes, members) in &self.prefixed {
             let starts = |buf: &[u8]| {
                 prefixes.iter().any(|p| {
@@ -216,29 +247,40 @@ impl SignatureSet {
                 })
             };
             if starts(payload) || decoded.as_deref().is_some_and(starts) {
-                members.iter().for_each(|&i| candidate[i] = true);
+                members.iter().for_each(|&i| starts_right[i] = true);
             }
         }
         if let Some(ac) = &self.automaton {
+            let mut lower = Vec::new();
             for buf in std::iter::once(payload).chain(decoded.as_deref()) {
-                // Most payloads hold no literal at all; `is_match` finds that out with the
-                // automaton's prefilter, which the overlapping walk cannot use.
-                if !ac.is_match(buf) {
+                lower.clear();
+                lower.extend_from_slice(buf);
+                lower.make_ascii_lowercase();
+                // Most payloads hold no literal at all; a search for any one finds that out
+                // several times faster than the overlapping walk.
+                let any = match &self.any_literal {
+                    AnyLiteral::Teddy(t) => t.find(&lower).is_some(),
+                    AnyLiteral::Automaton => ac.is_match(&lower[..]),
+                };
+                if !any {
                     continue;
                 }
-                for m in ac.find_overlapping_iter(buf) {
+                for m in ac.find_overlapping_iter(&lower[..]) {
                     if let Some(&i) = self.owner.get(m.pattern().as_usize()) {
-                        candidate[i] = true;
+                        has_literal[i] = true;
                     }
                 }
             }
         }
-        let sigs = self
-            .sigs
-            .iter()
-            .zip(candidate)
-            .filter_map(|(s, c)| c.then_some(s));
-        sigs.filter(|s| s.applies(d))
+        for &i in &self.always {
+            (starts_right[i], has_literal[i]) = (true, true);
+        }
+        let sigs = self.sigs.iter().enumerate().filter(|&(i, s)| {
+            (s.prefixes.is_none() || starts_right[i])
+                && (!s.literal_beyond_prefix() || has_literal[i])
+        });
+        sigs.map(|(_, s)| s)
+            .filter(|s| s.applies(d))
             .filter_map(|s| s.find(payload, decoded.as_deref()))
             .collect()
     }
@@ -265,6 +307,32 @@ impl SignatureSet {
             }
         }
     }
+}
+
+/// Teddy over the literals that hold no shorter literal (a payload holds some literal exactly
+/// when it holds one of those); `None` past 128 of them or when the CPU lacks SIMD.
+fn teddy(literals: &[&[u8]]) -> Option<packed::Searcher> {
+    let minimal = literals
+        .iter()
+        .enumerate()
+        .filter(|&(i, l)| {
+            !literals.iter().enumerate().any(|(j, m)| {
+                j != i && m.len() <= l.len() && (m.len() < l.len() || j < i) && contains(l, m)
+            })
+        })
+        .map(|(_, l)| *l);
+    // Past Teddy's own limit of 64 patterns its buckets hold more each and verify more often,
+    // yet up to 128 it still beats a byte-at-a-time automaton by several times.
+    let mut b = packed::Config::new()
+        .match_kind(packed::MatchKind::LeftmostFirst)
+        .heuristic_pattern_limits(false)
+        .builder();
+    b.extend(minimal);
+    b.build()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// `bytes` with non-printable bytes escaped (`\x00`, `\r`, `\"`).
