@@ -200,6 +200,12 @@ const EXPECTED: &[(&str, &str, Option<&str>)] = &[
     ("ddos/amp.UDP.snmp.src161.pcapng", "udp_flood", None),
     ("ddos/amp.UDP.isakmp.pcap", "udp_flood", None),
     ("ddos/amp.dns.RRSIG.fragmented.pcap", "udp_flood", None),
+    ("ddos/dhcp_flood.pcap", "dhcp_flood", None),
+    (
+        "scans/nmap_ip_protocol_scan.pcap",
+        "protocol_scan",
+        Some("192.168.1.10"),
+    ),
     (
         "generated_local/syn_flood_hping3_lo.pcap",
         "syn_flood",

@@ -119,6 +119,7 @@ fn check_thresholds(d: &DetectorConfig) -> Result<(), Violation> {
             ("scan.hosts", at_least(sc.hosts, 2)),
             ("scan.slow_window_secs", at_least(sc.slow_window_secs, 1)),
             ("scan.slow_ports", at_least(sc.slow_ports, 2)),
+            ("scan.protocols", at_least(sc.protocols, 2)),
             ("brute_force.window_secs", at_least(b.window_secs, 1)),
             ("brute_force.attempts", at_least(b.attempts, 2)),
             ("brute_force.failures", at_least(b.failures, 1)),
@@ -136,6 +137,11 @@ fn check_thresholds(d: &DetectorConfig) -> Result<(), Violation> {
                 at_least(f.spoofed_syn_packets, 1),
             ),
             ("flood.spoofed_sources", at_least(f.spoofed_sources, 2)),
+            (
+                "flood.dhcp_requests_per_client",
+                at_least(f.dhcp_requests_per_client, 2),
+            ),
+            ("flood.dhcp_requests", at_least(f.dhcp_requests, 2)),
             (
                 "flood.spoofed_window_secs",
                 at_least(f.spoofed_window_secs, 1),

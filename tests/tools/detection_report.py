@@ -35,7 +35,9 @@ def expected(path, contents, truth):
             or t.startswith("not brute force")):
         return "benign", [], None
     cats = []
-    if "scan" in t:
+    if "protocol scan" in t:
+        cats.append("protocol_scan")
+    elif "scan" in t:
         # "FIN+PSH+URG" describes an Xmas probe, not a FIN scan.
         for word, cat in (("xmas", "xmas_scan"), ("null", "null_scan"), ("fin(?!\\+)", "fin_scan")):
             if re.search(r"\b%s\b" % word, t):
@@ -48,7 +50,9 @@ def expected(path, contents, truth):
         cats.append("syn_flood")
     elif "icmp flood" in t:
         cats.append("icmp_flood")
-    elif "amplification" in t or "dhcp flood" in t or "udp flood" in t:
+    elif "dhcp flood" in t:
+        cats.append("dhcp_flood")
+    elif "amplification" in t or "udp flood" in t:
         cats.append("udp_flood")
     elif "dns tunnel" in t:
         cats.append("dns_tunnel")

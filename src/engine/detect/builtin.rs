@@ -19,6 +19,8 @@
 //! | 9_000_014 | `icmp_flood`    | Medium   | heuristic |
 //! | 9_000_015 | `udp_flood`     | High     | heuristic |
 //! | 9_000_016 | `dns_tunnel`    | High     | heuristic |
+//! | 9_000_017 | `protocol_scan` | Medium   | heuristic |
+//! | 9_000_018 | `dhcp_flood`    | High     | heuristic |
 
 use std::sync::Arc;
 
@@ -142,9 +144,23 @@ pub const DNS_TUNNEL: Builtin = rule(
     Detector::Heuristic,
     "DNS tunnelling",
 );
+pub const PROTOCOL_SCAN: Builtin = rule(
+    9_000_017,
+    "protocol_scan",
+    Severity::Medium,
+    Detector::Heuristic,
+    "IP protocol scan",
+);
+pub const DHCP_FLOOD: Builtin = rule(
+    9_000_018,
+    "dhcp_flood",
+    Severity::High,
+    Detector::Heuristic,
+    "DHCP flood",
+);
 
 /// Every built-in rule, in id order.
-pub const ALL: [Builtin; 13] = [
+pub const ALL: [Builtin; 15] = [
     XMAS_SCAN,
     NULL_SCAN,
     FIN_SCAN,
@@ -158,6 +174,8 @@ pub const ALL: [Builtin; 13] = [
     ICMP_FLOOD,
     UDP_FLOOD,
     DNS_TUNNEL,
+    PROTOCOL_SCAN,
+    DHCP_FLOOD,
 ];
 
 /// Ids from here up are reserved for built-in rules; signature files may not use them.

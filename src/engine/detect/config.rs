@@ -43,6 +43,8 @@ pub struct ScanConfig {
     pub slow_window_secs: u64,
     /// Distinct ports one source probes on one host within `slow_window_secs`.
     pub slow_ports: usize,
+    /// Distinct IP protocol numbers one source sends to one host within `window_secs`.
+    pub protocols: usize,
 }
 
 impl Default for ScanConfig {
@@ -53,6 +55,7 @@ impl Default for ScanConfig {
             hosts: 20,
             slow_window_secs: 900,
             slow_ports: 30,
+            protocols: 10,
         }
     }
 }
@@ -106,6 +109,12 @@ pub struct FloodConfig {
     pub spoofed_syn_packets: u32,
     pub spoofed_sources: usize,
     pub spoofed_window_secs: u64,
+    /// DHCP client requests from one hardware address within the window (a booting machine
+    /// sends a handful).
+    pub dhcp_requests_per_client: u32,
+    /// DHCP client requests on the whole network within the window (starvation tools use a
+    /// new hardware address for each).
+    pub dhcp_requests: u32,
 }
 
 impl Default for FloodConfig {
@@ -120,6 +129,8 @@ impl Default for FloodConfig {
             spoofed_syn_packets: 100,
             spoofed_sources: 50,
             spoofed_window_secs: 1,
+            dhcp_requests_per_client: 20,
+            dhcp_requests: 200,
         }
     }
 }

@@ -92,8 +92,10 @@ impl DetectorSet {
             stateful: vec![
                 Box::new(anomaly::AnomalyDetector::new(&cfg.anomaly, lim)),
                 Box::new(heuristics::ScanDetector::new(&cfg.scan, lim)),
+                Box::new(heuristics::ProtocolScanDetector::new(&cfg.scan, lim)),
                 Box::new(heuristics::BruteForceDetector::new(&cfg.brute_force, lim)),
                 Box::new(heuristics::FloodDetector::new(&cfg.flood, lim)),
+                Box::new(heuristics::DhcpFloodDetector::new(&cfg.flood, lim)),
                 Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
             ],
         }

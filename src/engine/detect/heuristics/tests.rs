@@ -418,3 +418,152 @@ fn state_stays_bounded_and_counts_drops() {
     assert!(c["flood.tracked"] <= 100);
     assert!(c["flood.dropped"] > 0);
 }
+
+#[test]
+fn protocol_scan_needs_many_protocols_to_one_host_and_alerts_once() {
+    use super::super::testutil::packet;
+    use crate::engine::packet::Transport;
+    let cfg = DetectConfig::default();
+    let mut det = ProtocolScanDetector::new(&cfg.scan, &cfg.limits);
+    // A VPN peer: TCP, UDP, ICMP, ESP, GRE, many packets each.
+    let peer: Vec<Analyzed> = (0..500)
+        .map(|i| {
+            let proto = [6, 17, 1, 50, 47][i % 5];
+            packet(
+                i as i64,
+                "10.0.0.9",
+                "10.0.0.2",
+                proto,
+                Transport::Other(proto),
+                b"x",
+            )
+        })
+        .collect();
+    assert!(run(&mut det, &peer).is_empty());
+    // nmap -sO: one empty packet per protocol number, 256 of them.
+    let scan: Vec<Analyzed> = (0..=255u8)
+        .map(|p| {
+            packet(
+                1000 + i64::from(p),
+                "10.0.0.1",
+                "10.0.0.2",
+                p,
+                Transport::Other(p),
+                b"",
+            )
+        })
+        .collect();
+    let alerts = run(&mut det, &scan);
+    assert_eq!(categories(&alerts), vec!["protocol_scan"]);
+    assert_eq!(
+        alerts[0].packet, scan[9].pcap_cnt,
+        "fires at the tenth protocol"
+    );
+    assert!(
+        alerts[0]
+            .explanation
+            .contains("10 distinct IP protocols to 10.0.0.2"),
+        "{}",
+        alerts[0].explanation
+    );
+    // Broadcast and multicast chatter never counts.
+    let mut quiet = ProtocolScanDetector::new(&cfg.scan, &cfg.limits);
+    let chatter: Vec<Analyzed> = (0..=255u8)
+        .map(|p| {
+            packet(
+                i64::from(p),
+                "10.0.0.1",
+                "224.0.0.5",
+                p,
+                Transport::Other(p),
+                b"",
+            )
+        })
+        .collect();
+    assert!(run(&mut quiet, &chatter).is_empty());
+}
+
+/// A BOOTREQUEST from `mac` with DHCP message type `t`.
+fn dhcp_request(ms: i64, mac: [u8; 6], t: u8) -> Analyzed {
+    use super::super::testutil::packet;
+    use crate::engine::packet::{Transport, UdpInfo};
+    let mut p = vec![0u8; 240];
+    p[0] = 1; // BOOTREQUEST
+    p[1] = 1; // Ethernet
+    p[2] = 6; // hardware address length
+    p[28..34].copy_from_slice(&mac);
+    p[236..240].copy_from_slice(&[0x63, 0x82, 0x53, 0x63]);
+    p.extend_from_slice(&[53, 1, t, 0, 255]);
+    let udp = Transport::Udp(UdpInfo {
+        src_port: 68,
+        dst_port: 67,
+    });
+    packet(ms, "0.0.0.0", "255.255.255.255", 17, udp, &p)
+}
+
+#[test]
+fn dhcp_requests_parse_and_a_flood_from_one_client_alerts_once() {
+    let req = dhcp::parse_request(
+        dhcp_request(0, [0x90, 0xb1, 0x1c, 0x99, 0x49, 0x29], 3)
+            .frame
+            .data
+            .as_slice(),
+    )
+    .expect("a request");
+    assert_eq!(req.client(), "90:b1:1c:99:49:29");
+    assert_eq!(req.message_type, Some(3));
+    // A reply (op 2), a short payload and a missing cookie are not requests.
+    let mut reply = dhcp_request(0, [1; 6], 2).frame.data;
+    reply[0] = 2;
+    assert!(dhcp::parse_request(&reply).is_none());
+    assert!(dhcp::parse_request(&reply[..100]).is_none());
+    let mut no_cookie = dhcp_request(0, [1; 6], 1).frame.data;
+    no_cookie[236] = 0;
+    assert!(dhcp::parse_request(&no_cookie).is_none());
+
+    let cfg = DetectConfig::default();
+    // Fifty machines booting at once: DISCOVER and REQUEST each, well under both thresholds.
+    let mut det = DhcpFloodDetector::new(&cfg.flood, &cfg.limits);
+    let boot: Vec<Analyzed> = (0..100)
+        .map(|i| {
+            dhcp_request(
+                i * 20,
+                [2, 0, 0, 0, 0, (i / 2) as u8],
+                if i % 2 == 0 { 1 } else { 3 },
+            )
+        })
+        .collect();
+    assert!(run(&mut det, &boot).is_empty());
+    // One client asking 50 times a second (the flood capture's rate).
+    let mut det = DhcpFloodDetector::new(&cfg.flood, &cfg.limits);
+    let flood: Vec<Analyzed> = (0..250)
+        .map(|i| dhcp_request(i * 20, [0x90, 0xb1, 0x1c, 0x99, 0x49, 0x29], 3))
+        .collect();
+    let alerts = run(&mut det, &flood);
+    assert_eq!(categories(&alerts), vec!["dhcp_flood", "dhcp_flood"]);
+    assert_eq!(
+        alerts[0].packet, flood[19].pcap_cnt,
+        "the per-client threshold is 20"
+    );
+    assert!(alerts[0]
+        .explanation
+        .contains("from client 90:b1:1c:99:49:29"));
+    assert_eq!(
+        alerts[1].packet, flood[199].pcap_cnt,
+        "the network-wide threshold is 200"
+    );
+    // Starvation: a new hardware address for every request.
+    let mut det = DhcpFloodDetector::new(&cfg.flood, &cfg.limits);
+    let starve: Vec<Analyzed> = (0..300)
+        .map(|i| dhcp_request(i * 10, [2, 0, 0, 0, (i >> 8) as u8, i as u8], 1))
+        .collect();
+    let alerts = run(&mut det, &starve);
+    assert_eq!(categories(&alerts), vec!["dhcp_flood"]);
+    assert!(
+        alerts[0]
+            .explanation
+            .contains("200 DHCP requests from 200 client addresses"),
+        "{}",
+        alerts[0].explanation
+    );
+}
