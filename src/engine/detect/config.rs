@@ -43,7 +43,8 @@ pub struct ScanConfig {
     pub slow_window_secs: u64,
     /// Distinct ports one source probes on one host within `slow_window_secs`.
     pub slow_ports: usize,
-    /// Distinct IP protocol numbers one source sends to one host within `window_secs`.
+    /// Distinct IP protocol numbers other than TCP and UDP one source sends to one host
+    /// within `window_secs`.
     pub protocols: usize,
 }
 

@@ -3,7 +3,9 @@
 //! ESP, GRE or IGMP); a protocol scan walks through dozens to all 256.
 //!
 //! A `StatefulDetector` on the aggregator thread, keyed by (source, destination), one alert per
-//! pair per window (`[detector.scan] window_secs` and `protocols`).
+//! pair per window (`[detector.scan] window_secs` and `protocols`). TCP and UDP are left out of
+//! the count: they are nearly every packet, a lookup each would cost more than the rest of the
+//! detector, and a protocol scan reaches its threshold on the other numbers alone.
 
 use std::net::IpAddr;
 
@@ -73,6 +75,9 @@ impl StatefulDetector for ProtocolScanDetector {
 
     fn observe(&mut self, a: &Analyzed, _flow: Option<&FlowCtx>, out: &mut Vec<Alert>) {
         let Some(ip) = a.decoded.ip else { return };
+        if ip.proto == 6 || ip.proto == 17 {
+            return;
+        }
         // Multicast and broadcast destinations are protocol chatter (IGMP, OSPF, VRRP), never a
         // probe of one host.
         if ip.dst.is_multicast() || ip.dst == IpAddr::from([255, 255, 255, 255]) {
@@ -92,8 +97,8 @@ impl StatefulDetector for ProtocolScanDetector {
         st.window.alerted = true;
         let elapsed = st.window.elapsed(now);
         let explanation = format!(
-            "{} sent {n} distinct IP protocols to {} ({} packets) in {elapsed:.1} s \
-             (threshold {} protocols in {secs} s)",
+            "{} sent {n} distinct IP protocols other than TCP and UDP to {} ({} packets) in \
+             {elapsed:.1} s (threshold {} protocols in {secs} s)",
             ip.src, ip.dst, st.packets, self.threshold
         );
         let evidence = json!({
