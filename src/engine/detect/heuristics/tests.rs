@@ -455,14 +455,15 @@ fn protocol_scan_needs_many_protocols_to_one_host_and_alerts_once() {
         .collect();
     let alerts = run(&mut det, &scan);
     assert_eq!(categories(&alerts), vec!["protocol_scan"]);
+    // 0-5 and 7-10 are ten protocols other than TCP (6) and UDP (17).
     assert_eq!(
-        alerts[0].packet, scan[9].pcap_cnt,
+        alerts[0].packet, scan[10].pcap_cnt,
         "fires at the tenth protocol"
     );
     assert!(
         alerts[0]
             .explanation
-            .contains("10 distinct IP protocols to 10.0.0.2"),
+            .contains("10 distinct IP protocols other than TCP and UDP to 10.0.0.2"),
         "{}",
         alerts[0].explanation
     );
