@@ -77,6 +77,7 @@ pub fn pipeline_options(c: &Config) -> PipelineOptions {
         tick: Duration::from_secs(c.output.stats_interval_secs.max(1)),
         observer: None,
         enrich: crate::enrich::Enrichment::default(),
+        response_metrics: None,
     }
 }
 
@@ -125,7 +126,9 @@ fn run_headless(
 ) -> Result<()> {
     let mut opts = pipeline_options(c);
     opts.enrich = enrichment(c);
-    opts.observer = crate::respond::auto::observer(c)?;
+    let metrics = crate::engine::response_metrics::shared();
+    opts.observer = crate::respond::auto::observer(c, &metrics, src.is_live())?;
+    opts.response_metrics = c.response.auto_response_enabled.then_some(metrics);
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
     let summary = crate::pipeline::run(src, detectors(c)?, opts, &stop, on_tick)?;

@@ -485,6 +485,39 @@ fn stats_event_nests_counters_as_suricata() {
     assert_eq!(st["detect"]["alert"], 3);
     assert_eq!(st["detect"]["alerts_by_severity"]["critical"], 2);
     assert_eq!(s.decoder.count(Proto::Tcp), 1);
+    assert!(
+        st.get("response").is_none(),
+        "no response section unless the run can act"
+    );
+}
+
+#[test]
+fn stats_carry_response_metrics_when_the_run_can_act() {
+    let m = nsm_tui::engine::response_metrics::shared();
+    nsm_tui::engine::response_metrics::update(&m, |m| {
+        m.record("block", "executed");
+        m.record("block", "executed");
+        m.record("block", "refused");
+        m.record("reset", "failed");
+        m.record_latency(42.0);
+        m.record_latency(58.0);
+    });
+    let mut w = writer();
+    w.set_response_metrics(Some(m));
+    w.stats(&Stats::default(), Ts::from_parts(T0, 0))
+        .expect("writing to memory");
+    let ev = events(&w.into_inner()).pop().expect("one event");
+    let r = &ev["stats"]["response"];
+    assert_eq!(r["actions"], 4);
+    assert_eq!(r["by_outcome"]["executed"], 2);
+    assert_eq!(r["by_outcome"]["refused"], 1);
+    assert_eq!(r["by_action"]["reset"], 1);
+    // Two of three attempts carried out; the refusal is no attempt.
+    let rate = r["success_rate"].as_f64().expect("a rate");
+    assert!((rate - 2.0 / 3.0).abs() < 1e-9, "{rate}");
+    assert_eq!(r["time_to_block_ms"]["count"], 2);
+    assert_eq!(r["time_to_block_ms"]["median"], 50.0);
+    assert_eq!(r["time_to_block_ms"]["max"], 58.0);
 }
 
 struct Broken;

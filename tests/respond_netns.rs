@@ -535,6 +535,7 @@ fn nmap_scan_triggers_an_automatic_block() {
         ),
     );
     let db = lab.dir.path().join("auto.db");
+    let eve = lab.dir.path().join("auto.json");
     let mut nsm = Command::new("ip")
         .args([
             "netns",
@@ -547,6 +548,8 @@ fn nmap_scan_triggers_an_automatic_block() {
         .arg(&cfg)
         .arg("--db")
         .arg(&db)
+        .arg("--eve")
+        .arg(&eve)
         .args(["-i", "rea1", "--no-pcap-log", "--duration", "30"])
         .env_remove("DRY_RUN")
         .stdout(Stdio::null())
@@ -593,6 +596,23 @@ fn nmap_scan_triggers_an_automatic_block() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no latency in {line:?}"));
     eprintln!("benchmark: triggering packet to block live: {ms:.1} ms (target < 100 ms)");
+    // The same measurement reaches the final EVE stats, with the actions by outcome.
+    let stats = std::fs::read_to_string(&eve)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|v| v["event_type"] == "stats")
+        .expect("a stats event");
+    let r = &stats["stats"]["response"];
+    assert!(r["by_outcome"]["executed"].as_u64() >= Some(2), "{r}");
+    assert_eq!(r["by_action"]["block"], 1, "{r}");
+    assert_eq!(r["success_rate"], 1.0, "{r}");
+    assert_eq!(r["time_to_block_ms"]["count"], 1, "{r}");
+    let eve_ms = r["time_to_block_ms"]["last"].as_f64().expect("a latency");
+    assert!(
+        (eve_ms - ms).abs() < 0.1,
+        "EVE says {eve_ms} ms, stderr {ms} ms"
+    );
     assert!(
         lab.attacker_connects(),
         "the temporary block outlived nsm-tui"

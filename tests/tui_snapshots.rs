@@ -103,6 +103,30 @@ fn each_pane() {
         "pane_overview",
         pane(120, 30, |f, r| overview::render(f, &a, &m, r))
     );
+    // Once actions exist, the Overview shows how the response went.
+    let mut acted = app(&m);
+    let metrics = nsm_tui::engine::response_metrics::shared();
+    nsm_tui::engine::response_metrics::update(&metrics, |r| {
+        for (action, outcome) in [
+            ("block", "executed"),
+            ("block", "executed"),
+            ("block", "executed"),
+            ("reset", "executed"),
+            ("block", "refused"),
+            ("block", "failed"),
+            ("expire", "expired"),
+        ] {
+            r.record(action, outcome);
+        }
+        [38.0, 45.0, 71.0]
+            .into_iter()
+            .for_each(|ms| r.record_latency(ms));
+    });
+    acted.response = Some(metrics);
+    insta::assert_snapshot!(
+        "pane_overview_with_response",
+        pane(120, 30, |f, r| overview::render(f, &acted, &m, r))
+    );
     insta::assert_snapshot!(
         "pane_detail_packet",
         pane(90, 24, |f, r| detail::render(f, &a, &m, r))

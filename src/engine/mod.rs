@@ -15,6 +15,7 @@ pub mod incident;
 pub mod model;
 pub mod packet;
 pub mod record;
+pub mod response_metrics;
 pub mod stats;
 
 pub use alert::{Alert, Detector, RuleId, Severity};

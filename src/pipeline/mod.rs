@@ -75,6 +75,8 @@ pub struct PipelineOptions {
     pub observer: Option<Box<dyn observer::Observer>>,
     /// GeoIP for EVE, AbuseIPDB reputation (late alerts join the output stage).
     pub enrich: crate::enrich::Enrichment,
+    /// Response metrics for EVE `stats` (runs that can act).
+    pub response_metrics: Option<crate::engine::response_metrics::SharedMetrics>,
 }
 
 /// What a finished run reports.
@@ -155,6 +157,7 @@ pub fn run(
         sinks.eve = Some(open_eve(t, eve_opts)?);
         if let Some(w) = &mut sinks.eve {
             w.set_geoip(opts.enrich.geoip.clone());
+            w.set_response_metrics(opts.response_metrics.clone());
         }
     }
     let mut store_join: Option<StoreJoin> = None;

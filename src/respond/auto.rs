@@ -26,6 +26,7 @@ use crate::engine::alert::Alert;
 use crate::engine::flow::FlowMeta;
 use crate::engine::incident::{Change, Grouper, Incident};
 use crate::engine::record::Analyzed;
+use crate::engine::response_metrics::{self, SharedMetrics};
 use crate::engine::stats::Stats;
 use crate::pipeline::observer::Observer;
 
@@ -72,8 +73,9 @@ impl Work {
 /// One action for the worker.
 struct Job {
     work: Work,
-    /// Capture time of the triggering packet (ns); wall-clock time in live capture.
-    trigger_ts: i64,
+    /// Wall-clock time of the triggering packet (ns) in live capture; `None` when reading a
+    /// file, whose capture times say nothing about now.
+    trigger_ts: Option<i64>,
     notice: Option<Notice>,
 }
 
@@ -88,19 +90,31 @@ pub struct ResponseObserver {
     tx: Option<Sender<Job>>,
     worker: Option<JoinHandle<()>>,
     pub refused_full: u64,
+    live: bool,
 }
 
-/// The observer for `read`/`--headless`, or None when there is nothing to do (no database
-/// and automatic response off). Errors (bad policy, unopenable database) are returned.
-pub fn observer(c: &Config) -> anyhow::Result<Option<Box<dyn Observer>>> {
+/// The observer for `read`/`--headless` and the console, or None when there is nothing to do
+/// (no database and automatic response off); its actions are counted in `metrics`. Errors
+/// (bad policy, unopenable database) are returned.
+/// `live` says the packets come from live capture, so their times are wall-clock times and the
+/// packet-to-block latency can be measured.
+pub fn observer(
+    c: &Config,
+    metrics: &SharedMetrics,
+    live: bool,
+) -> anyhow::Result<Option<Box<dyn Observer>>> {
     if !c.storage.db_enabled && !c.response.auto_response_enabled {
         return Ok(None);
     }
-    Ok(Some(Box::new(ResponseObserver::new(c)?)))
+    Ok(Some(Box::new(ResponseObserver::new(c, metrics, live)?)))
 }
 
 impl ResponseObserver {
-    pub fn new(c: &Config) -> anyhow::Result<ResponseObserver> {
+    pub fn new(
+        c: &Config,
+        metrics: &SharedMetrics,
+        live: bool,
+    ) -> anyhow::Result<ResponseObserver> {
         let rules = policy::parse(&c.response.policy).map_err(anyhow::Error::msg)?;
         let store = if c.storage.db_enabled {
             Some(IncidentStore::new(setup::open_db(&c.storage.db_path)?))
@@ -108,7 +122,8 @@ impl ResponseObserver {
             None
         };
         let (tx, worker) = if c.response.auto_response_enabled {
-            let e = setup::enforcer(c, &c.storage.db_path)?;
+            let mut e = setup::enforcer(c, &c.storage.db_path)?;
+            e.metrics = Some(metrics.clone());
             let n = Notifier::spawn(Targets::from_config(c), Retry::default());
             let (tx, rx) = bounded(c.response.max_concurrent_actions.max(1));
             let h = std::thread::Builder::new()
@@ -129,6 +144,7 @@ impl ResponseObserver {
             tx,
             worker,
             refused_full: 0,
+            live,
         })
     }
 
@@ -216,7 +232,7 @@ impl ResponseObserver {
             let notice = notify.then(|| notice_for(alert, inc, label));
             self.send(Job {
                 work,
-                trigger_ts: alert.ts.0,
+                trigger_ts: self.live.then_some(alert.ts.0),
                 notice,
             });
         }
@@ -333,12 +349,24 @@ fn worker(mut e: Enforcer, rx: &Receiver<Job>, notifier: Option<Notifier>) {
                     Work::Firewall(req) => e.apply(req, now_ns(), rx.len()),
                     Work::Reset(req) => e.reset(req, now_ns(), rx.len()),
                 };
-                let live_after_ms = (now_ns() - job.trigger_ts) as f64 / 1e6;
-                eprintln!(
-                    "response: {} ({}); {live_after_ms:.1} ms after the triggering packet",
-                    d.message,
-                    d.outcome.as_str()
+                let took = job.trigger_ts.map(|t| (now_ns() - t) as f64 / 1e6);
+                let in_force = matches!(
+                    d.outcome,
+                    Outcome::Executed | Outcome::DryRun | Outcome::AwaitingConfirmation
                 );
+                if let (Work::Firewall(_), true, Some(ms), Some(m)) =
+                    (&job.work, in_force, took, &e.metrics)
+                {
+                    response_metrics::update(m, |m| m.record_latency(ms));
+                }
+                match took {
+                    Some(ms) => eprintln!(
+                        "response: {} ({}); {ms:.1} ms after the triggering packet",
+                        d.message,
+                        d.outcome.as_str()
+                    ),
+                    None => eprintln!("response: {} ({})", d.message, d.outcome.as_str()),
+                }
                 if let (Some(n), Some(notice)) = (&notifier, job.notice) {
                     n.notify(notice);
                 }

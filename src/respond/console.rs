@@ -9,6 +9,7 @@ use super::enforcer::{Enforcer, Request};
 use super::fw::ActionKind;
 use super::setup;
 use crate::config::Config;
+use crate::engine::response_metrics::SharedMetrics;
 use crate::tui::block::BlockPlan;
 use crate::tui::responder::{Outcome, Responder};
 
@@ -22,6 +23,12 @@ impl FirewallResponder {
         Ok(FirewallResponder {
             enforcer: setup::enforcer(config, db)?,
         })
+    }
+
+    /// Count every decision in `metrics` as well (the console's Overview).
+    pub fn with_metrics(mut self, metrics: SharedMetrics) -> FirewallResponder {
+        self.enforcer.metrics = Some(metrics);
+        self
     }
 
     pub fn from_enforcer(enforcer: Enforcer) -> FirewallResponder {

@@ -16,6 +16,7 @@ use super::exec::{CmdOutput, Runner};
 use super::fw::{ActionKind, Cmd, Firewall};
 use super::limits::{escalate, Breaker, Caps, Load};
 use super::safety::Guard;
+use crate::engine::response_metrics::{self, SharedMetrics};
 
 /// Policy knobs of the enforcer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +75,8 @@ pub struct Enforcer {
     pub breaker: Breaker,
     pub conn: Connection,
     pub settings: EnforcerSettings,
+    /// Every decision is counted here too, when set (EVE stats, the console's Overview).
+    pub metrics: Option<SharedMetrics>,
     ready: bool,
 }
 
@@ -94,6 +97,7 @@ impl Enforcer {
             breaker: Breaker::new(settings.caps),
             conn,
             settings,
+            metrics: None,
             ready: false,
         }
     }
@@ -124,6 +128,9 @@ impl Enforcer {
             ..rec
         };
         let action_id = self.audit(&rec);
+        if let Some(m) = &self.metrics {
+            response_metrics::update(m, |m| m.record(&rec.action, &rec.outcome));
+        }
         Decision {
             outcome,
             message,

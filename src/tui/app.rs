@@ -18,6 +18,7 @@ use super::view::FilteredView;
 use crate::engine::filter::{Filter, FilterError};
 use crate::engine::incident::IncidentState;
 use crate::engine::model::{Incident, IncidentEdit, Model, Row};
+use crate::engine::response_metrics::SharedMetrics;
 use crate::enrich::geoip::GeoIp;
 use crate::enrich::reputation::Status as ReputationStatus;
 
@@ -159,6 +160,8 @@ pub struct App {
     pub geo: Option<Arc<GeoIp>>,
     /// AbuseIPDB counters for the status bar, when a key is set.
     pub reputation: Option<Arc<ReputationStatus>>,
+    /// Response actions of this run (automatic and `b`), for the Overview tab.
+    pub response: Option<SharedMetrics>,
 }
 
 impl App {
@@ -196,6 +199,7 @@ impl App {
             exports: 0,
             geo: None,
             reputation: None,
+            response: None,
         }
     }
 

@@ -98,7 +98,9 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
     // The model for the screen, and (as in headless runs) the incident store with the
     // response policy, so incidents reach SQLite and `a`/`r`/`n` have a row to change.
     let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(ModelObserver::new(shared.clone()))];
-    if let Some(o) = crate::respond::auto::observer(c)? {
+    let metrics = crate::engine::response_metrics::shared();
+    app.response = Some(metrics.clone());
+    if let Some(o) = crate::respond::auto::observer(c, &metrics, live)? {
         observers.push(o);
     }
     opts.observer = Some(Box::new(Fanout(observers)));
@@ -109,7 +111,7 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
     // without a database there is nowhere to audit, so requests are only noted.
     let responder: Box<dyn Responder> = if c.storage.db_enabled {
         match crate::respond::console::FirewallResponder::new(c, &c.storage.db_path) {
-            Ok(r) => Box::new(r),
+            Ok(r) => Box::new(r.with_metrics(metrics.clone())),
             Err(e) => {
                 app.report(format!("blocking unavailable: {e:#}"), false);
                 Box::new(MemoryResponder::default())

@@ -1,5 +1,6 @@
 //! The Overview tab: traffic rate over time, incident timeline, attack-type distribution, top
-//! talkers and destinations, and the protocol mix. Drawn on the UI thread.
+//! talkers and destinations, the protocol mix, and response effectiveness once actions exist
+//! (actions by outcome, success rate, packet-to-block time). Drawn on the UI thread.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -10,6 +11,7 @@ use ratatui::Frame;
 use super::app::App;
 use super::fmt;
 use crate::engine::model::Model;
+use crate::engine::response_metrics::{self, ResponseMetrics};
 
 fn bars(items: &[(String, u64)], width: u16, style: Style) -> Vec<Line<'static>> {
     let max = items.iter().map(|i| i.1).max().unwrap_or(0).max(1);
@@ -122,8 +124,28 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         boxed("Protocol mix", bars(&pm, protos.width, th.accent()), app),
         protos,
     );
-    let [talk, dest] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(bottom);
+    let metrics = app
+        .response
+        .as_ref()
+        .map(response_metrics::snapshot)
+        .filter(|m| m.total() > 0);
+    let (talk, dest) = match &metrics {
+        Some(m) => {
+            let [talk, dest, resp] = Layout::horizontal([
+                Constraint::Percentage(34),
+                Constraint::Percentage(33),
+                Constraint::Fill(1),
+            ])
+            .areas(bottom);
+            f.render_widget(response_panel(m, resp, app), resp);
+            (talk, dest)
+        }
+        None => {
+            let [talk, dest] =
+                Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(bottom);
+            (talk, dest)
+        }
+    };
     let n = usize::from(bottom.height.saturating_sub(2));
     let conv = |v: Vec<(std::net::IpAddr, u64)>| -> Vec<(String, u64)> {
         v.into_iter().map(|(ip, b)| (ip.to_string(), b)).collect()
@@ -144,4 +166,34 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         ),
         dest,
     );
+}
+
+/// Actions by outcome, then the time from triggering packet to block; titled with the success
+/// rate.
+fn response_panel<'a>(m: &ResponseMetrics, area: Rect, app: &App) -> Paragraph<'a> {
+    let th = &app.theme;
+    let mut outcomes: Vec<(String, u64)> =
+        m.by_outcome.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    outcomes.sort_by_key(|b| std::cmp::Reverse(b.1));
+    let room = usize::from(area.height.saturating_sub(4));
+    outcomes.truncate(room.max(1));
+    let mut lines = bars(&outcomes, area.width, th.accent());
+    let (first, second) = match m.latency() {
+        Some(l) => (
+            format!("packet to block ({} automatic):", l.count),
+            format!("median {:.0} ms, max {:.0} ms", l.median_ms, l.max_ms),
+        ),
+        None => ("packet to block:".into(), "no automatic block yet".into()),
+    };
+    lines.push(Line::styled(first, th.dim()));
+    lines.push(Line::styled(second, th.dim()));
+    let title = match m.success_rate() {
+        Some(r) => format!(
+            "Response: {} actions, {:.0}% carried out",
+            m.total(),
+            r * 100.0
+        ),
+        None => format!("Response: {} actions", m.total()),
+    };
+    boxed(&title, lines, app)
 }

@@ -33,6 +33,7 @@ use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::frame::Ts;
 use crate::engine::packet::{Decoded, Proto, Transport};
 use crate::engine::record::Analyzed;
+use crate::engine::response_metrics::{self, SharedMetrics};
 use crate::engine::stats::Stats;
 use crate::enrich::geoip::{Geo, GeoIp};
 
@@ -66,6 +67,8 @@ pub struct EveWriter<W: Write> {
     events: u64,
     /// Adds `src_geoip` / `dest_geoip` to events with addresses.
     geo: Option<Arc<GeoIp>>,
+    /// Adds `stats.response` to stats events.
+    response: Option<SharedMetrics>,
 }
 
 /// The 5-tuple part of the header, oriented as the event wants it.
@@ -209,12 +212,18 @@ impl<W: Write> EveWriter<W> {
             buf: Vec::with_capacity(4096),
             events: 0,
             geo: None,
+            response: None,
         }
     }
 
     /// Look up the addresses of every event in `geo` (GeoIP enrichment); `None` turns it off.
     pub fn set_geoip(&mut self, geo: Option<Arc<GeoIp>>) {
         self.geo = geo;
+    }
+
+    /// Add the run's response metrics to every `stats` event (runs that can act).
+    pub fn set_response_metrics(&mut self, m: Option<SharedMetrics>) {
+        self.response = m;
     }
 
     /// Events written so far.
@@ -323,7 +332,9 @@ impl<W: Write> EveWriter<W> {
             host: self.opts.host.as_deref(),
             geo: None,
         };
-        emit(&mut self.buf, &mut self.out, &head, &stats::StatsBody(s))?;
+        let response = self.response.as_ref().map(response_metrics::snapshot);
+        let body = stats::StatsBody(s, response.as_ref());
+        emit(&mut self.buf, &mut self.out, &head, &body)?;
         self.events += 1;
         Ok(())
     }

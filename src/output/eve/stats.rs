@@ -1,7 +1,9 @@
 //! The EVE `stats` object, nested as Suricata's `output-json-stats.c` nests its counters:
 //! `uptime`, `capture`, `decoder` (with decode problems under `decoder.event.<layer>.<reason>`),
 //! `defrag`, `flow`, `detect`. Counters Suricata does not have are added under new keys
-//! (`capture.queue_drops`, `decoder.unsupported`, `detect.alerts_by_severity`, `store`).
+//! (`capture.queue_drops`, `decoder.unsupported`, `detect.alerts_by_severity`, `store`, and
+//! `response` — actions by outcome and kind, success rate, packet-to-block time — when the run
+//! can act).
 //!
 //! Serialized by the EVE writer on the aggregator thread, once per stats interval and at the
 //! end of a run; building the small maps here allocates, which is fine at that rate.
@@ -13,13 +15,54 @@ use serde::Serialize;
 
 use super::Body;
 use crate::engine::packet::Proto;
+use crate::engine::response_metrics::ResponseMetrics;
 use crate::engine::stats::{DecodeStats, Stats};
 
-pub(super) struct StatsBody<'a>(pub &'a Stats);
+pub(super) struct StatsBody<'a>(pub &'a Stats, pub Option<&'a ResponseMetrics>);
 
 impl Body for StatsBody<'_> {
     fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        m.serialize_entry("stats", &StatsObj::new(self.0))
+        let mut obj = StatsObj::new(self.0);
+        obj.response = self.1.map(Response::new);
+        m.serialize_entry("stats", &obj)
+    }
+}
+
+#[derive(Serialize)]
+struct Response<'a> {
+    actions: u64,
+    by_outcome: &'a BTreeMap<String, u64>,
+    by_action: &'a BTreeMap<String, u64>,
+    /// Carried out / attempted (refusals are not attempts); null before the first attempt.
+    success_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_to_block_ms: Option<TimeToBlock>,
+}
+
+#[derive(Serialize)]
+struct TimeToBlock {
+    count: u64,
+    mean: f64,
+    median: f64,
+    max: f64,
+    last: f64,
+}
+
+impl<'a> Response<'a> {
+    fn new(m: &'a ResponseMetrics) -> Self {
+        Response {
+            actions: m.total(),
+            by_outcome: &m.by_outcome,
+            by_action: &m.by_action,
+            success_rate: m.success_rate(),
+            time_to_block_ms: m.latency().map(|l| TimeToBlock {
+                count: l.count,
+                mean: l.mean_ms,
+                median: l.median_ms,
+                max: l.max_ms,
+                last: l.last_ms,
+            }),
+        }
     }
 }
 
@@ -32,6 +75,8 @@ struct StatsObj<'a> {
     flow: Flow,
     detect: Detect,
     store: Store,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<Response<'a>>,
     #[serde(skip)]
     _src: std::marker::PhantomData<&'a Stats>,
 }
@@ -156,6 +201,7 @@ impl<'a> StatsObj<'a> {
             store: Store {
                 db_drops: s.db_drops,
             },
+            response: None,
             _src: std::marker::PhantomData,
         }
     }
