@@ -119,6 +119,14 @@ impl FloodDetector {
     }
 }
 
+/// Whether an ACK counts against a SYN: one that completes a handshake (the client's first
+/// ACKs before the server says more), or one outside any tracked connection (an ACK flood).
+/// The ACKs of established traffic say nothing about half-open connections, and skipping them
+/// spares a table lookup on most TCP packets.
+fn completes_handshake(flow: Option<&FlowCtx>) -> bool {
+    flow.is_none_or(|c| c.is_new || (c.to_server && c.established && c.pkts_toclient <= 1))
+}
+
 /// Which flood counter a packet feeds.
 enum Kind {
     Syn(u16),
@@ -157,8 +165,11 @@ impl StatefulDetector for FloodDetector {
         "flood"
     }
 
-    fn observe(&mut self, a: &Analyzed, _flow: Option<&FlowCtx>, out: &mut Vec<Alert>) {
+    fn observe(&mut self, a: &Analyzed, flow: Option<&FlowCtx>, out: &mut Vec<Alert>) {
         let Some(k) = kind(a) else { return };
+        if matches!(k, Kind::Ack) && !completes_handshake(flow) {
+            return;
+        }
         let Some(ip) = a.decoded.ip else { return };
         let now = a.frame.ts;
         if let (Kind::Udp { .. }, Some((_, 53))) = (&k, a.decoded.ports()) {

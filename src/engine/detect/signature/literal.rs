@@ -174,27 +174,43 @@ fn union(branches: &[Hir], of: fn(&Hir) -> Option<Vec<Vec<u8>>>) -> Option<Vec<V
     Some(alts)
 }
 
+/// The best requirement of a sequence. Adjacent exact parts join up: `\$\{(?:env|sys)`
+/// requires `${env` or `${sys`, better than the two-byte `${` or the short words alone.
 fn concat(items: &[Hir]) -> Option<Vec<Vec<u8>>> {
     let mut best = None;
-    let mut run: Vec<u8> = Vec::new();
+    // The exact strings the items since the last inexact one match (one of them).
+    let mut runs: Vec<Vec<u8>> = vec![Vec::new()];
+    let flush = |runs: &mut Vec<Vec<u8>>, best: Option<Vec<Vec<u8>>>| {
+        let done = std::mem::replace(runs, vec![Vec::new()]);
+        if done.iter().all(Vec::is_empty) {
+            best
+        } else {
+            better(best, Some(done))
+        }
+    };
     for item in items {
-        if let HirKind::Literal(l) = item.kind() {
-            run.extend(l.0.to_ascii_lowercase());
-            continue;
+        let exact = match item.kind() {
+            HirKind::Literal(l) => Some(vec![l.0.to_ascii_lowercase()]),
+            _ => single_byte(item)
+                .map(|b| vec![vec![b]])
+                .or_else(|| prefix_alternatives(item)),
+        };
+        match exact {
+            Some(alts) if runs.len() * alts.len() <= MAX_ALTERNATIVES => {
+                runs = runs
+                    .iter()
+                    .flat_map(|r| alts.iter().map(move |a| [r.as_slice(), a].concat()))
+                    .collect();
+                runs.sort();
+                runs.dedup();
+            }
+            _ => {
+                best = flush(&mut runs, best);
+                best = better(best, required(item));
+            }
         }
-        if let Some(b) = single_byte(item) {
-            run.push(b);
-            continue;
-        }
-        if !run.is_empty() {
-            best = better(best, Some(vec![std::mem::take(&mut run)]));
-        }
-        best = better(best, required(item));
     }
-    if !run.is_empty() {
-        best = better(best, Some(vec![run]));
-    }
-    best
+    flush(&mut runs, best)
 }
 
 #[cfg(test)]
@@ -226,6 +242,11 @@ mod tests {
             Some(vec!["<script".into(), "javascript:".into()])
         );
         assert_eq!(lits(r"(?i)sleep\(\s*\d+"), Some(vec!["sleep(".into()]));
+        // Adjacent exact parts join: `${` with the lookup names, not the bare words.
+        assert_eq!(
+            lits(r"(?i)\$\{[^}]{0,40}\$\{(?:lower|env|::-)[^}]*\}"),
+            Some(vec!["${::-".into(), "${env".into(), "${lower".into()])
+        );
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //!
 //! `SignatureDetector` is a `PacketDetector` run on every analysis worker. An Aho-Corasick
 //! automaton over each signature's required literals picks candidates (on a lower-cased copy
-//! of the payload, after a SIMD search says some literal is there at all); only candidates (and
-//! the signatures without a usable literal) run their full regex, after their protocol and port
-//! filters. `matches_reference` runs every regex one at a time and must agree exactly. The set is
+//! of the payload, after a SIMD search says some literal is there at all); the anchored
+//! signatures' literals have a pass of their own, run only on payloads that start the way
+//! they must. Only candidates (and the signatures without a usable literal) run their full
+//! regex, after their protocol and port filters. `matches_reference` runs every regex one at a time and must agree exactly. The set is
 //! immutable; a reload builds a new one and swaps it in through `SignatureHandle`.
 
 mod http;
@@ -150,15 +151,65 @@ enum AnyLiteral {
     Automaton,
 }
 
+/// One multi-literal pass: a quick check that some literal is there, then an overlapping walk
+/// that marks every signature whose literal it meets.
+#[derive(Debug)]
+struct LiteralPass {
+    /// Over the lower-cased literals, matched against the lower-cased payload.
+    automaton: AhoCorasick,
+    any_literal: AnyLiteral,
+    /// Automaton pattern index → signature index.
+    owner: Vec<usize>,
+}
+
+impl LiteralPass {
+    /// `None` when the automaton cannot be built (its signatures must then always be checked).
+    fn new(patterns: &[&[u8]], owner: Vec<usize>) -> Option<LiteralPass> {
+        // A DFA: the overlapping walk (every literal must be seen) cannot use the prefilters,
+        // so its per-byte cost is what counts, and a DFA's is a table lookup. Literals are
+        // lower-cased and so is the payload: case-sensitive search is what Teddy can do.
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(patterns)
+            .ok()?;
+        let any_literal = teddy(patterns).map_or(AnyLiteral::Automaton, AnyLiteral::Teddy);
+        Some(LiteralPass {
+            automaton,
+            any_literal,
+            owner,
+        })
+    }
+
+    /// Mark in `has` every signature with a literal in `lower`.
+    fn mark(&self, lower: &[u8], has: &mut [bool]) {
+        // Most payloads hold no literal at all; a search for any one finds that out several
+        // times faster than the overlapping walk.
+        let any = match &self.any_literal {
+            AnyLiteral::Teddy(t) => t.find(lower).is_some(),
+            AnyLiteral::Automaton => self.automaton.is_match(lower),
+        };
+        if !any {
+            return;
+        }
+        for m in self.automaton.find_overlapping_iter(lower) {
+            if let Some(&i) = self.owner.get(m.pattern().as_usize()) {
+                has[i] = true;
+            }
+        }
+    }
+}
+
 /// Loaded signatures with their prefilter.
 #[derive(Debug)]
 pub struct SignatureSet {
     sigs: Vec<Signature>,
-    /// Over the lower-cased literals, matched against the lower-cased payload.
-    automaton: Option<AhoCorasick>,
-    any_literal: AnyLiteral,
-    /// Automaton pattern index → signature index.
-    owner: Vec<usize>,
+    /// Literals of the signatures that may match anywhere: run on every payload.
+    anywhere: Option<LiteralPass>,
+    /// Literals of the anchored request signatures: run only on payloads that start with one
+    /// of their prefixes (a request line), which keeps their short words (`and`, `php`, …)
+    /// out of the pass every payload pays for.
+    anchored: Option<LiteralPass>,
     always: Vec<usize>,
     /// Signatures with start prefixes, grouped by prefix list (many share the request
     /// methods), so each list is compared once per payload.
@@ -167,8 +218,8 @@ pub struct SignatureSet {
 
 impl SignatureSet {
     pub fn new(sigs: Vec<Signature>) -> Self {
-        let mut patterns: Vec<&[u8]> = Vec::new();
-        let mut owner = Vec::new();
+        // (patterns, owners) for the anywhere pass [0] and the anchored pass [1].
+        let mut passes: [(Vec<&[u8]>, Vec<usize>); 2] = Default::default();
         let mut always = Vec::new();
         let mut prefixed: Vec<(Vec<Vec<u8>>, Vec<usize>)> = Vec::new();
         for (i, s) in sigs.iter().enumerate() {
@@ -181,33 +232,33 @@ impl SignatureSet {
             // A prefixed signature with a literal needs both: `^GET\s…/etc/passwd` is no
             // candidate for every GET request.
             if let Some(lits) = s.literals.as_ref().filter(|_| s.literal_beyond_prefix()) {
+                let pass = &mut passes[usize::from(s.prefixes.is_some())];
                 lits.iter().for_each(|l| {
-                    patterns.push(l);
-                    owner.push(i);
+                    pass.0.push(l);
+                    pass.1.push(i);
                 });
             }
             if s.always_checked() {
                 always.push(i);
             }
         }
-        // A DFA: the overlapping walk (every literal must be seen) cannot use the prefilters,
-        // so its per-byte cost is what counts, and a DFA's is a table lookup. Literals are
-        // lower-cased and so is the payload: case-sensitive search is what Teddy can do.
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
-            .ok();
-        let any_literal = teddy(&patterns).map_or(AnyLiteral::Automaton, AnyLiteral::Teddy);
-        if automaton.is_none() {
-            // Without an automaton every signature must be checked, or matches would be lost.
-            always = (0..sigs.len()).collect();
+        let [(any_pats, any_owner), (req_pats, req_owner)] = passes;
+        let anywhere = LiteralPass::new(&any_pats, any_owner.clone());
+        let anchored = LiteralPass::new(&req_pats, req_owner.clone());
+        // Without its automaton a pass's signatures must always be checked, or matches would
+        // be lost.
+        if anywhere.is_none() {
+            always.extend(any_owner);
         }
+        if anchored.is_none() {
+            always.extend(req_owner);
+        }
+        always.sort_unstable();
+        always.dedup();
         SignatureSet {
             sigs,
-            automaton,
-            any_literal,
-            owner,
+            anywhere,
+            anchored,
             always,
             prefixed,
         }
@@ -222,9 +273,12 @@ impl SignatureSet {
     pub fn is_empty(&self) -> bool {
         self.sigs.is_empty()
     }
-    /// Whether the any-literal check runs as SIMD (Teddy) rather than through the automaton.
+    /// Whether the any-literal checks run as SIMD (Teddy) rather than through the automaton.
     pub fn simd_prefilter(&self) -> bool {
-        matches!(self.any_literal, AnyLiteral::Teddy(_))
+        [&self.anywhere, &self.anchored]
+            .into_iter()
+            .flatten()
+            .all(|p| matches!(p.any_literal, AnyLiteral::Teddy(_)))
     }
     /// Signatures the prefilter cannot skip.
     pub fn always_checked(&self) -> usize {
@@ -239,6 +293,7 @@ impl SignatureSet {
         let decoded = http::decoded_request(payload);
         let mut starts_right = vec![false; self.sigs.len()];
         let mut has_literal = vec![false; self.sigs.len()];
+        let mut any_start = false;
         for (prefixes, members) in &self.prefixed {
             let starts = |buf: &[u8]| {
                 prefixes.iter().any(|p| {
@@ -248,27 +303,21 @@ impl SignatureSet {
             };
             if starts(payload) || decoded.as_deref().is_some_and(starts) {
                 members.iter().for_each(|&i| starts_right[i] = true);
+                any_start = true;
             }
         }
-        if let Some(ac) = &self.automaton {
+        let anchored = self.anchored.as_ref().filter(|_| any_start);
+        if self.anywhere.is_some() || anchored.is_some() {
             let mut lower = Vec::new();
             for buf in std::iter::once(payload).chain(decoded.as_deref()) {
                 lower.clear();
                 lower.extend_from_slice(buf);
                 lower.make_ascii_lowercase();
-                // Most payloads hold no literal at all; a search for any one finds that out
-                // several times faster than the overlapping walk.
-                let any = match &self.any_literal {
-                    AnyLiteral::Teddy(t) => t.find(&lower).is_some(),
-                    AnyLiteral::Automaton => ac.is_match(&lower[..]),
-                };
-                if !any {
-                    continue;
+                if let Some(p) = &self.anywhere {
+                    p.mark(&lower, &mut has_literal);
                 }
-                for m in ac.find_overlapping_iter(&lower[..]) {
-                    if let Some(&i) = self.owner.get(m.pattern().as_usize()) {
-                        has_literal[i] = true;
-                    }
+                if let Some(p) = anchored {
+                    p.mark(&lower, &mut has_literal);
                 }
             }
         }
