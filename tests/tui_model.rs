@@ -7,6 +7,7 @@ mod tui_support;
 use nsm_tui::engine::alert::Severity;
 use nsm_tui::engine::filter::parse;
 use nsm_tui::engine::frame::Ts;
+use nsm_tui::engine::incident::Grouper;
 use nsm_tui::engine::model::{Model, ModelConfig};
 use nsm_tui::pipeline::observer::Observer;
 use nsm_tui::tui::view::FilteredView;
@@ -56,12 +57,27 @@ fn incidents_group_by_source_and_category_within_the_window() {
         (at(30), A, "brute_force", Severity::High), // other category
         (at(200), A, "port_scan", Severity::Low), // window passed: new incident
     ];
+    // The incident store's grouper sees the same alerts: one rule, the same incidents.
+    let mut g = Grouper::new(60, 100);
+    let mut stored = std::collections::BTreeMap::new();
     for (i, (ms, src, cat, sev)) in cases.iter().enumerate() {
         let n = u64::try_from(i).unwrap() + 1;
         let f = tcp(*ms, *src, [8, 8, 8, 8], 1000, 22, b"");
         let ts = f.ts;
-        m.apply(&analyzed(n, f, vec![alert(ts, *sev, cat, n)]), None);
+        let al = alert(ts, *sev, cat, n);
+        let (inc, _) = g.add(&al, Some((*src).into()), Some([8, 8, 8, 8].into()));
+        stored.insert(
+            inc.key,
+            (inc.count, inc.severity, inc.first_seen, inc.last_seen),
+        );
+        m.apply(&analyzed(n, f, vec![al]), None);
     }
+    let shown: std::collections::BTreeMap<_, _> = m
+        .incidents()
+        .iter()
+        .map(|i| (i.id, (i.count, i.severity, i.first_seen, i.last_seen)))
+        .collect();
+    assert_eq!(shown, stored);
     let inc: Vec<_> = m.incidents().iter().collect();
     assert_eq!(inc.len(), 4);
     assert_eq!(inc[0].count, 3);

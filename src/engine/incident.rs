@@ -3,8 +3,9 @@
 //! (bounded), and a lifecycle (`new` → `acknowledged` → `resolved`) with notes and actions.
 //!
 //! Pure: time comes from alert timestamps. The grouper runs on the thread that persists
-//! incidents (the pipeline's output observer); the lifecycle functions run wherever an
-//! incident is changed (CLI, console effect thread).
+//! incidents (the pipeline's output observer) and inside the console's model, so both group
+//! alerts by the one rule; the lifecycle functions run wherever an incident is changed (CLI,
+//! console effect thread).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -99,6 +100,13 @@ pub struct Grouper {
     max_open: usize,
     next_key: u64,
     open: HashMap<(Option<IpAddr>, Arc<str>), Incident>,
+}
+
+/// The response defaults: a 300 s window, 10,000 open incidents.
+impl Default for Grouper {
+    fn default() -> Self {
+        Grouper::new(300, 10_000)
+    }
 }
 
 impl Grouper {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::alert::{highest, Alert, RuleId, Severity};
 use super::flow::FlowMeta;
 use super::frame::{RawFrame, Ts};
-use super::incident::{can_move, IncidentState};
+use super::incident::{can_move, Change, Grouper, IncidentState};
 use super::packet::{Decoded, Proto, TcpFlags, Transport};
 use super::record::Analyzed;
 use super::stats::Stats;
@@ -166,8 +166,9 @@ pub struct Model {
     rows: VecDeque<Row>,
     next_seq: u64,
     incidents: VecDeque<Incident>,
-    open: HashMap<(Option<IpAddr>, Arc<str>), u64>,
-    next_incident: u64,
+    /// The one grouping rule (the incident store's): which incident an alert joins. Its keys
+    /// are the incidents' ids here.
+    grouper: Grouper,
     pub packets: u64,
     pub bytes: u64,
     pub alerts_by_severity: BTreeMap<Severity, u64>,
@@ -187,8 +188,8 @@ pub struct Model {
 impl Model {
     pub fn new(config: ModelConfig) -> Self {
         Self {
+            grouper: Grouper::new(config.incident_window_secs, config.max_incidents),
             config,
-            next_incident: 1,
             ..Self::default()
         }
     }
@@ -214,7 +215,7 @@ impl Model {
             flow_id,
         };
         for alert in &a.alerts {
-            self.add_alert(alert, row.src());
+            self.add_alert(alert, row.src(), row.dst());
         }
         self.next_seq += 1;
         self.rows.push_back(row);
@@ -226,7 +227,8 @@ impl Model {
     /// An alert that arrived after its packet (AbuseIPDB reputation): it joins the incidents
     /// and counters, and the packet's row when that is still retained.
     pub fn late_alert(&mut self, a: &Analyzed, alert: &Alert) {
-        self.add_alert(alert, source(&a.decoded));
+        let dst = a.decoded.ip.as_ref().map(|ip| ip.dst);
+        self.add_alert(alert, source(&a.decoded), dst);
         if let Some(row) = self
             .rows
             .iter_mut()
@@ -293,13 +295,9 @@ impl Model {
         }
     }
 
-    fn add_alert(&mut self, alert: &Alert, source: Option<IpAddr>) {
+    fn add_alert(&mut self, alert: &Alert, source: Option<IpAddr>, dst: Option<IpAddr>) {
         *self.alerts_by_severity.entry(alert.severity).or_default() += 1;
         *self.categories.entry(alert.category.clone()).or_default() += 1;
-        let key = (source, alert.category.clone());
-        let window = i64::try_from(self.config.incident_window_secs)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(Ts::NANOS_PER_SEC);
         let brief = IncidentAlert {
             ts: alert.ts,
             rule: alert.rule,
@@ -308,48 +306,38 @@ impl Model {
             packet: alert.packet,
             explanation: alert.explanation.clone(),
         };
-        let limit = self.config.alerts_per_incident;
-        if let Some(inc) = self
-            .open
-            .get(&key)
-            .copied()
-            .and_then(|id| self.incident_mut(id))
-        {
-            if alert.ts.since(inc.last_seen) <= window {
-                if alert.severity > inc.severity && inc.state == IncidentState::Resolved {
-                    // As in the stored incidents: an escalation needs a person again.
-                    inc.state = IncidentState::New;
-                }
-                inc.severity = inc.severity.max(alert.severity);
-                inc.last_seen = inc.last_seen.max(alert.ts);
-                inc.count += 1;
-                if inc.alerts.len() < limit {
-                    inc.alerts.push(brief);
-                }
-                return;
+        let (g, change) = self.grouper.add(alert, source, dst);
+        let (id, severity, first_seen, last_seen, count) =
+            (g.key, g.severity, g.first_seen, g.last_seen, g.count);
+        if change == Change::Opened {
+            self.incidents.push_back(Incident {
+                id,
+                source,
+                category: alert.category.clone(),
+                severity,
+                first_seen,
+                last_seen,
+                count,
+                alerts: vec![brief],
+                state: IncidentState::New,
+                notes: Vec::new(),
+            });
+            while self.incidents.len() > self.config.max_incidents.max(1) {
+                self.incidents.pop_front();
             }
+            return;
         }
-        let id = self.next_incident;
-        self.next_incident += 1;
-        self.incidents.push_back(Incident {
-            id,
-            source,
-            category: alert.category.clone(),
-            severity: alert.severity,
-            first_seen: alert.ts,
-            last_seen: alert.ts,
-            count: 1,
-            alerts: vec![brief],
-            state: IncidentState::New,
-            notes: Vec::new(),
-        });
-        self.open.insert(key, id);
-        while self.incidents.len() > self.config.max_incidents.max(1) {
-            if let Some(old) = self.incidents.pop_front() {
-                let k = (old.source, old.category.clone());
-                if self.open.get(&k) == Some(&old.id) {
-                    self.open.remove(&k);
-                }
+        let limit = self.config.alerts_per_incident;
+        // Gone when it has scrolled out of the retained incidents; the grouper goes on.
+        if let Some(inc) = self.incident_mut(id) {
+            if matches!(change, Change::Escalated(_)) && inc.state == IncidentState::Resolved {
+                // As in the stored incidents: an escalation needs a person again.
+                inc.state = IncidentState::New;
+            }
+            (inc.severity, inc.first_seen, inc.last_seen, inc.count) =
+                (severity, first_seen, last_seen, count);
+            if inc.alerts.len() < limit {
+                inc.alerts.push(brief);
             }
         }
     }
