@@ -77,7 +77,7 @@ impl Default for SnifferConfig {
             capture_filter: String::new(),
             capture_duration: 0,
             packet_count_limit: 0,
-            analysis_batch_size: 256,
+            analysis_batch_size: 1024,
             snaplen: 65_535,
             promiscuous: true,
             immediate_mode: true,
