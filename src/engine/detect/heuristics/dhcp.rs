@@ -155,8 +155,9 @@ impl StatefulDetector for DhcpFloodDetector {
                 self.client_threshold
             );
             let evidence = json!({
-                "client_mac": req.client(), "requests": n, "message_type": message_name(req.message_type),
-                "elapsed_secs": elapsed, "window_secs": secs, "threshold": self.client_threshold,
+                "client_mac": req.client(), "requests": n,
+                "message_type": message_name(req.message_type), "elapsed_secs": elapsed,
+                "window_secs": secs, "threshold": self.client_threshold,
             });
             let what = "DHCP flood from one client";
             out.push(builtin::DHCP_FLOOD.alert_described(a, what, explanation, evidence));

@@ -7,8 +7,9 @@
 //! of the payload, after a SIMD search says some literal is there at all); the anchored
 //! signatures' literals have a pass of their own, run only on payloads that start the way
 //! they must. Only candidates (and the signatures without a usable literal) run their full
-//! regex, after their protocol and port filters. `matches_reference` runs every regex one at a time and must agree exactly. The set is
-//! immutable; a reload builds a new one and swaps it in through `SignatureHandle`.
+//! regex, after their protocol and port filters. `matches_reference` runs every regex one at a
+//! time and must agree exactly. The set is immutable; a reload builds a new one and swaps it in
+//! through `SignatureHandle`.
 
 mod http;
 pub mod literal;
