@@ -39,15 +39,16 @@ use crate::store::{
     PcapLogOptions, PcapLogSummary, PcapLogger, SqliteStore, StoreOptions, WriterSummary,
 };
 
-/// Batches queued between the capture thread and the workers, per worker. A batch of 256
-/// full-size frames is about 400 KB, so the queue holds at most a few MB per worker.
-const CAPTURE_QUEUE_PER_WORKER: usize = 8;
-/// Live capture gets a deeper queue to ride out bursts before it starts dropping.
-const LIVE_CAPTURE_QUEUE: usize = 64;
+/// Batches queued between the capture thread and the workers, per worker. A batch of 1024
+/// full-size frames is about 1.6 MB, so the queue holds at most a few MB per worker.
+const CAPTURE_QUEUE_PER_WORKER: usize = 4;
+/// Live capture gets a deeper queue (16 k frames at the default batch) to ride out bursts
+/// before it starts dropping.
+const LIVE_CAPTURE_QUEUE: usize = 16;
 /// Analysed batches queued for the aggregator, per worker.
 const RESULT_QUEUE_PER_WORKER: usize = 4;
 /// Result batches queued for the output stage (each one capture batch with its frames).
-const OUTPUT_QUEUE: usize = 32;
+const OUTPUT_QUEUE: usize = 8;
 /// Messages queued for the SQLite writer (each up to `sinks::STORE_BATCH` rows, ~0.5 MB).
 const STORE_QUEUE: usize = 16;
 /// Messages queued for the pcap logger (each up to `sinks::PCAP_BATCH` frames).
