@@ -11,6 +11,7 @@ use super::setup;
 use crate::config::Config;
 use crate::engine::response_metrics::SharedMetrics;
 use crate::tui::block::BlockPlan;
+use crate::tui::incident_edit;
 use crate::tui::responder::{Outcome, Responder};
 
 pub struct FirewallResponder {
@@ -44,7 +45,12 @@ impl Responder for FirewallResponder {
             secs: (plan.timeout_secs > 0).then_some(plan.timeout_secs),
             actor: "console".into(),
             reason: plan.reason.clone(),
-            incident_id: plan.incident.and_then(|i| i64::try_from(i).ok()),
+            // The stored incident's row, found as console edits find it; the console's own
+            // number means nothing in the database.
+            incident_id: plan
+                .incident_key
+                .as_ref()
+                .and_then(|k| incident_edit::find(&self.enforcer.conn, k).ok().flatten()),
             alert_id: None,
             // The console's own confirm dialog comes before the block.
             confirm_within: None,

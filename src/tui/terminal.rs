@@ -68,7 +68,10 @@ fn apply(app: &mut App, ch: &Channels, effects: Vec<Effect>) -> bool {
             Effect::Quit => return true,
             Effect::SetPaused(p) => ch.controls.paused.store(p, Ordering::Relaxed),
             Effect::Copy(text) => copy(&text),
-            Effect::Block(plan) => {
+            Effect::Block(mut plan) => {
+                plan.incident_key = plan
+                    .incident
+                    .and_then(|id| ch.shared.lock().incident(id).map(IncidentKey::of));
                 if ch.jobs.try_send(Job::Block(plan)).is_err() {
                     app.pending_actions = app.pending_actions.saturating_sub(1);
                     app.report("too many requests queued; try again".into(), false);
