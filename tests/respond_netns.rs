@@ -494,6 +494,128 @@ fn confirm_or_rollback(lab: &Lab, firewall: &str) {
     assert!(o.status.success(), "{}", text(&o));
 }
 
+/// Share of 300 fast 1400-byte pings from the attacker to the victim that got no answer.
+fn ping_loss(lab: &Lab) -> f64 {
+    let out = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &lab.attacker,
+        "ping",
+        "-q",
+        "-n",
+        "-c",
+        "300",
+        "-i",
+        "0.002",
+        "-s",
+        "1400",
+        "-W",
+        "1",
+        VICTIM_A,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split(',')
+        .find_map(|part| part.trim().strip_suffix("% packet loss"))
+        .and_then(|p| p.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no loss figure in {text}"))
+}
+
+/// nftables only: a rate limit drops what the attacker sends beyond `bandwidth_limit` and lets
+/// the rest through; a quarantine cuts the attacker off entirely, except toward a management
+/// address; both are audited and removed by `unblock`.
+fn rate_limit_and_quarantine(lab: &Lab) {
+    if !common::have("ping") {
+        eprintln!("note: needs ping (iputils-ping); skipping the rate-limit test");
+        return;
+    }
+    let cfg = lab.config(
+        "limit.toml",
+        &format!(
+            "[response]\ndry_run = false\nallowlist = [\"{CLIENT}/32\"]\n\n[actions]\n\
+             firewall_type = \"nftables\"\nbandwidth_limit = \"100kbit\"\n"
+        ),
+    );
+    assert!(ping_loss(lab) < 5.0, "loss before any limit");
+    let o = lab.nsm(
+        &cfg,
+        "limit.db",
+        &[],
+        &["block", ATTACKER, "--rate-limit", "--for", "60s"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // 300 x 1.4 kB in about 0.6 s is some 700 kB/s; 100 kbit/s lets a small share through.
+    let loss = ping_loss(lab);
+    assert!(
+        loss > 50.0,
+        "rate limit let {:.0}% through\n{}\n{}",
+        100.0 - loss,
+        text(&o),
+        lab.in_victim(&["nft", "list", "chain", "inet", "nsm_tui", "input"])
+    );
+    assert!(loss < 100.0, "a rate limit is not a block");
+    assert!(lab.client_connects(), "the other client was limited too");
+    let o = lab.nsm(&cfg, "limit.db", &[], &["unblock", ATTACKER]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(ping_loss(lab) < 5.0, "unblock did not lift the limit");
+
+    let o = lab.nsm(
+        &cfg,
+        "limit.db",
+        &[],
+        &["block", ATTACKER, "--quarantine", "--for", "60s"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !lab.attacker_connects(),
+        "a quarantined host still connects"
+    );
+    assert!(lab.client_connects(), "the other client lost access");
+    let o = lab.nsm(&cfg, "limit.db", &[], &["unblock", ATTACKER]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        lab.attacker_connects(),
+        "unblock did not end the quarantine"
+    );
+    // The victim's own address as a management address: the quarantined host keeps that path.
+    let managed = lab.config(
+        "managed.toml",
+        &format!(
+            "[response]\ndry_run = false\nallowlist = [\"{CLIENT}/32\"]\n\
+             management_addresses = [\"{VICTIM_A}\"]\n\n[actions]\nfirewall_type = \"nftables\"\n"
+        ),
+    );
+    let o = lab.nsm(
+        &managed,
+        "limit.db",
+        &[],
+        &["block", ATTACKER, "--quarantine", "--for", "60s"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        lab.attacker_connects(),
+        "the management address was cut off too"
+    );
+    let o = lab.nsm(&managed, "limit.db", &[], &["unblock", ATTACKER]);
+    assert!(o.status.success(), "{}", text(&o));
+    let actions: Vec<String> = rusqlite::Connection::open(lab.dir.path().join("limit.db"))
+        .expect("db")
+        .prepare("SELECT action || ':' || outcome FROM actions ORDER BY id")
+        .expect("query")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("actions");
+    assert!(
+        actions.contains(&"rate_limit:executed".to_string()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"quarantine:executed".to_string()),
+        "{actions:?}"
+    );
+}
+
 fn run_all(tag: &str, firewall: &str) {
     if !can_run() {
         return;
@@ -503,6 +625,9 @@ fn run_all(tag: &str, firewall: &str) {
     block_expire_unblock_flush_reconcile(&lab, firewall);
     caps_trip_the_breaker(&lab, firewall);
     confirm_or_rollback(&lab, firewall);
+    if firewall == "nftables" {
+        rate_limit_and_quarantine(&lab);
+    }
 }
 
 #[test]

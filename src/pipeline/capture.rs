@@ -42,6 +42,11 @@ pub enum CaptureEnd {
     Error(String),
 }
 
+/// Live capture hands over a partial batch once its first frame has waited this long, so a
+/// busy link that never fills a batch between read time-outs (a scan of a few hundred
+/// packets) still reaches the detectors within milliseconds.
+const LIVE_BATCH_MAX_WAIT: Duration = Duration::from_millis(5);
+
 pub fn run(
     mut src: Box<dyn Source>,
     tx: &Sender<Batch>,
@@ -57,6 +62,8 @@ pub fn run(
     let mut seq = 0u64;
     let mut cnt = 0u64;
     let mut frames = Vec::with_capacity(batch_size);
+    // When the batch being filled got its first frame (live capture only).
+    let mut batch_started: Option<Instant> = None;
     let mut send = |frames: &mut Vec<RawFrame>, cnt: u64| -> bool {
         if frames.is_empty() {
             return true;
@@ -108,8 +115,15 @@ pub fn run(
                 cnt += 1;
                 SharedCounters::add(&counters.received, 1);
                 frames.push(frame);
-                if frames.len() >= batch_size && !send(&mut frames, cnt) {
-                    break CaptureEnd::Stopped;
+                let full = frames.len() >= batch_size;
+                let waited = live
+                    && batch_started.get_or_insert_with(Instant::now).elapsed()
+                        >= LIVE_BATCH_MAX_WAIT;
+                if full || waited {
+                    batch_started = None;
+                    if !send(&mut frames, cnt) {
+                        break CaptureEnd::Stopped;
+                    }
                 }
                 if limits.max_packets > 0 && cnt >= limits.max_packets {
                     break CaptureEnd::PacketLimit;
@@ -117,6 +131,7 @@ pub fn run(
             }
             Ok(None) if live => {
                 // Read timeout: hand over what we have so a quiet link still shows up promptly.
+                batch_started = None;
                 if !send(&mut frames, cnt) {
                     break CaptureEnd::Stopped;
                 }

@@ -26,6 +26,8 @@ pub fn set_name(kind: ActionKind, v4: bool) -> &'static str {
     }
 }
 
+const HOOKS: [&str; 3] = ["input", "forward", "output"];
+
 const MANAGED: [(ActionKind, bool); 6] = [
     (ActionKind::Block, true),
     (ActionKind::Block, false),
@@ -48,7 +50,10 @@ impl Nft {
         }
     }
 
-    /// The whole table as one nft script, loaded in a single transaction.
+    /// The whole table as one nft script, loaded in a single transaction. Safe to load again
+    /// over a table that exists: sets keep their elements, while the chains' rules, the
+    /// management addresses and the rate meters are replaced, so a changed `bandwidth_limit` or
+    /// `management_addresses` takes effect at the next start.
     pub fn table_script(&self) -> String {
         let mut s = format!("table {FAMILY} {TABLE} {{\n");
         for (kind, v4) in MANAGED {
@@ -59,19 +64,8 @@ impl Nft {
                 set_name(kind, v4)
             );
         }
-        for (name, v4) in [("mgmt4", true), ("mgmt6", false)] {
-            let ty = if v4 { "ipv4_addr" } else { "ipv6_addr" };
-            let elems: Vec<String> = self
-                .management
-                .iter()
-                .filter(|a| a.is_ipv4() == v4)
-                .map(ToString::to_string)
-                .collect();
-            let _ = write!(s, "\tset {name} {{ type {ty};");
-            if !elems.is_empty() {
-                let _ = write!(s, " elements = {{ {} }};", elems.join(", "));
-            }
-            s.push_str(" }\n");
+        for (name, ty) in [("mgmt4", "ipv4_addr"), ("mgmt6", "ipv6_addr")] {
+            let _ = writeln!(s, "\tset {name} {{ type {ty}; }}");
         }
         // Per-host meters: each limited host gets its own token bucket.
         for (name, ty) in [("meter4", "ipv4_addr"), ("meter6", "ipv6_addr")] {
@@ -80,18 +74,37 @@ impl Nft {
                 "\tset {name} {{ type {ty}; flags dynamic,timeout; timeout 1m; }}"
             );
         }
-        for hook in ["input", "forward", "output"] {
-            let _ = writeln!(s, "\tchain {hook} {{");
+        for hook in HOOKS {
             let _ = writeln!(
                 s,
-                "\t\ttype filter hook {hook} priority -10; policy accept;"
+                "\tchain {hook} {{ type filter hook {hook} priority -10; policy accept; }}"
             );
-            for rule in self.rules(hook) {
-                let _ = writeln!(s, "\t\t{rule}");
-            }
-            s.push_str("\t}\n");
         }
         s.push_str("}\n");
+        for set in ["mgmt4", "mgmt6", "meter4", "meter6"] {
+            let _ = writeln!(s, "flush set {FAMILY} {TABLE} {set}");
+        }
+        for (name, v4) in [("mgmt4", true), ("mgmt6", false)] {
+            let elems: Vec<String> = self
+                .management
+                .iter()
+                .filter(|a| a.is_ipv4() == v4)
+                .map(ToString::to_string)
+                .collect();
+            if !elems.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "add element {FAMILY} {TABLE} {name} {{ {} }}",
+                    elems.join(", ")
+                );
+            }
+        }
+        for hook in HOOKS {
+            let _ = writeln!(s, "flush chain {FAMILY} {TABLE} {hook}");
+            for rule in self.rules(hook) {
+                let _ = writeln!(s, "add rule {FAMILY} {TABLE} {hook} {rule}");
+            }
+        }
         s
     }
 
@@ -134,8 +147,10 @@ impl Firewall for Nft {
     }
 
     fn setup(&self) -> Vec<Step> {
+        // No check: the script is idempotent, and loading it always brings the rules in line
+        // with the configuration.
         vec![Step {
-            check: Some(nft(&["list", "table", FAMILY, TABLE])),
+            check: None,
             apply: nft(&["-f", "-"]).with_stdin(self.table_script()),
         }]
     }
@@ -279,8 +294,15 @@ mod tests {
         assert!(s.contains("type filter hook input priority -10; policy accept;"));
         assert!(s.contains("type filter hook forward priority -10; policy accept;"));
         assert!(s.contains("set block4 { type ipv4_addr; flags timeout; }"));
-        assert!(s.contains("set mgmt4 { type ipv4_addr; elements = { 192.0.2.10 }; }"));
+        assert!(s.contains("set mgmt4 { type ipv4_addr; }"));
+        assert!(s.contains("add element inet nsm_tui mgmt4 { 192.0.2.10 }"));
         assert!(s.contains("limit rate over 125000 bytes/second"));
+        // Loading it again replaces the rules instead of adding a second copy.
+        let flush = s.find("flush chain inet nsm_tui input").unwrap();
+        let rule = s
+            .find("add rule inet nsm_tui input ip saddr @block4")
+            .unwrap();
+        assert!(flush < rule);
     }
 
     #[test]
