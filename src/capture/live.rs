@@ -23,7 +23,9 @@ pub struct LiveOptions {
     pub promiscuous: bool,
     pub immediate: bool,
     pub buffer_size_mb: u32,
-    /// Read timeout, so the capture thread can notice shutdown and flush partial batches.
+    /// Read timeout, so the capture thread can notice shutdown and flush partial batches. A
+    /// few milliseconds: the last packets of a burst (the probe that completes a scan) wait at
+    /// most this long before the detectors see them.
     pub timeout_ms: i32,
 }
 
@@ -36,7 +38,7 @@ impl Default for LiveOptions {
             promiscuous: true,
             immediate: true,
             buffer_size_mb: 16,
-            timeout_ms: 100,
+            timeout_ms: 5,
         }
     }
 }
