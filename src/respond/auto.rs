@@ -96,6 +96,7 @@ pub struct ResponseObserver {
 /// The observer for `read`/`--headless` and the console, or None when there is nothing to do
 /// (no database and automatic response off); its actions are counted in `metrics`. Errors
 /// (bad policy, unopenable database) are returned.
+///
 /// `live` says the packets come from live capture, so their times are wall-clock times and the
 /// packet-to-block latency can be measured.
 pub fn observer(
