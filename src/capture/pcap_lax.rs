@@ -128,8 +128,12 @@ impl<R: Read> LaxPcapReader<R> {
             ));
         }
         let keep = caplen.min(self.header.snaplen) as usize;
-        let mut data = vec![0u8; keep];
-        let got = read_full(&mut self.r, &mut data).map_err(|e| e.to_string())?;
+        // Read straight into spare capacity: no zero-filling of a buffer about to be overwritten.
+        let mut data = Vec::with_capacity(keep);
+        let got = (&mut self.r)
+            .take(keep as u64)
+            .read_to_end(&mut data)
+            .map_err(|e| e.to_string())?;
         if got < keep {
             return Err(format!(
                 "truncated record: {caplen} captured bytes announced, {got} present"
