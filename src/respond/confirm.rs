@@ -25,11 +25,7 @@ impl Enforcer {
         let Some((first, rest)) = waiting.split_first() else {
             let rec = ActionRecord {
                 ts: now,
-                actor: actor.into(),
-                action: "confirm".into(),
-                target,
-                reason: "confirm a block".into(),
-                ..ActionRecord::default()
+                ..self.record(actor, "confirm", &target, "confirm a block")
             };
             let why = if self.dry_run() {
                 format!("no block of {addr} awaits confirmation (a dry run records none)")
@@ -55,14 +51,11 @@ impl Enforcer {
 
     fn confirm_one(&mut self, b: &BlockRow, actor: &str, now: i64) -> Decision {
         let full = b.pending_secs.unwrap_or(0);
+        let reason = format!("confirm the {} of {} for {full} s", b.kind, b.addr);
         let mut rec = ActionRecord {
             ts: now,
-            actor: actor.into(),
-            action: "confirm".into(),
-            target: b.addr.clone(),
-            reason: format!("confirm the {} of {} for {full} s", b.kind, b.addr),
             incident_id: b.incident_id,
-            ..ActionRecord::default()
+            ..self.record(actor, "confirm", &b.addr, &reason)
         };
         let (Some(ip), Some(kind)) = (b.ip(), b.action_kind()) else {
             let msg = format!(

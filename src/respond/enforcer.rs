@@ -233,15 +233,12 @@ impl Enforcer {
 
     /// Blocks, rate-limits or quarantines `req.addr`; `now` is wall-clock nanoseconds.
     pub fn apply(&mut self, req: &Request, now: i64, in_flight: usize) -> Decision {
+        let target = req.addr.to_string();
         let mut rec = ActionRecord {
             ts: now,
-            actor: req.actor.clone(),
-            action: req.kind.as_str().into(),
-            target: req.addr.to_string(),
-            reason: req.reason.clone(),
             incident_id: req.incident_id,
             alert_id: req.alert_id,
-            ..ActionRecord::default()
+            ..self.record(&req.actor, req.kind.as_str(), &target, &req.reason)
         };
         if let Err(why) = self.admit(req.addr, now, in_flight) {
             return self.finish(rec, Outcome::Refused, why, 0);

@@ -27,7 +27,13 @@ pub struct Reconciled {
 }
 
 impl Enforcer {
-    fn record(&self, actor: &str, action: &str, target: &str, reason: &str) -> ActionRecord {
+    pub(super) fn record(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        reason: &str,
+    ) -> ActionRecord {
         ActionRecord {
             ts: 0,
             actor: actor.into(),

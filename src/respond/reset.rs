@@ -112,15 +112,12 @@ impl Enforcer {
     /// Resets the TCP connections to and from `req.addr`; `now` is wall-clock nanoseconds.
     /// Passes the same guard and caps as a block and leaves one audit row.
     pub fn reset(&mut self, req: &ResetRequest, now: i64, in_flight: usize) -> Decision {
+        let target = req.addr.to_string();
         let mut rec = ActionRecord {
             ts: now,
-            actor: req.actor.clone(),
-            action: "reset".into(),
-            target: req.addr.to_string(),
-            reason: req.reason.clone(),
             incident_id: req.incident_id,
             alert_id: req.alert_id,
-            ..ActionRecord::default()
+            ..self.record(&req.actor, "reset", &target, &req.reason)
         };
         if let Err(why) = self.admit(req.addr, now, in_flight) {
             return self.finish(rec, Outcome::Refused, why, 0);
