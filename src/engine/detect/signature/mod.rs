@@ -182,8 +182,8 @@ impl LiteralPass {
         })
     }
 
-    /// Mark in `has` every signature with a literal in `lower`.
-    fn mark(&self, lower: &[u8], has: &mut [bool]) {
+    /// Set `NEED_LITERAL` in `flags` for every signature with a literal in `lower`.
+    fn mark(&self, lower: &[u8], flags: &mut [u8]) {
         // Most payloads hold no literal at all; a search for any one finds that out several
         // times faster than the overlapping walk.
         let any = match &self.any_literal {
@@ -194,8 +194,12 @@ impl LiteralPass {
             return;
         }
         for m in self.automaton.find_overlapping_iter(lower) {
-            if let Some(&i) = self.owner.get(m.pattern().as_usize()) {
-                has[i] = true;
+            if let Some(f) = self
+                .owner
+                .get(m.pattern().as_usize())
+                .and_then(|&i| flags.get_mut(i))
+            {
+                *f |= NEED_LITERAL;
             }
         }
     }
@@ -215,6 +219,25 @@ pub struct SignatureSet {
     /// Signatures with start prefixes, grouped by prefix list (many share the request
     /// methods), so each list is compared once per payload.
     prefixed: Vec<(Vec<Vec<u8>>, Vec<usize>)>,
+    /// Per signature, what a payload must show before its regex runs: `NEED_PREFIX`,
+    /// `NEED_LITERAL`, both, or nothing (always checked).
+    need: Vec<u8>,
+}
+
+/// A payload starts with one of the signature's prefixes.
+const NEED_PREFIX: u8 = 1;
+/// A payload holds one of the signature's literals.
+const NEED_LITERAL: u8 = 2;
+
+/// Per-thread buffers `matches` reuses, so a payload costs no allocation unless it matches.
+#[derive(Default)]
+struct Scratch {
+    lower: Vec<u8>,
+    flags: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
 impl SignatureSet {
@@ -256,12 +279,29 @@ impl SignatureSet {
         }
         always.sort_unstable();
         always.dedup();
+        let need = sigs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if always.binary_search(&i).is_ok() {
+                    0
+                } else {
+                    (if s.prefixes.is_some() { NEED_PREFIX } else { 0 })
+                        | (if s.literal_beyond_prefix() {
+                            NEED_LITERAL
+                        } else {
+                            0
+                        })
+                }
+            })
+            .collect();
         SignatureSet {
             sigs,
             anywhere,
             anchored,
             always,
             prefixed,
+            need,
         }
     }
 
@@ -291,9 +331,18 @@ impl SignatureSet {
         if payload.is_empty() || self.sigs.is_empty() {
             return Vec::new();
         }
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => self.matches_with(&mut s, d, payload),
+            // Only a re-entrant call could find it borrowed; give that one fresh buffers.
+            Err(_) => self.matches_with(&mut Scratch::default(), d, payload),
+        })
+    }
+
+    fn matches_with(&self, s: &mut Scratch, d: &Decoded, payload: &[u8]) -> Vec<Hit> {
         let decoded = http::decoded_request(payload);
-        let mut starts_right = vec![false; self.sigs.len()];
-        let mut has_literal = vec![false; self.sigs.len()];
+        let Scratch { lower, flags } = s;
+        flags.clear();
+        flags.resize(self.sigs.len(), 0);
         let mut any_start = false;
         for (prefixes, members) in &self.prefixed {
             let starts = |buf: &[u8]| {
@@ -303,35 +352,28 @@ impl SignatureSet {
                 })
             };
             if starts(payload) || decoded.as_deref().is_some_and(starts) {
-                members.iter().for_each(|&i| starts_right[i] = true);
+                members.iter().for_each(|&i| flags[i] |= NEED_PREFIX);
                 any_start = true;
             }
         }
         let anchored = self.anchored.as_ref().filter(|_| any_start);
         if self.anywhere.is_some() || anchored.is_some() {
-            let mut lower = Vec::new();
             for buf in std::iter::once(payload).chain(decoded.as_deref()) {
                 lower.clear();
-                lower.extend_from_slice(buf);
-                lower.make_ascii_lowercase();
+                lower.extend(buf.iter().map(u8::to_ascii_lowercase));
                 if let Some(p) = &self.anywhere {
-                    p.mark(&lower, &mut has_literal);
+                    p.mark(lower, flags);
                 }
                 if let Some(p) = anchored {
-                    p.mark(&lower, &mut has_literal);
+                    p.mark(lower, flags);
                 }
             }
         }
-        for &i in &self.always {
-            (starts_right[i], has_literal[i]) = (true, true);
-        }
-        let sigs = self.sigs.iter().enumerate().filter(|&(i, s)| {
-            (s.prefixes.is_none() || starts_right[i])
-                && (!s.literal_beyond_prefix() || has_literal[i])
-        });
-        sigs.map(|(_, s)| s)
-            .filter(|s| s.applies(d))
-            .filter_map(|s| s.find(payload, decoded.as_deref()))
+        self.sigs
+            .iter()
+            .zip(self.need.iter().zip(flags.iter()))
+            .filter(|&(s, (&need, &has))| has & need == need && s.applies(d))
+            .filter_map(|(s, _)| s.find(payload, decoded.as_deref()))
             .collect()
     }
 
@@ -460,6 +502,9 @@ impl PacketDetector for SignatureDetector {
         "signature"
     }
     fn inspect(&self, a: &Analyzed, out: &mut Vec<Alert>) {
-        self.handle.current().check(a, out);
+        // Most packets carry no payload: skip the shared lock for them.
+        if !a.decoded.payload(&a.frame.data).is_empty() {
+            self.handle.current().check(a, out);
+        }
     }
 }
