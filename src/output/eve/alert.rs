@@ -2,13 +2,16 @@
 //! evidence under `alert.metadata`, every value an array of strings as Suricata writes rule
 //! metadata.
 //!
-//! Serialized by the EVE writer on the aggregator thread.
+//! Serialized by the EVE writer on the output thread.
+
+use std::io;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::fields::Printable;
+use super::json::Obj;
 use super::Body;
 use crate::engine::alert::Alert;
 
@@ -22,13 +25,13 @@ pub(super) struct AlertBody<'a> {
 }
 
 impl Body for AlertBody<'_> {
-    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        m.serialize_entry("alert", &AlertObj(self.alert))?;
+    fn entries(&self, m: &mut Obj) -> io::Result<()> {
+        m.value("alert", &AlertObj(self.alert))?;
         if let Some(p) = self.app_proto {
-            m.serialize_entry("app_proto", p)?;
+            m.str("app_proto", p);
         }
         if let Some(p) = self.payload {
-            m.serialize_entry("payload_printable", &Printable(p))?;
+            m.value("payload_printable", &Printable(p))?;
         }
         Ok(())
     }

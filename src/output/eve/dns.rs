@@ -3,12 +3,12 @@
 //! question of a request, and one `type: "answer"` event per response with header flags,
 //! `rcode` name, a detailed `answers` array and the `grouped` rdata by record type.
 //!
-//! Serialized by the EVE writer on the aggregator thread.
+//! Written by the EVE writer on the output thread.
 
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use std::io;
 
-use super::fields::{Rcode, RrType};
+use super::fields::{rcode_name, RrType};
+use super::json::Obj;
 use super::Body;
 use crate::engine::packet::{Decoded, DnsAnswer, DnsInfo, DnsQuestion, Transport};
 
@@ -43,23 +43,15 @@ pub(super) struct Query<'a> {
 }
 
 impl Body for Query<'_> {
-    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        m.serialize_entry("dns", &QueryObj(self))
-    }
-}
-
-struct QueryObj<'a>(&'a Query<'a>);
-
-impl Serialize for QueryObj<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let q = self.0;
-        let mut m = s.serialize_map(Some(5))?;
-        m.serialize_entry("type", "query")?;
-        m.serialize_entry("id", &q.info.id)?;
-        m.serialize_entry("rrname", &q.question.name)?;
-        m.serialize_entry("rrtype", &RrType(q.question.qtype))?;
-        m.serialize_entry("opcode", &q.info.opcode)?;
-        m.end()
+    fn entries(&self, m: &mut Obj) -> io::Result<()> {
+        let mut o = m.obj("dns");
+        o.str("type", "query");
+        o.u64("id", self.info.id);
+        o.str("rrname", &self.question.name);
+        rrtype(&mut o, "rrtype", self.question.qtype);
+        o.u64("opcode", self.info.opcode);
+        o.close();
+        Ok(())
     }
 }
 
@@ -69,96 +61,84 @@ pub(super) struct Answer<'a> {
 }
 
 impl Body for Answer<'_> {
-    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        m.serialize_entry("dns", &AnswerObj(self))
-    }
-}
-
-struct AnswerObj<'a>(&'a Answer<'a>);
-
-impl Serialize for AnswerObj<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (info, flags) = (self.0.info, self.0.flags);
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("version", &2u8)?;
-        m.serialize_entry("type", "answer")?;
-        m.serialize_entry("id", &info.id)?;
-        m.serialize_entry("flags", &format_args!("{flags:x}"))?;
+    fn entries(&self, m: &mut Obj) -> io::Result<()> {
+        let (info, flags) = (self.info, self.flags);
+        let mut o = m.obj("dns");
+        o.u64("version", 2u8);
+        o.str("type", "answer");
+        o.u64("id", info.id);
+        o.str("flags", &format!("{flags:x}"));
         for (bit, key) in [(QR, "qr"), (AA, "aa"), (TC, "tc"), (RD, "rd"), (RA, "ra")] {
             if flags & bit != 0 {
-                m.serialize_entry(key, &true)?;
+                o.bool(key, true);
             }
         }
-        m.serialize_entry("opcode", &info.opcode)?;
+        o.u64("opcode", info.opcode);
         if let Some(q) = info.questions.first() {
-            m.serialize_entry("rrname", &q.name)?;
-            m.serialize_entry("rrtype", &RrType(q.qtype))?;
+            o.str("rrname", &q.name);
+            rrtype(&mut o, "rrtype", q.qtype);
         }
-        m.serialize_entry("rcode", &Rcode(info.rcode))?;
+        match rcode_name(info.rcode) {
+            Some(n) => o.str("rcode", n),
+            None => o.str("rcode", &info.rcode.to_string()),
+        }
         if !info.answers.is_empty() {
-            m.serialize_entry("answers", &Answers(&info.answers))?;
+            let mut list = o.arr("answers");
+            for a in &info.answers {
+                let mut d = list.obj();
+                d.str("rrname", &a.name);
+                rrtype(&mut d, "rrtype", a.rtype);
+                d.u64("ttl", a.ttl);
+                if !a.data.is_empty() {
+                    d.str("rdata", &a.data);
+                }
+                d.close();
+            }
+            list.close();
             if info.answers.iter().any(|a| !a.data.is_empty()) {
-                m.serialize_entry("grouped", &Grouped(&info.answers))?;
+                grouped(&mut o, &info.answers);
             }
         }
-        m.end()
+        o.close();
+        Ok(())
     }
 }
 
-struct Answers<'a>(&'a [DnsAnswer]);
-
-impl Serialize for Answers<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(AnswerDetail))
+/// A record type under `key`: Suricata's name for it, or the number as text.
+fn rrtype(o: &mut Obj, key: &str, t: u16) {
+    match RrType(t).name() {
+        Some(n) => o.str(key, n),
+        None => o.str(key, &t.to_string()),
     }
 }
 
-struct AnswerDetail<'a>(&'a DnsAnswer);
-
-impl Serialize for AnswerDetail<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let a = self.0;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("rrname", &a.name)?;
-        m.serialize_entry("rrtype", &RrType(a.rtype))?;
-        m.serialize_entry("ttl", &a.ttl)?;
-        if !a.data.is_empty() {
-            m.serialize_entry("rdata", &a.data)?;
+/// `"grouped": {"A": ["1.2.3.4", …], "CNAME": […]}`: rendered rdata by record type, types in
+/// order of first appearance.
+fn grouped(o: &mut Obj, answers: &[DnsAnswer]) {
+    let mut types: Vec<u16> = Vec::new();
+    for a in answers.iter().filter(|a| !a.data.is_empty()) {
+        if !types.contains(&a.rtype) {
+            types.push(a.rtype);
         }
-        m.end()
     }
-}
-
-/// `{"A": ["1.2.3.4", …], "CNAME": […]}`: rendered rdata by record type, types in order of
-/// first appearance.
-struct Grouped<'a>(&'a [DnsAnswer]);
-
-impl Serialize for Grouped<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut types: Vec<u16> = Vec::new();
-        for a in self.0.iter().filter(|a| !a.data.is_empty()) {
-            if !types.contains(&a.rtype) {
-                types.push(a.rtype);
+    let mut g = o.obj("grouped");
+    for t in types {
+        let number;
+        let name = match RrType(t).name() {
+            Some(n) => n,
+            None => {
+                number = t.to_string();
+                &number
             }
+        };
+        let mut list = g.arr(name);
+        for a in answers
+            .iter()
+            .filter(|a| a.rtype == t && !a.data.is_empty())
+        {
+            list.str(&a.data);
         }
-        let mut m = s.serialize_map(Some(types.len()))?;
-        for t in types {
-            let data = self
-                .0
-                .iter()
-                .filter(|a| a.rtype == t && !a.data.is_empty())
-                .map(|a| a.data.as_str());
-            m.serialize_entry(&RrType(t), &Seq(data))?;
-        }
-        m.end()
+        list.close();
     }
-}
-
-/// Serializes an iterator as a JSON array (once; the iterator is cloned to serialize).
-struct Seq<I>(I);
-
-impl<'a, I: Iterator<Item = &'a str> + Clone> Serialize for Seq<I> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.clone())
-    }
+    g.close();
 }

@@ -1,7 +1,7 @@
 //! Small EVE field values that serialize without allocating: Suricata's timestamp format,
 //! two-digit hex TCP flags, printable payloads, and DNS type and rcode names.
 //!
-//! Used by the EVE writer on the aggregator thread.
+//! Used by the EVE writer on the output thread.
 
 use serde::{Serialize, Serializer};
 
@@ -74,16 +74,23 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// A byte as two lower-case hex digits, as Suricata prints TCP flags (`"1b"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hex2(pub u8);
+pub struct Hex2([u8; 2]);
+
+impl Hex2 {
+    pub fn new(b: u8) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        Hex2([DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]])
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only hex digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("00")
+    }
+}
 
 impl Serialize for Hex2 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let b = [
-            DIGITS[usize::from(self.0 >> 4)],
-            DIGITS[usize::from(self.0 & 0xf)],
-        ];
-        s.serialize_str(std::str::from_utf8(&b).unwrap_or("00"))
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -184,18 +191,6 @@ pub fn rcode_name(rcode: u8) -> Option<&'static str> {
     })
 }
 
-/// The rcode as a JSON string: its name, or the number as text.
-pub struct Rcode(pub u8);
-
-impl Serialize for Rcode {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match rcode_name(self.0) {
-            Some(n) => s.serialize_str(n),
-            None => s.collect_str(&self.0),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,11 +223,11 @@ mod tests {
     #[test]
     fn small_fields_serialize_as_strings() {
         let j = |v: &dyn erased::Ser| v.json();
-        assert_eq!(j(&Hex2(0x1b)), "\"1b\"");
-        assert_eq!(j(&Hex2(0x02)), "\"02\"");
+        assert_eq!(j(&Hex2::new(0x1b)), "\"1b\"");
+        assert_eq!(j(&Hex2::new(0x02)), "\"02\"");
         assert_eq!(j(&RrType(28)), "\"AAAA\"");
         assert_eq!(j(&RrType(65_280)), "\"65280\"");
-        assert_eq!(j(&Rcode(3)), "\"NXDOMAIN\"");
+        assert_eq!(rcode_name(3), Some("NXDOMAIN"));
         assert_eq!(j(&Printable(b"GET /\r\n\x00\xff")), "\"GET /\\r\\n..\"");
     }
 

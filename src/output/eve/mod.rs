@@ -1,10 +1,10 @@
 //! EVE JSON output: one Suricata-shaped JSON object per line (`alert`, `dns`, `flow`,
 //! `stats`), so Filebeat's Suricata module, Logstash and Splunk pipelines read it unchanged.
 //!
-//! Called on the aggregator thread. Each event is serialized straight from borrowed values
-//! into a reused buffer (no `serde_json::Value` trees), then handed to the inner writer in one
-//! `write_all`; the inner writer (a `BufWriter` in practice) is the only thing that may block.
-//! Write errors come back as `io::Error`.
+//! Called on the output thread. Each event is written straight from borrowed values into a
+//! reused buffer (`json::Obj`; no `serde_json::Value` trees), then handed to the inner writer in
+//! one `write_all`; the inner writer (a `BufWriter` in practice) is the only thing that may
+//! block. Write errors come back as `io::Error`.
 //!
 //! Field names and nesting follow Suricata 7: the common header (`timestamp`, `flow_id`,
 //! `in_iface`, `pcap_cnt`, `event_type`, `vlan`, the tuple, `proto`, ICMP type/code,
@@ -16,17 +16,15 @@ mod alert;
 mod dns;
 mod fields;
 mod flow;
+mod json;
 mod stats;
 
-use std::borrow::Cow;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
-
 pub use fields::{EveTime, Hex2};
+use json::Obj;
 
 use crate::engine::alert::Alert;
 use crate::engine::flow::{FlowMeta, FlowRecord};
@@ -99,75 +97,66 @@ struct Header<'a> {
 
 /// An event's own fields, written after the header into the same JSON object.
 trait Body {
-    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error>;
-}
-
-struct Event<'a, B: Body> {
-    head: &'a Header<'a>,
-    body: &'a B,
-}
-
-impl<B: Body> Serialize for Event<'_, B> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        self.head.entries(&mut m)?;
-        self.body.entries(&mut m)?;
-        m.end()
-    }
+    fn entries(&self, m: &mut Obj) -> io::Result<()>;
 }
 
 impl Header<'_> {
-    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        m.serialize_entry("timestamp", &EveTime::new(self.ts))?;
+    fn entries(&self, m: &mut Obj) -> io::Result<()> {
+        m.str("timestamp", EveTime::new(self.ts).as_str());
         if let Some(id) = self.flow_id {
-            m.serialize_entry("flow_id", &id)?;
+            m.u64("flow_id", id);
         }
         if let Some(i) = self.in_iface {
-            m.serialize_entry("in_iface", i)?;
+            m.str("in_iface", i);
         }
         if let Some(c) = self.pcap_cnt {
-            m.serialize_entry("pcap_cnt", &c)?;
+            m.u64("pcap_cnt", c);
         }
-        m.serialize_entry("event_type", self.event_type)?;
+        m.str("event_type", self.event_type);
         if !self.vlan.is_empty() {
-            m.serialize_entry("vlan", self.vlan)?;
+            m.value("vlan", self.vlan)?;
         }
         if let Some(t) = &self.tuple {
-            t.entries(m)?;
+            t.entries(m);
             if let Some(g) = self.geo {
                 geo_entries(m, g, t)?;
             }
         }
         if let Some(c) = self.community_id.filter(|c| !c.is_empty()) {
-            m.serialize_entry("community_id", c)?;
+            m.str("community_id", c);
         }
         if let Some(h) = self.host {
-            m.serialize_entry("host", h)?;
+            m.str("host", h);
         }
         Ok(())
     }
 }
 
 impl Tuple {
-    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        m.serialize_entry("src_ip", &self.src)?;
+    fn entries(&self, m: &mut Obj) {
+        m.ip("src_ip", self.src);
         if let Some((sp, _)) = self.ports {
-            m.serialize_entry("src_port", &sp)?;
+            m.u64("src_port", sp);
         }
-        m.serialize_entry("dest_ip", &self.dst)?;
+        m.ip("dest_ip", self.dst);
         if let Some((_, dp)) = self.ports {
-            m.serialize_entry("dest_port", &dp)?;
+            m.u64("dest_port", dp);
         }
-        m.serialize_entry("proto", &eve_proto(self.proto))?;
+        match self.proto {
+            Proto::Tcp => m.str("proto", "TCP"),
+            Proto::Udp => m.str("proto", "UDP"),
+            Proto::Icmp => m.str("proto", "ICMP"),
+            Proto::Icmpv6 => m.str("proto", "IPv6-ICMP"),
+            other => m.str("proto", &other.eve_name()),
+        }
         if let Some((t, c)) = self.icmp {
-            m.serialize_entry("icmp_type", &t)?;
-            m.serialize_entry("icmp_code", &c)?;
+            m.u64("icmp_type", t);
+            m.u64("icmp_code", c);
         }
         if let Some((t, c)) = self.response_icmp {
-            m.serialize_entry("response_icmp_type", &t)?;
-            m.serialize_entry("response_icmp_code", &c)?;
+            m.u64("response_icmp_type", t);
+            m.u64("response_icmp_code", c);
         }
-        Ok(())
     }
 
     /// The tuple of a packet as it travels (alerts and DNS events are per packet).
@@ -185,17 +174,6 @@ impl Tuple {
             icmp,
             response_icmp: None,
         })
-    }
-}
-
-/// Suricata's `proto` value, without allocating for the common protocols.
-fn eve_proto(p: Proto) -> Cow<'static, str> {
-    match p {
-        Proto::Tcp => Cow::Borrowed("TCP"),
-        Proto::Udp => Cow::Borrowed("UDP"),
-        Proto::Icmp => Cow::Borrowed("ICMP"),
-        Proto::Icmpv6 => Cow::Borrowed("IPv6-ICMP"),
-        other => Cow::Owned(other.eve_name()),
     }
 }
 
@@ -349,7 +327,7 @@ impl<W: Write> EveWriter<W> {
     }
 }
 
-/// Serialize one event into `buf` and write it as one line.
+/// Write one event into `buf` and hand it on as one line.
 fn emit<W: Write, B: Body>(
     buf: &mut Vec<u8>,
     out: &mut W,
@@ -357,7 +335,10 @@ fn emit<W: Write, B: Body>(
     body: &B,
 ) -> io::Result<()> {
     buf.clear();
-    serde_json::to_writer(&mut *buf, &Event { head, body }).map_err(io::Error::other)?;
+    let mut m = Obj::open(buf);
+    head.entries(&mut m)?;
+    body.entries(&mut m)?;
+    m.close();
     buf.push(b'\n');
     out.write_all(buf)
 }
@@ -387,11 +368,17 @@ fn packet_header<'a>(
 
 /// `src_geoip` and `dest_geoip` (Logstash's field names inside); an address the database does
 /// not know gets no object.
-fn geo_entries<M: SerializeMap>(m: &mut M, g: &GeoIp, t: &Tuple) -> Result<(), M::Error> {
+fn geo_entries(m: &mut Obj, g: &GeoIp, t: &Tuple) -> io::Result<()> {
     for (key, ip) in [("src_geoip", t.src), ("dest_geoip", t.dst)] {
-        let geo = g.lookup(ip);
-        if geo != Geo::Unknown {
-            m.serialize_entry(key, &geo)?;
+        match g.lookup(ip) {
+            Geo::Unknown => {}
+            // Private and reserved addresses, most of a sensor's traffic: no serde.
+            Geo::Scope(sc) => {
+                let mut o = m.obj(key);
+                o.str("scope", sc.as_str());
+                o.close();
+            }
+            geo => m.value(key, &geo)?,
         }
     }
     Ok(())

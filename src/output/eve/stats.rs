@@ -5,14 +5,15 @@
 //! `response` — actions by outcome and kind, success rate, packet-to-block time — when the run
 //! can act).
 //!
-//! Serialized by the EVE writer on the aggregator thread, once per stats interval and at the
+//! Serialized by the EVE writer on the output thread, once per stats interval and at the
 //! end of a run; building the small maps here allocates, which is fine at that rate.
 
 use std::collections::BTreeMap;
+use std::io;
 
-use serde::ser::SerializeMap;
 use serde::Serialize;
 
+use super::json::Obj;
 use super::Body;
 use crate::engine::packet::Proto;
 use crate::engine::response_metrics::ResponseMetrics;
@@ -21,10 +22,10 @@ use crate::engine::stats::{DecodeStats, Stats};
 pub(super) struct StatsBody<'a>(pub &'a Stats, pub Option<&'a ResponseMetrics>);
 
 impl Body for StatsBody<'_> {
-    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+    fn entries(&self, m: &mut Obj) -> io::Result<()> {
         let mut obj = StatsObj::new(self.0);
         obj.response = self.1.map(Response::new);
-        m.serialize_entry("stats", &obj)
+        m.value("stats", &obj)
     }
 }
 

@@ -74,11 +74,12 @@ fn count_port(map: &mut HashMap<u16, u32, Hasher>, key: u16) {
     }
 }
 
-/// Share of `total` that went to the busiest port.
+/// Share of `total` that went to the busiest port (the lowest of equally busy ones, so a
+/// replay names the same port every time whatever the hash order).
 fn top_share(map: &HashMap<u16, u32, Hasher>, total: u32) -> (u16, f64) {
     let (port, n) = map
         .iter()
-        .max_by_key(|(_, n)| **n)
+        .max_by_key(|(p, n)| (**n, std::cmp::Reverse(**p)))
         .map_or((0, 0), |(p, n)| (*p, *n));
     (port, f64::from(n) / f64::from(total.max(1)))
 }

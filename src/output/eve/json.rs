@@ -1,0 +1,215 @@
+//! A minimal JSON object writer for EVE events: keys are written as they are (they are fixed
+//! ASCII names), strings are escaped only when they hold something to escape, numbers go
+//! through `itoa`, and rare nested values fall back to serde.
+//!
+//! Used by the EVE writer on the output thread; the flow and dns events, most of the output,
+//! are written through it without serde.
+
+use std::io;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+/// One JSON object being written into a buffer; `close` writes the closing brace.
+pub(super) struct Obj<'a> {
+    buf: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    /// Start an object at the end of `buf`.
+    pub(super) fn open(buf: &'a mut Vec<u8>) -> Self {
+        buf.push(b'{');
+        Obj { buf, first: true }
+    }
+
+    /// Write `"key":` (with the comma before it when needed). `key` must need no escaping:
+    /// every caller passes a fixed field name.
+    fn key(&mut self, key: &str) {
+        debug_assert!(!needs_escape(key.as_bytes()), "{key:?}");
+        if !std::mem::take(&mut self.first) {
+            self.buf.push(b',');
+        }
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+    }
+
+    pub(super) fn str(&mut self, key: &str, v: &str) {
+        self.key(key);
+        string(self.buf, v);
+    }
+
+    pub(super) fn u64(&mut self, key: &str, v: impl Into<u64>) {
+        self.key(key);
+        let mut b = itoa::Buffer::new();
+        self.buf.extend_from_slice(b.format(v.into()).as_bytes());
+    }
+
+    pub(super) fn bool(&mut self, key: &str, v: bool) {
+        self.key(key);
+        self.buf
+            .extend_from_slice(if v { b"true" } else { b"false" });
+    }
+
+    /// An address in its usual text form (`10.0.0.1`, `2001:db8::1`).
+    pub(super) fn ip(&mut self, key: &str, ip: IpAddr) {
+        self.key(key);
+        self.buf.push(b'"');
+        match ip {
+            IpAddr::V4(v4) => {
+                let mut b = itoa::Buffer::new();
+                for (i, o) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b'.');
+                    }
+                    self.buf.extend_from_slice(b.format(o).as_bytes());
+                }
+            }
+            IpAddr::V6(v6) => {
+                use std::io::Write as _;
+                // Writing into a Vec cannot fail.
+                let _ = write!(self.buf, "{v6}");
+            }
+        }
+        self.buf.push(b'"');
+    }
+
+    /// A nested object under `key`; write into it, then `close` it.
+    pub(super) fn obj(&mut self, key: &str) -> Obj<'_> {
+        self.key(key);
+        Obj::open(self.buf)
+    }
+
+    /// An array under `key`; write into it, then `close` it.
+    pub(super) fn arr(&mut self, key: &str) -> Arr<'_> {
+        self.key(key);
+        Arr::open(self.buf)
+    }
+
+    /// Any serde value (the rare events and nested maps: alerts, stats, GeoIP records).
+    pub(super) fn value<T: Serialize + ?Sized>(&mut self, key: &str, v: &T) -> io::Result<()> {
+        self.key(key);
+        serde_json::to_writer(&mut *self.buf, v).map_err(io::Error::other)
+    }
+
+    pub(super) fn close(self) {
+        self.buf.push(b'}');
+    }
+}
+
+/// One JSON array being written into a buffer.
+pub(super) struct Arr<'a> {
+    buf: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Arr<'a> {
+    fn open(buf: &'a mut Vec<u8>) -> Self {
+        buf.push(b'[');
+        Arr { buf, first: true }
+    }
+
+    fn comma(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.buf.push(b',');
+        }
+    }
+
+    pub(super) fn str(&mut self, v: &str) {
+        self.comma();
+        string(self.buf, v);
+    }
+
+    pub(super) fn obj(&mut self) -> Obj<'_> {
+        self.comma();
+        Obj::open(self.buf)
+    }
+
+    pub(super) fn close(self) {
+        self.buf.push(b']');
+    }
+}
+
+/// Whether a JSON string body needs escaping: quotes, backslashes and control characters.
+fn needs_escape(s: &[u8]) -> bool {
+    s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it.
+pub(super) fn string(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    let bytes = s.as_bytes();
+    if !needs_escape(bytes) {
+        buf.extend_from_slice(bytes);
+    } else {
+        for &b in bytes {
+            match b {
+                b'"' => buf.extend_from_slice(b"\\\""),
+                b'\\' => buf.extend_from_slice(b"\\\\"),
+                b'\n' => buf.extend_from_slice(b"\\n"),
+                b'\r' => buf.extend_from_slice(b"\\r"),
+                b'\t' => buf.extend_from_slice(b"\\t"),
+                0x08 => buf.extend_from_slice(b"\\b"),
+                0x0c => buf.extend_from_slice(b"\\f"),
+                c if c < 0x20 => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    buf.extend_from_slice(b"\\u00");
+                    buf.push(HEX[usize::from(c >> 4)]);
+                    buf.push(HEX[usize::from(c & 0xf)]);
+                }
+                c => buf.push(c),
+            }
+        }
+    }
+    buf.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_escape_as_serde_json_does() {
+        for s in [
+            "plain",
+            "",
+            "quote \" and \\ backslash",
+            "ctl \n\r\t\u{8}\u{c}\u{1}\u{1f} end",
+            "utf-8 é ✓ \u{7f}",
+        ] {
+            let mut buf = Vec::new();
+            string(&mut buf, s);
+            assert_eq!(
+                String::from_utf8(buf).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn objects_arrays_numbers_and_addresses() {
+        let mut buf = Vec::new();
+        let mut o = Obj::open(&mut buf);
+        o.str("a", "x");
+        o.u64("n", 18_446_744_073_709_551_615u64);
+        o.bool("t", true);
+        o.ip("v4", "192.0.2.255".parse().unwrap());
+        o.ip("v6", "2001:db8::1".parse().unwrap());
+        let mut inner = o.obj("in");
+        inner.u64("z", 0u8);
+        inner.close();
+        let mut a = o.arr("list");
+        a.str("p");
+        a.obj().close();
+        a.close();
+        o.value("v", &[1.5f64]).unwrap();
+        o.close();
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(
+            text,
+            r#"{"a":"x","n":18446744073709551615,"t":true,"v4":"192.0.2.255","v6":"2001:db8::1","in":{"z":0},"list":["p",{}],"v":[1.5]}"#
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
+    }
+}
