@@ -217,14 +217,17 @@ impl StatefulDetector for FloodDetector {
                 let excluded = c.dns_answers_in.min(explained);
                 let unsolicited = c.dns_answers_in - excluded;
                 let n = c.udp - excluded;
-                let (top_port, share) = top_share(&c.udp_ports, c.udp_ported);
                 // A few sources spraying many ports are a UDP port scan, not a flood.
                 let many = c.udp_sources.len() >= MIN_UDP_FLOOD_SOURCES;
-                let flood_like = share >= MIN_TOP_PORT_SHARE || many;
                 let reflected = many && unsolicited >= refl_t;
-                if ((n >= udp_t && flood_like) || reflected)
-                    && !std::mem::replace(&mut c.alerted[2], true)
-                {
+                if c.alerted[2] || (n < udp_t && !reflected) {
+                    return;
+                }
+                // Past the count only: the busiest port takes a scan of the port counts.
+                let (top_port, share) = top_share(&c.udp_ports, c.udp_ported);
+                let flood_like = share >= MIN_TOP_PORT_SHARE || many;
+                if (n >= udp_t && flood_like) || reflected {
+                    c.alerted[2] = true;
                     let extra = json!({
                         "dns_answers_excluded": excluded, "distinct_sources": c.udp_sources.len(),
                         "unsolicited_dns_answers": unsolicited, "reflection_threshold": refl_t,
@@ -249,35 +252,40 @@ impl StatefulDetector for FloodDetector {
 impl FloodDetector {
     fn check_syn(&mut self, a: &Analyzed, dst: IpAddr, out: &mut Vec<Alert>) {
         let now = a.frame.ts;
-        let elapsed = self.elapsed(dst, now);
-        let cfg = self.cfg.clone();
+        let (syn_packets, half_open_ratio) = (self.cfg.syn_packets, self.cfg.half_open_ratio);
         let c = self.host(dst, now);
-        if c.alerted[0] || c.syns < cfg.syn_packets {
+        if c.alerted[0] || c.syns < syn_packets {
             return;
         }
+        // A busy server passes the SYN count on every SYN: the cheap test first, the scan of
+        // its port counts only when the SYNs are mostly half-open.
         let half_open = 1.0 - (f64::from(c.acks) / f64::from(c.syns)).min(1.0);
+        if half_open < half_open_ratio {
+            return;
+        }
         let (top_port, share) = top_share(&c.syn_ports, c.syns);
-        if half_open < cfg.half_open_ratio
-            || (share < MIN_TOP_PORT_SHARE && c.sources.len() < MIN_SPOOFED_SOURCES)
-        {
+        if share < MIN_TOP_PORT_SHARE && c.sources.len() < MIN_SPOOFED_SOURCES {
             return;
         }
         c.alerted[0] = true;
-        let rate = f64::from(c.syns) / elapsed.max(1e-3);
+        let (syns, acks, sources) = (c.syns, c.acks, c.sources.len());
+        let elapsed = self.elapsed(dst, now);
+        let cfg = &self.cfg;
+        let rate = f64::from(syns) / elapsed.max(1e-3);
         let explanation = format!(
             "{} SYNs toward {dst} in {elapsed:.1} s ({rate:.0}/s), {:.0}% half-open, from {} sources, \
              {:.0}% to port {top_port} (threshold {} SYNs in {} s with ≥ {:.0}% half-open)",
-            c.syns,
+            syns,
             half_open * 100.0,
-            c.sources.len(),
+            sources,
             share * 100.0,
             cfg.syn_packets,
             cfg.window_secs,
             cfg.half_open_ratio * 100.0
         );
         let evidence = json!({
-            "dst": dst.to_string(), "syns": c.syns, "acks": c.acks, "half_open_ratio": half_open,
-            "distinct_sources": c.sources.len(), "top_port": top_port, "top_port_share": share,
+            "dst": dst.to_string(), "syns": syns, "acks": acks, "half_open_ratio": half_open,
+            "distinct_sources": sources, "top_port": top_port, "top_port_share": share,
             "elapsed_secs": elapsed, "rate_per_sec": rate, "window_secs": cfg.window_secs,
             "threshold": cfg.syn_packets, "half_open_threshold": cfg.half_open_ratio,
         });
