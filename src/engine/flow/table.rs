@@ -67,7 +67,9 @@ pub struct FlowTable {
     idle: i64,
     max_flows: usize,
     index: HashMap<FlowKey, u32, RandomState>,
-    by_id: HashMap<u64, u32, RandomState>,
+    /// Slot and flow id of the flow the last `update` touched: alerts mark the flow of the
+    /// packet just counted, so no index by flow id is kept.
+    recent: Option<(u32, u64)>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     wheel: Vec<Vec<Entry>>,
@@ -93,7 +95,7 @@ impl FlowTable {
             idle: i64::try_from(idle).unwrap_or(1),
             max_flows: cfg.max_flows.max(1),
             index: HashMap::with_hasher(RandomState::new()),
-            by_id: HashMap::with_hasher(RandomState::new()),
+            recent: None,
             slots: Vec::new(),
             free: Vec::new(),
             wheel: (0..span).map(|_| Vec::new()).collect(),
@@ -142,6 +144,7 @@ impl FlowTable {
         if requeue {
             f.queued_at = deadline;
         }
+        self.recent = Some((slot, f.meta.flow_id));
         let update = FlowUpdate {
             flow_id: f.meta.flow_id,
             meta: f.meta,
@@ -195,15 +198,23 @@ impl FlowTable {
     }
 
     /// Remember that an alert fired in this flow (EVE `flow.alerted`).
+    /// Cheap for the flow of the last update (the aggregator's only case); any other live flow
+    /// is found by a scan of the table.
     pub fn mark_alerted(&mut self, flow_id: u64) {
-        if let Some(&slot) = self.by_id.get(&flow_id) {
-            if let Some(f) = self
+        let flow = match self.recent {
+            Some((slot, id)) if id == flow_id => self
                 .slots
                 .get_mut(slot as usize)
                 .and_then(|s| s.flow.as_mut())
-            {
-                f.alerted = true;
-            }
+                .filter(|f| f.meta.flow_id == flow_id),
+            _ => self
+                .slots
+                .iter_mut()
+                .filter_map(|s| s.flow.as_mut())
+                .find(|f| f.meta.flow_id == flow_id),
+        };
+        if let Some(f) = flow {
+            f.alerted = true;
         }
     }
 
@@ -264,7 +275,6 @@ impl FlowTable {
         }
         self.stats.created += 1;
         self.index.insert(f.key, slot);
-        self.by_id.insert(flow_id, slot);
         if let Some(s) = self.slots.get_mut(slot as usize) {
             s.flow = Some(f);
         }
@@ -280,7 +290,6 @@ impl FlowTable {
         s.gen = s.gen.wrapping_add(1);
         self.free.push(slot);
         self.index.remove(&f.key);
-        self.by_id.remove(&f.meta.flow_id);
         match reason {
             EndReason::Timeout => self.stats.timed_out += 1,
             EndReason::Evicted => self.stats.evicted += 1,

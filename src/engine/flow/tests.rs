@@ -338,3 +338,18 @@ fn ids_are_unique_and_nonzero() {
     assert_eq!(t.stats().created, 5000);
     assert_eq!(t.stats().evicted + t.stats().timed_out, 4990);
 }
+
+#[test]
+fn alerts_mark_the_right_flow_recent_or_not() {
+    let mut t = table(60, 100);
+    let a = up(&mut t, 1, &udp("10.0.0.1", 1000, "10.0.0.2", 53), 60);
+    let b = up(&mut t, 1, &udp("10.0.0.3", 1000, "10.0.0.4", 53), 60);
+    // `a` is no longer the flow last updated: found by the slow path.
+    t.mark_alerted(a.flow_id);
+    // An id no live flow has changes nothing.
+    t.mark_alerted(a.flow_id ^ b.flow_id ^ 1);
+    let ended = t.drain();
+    let alerted: Vec<(u64, bool)> = ended.iter().map(|r| (r.flow_id, r.alerted)).collect();
+    assert!(alerted.contains(&(a.flow_id, true)));
+    assert!(alerted.contains(&(b.flow_id, false)));
+}
