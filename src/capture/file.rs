@@ -251,12 +251,6 @@ impl Source for FileSource {
         &self.name
     }
 
-    fn reuse(&mut self, bufs: Vec<Vec<u8>>) {
-        if let Reader::Pcap { r, .. } = &mut self.reader {
-            r.reuse(bufs);
-        }
-    }
-
     fn is_live(&self) -> bool {
         false
     }

@@ -23,11 +23,6 @@ pub trait Source: Send {
     fn is_live(&self) -> bool;
     /// Names of the capture interfaces, indexed by `RawFrame::iface`.
     fn interfaces(&self) -> Vec<(String, LinkType)>;
-    /// Take back emptied frame buffers (`RawFrame::data` of packets the pipeline is done
-    /// with) to read new frames into; sources that cannot use them drop them.
-    fn reuse(&mut self, bufs: Vec<Vec<u8>>) {
-        drop(bufs);
-    }
     /// Kernel and interface drop counters (live capture); zeros for files.
     fn stats(&mut self) -> CaptureStats {
         CaptureStats::default()

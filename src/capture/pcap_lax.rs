@@ -40,12 +40,7 @@ pub struct Record {
 pub struct LaxPcapReader<R> {
     r: R,
     header: Header,
-    /// Emptied frame buffers handed back for reuse (`reuse`).
-    spare: Vec<Vec<u8>>,
 }
-
-/// Spare buffers kept at most: a few batches' worth.
-const MAX_SPARE: usize = 8192;
 
 /// Read exactly `buf.len()` bytes, or report how many were there before end of file.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -99,18 +94,11 @@ impl<R: Read> LaxPcapReader<R> {
                 snaplen,
                 linktype,
             },
-            spare: Vec::new(),
         })
     }
 
     pub fn header(&self) -> Header {
         self.header
-    }
-
-    /// Take back emptied frame buffers to read later records into.
-    pub fn reuse(&mut self, bufs: Vec<Vec<u8>>) {
-        let room = MAX_SPARE.saturating_sub(self.spare.len());
-        self.spare.extend(bufs.into_iter().take(room));
     }
 
     /// The next record, `Ok(None)` at a clean end of file.
@@ -140,11 +128,8 @@ impl<R: Read> LaxPcapReader<R> {
             ));
         }
         let keep = caplen.min(self.header.snaplen) as usize;
-        // Read straight into spare capacity (of a reused buffer when there is one): no
-        // zero-filling of a buffer about to be overwritten, and mostly no allocation.
-        let mut data = self.spare.pop().unwrap_or_default();
-        data.clear();
-        data.reserve(keep);
+        // Read straight into spare capacity: no zero-filling of a buffer about to be overwritten.
+        let mut data = Vec::with_capacity(keep);
         let got = (&mut self.r)
             .take(keep as u64)
             .read_to_end(&mut data)
@@ -216,27 +201,6 @@ mod tests {
             out.extend_from_slice(data);
         }
         out
-    }
-
-    #[test]
-    fn reused_buffers_hold_only_the_new_record() {
-        let bytes = file(
-            false,
-            false,
-            65535,
-            &[(1, 0, 3, b"abc"), (2, 0, 8, b"12345678"), (3, 0, 0, b"")],
-        );
-        let mut r = LaxPcapReader::new(&bytes[..]).unwrap();
-        // Old contents longer and shorter than the records read into them.
-        r.reuse(vec![
-            b"short".to_vec(),
-            b"a much longer old frame".to_vec(),
-            Vec::new(),
-        ]);
-        assert_eq!(r.next_record().unwrap().unwrap().data, b"abc");
-        assert_eq!(r.next_record().unwrap().unwrap().data, b"12345678");
-        assert_eq!(r.next_record().unwrap().unwrap().data, b"");
-        assert!(r.next_record().unwrap().is_none());
     }
 
     #[test]

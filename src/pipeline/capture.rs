@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
 
 use super::counters::SharedCounters;
 use crate::capture::{CaptureError, Source};
@@ -47,20 +47,13 @@ pub enum CaptureEnd {
 /// packets) still reaches the detectors within milliseconds.
 const LIVE_BATCH_MAX_WAIT: Duration = Duration::from_millis(5);
 
-/// The capture thread's queues: batches out, emptied frame buffers back.
-pub struct Queues<'a> {
-    pub batches: &'a Sender<Batch>,
-    pub recycled: &'a Receiver<Vec<Vec<u8>>>,
-}
-
 pub fn run(
     mut src: Box<dyn Source>,
-    io: Queues<'_>,
+    tx: &Sender<Batch>,
     limits: Limits,
     stop: &Arc<AtomicBool>,
     counters: &SharedCounters,
 ) -> CaptureEnd {
-    let tx = io.batches;
     let live = src.is_live();
     let batch_size = limits.batch_size.max(1);
     let started = Instant::now();
@@ -130,9 +123,6 @@ pub fn run(
                     batch_started = None;
                     if !send(&mut frames, cnt) {
                         break CaptureEnd::Stopped;
-                    }
-                    while let Ok(bufs) = io.recycled.try_recv() {
-                        src.reuse(bufs);
                     }
                 }
                 if limits.max_packets > 0 && cnt >= limits.max_packets {

@@ -53,9 +53,6 @@ const OUTPUT_QUEUE: usize = 8;
 const STORE_QUEUE: usize = 16;
 /// Messages queued for the pcap logger (each up to `sinks::PCAP_BATCH` frames).
 const PCAP_QUEUE: usize = 32;
-/// Batches of emptied frame buffers on their way back from the output stage to the file
-/// reader, which reads new frames into them instead of allocating.
-const RECYCLE_QUEUE: usize = 4;
 
 /// Where EVE JSON goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,8 +187,6 @@ pub fn run(
 
     let published = Arc::new(Mutex::new(Stats::default()));
     let (out_tx, out_rx) = bounded::<OutBatch>(OUTPUT_QUEUE);
-    // File replay only: libpcap hands live frames over in its own buffers.
-    let (recycle_tx, recycle_rx) = bounded::<Vec<Vec<u8>>>(RECYCLE_QUEUE);
     let output = Output::new(
         sinks,
         OutputOptions {
@@ -203,7 +198,6 @@ pub fn run(
             reputation_wait: opts.enrich.finish_wait,
             stopped: stop.clone(),
             geo_record,
-            recycle: (!live).then_some(recycle_tx),
         },
     );
     let out_join = std::thread::Builder::new()
@@ -254,13 +248,7 @@ pub fn run(
     let (stop_c, counters_c, limits) = (stop.clone(), counters.clone(), opts.limits);
     let cap_join = std::thread::Builder::new()
         .name("capture".into())
-        .spawn(move || {
-            let io = capture::Queues {
-                batches: &batch_tx,
-                recycled: &recycle_rx,
-            };
-            capture::run(src, io, limits, &stop_c, &counters_c)
-        })
+        .spawn(move || capture::run(src, &batch_tx, limits, &stop_c, &counters_c))
         .context("starting the capture thread")?;
 
     // The aggregator drops `done_tx` when it finishes; until then, tick.

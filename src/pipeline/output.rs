@@ -69,13 +69,7 @@ pub struct OutputOptions {
     pub stopped: Arc<AtomicBool>,
     /// Writes the GeoIP of each new address to the database's `ip_geo` table.
     pub geo_record: Option<crate::enrich::georecord::GeoRecorder>,
-    /// Where emptied frame buffers go back for reuse (file replay); `None` drops them.
-    pub recycle: Option<crossbeam_channel::Sender<Vec<Vec<u8>>>>,
 }
-
-/// Frame buffers larger than this are freed rather than reused (a live GRO frame or jumbo
-/// frame must not pin 64 KiB per slot).
-const MAX_RECYCLED: usize = 4096;
 
 pub struct Output {
     sinks: Sinks,
@@ -126,16 +120,6 @@ impl Output {
             }
             for (_, ev) in events {
                 self.event(ev);
-            }
-            if let Some(tx) = &self.opts.recycle {
-                let bufs: Vec<Vec<u8>> = b
-                    .packets
-                    .into_iter()
-                    .map(|a| a.frame.data)
-                    .filter(|d| (1..=MAX_RECYCLED).contains(&d.capacity()))
-                    .collect();
-                // A full queue means the reader has plenty: these are freed here instead.
-                let _ = tx.try_send(bufs);
             }
             if let Some(r) = &mut self.opts.reputation {
                 let found = r.drain();
