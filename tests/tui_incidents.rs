@@ -230,3 +230,43 @@ fn a_late_reputation_alert_joins_its_row_and_an_incident_with_its_score() {
         .contains("ISP Example Net, usage Data Center"));
     assert_eq!(m.alerts_by_severity.get(&Severity::High), Some(&1));
 }
+
+#[test]
+fn a_flush_of_incidents_is_saved_whole_or_not_at_all() {
+    use nsm_tui::engine::frame::Ts;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i.db");
+    let mut store = IncidentStore::new(nsm_tui::respond::setup::open_db(&path).unwrap());
+    let mut g = Grouper::new(300, 100);
+    let src = |o: u8| Some(std::net::IpAddr::from([203, 0, 113, o]));
+    let t = Ts(1_000_000_000);
+    let scan = g.add(&alert(t, Severity::Medium, "port_scan", 1), src(1), None);
+    let scan = (scan.0.clone(), scan.1);
+    let brute = g.add(&alert(t, Severity::High, "brute_force", 2), src(2), None);
+    let brute = (brute.0.clone(), brute.1);
+    let batch = [scan.clone(), brute.clone()];
+    let count = |c: &rusqlite::Connection| -> i64 {
+        c.query_row("SELECT COUNT(*) FROM incidents", [], |r| r.get(0))
+            .unwrap()
+    };
+    // The second insert fails: the first, already made in the same transaction, goes too.
+    store
+        .connection()
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON incidents WHEN NEW.category = 'brute_force' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    assert!(store.save_all(&batch).is_err());
+    assert_eq!(count(store.connection()), 0);
+    // Offered again once the database takes it: both saved, the scan as a new row.
+    store
+        .connection()
+        .execute_batch("DROP TRIGGER refuse")
+        .unwrap();
+    store.save_all(&batch).unwrap();
+    assert_eq!(count(store.connection()), 2);
+    // Saved again (an update): still two rows.
+    store.save_all(&[(scan.0, Change::Updated)]).unwrap();
+    assert_eq!(count(store.connection()), 2);
+}

@@ -44,6 +44,11 @@ impl GeoRecorder {
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| format!("{}: {e}", db.display()))?;
         schema::migrate(&mut conn, db, schema::MIGRATIONS).map_err(|e| e.to_string())?;
+        // As the packet writer's connection: a commit survives a crash of the process, and
+        // only a checkpoint waits for the disk (FULL, the default, syncs the WAL on every
+        // commit, which stalled the packet writer's commits behind it).
+        conn.execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(|e| format!("{}: {e}", db.display()))?;
         let (tx, rx) = bounded(64);
         let path = db.to_path_buf();
         let join = std::thread::Builder::new()
@@ -113,7 +118,12 @@ fn write_loop(
     rx: &Receiver<Vec<(IpAddr, Geo)>>,
 ) -> Result<u64, String> {
     let mut written = 0u64;
-    for rows in rx {
+    for mut rows in rx {
+        // Everything queued goes in one transaction: each one takes the database's write
+        // lock away from the packet writer.
+        while let Ok(more) = rx.try_recv() {
+            rows.extend(more);
+        }
         let err = |e: rusqlite::Error| format!("writing ip_geo in {}: {e}", path.display());
         let tx = conn.transaction().map_err(err)?;
         {

@@ -151,8 +151,12 @@ impl ResponseObserver {
 
     fn flush(&mut self) {
         if let Some(s) = &mut self.store {
-            for (_, (inc, change)) in self.dirty.drain() {
-                let _ = s.save(&inc, change);
+            let changed: Vec<(Incident, Change)> = self.dirty.drain().map(|(_, v)| v).collect();
+            if s.save_all(&changed).is_err() {
+                // Busy past the time-out, or the disk: offer the same incidents next time.
+                for (inc, change) in changed {
+                    self.dirty.entry(inc.key).or_insert((inc, change));
+                }
             }
         }
     }

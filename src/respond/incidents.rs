@@ -68,6 +68,34 @@ impl IncidentStore {
         }
     }
 
+    /// Saves every incident of `changed` in one transaction (one commit, one trip for the
+    /// write lock, however many incidents an interval changed). All or nothing: on an error
+    /// nothing of the batch is kept and the caller may offer it again.
+    pub fn save_all(&mut self, changed: &[(Incident, Change)]) -> rusqlite::Result<()> {
+        self.conn.execute_batch("BEGIN")?;
+        let known: Vec<u64> = changed
+            .iter()
+            .map(|(inc, _)| inc.key)
+            .filter(|k| self.ids.contains_key(k))
+            .collect();
+        let saved = changed
+            .iter()
+            .try_for_each(|(inc, change)| self.save(inc, *change).map(drop));
+        match saved.and_then(|()| self.conn.execute_batch("COMMIT")) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                // Rows inserted by the rolled-back transaction are gone: forget their ids.
+                for (inc, _) in changed {
+                    if !known.contains(&inc.key) {
+                        self.ids.remove(&inc.key);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Inserts or updates `inc`; returns its row id. A person's state change in the database
     /// is kept, except that an escalation reopens a resolved incident.
     pub fn save(&mut self, inc: &Incident, change: Change) -> rusqlite::Result<i64> {

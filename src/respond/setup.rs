@@ -35,6 +35,10 @@ pub fn open_db(path: &Path) -> anyhow::Result<Connection> {
     );
     let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    // The packet writer's durability (WAL, NORMAL): a commit survives a crash of the process
+    // and only a checkpoint waits for the disk. FULL, the default, synced on every incident
+    // update, and those run on the pipeline's output thread.
+    conn.execute_batch("PRAGMA synchronous = NORMAL")?;
     Ok(conn)
 }
 
