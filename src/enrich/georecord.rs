@@ -46,8 +46,9 @@ impl GeoRecorder {
         schema::migrate(&mut conn, db, schema::MIGRATIONS).map_err(|e| e.to_string())?;
         // As the packet writer's connection: a commit survives a crash of the process, and
         // only a checkpoint waits for the disk (FULL, the default, syncs the WAL on every
-        // commit, which stalled the packet writer's commits behind it).
-        conn.execute_batch("PRAGMA synchronous = NORMAL")
+        // commit, which stalled the packet writer's commits behind it). Checkpoints are left
+        // to the packet writer.
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
             .map_err(|e| format!("{}: {e}", db.display()))?;
         let (tx, rx) = bounded(64);
         let path = db.to_path_buf();

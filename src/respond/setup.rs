@@ -37,8 +37,9 @@ pub fn open_db(path: &Path) -> anyhow::Result<Connection> {
     conn.busy_timeout(Duration::from_secs(5))?;
     // The packet writer's durability (WAL, NORMAL): a commit survives a crash of the process
     // and only a checkpoint waits for the disk. FULL, the default, synced on every incident
-    // update, and those run on the pipeline's output thread.
-    conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+    // update, and those run on the pipeline's output thread. Checkpoints are the packet
+    // writer's job (and the last connection's at close), never a side connection's commit.
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")?;
     Ok(conn)
 }
 
