@@ -10,6 +10,7 @@ pub mod capture;
 pub mod counters;
 pub mod observer;
 pub mod output;
+pub mod priority;
 pub mod report;
 pub mod sinks;
 pub mod worker;
@@ -185,6 +186,14 @@ pub fn run(
         sinks.pcap = Some(tx);
     }
 
+    // Replaying a file into a database: the writer sets the pace; the stages feeding it
+    // give way to it (live capture keeps every thread at the process's priority).
+    let yield_to_writer = !live && opts.db.is_some();
+    let nice = move || {
+        if yield_to_writer {
+            priority::yield_to_writer();
+        }
+    };
     let published = Arc::new(Mutex::new(Stats::default()));
     let (out_tx, out_rx) = bounded::<OutBatch>(OUTPUT_QUEUE);
     let output = Output::new(
@@ -202,7 +211,10 @@ pub fn run(
     );
     let out_join = std::thread::Builder::new()
         .name("output".into())
-        .spawn(move || output.run(&out_rx))
+        .spawn(move || {
+            nice();
+            output.run(&out_rx)
+        })
         .context("starting the output thread")?;
     let aggregator = Aggregator::new(
         FlowTable::new(opts.flow),
@@ -225,6 +237,7 @@ pub fn run(
     let agg_join = std::thread::Builder::new()
         .name("aggregator".into())
         .spawn(move || {
+            nice();
             let out = aggregator.run(&result_rx);
             drop(done_tx);
             out
@@ -240,7 +253,10 @@ pub fn run(
         worker_joins.push(
             std::thread::Builder::new()
                 .name(format!("analysis-{i}"))
-                .spawn(move || worker::run(&rx, &tx, &det))
+                .spawn(move || {
+                    nice();
+                    worker::run(&rx, &tx, &det)
+                })
                 .context("starting an analysis worker")?,
         );
     }
@@ -248,7 +264,10 @@ pub fn run(
     let (stop_c, counters_c, limits) = (stop.clone(), counters.clone(), opts.limits);
     let cap_join = std::thread::Builder::new()
         .name("capture".into())
-        .spawn(move || capture::run(src, &batch_tx, limits, &stop_c, &counters_c))
+        .spawn(move || {
+            nice();
+            capture::run(src, &batch_tx, limits, &stop_c, &counters_c)
+        })
         .context("starting the capture thread")?;
 
     // The aggregator drops `done_tx` when it finishes; until then, tick.

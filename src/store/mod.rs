@@ -8,6 +8,7 @@
 //! open the same file concurrently: the database runs in WAL mode, so they see every
 //! committed batch without waiting on the writer.
 
+mod checkpoint;
 mod insert;
 pub mod pcap_log;
 pub mod rows;

@@ -198,6 +198,23 @@ impl SqliteStore {
         Ok(report)
     }
 
+    /// Turn SQLite's automatic checkpoints on this connection off (a checkpointer thread
+    /// takes them over) or back on.
+    pub fn set_auto_checkpoint(&mut self, on: bool) -> Result<(), StoreError> {
+        let pages = if on { 2000 } else { 0 };
+        self.conn
+            .execute_batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))
+            .map_err(self.err("setting wal_autocheckpoint"))
+    }
+
+    /// Copies committed WAL frames back into the main file without truncating the WAL; with
+    /// no write in between it finishes, so the next commit starts the WAL over.
+    pub fn checkpoint_passive(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(self.err("WAL checkpoint"))
+    }
+
     /// Copies the WAL back into the main file and truncates it (done on shutdown so the
     /// database is a single self-contained file again).
     pub fn checkpoint(&mut self) -> Result<(), StoreError> {

@@ -6,14 +6,16 @@
 //! until `batch_size` rows are pending or `batch_window` has passed since the first of them,
 //! then written in one transaction; a `Flush` commits at once and acknowledges after the
 //! commit. When every sender is gone it commits the rest, checkpoints the WAL and returns a
-//! summary. On a database error it stops and returns the error (senders then see a closed
-//! channel).
+//! summary. While it runs, WAL checkpoints (and their waits for the disk) happen on a
+//! checkpointer thread (`checkpoint.rs`), not between its commits. On a database error it
+//! stops and returns the error (senders then see a closed channel).
 
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use super::checkpoint::Checkpointer;
 use super::rows::{AlertRow, CaptureStatsRow, FlowRow};
 use super::sqlite::SqliteStore;
 use super::StoreError;
@@ -89,15 +91,20 @@ pub fn spawn_writer(
 
 struct Writer {
     store: SqliteStore,
+    /// Background WAL checkpoints (file databases); `None` leaves them to SQLite.
+    checkpointer: Option<Checkpointer>,
     summary: WriterSummary,
     newest: Option<Ts>,
     batches_since_retention: u32,
 }
 
 impl Writer {
-    fn new(store: SqliteStore) -> Self {
+    fn new(mut store: SqliteStore) -> Self {
+        let checkpointer =
+            Checkpointer::start(store.path()).filter(|_| store.set_auto_checkpoint(false).is_ok());
         Writer {
             store,
+            checkpointer,
             summary: WriterSummary::default(),
             newest: None,
             batches_since_retention: 0,
@@ -127,6 +134,9 @@ impl Writer {
                 break;
             }
         }
+        if let Some(mut c) = self.checkpointer.take() {
+            c.stop();
+        }
         self.store.checkpoint()?;
         Ok(self.summary)
     }
@@ -143,6 +153,14 @@ impl Writer {
             let newest = pending.packets.iter().map(|p| p.ts).max();
             self.newest = self.newest.max(newest);
             self.maybe_retain()?;
+            if self
+                .checkpointer
+                .as_ref()
+                .is_some_and(Checkpointer::wal_too_long)
+            {
+                // Best effort: a busy checkpointer means the WAL is being copied already.
+                let _ = self.store.checkpoint_passive();
+            }
         }
         // After the rows they count, so a reader never sees counters ahead of the data.
         self.store.write_capture_stats(&pending.capture_stats)?;
