@@ -29,7 +29,8 @@ const SEEN_CAP: usize = 500_000;
 
 pub struct GeoRecorder {
     geo: Arc<GeoIp>,
-    seen: HashSet<IpAddr>,
+    /// Two lookups per packet on the output thread: ahash, keyed per process, not SipHash.
+    seen: HashSet<IpAddr, ahash::RandomState>,
     batch: Vec<(IpAddr, Geo)>,
     tx: Option<Sender<Vec<(IpAddr, Geo)>>>,
     join: Option<JoinHandle<Result<u64, String>>>,
@@ -58,7 +59,7 @@ impl GeoRecorder {
             .map_err(|e| format!("starting the GeoIP recorder: {e}"))?;
         Ok(GeoRecorder {
             geo,
-            seen: HashSet::new(),
+            seen: HashSet::with_hasher(ahash::RandomState::new()),
             batch: Vec::with_capacity(BATCH),
             tx: Some(tx),
             join: Some(join),
