@@ -193,6 +193,10 @@ impl Output {
     }
 
     fn store_rows(&mut self, a: &Analyzed, flow_id: Option<u64>) {
+        // Without packet rows, only a packet with alerts needs its row (the alerts copy it).
+        if !self.opts.store_packets && a.alerts.is_empty() {
+            return;
+        }
         let iface = self
             .opts
             .iface_names

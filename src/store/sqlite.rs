@@ -117,7 +117,7 @@ impl SqliteStore {
 
     /// Writes all rows in one transaction.
     pub fn write_packets(&mut self, rows: &[PacketRow]) -> Result<(), StoreError> {
-        self.write_batch(rows, &[], &[])
+        self.write_batch(&[rows], &[], &[])
     }
 
     /// Writes all alerts in one transaction.
@@ -131,16 +131,20 @@ impl SqliteStore {
     }
 
     /// Writes packets, alerts and flows together in one transaction: all or nothing.
+    /// Packets come in the runs they were sent in, so the writer never copies them into one
+    /// long vector first.
     pub fn write_batch(
         &mut self,
-        packets: &[PacketRow],
+        packets: &[&[PacketRow]],
         alerts: &[AlertRow],
         flows: &[FlowRow],
     ) -> Result<(), StoreError> {
         let path = &self.path;
         let wrap = |what| sql_err(path, what);
         let tx = self.conn.transaction().map_err(wrap("begin transaction"))?;
-        insert::packets(&tx, packets).map_err(wrap("inserting packets"))?;
+        for run in packets {
+            insert::packets(&tx, run).map_err(wrap("inserting packets"))?;
+        }
         insert::alerts(&tx, alerts).map_err(wrap("inserting alerts"))?;
         insert::flows(&tx, flows).map_err(wrap("inserting flows"))?;
         tx.commit().map_err(wrap("commit"))

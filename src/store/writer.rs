@@ -51,7 +51,9 @@ pub struct WriterSummary {
 /// Rows waiting for the next commit.
 #[derive(Default)]
 struct Pending {
-    packets: Vec<PacketRow>,
+    /// As the messages brought them: appending them to one vector cost a copy of every row.
+    packets: Vec<Vec<PacketRow>>,
+    packet_rows: usize,
     alerts: Vec<AlertRow>,
     flows: Vec<FlowRow>,
     capture_stats: Vec<CaptureStatsRow>,
@@ -61,7 +63,10 @@ struct Pending {
 impl Pending {
     fn push(&mut self, msg: StoreMsg) {
         match msg {
-            StoreMsg::Packets(mut v) => self.packets.append(&mut v),
+            StoreMsg::Packets(v) => {
+                self.packet_rows += v.len();
+                self.packets.push(v);
+            }
             StoreMsg::Alerts(mut v) => self.alerts.append(&mut v),
             StoreMsg::Flows(mut v) => self.flows.append(&mut v),
             StoreMsg::CaptureStats(r) => self.capture_stats.push(r),
@@ -69,7 +74,7 @@ impl Pending {
         }
     }
     fn rows(&self) -> usize {
-        self.packets.len() + self.alerts.len() + self.flows.len() + self.capture_stats.len()
+        self.packet_rows + self.alerts.len() + self.flows.len() + self.capture_stats.len()
     }
 }
 
@@ -142,15 +147,16 @@ impl Writer {
     }
 
     fn commit(&mut self, pending: Pending) -> Result<(), StoreError> {
-        let data_rows = pending.packets.len() + pending.alerts.len() + pending.flows.len();
+        let data_rows = pending.packet_rows + pending.alerts.len() + pending.flows.len();
         if data_rows > 0 {
+            let runs: Vec<&[PacketRow]> = pending.packets.iter().map(Vec::as_slice).collect();
             self.store
-                .write_batch(&pending.packets, &pending.alerts, &pending.flows)?;
-            self.summary.packets += pending.packets.len() as u64;
+                .write_batch(&runs, &pending.alerts, &pending.flows)?;
+            self.summary.packets += pending.packet_rows as u64;
             self.summary.alerts += pending.alerts.len() as u64;
             self.summary.flows += pending.flows.len() as u64;
             self.summary.batches += 1;
-            let newest = pending.packets.iter().map(|p| p.ts).max();
+            let newest = pending.packets.iter().flatten().map(|p| p.ts).max();
             self.newest = self.newest.max(newest);
             self.maybe_retain()?;
             if self
