@@ -282,16 +282,11 @@ impl SignatureSet {
         let need = sigs
             .iter()
             .enumerate()
-            .map(|(i, s)| {
-                if always.binary_search(&i).is_ok() {
-                    0
-                } else {
-                    (if s.prefixes.is_some() { NEED_PREFIX } else { 0 })
-                        | (if s.literal_beyond_prefix() {
-                            NEED_LITERAL
-                        } else {
-                            0
-                        })
+            .map(|(i, s)| match always.binary_search(&i) {
+                Ok(_) => 0,
+                Err(_) => {
+                    u8::from(s.prefixes.is_some()) * NEED_PREFIX
+                        | u8::from(s.literal_beyond_prefix()) * NEED_LITERAL
                 }
             })
             .collect();
