@@ -202,12 +202,11 @@ impl SqliteStore {
         Ok(report)
     }
 
-    /// Turn SQLite's automatic checkpoints on this connection off (a checkpointer thread
-    /// takes them over) or back on.
-    pub fn set_auto_checkpoint(&mut self, on: bool) -> Result<(), StoreError> {
-        let pages = if on { 2000 } else { 0 };
+    /// Turn SQLite's automatic checkpoints on this connection off: a checkpointer thread
+    /// takes them over.
+    pub fn hand_over_checkpoints(&mut self) -> Result<(), StoreError> {
         self.conn
-            .execute_batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))
+            .execute_batch("PRAGMA wal_autocheckpoint = 0")
             .map_err(self.err("setting wal_autocheckpoint"))
     }
 

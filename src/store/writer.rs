@@ -106,7 +106,7 @@ struct Writer {
 impl Writer {
     fn new(mut store: SqliteStore) -> Self {
         let checkpointer =
-            Checkpointer::start(store.path()).filter(|_| store.set_auto_checkpoint(false).is_ok());
+            Checkpointer::start(store.path()).filter(|_| store.hand_over_checkpoints().is_ok());
         Writer {
             store,
             checkpointer,
@@ -162,7 +162,7 @@ impl Writer {
             if self
                 .checkpointer
                 .as_ref()
-                .is_some_and(Checkpointer::wal_too_long)
+                .is_some_and(Checkpointer::take_wal_too_long)
             {
                 // Best effort: a busy checkpointer means the WAL is being copied already.
                 let _ = self.store.checkpoint_passive();

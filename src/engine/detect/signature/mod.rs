@@ -285,8 +285,8 @@ impl SignatureSet {
             .map(|(i, s)| match always.binary_search(&i) {
                 Ok(_) => 0,
                 Err(_) => {
-                    u8::from(s.prefixes.is_some()) * NEED_PREFIX
-                        | u8::from(s.literal_beyond_prefix()) * NEED_LITERAL
+                    (u8::from(s.prefixes.is_some()) * NEED_PREFIX)
+                        | (u8::from(s.literal_beyond_prefix()) * NEED_LITERAL)
                 }
             })
             .collect();
