@@ -50,8 +50,11 @@ const LIVE_CAPTURE_QUEUE: usize = 16;
 const RESULT_QUEUE_PER_WORKER: usize = 4;
 /// Result batches queued for the output stage (each one capture batch with its frames).
 const OUTPUT_QUEUE: usize = 8;
-/// Messages queued for the SQLite writer (each up to `sinks::STORE_BATCH` rows, ~0.5 MB).
-const STORE_QUEUE: usize = 16;
+/// Messages queued for the SQLite writer (each up to `sinks::STORE_BATCH` rows, ~0.5 MB):
+/// 80k rows, more than one commit of the writer (50k), so the output stage goes on filling the
+/// next commit while the writer writes one (with 16, the writer waited for rows a third of
+/// the time).
+const STORE_QUEUE: usize = 40;
 /// Messages queued for the pcap logger (each up to `sinks::PCAP_BATCH` frames).
 const PCAP_QUEUE: usize = 32;
 
