@@ -7,7 +7,7 @@
 
 use std::io;
 
-use super::fields::{rcode_name, RrType};
+use super::fields::{rcode_text, rrtype_text};
 use super::json::Obj;
 use super::Body;
 use crate::engine::packet::{Decoded, DnsAnswer, DnsInfo, DnsQuestion, Transport};
@@ -48,7 +48,7 @@ impl Body for Query<'_> {
         o.str("type", "query");
         o.u64("id", self.info.id);
         o.str("rrname", &self.question.name);
-        rrtype(&mut o, "rrtype", self.question.qtype);
+        o.str("rrtype", &rrtype_text(self.question.qtype));
         o.u64("opcode", self.info.opcode);
         o.close();
         Ok(())
@@ -76,18 +76,15 @@ impl Body for Answer<'_> {
         o.u64("opcode", info.opcode);
         if let Some(q) = info.questions.first() {
             o.str("rrname", &q.name);
-            rrtype(&mut o, "rrtype", q.qtype);
+            o.str("rrtype", &rrtype_text(q.qtype));
         }
-        match rcode_name(info.rcode) {
-            Some(n) => o.str("rcode", n),
-            None => o.str("rcode", &info.rcode.to_string()),
-        }
+        o.str("rcode", &rcode_text(info.rcode));
         if !info.answers.is_empty() {
             let mut list = o.arr("answers");
             for a in &info.answers {
                 let mut d = list.obj();
                 d.str("rrname", &a.name);
-                rrtype(&mut d, "rrtype", a.rtype);
+                d.str("rrtype", &rrtype_text(a.rtype));
                 d.u64("ttl", a.ttl);
                 if !a.data.is_empty() {
                     d.str("rdata", &a.data);
@@ -104,14 +101,6 @@ impl Body for Answer<'_> {
     }
 }
 
-/// A record type under `key`: Suricata's name for it, or the number as text.
-fn rrtype(o: &mut Obj, key: &str, t: u16) {
-    match RrType(t).name() {
-        Some(n) => o.str(key, n),
-        None => o.str(key, &t.to_string()),
-    }
-}
-
 /// `"grouped": {"A": ["1.2.3.4", …], "CNAME": […]}`: rendered rdata by record type, types in
 /// order of first appearance.
 fn grouped(o: &mut Obj, answers: &[DnsAnswer]) {
@@ -123,15 +112,7 @@ fn grouped(o: &mut Obj, answers: &[DnsAnswer]) {
     }
     let mut g = o.obj("grouped");
     for t in types {
-        let number;
-        let name = match RrType(t).name() {
-            Some(n) => n,
-            None => {
-                number = t.to_string();
-                &number
-            }
-        };
-        let mut list = g.arr(name);
+        let mut list = g.arr(&rrtype_text(t));
         for a in answers
             .iter()
             .filter(|a| a.rtype == t && !a.data.is_empty())

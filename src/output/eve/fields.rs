@@ -1,7 +1,9 @@
-//! Small EVE field values that serialize without allocating: Suricata's timestamp format,
-//! two-digit hex TCP flags, printable payloads, and DNS type and rcode names.
+//! Small EVE field values, mostly without allocating: Suricata's timestamp format, two-digit
+//! hex TCP flags, printable payloads, and DNS type and rcode names.
 //!
 //! Used by the EVE writer on the output thread.
+
+use std::borrow::Cow;
 
 use serde::{Serialize, Serializer};
 
@@ -36,12 +38,6 @@ impl EveTime {
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and punctuation are ever written.
         std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000000+0000")
-    }
-}
-
-impl Serialize for EveTime {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }
 
@@ -88,12 +84,6 @@ impl Hex2 {
     }
 }
 
-impl Serialize for Hex2 {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
 /// A payload with every byte outside printable ASCII (and CR, LF) shown as `.`, as
 /// Suricata's `payload_printable`.
 pub struct Printable<'a>(pub &'a [u8]);
@@ -116,65 +106,60 @@ impl Serialize for Printable<'_> {
 }
 
 /// A DNS record type as Suricata names it (`A`, `AAAA`, `TXT`, …; unknown types as the number).
-pub struct RrType(pub u16);
-
-impl RrType {
-    pub fn name(&self) -> Option<&'static str> {
-        Some(match self.0 {
-            1 => "A",
-            2 => "NS",
-            5 => "CNAME",
-            6 => "SOA",
-            10 => "NULL",
-            12 => "PTR",
-            13 => "HINFO",
-            15 => "MX",
-            16 => "TXT",
-            17 => "RP",
-            18 => "AFSDB",
-            24 => "SIG",
-            25 => "KEY",
-            28 => "AAAA",
-            29 => "LOC",
-            33 => "SRV",
-            35 => "NAPTR",
-            37 => "CERT",
-            39 => "DNAME",
-            41 => "OPT",
-            43 => "DS",
-            44 => "SSHFP",
-            46 => "RRSIG",
-            47 => "NSEC",
-            48 => "DNSKEY",
-            50 => "NSEC3",
-            51 => "NSEC3PARAM",
-            52 => "TLSA",
-            64 => "SVCB",
-            65 => "HTTPS",
-            99 => "SPF",
-            249 => "TKEY",
-            250 => "TSIG",
-            251 => "IXFR",
-            252 => "AXFR",
-            255 => "ANY",
-            256 => "URI",
-            257 => "CAA",
-            _ => return None,
-        })
-    }
+pub fn rrtype_text(t: u16) -> Cow<'static, str> {
+    rrtype_name(t).map_or_else(|| Cow::Owned(t.to_string()), Cow::Borrowed)
 }
 
-impl Serialize for RrType {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.name() {
-            Some(n) => s.serialize_str(n),
-            None => s.collect_str(&self.0),
-        }
-    }
+fn rrtype_name(t: u16) -> Option<&'static str> {
+    Some(match t {
+        1 => "A",
+        2 => "NS",
+        5 => "CNAME",
+        6 => "SOA",
+        10 => "NULL",
+        12 => "PTR",
+        13 => "HINFO",
+        15 => "MX",
+        16 => "TXT",
+        17 => "RP",
+        18 => "AFSDB",
+        24 => "SIG",
+        25 => "KEY",
+        28 => "AAAA",
+        29 => "LOC",
+        33 => "SRV",
+        35 => "NAPTR",
+        37 => "CERT",
+        39 => "DNAME",
+        41 => "OPT",
+        43 => "DS",
+        44 => "SSHFP",
+        46 => "RRSIG",
+        47 => "NSEC",
+        48 => "DNSKEY",
+        50 => "NSEC3",
+        51 => "NSEC3PARAM",
+        52 => "TLSA",
+        64 => "SVCB",
+        65 => "HTTPS",
+        99 => "SPF",
+        249 => "TKEY",
+        250 => "TSIG",
+        251 => "IXFR",
+        252 => "AXFR",
+        255 => "ANY",
+        256 => "URI",
+        257 => "CAA",
+        _ => return None,
+    })
 }
 
-/// A DNS response code as Suricata names it (`NOERROR`, `NXDOMAIN`, …).
-pub fn rcode_name(rcode: u8) -> Option<&'static str> {
+/// A DNS response code as Suricata names it (`NOERROR`, `NXDOMAIN`, …; others as the number).
+pub fn rcode_text(rcode: u8) -> Cow<'static, str> {
+    rcode_name(rcode).map_or_else(|| Cow::Owned(rcode.to_string()), Cow::Borrowed)
+}
+
+fn rcode_name(rcode: u8) -> Option<&'static str> {
     Some(match rcode {
         0 => "NOERROR",
         1 => "FORMERR",
@@ -221,13 +206,14 @@ mod tests {
     }
 
     #[test]
-    fn small_fields_serialize_as_strings() {
+    fn small_fields_as_text() {
         let j = |v: &dyn erased::Ser| v.json();
-        assert_eq!(j(&Hex2::new(0x1b)), "\"1b\"");
-        assert_eq!(j(&Hex2::new(0x02)), "\"02\"");
-        assert_eq!(j(&RrType(28)), "\"AAAA\"");
-        assert_eq!(j(&RrType(65_280)), "\"65280\"");
-        assert_eq!(rcode_name(3), Some("NXDOMAIN"));
+        assert_eq!(Hex2::new(0x1b).as_str(), "1b");
+        assert_eq!(Hex2::new(0x02).as_str(), "02");
+        assert_eq!(rrtype_text(28), "AAAA");
+        assert_eq!(rrtype_text(65_280), "65280");
+        assert_eq!(rcode_text(3), "NXDOMAIN");
+        assert_eq!(rcode_text(200), "200");
         assert_eq!(j(&Printable(b"GET /\r\n\x00\xff")), "\"GET /\\r\\n..\"");
     }
 

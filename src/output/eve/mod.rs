@@ -23,7 +23,7 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub use fields::{EveTime, Hex2};
+use fields::EveTime;
 use json::Obj;
 
 use crate::engine::alert::Alert;

@@ -215,7 +215,6 @@ pub struct SignatureSet {
     /// of their prefixes (a request line), which keeps their short words (`and`, `php`, …)
     /// out of the pass every payload pays for.
     anchored: Option<LiteralPass>,
-    always: Vec<usize>,
     /// Signatures with start prefixes, grouped by prefix list (many share the request
     /// methods), so each list is compared once per payload.
     prefixed: Vec<(Vec<Vec<u8>>, Vec<usize>)>,
@@ -294,7 +293,6 @@ impl SignatureSet {
             sigs,
             anywhere,
             anchored,
-            always,
             prefixed,
             need,
         }
@@ -318,7 +316,7 @@ impl SignatureSet {
     }
     /// Signatures the prefilter cannot skip.
     pub fn always_checked(&self) -> usize {
-        self.always.len()
+        self.need.iter().filter(|&&n| n == 0).count()
     }
 
     /// All signature matches of one packet, in signature order: prefilter, filters, regex.
