@@ -536,14 +536,14 @@ fn rate_limit_and_quarantine(lab: &Lab) {
              firewall_type = \"nftables\"\nbandwidth_limit = \"100kbit\"\n"
         ),
     );
+    // One `nsm-tui respond` command against the test's database; it must succeed.
+    let run = |cfg: &Path, args: &[&str]| {
+        let o = lab.nsm(cfg, "limit.db", &[], args);
+        assert!(o.status.success(), "{}", text(&o));
+        o
+    };
     assert!(ping_loss(lab) < 5.0, "loss before any limit");
-    let o = lab.nsm(
-        &cfg,
-        "limit.db",
-        &[],
-        &["block", ATTACKER, "--rate-limit", "--for", "60s"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&cfg, &["block", ATTACKER, "--rate-limit", "--for", "60s"]);
     // 300 x 1.4 kB in about 0.6 s is some 700 kB/s; 100 kbit/s lets a small share through.
     let loss = ping_loss(lab);
     assert!(
@@ -555,24 +555,16 @@ fn rate_limit_and_quarantine(lab: &Lab) {
     );
     assert!(loss < 100.0, "a rate limit is not a block");
     assert!(lab.client_connects(), "the other client was limited too");
-    let o = lab.nsm(&cfg, "limit.db", &[], &["unblock", ATTACKER]);
-    assert!(o.status.success(), "{}", text(&o));
+    run(&cfg, &["unblock", ATTACKER]);
     assert!(ping_loss(lab) < 5.0, "unblock did not lift the limit");
 
-    let o = lab.nsm(
-        &cfg,
-        "limit.db",
-        &[],
-        &["block", ATTACKER, "--quarantine", "--for", "60s"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    run(&cfg, &["block", ATTACKER, "--quarantine", "--for", "60s"]);
     assert!(
         !lab.attacker_connects(),
         "a quarantined host still connects"
     );
     assert!(lab.client_connects(), "the other client lost access");
-    let o = lab.nsm(&cfg, "limit.db", &[], &["unblock", ATTACKER]);
-    assert!(o.status.success(), "{}", text(&o));
+    run(&cfg, &["unblock", ATTACKER]);
     assert!(
         lab.attacker_connects(),
         "unblock did not end the quarantine"
@@ -585,19 +577,15 @@ fn rate_limit_and_quarantine(lab: &Lab) {
              management_addresses = [\"{VICTIM_A}\"]\n\n[actions]\nfirewall_type = \"nftables\"\n"
         ),
     );
-    let o = lab.nsm(
+    run(
         &managed,
-        "limit.db",
-        &[],
         &["block", ATTACKER, "--quarantine", "--for", "60s"],
     );
-    assert!(o.status.success(), "{}", text(&o));
     assert!(
         lab.attacker_connects(),
         "the management address was cut off too"
     );
-    let o = lab.nsm(&managed, "limit.db", &[], &["unblock", ATTACKER]);
-    assert!(o.status.success(), "{}", text(&o));
+    run(&managed, &["unblock", ATTACKER]);
     let actions: Vec<String> = rusqlite::Connection::open(lab.dir.path().join("limit.db"))
         .expect("db")
         .prepare("SELECT action || ':' || outcome FROM actions ORDER BY id")
