@@ -19,6 +19,9 @@ use crate::engine::frame::Ts;
 use crate::engine::record::Analyzed;
 use crate::engine::stats::Stats;
 
+/// Flows ended per hand-over when the input ends.
+const DRAIN_CHUNK: usize = 4096;
+
 pub struct Aggregator {
     flows: FlowTable,
     detectors: Vec<Box<dyn StatefulDetector>>,
@@ -162,9 +165,21 @@ impl Aggregator {
 
     /// End of input: end every flow and hand over the final counters.
     fn finish(mut self) -> Stats {
-        for r in self.flows.drain() {
-            self.events.push((0, OutEvent::FlowEnded(r)));
-        }
+        // In pieces, so the output stage writes the first flows while the rest are ended.
+        self.send_events();
+        let out = &self.out;
+        self.flows.drain_chunks(DRAIN_CHUNK, |records| {
+            let events = records
+                .into_iter()
+                .map(|r| (0, OutEvent::FlowEnded(r)))
+                .collect();
+            // As in `send`: a gone output thread reports its own error at join.
+            let _ = out.send(OutBatch {
+                packets: Vec::new(),
+                metas: Vec::new(),
+                events,
+            });
+        });
         let stats = self.current_stats();
         if let Ok(mut p) = self.published.lock() {
             *p = stats.clone();

@@ -1,4 +1,4 @@
-//! The flow table proper: a slab of flows, a hash index by key and by flow id, and a lazy
+//! The flow table proper: a slab of flows, a hash index by key, and a lazy
 //! timing wheel of one-second buckets that finds idle flows without scanning the table.
 //!
 //! Runs on the aggregator thread only. Each flow has one "primary" wheel entry at
@@ -183,18 +183,37 @@ impl FlowTable {
 
     /// End every flow (reason `shutdown`), oldest first, after any that ended earlier.
     pub fn drain(&mut self) -> Vec<FlowRecord> {
-        let live: Vec<u32> = self.index.values().copied().collect();
-        let mut out = std::mem::take(&mut self.pending);
-        let first_new = out.len();
-        for slot in live {
-            self.end(slot, EndReason::Shutdown);
+        let mut out = Vec::new();
+        self.drain_chunks(usize::MAX, |mut part| out.append(&mut part));
+        out
+    }
+
+    /// As `drain`, handing the records over `chunk` at a time (the flows that ended earlier
+    /// first, in one piece), so the stages after the aggregator can start on the first ones
+    /// while later ones are still being ended.
+    pub fn drain_chunks(&mut self, chunk: usize, mut emit: impl FnMut(Vec<FlowRecord>)) {
+        let earlier = std::mem::take(&mut self.pending);
+        if !earlier.is_empty() {
+            emit(earlier);
         }
-        out.append(&mut self.pending);
-        out[first_new..].sort_by_key(|r| (r.start, r.flow_id));
+        let mut live: Vec<(Ts, u64, u32)> = self
+            .index
+            .values()
+            .filter_map(|&slot| {
+                let f = self.slots.get(slot as usize)?.flow.as_ref()?;
+                Some((f.first, f.meta.flow_id, slot))
+            })
+            .collect();
+        live.sort_unstable_by_key(|&(first, id, _)| (first, id));
+        for part in live.chunks(chunk.max(1)) {
+            for &(_, _, slot) in part {
+                self.end(slot, EndReason::Shutdown);
+            }
+            emit(std::mem::take(&mut self.pending));
+        }
         for b in &mut self.wheel {
             b.clear();
         }
-        out
     }
 
     /// Remember that an alert fired in this flow (EVE `flow.alerted`).

@@ -353,3 +353,34 @@ fn alerts_mark_the_right_flow_recent_or_not() {
     assert!(alerted.contains(&(a.flow_id, true)));
     assert!(alerted.contains(&(b.flow_id, false)));
 }
+
+#[test]
+fn chunked_drain_keeps_drain_order() {
+    let fill = |t: &mut FlowTable| {
+        // Flows ending earlier (a closed one) come first, then live ones oldest first.
+        up(t, 1, &tcp("10.0.0.9", 40000, "10.0.0.2", 80, S), 60);
+        up(t, 1, &tcp("10.0.0.9", 40000, "10.0.0.2", 80, R), 60);
+        for i in 0..10u16 {
+            up(
+                t,
+                i64::from(20 - i),
+                &udp("10.0.0.1", 1000 + i, "10.0.0.2", 53),
+                60,
+            );
+        }
+        up(t, 40, &udp("10.0.0.3", 1, "10.0.0.4", 2), 60);
+    };
+    let (mut whole, mut chunked) = (table(60, 100), table(60, 100));
+    fill(&mut whole);
+    fill(&mut chunked);
+    let expected: Vec<u64> = whole.drain().iter().map(|r| r.flow_id).collect();
+    let mut sizes = Vec::new();
+    let mut got = Vec::new();
+    chunked.drain_chunks(4, |part| {
+        sizes.push(part.len());
+        got.extend(part.iter().map(|r| r.flow_id));
+    });
+    assert_eq!(got, expected);
+    assert!(sizes.iter().all(|&n| (1..=4).contains(&n)), "{sizes:?}");
+    assert!(chunked.is_empty());
+}
