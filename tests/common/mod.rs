@@ -4,15 +4,60 @@
 
 use std::path::{Path, PathBuf};
 
-/// The shared capture corpus beside the project, or `None` (and a note) when it is absent.
+/// Whether every prerequisite of every test must be present: under CI (`CI` set to anything but
+/// `false` or `0`) or with `NSM_TUI_REQUIRE_ALL=1`. Then a missing prerequisite fails the test
+/// instead of skipping it.
+pub fn require_all() -> bool {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    set("CI") || set("NSM_TUI_REQUIRE_ALL")
+}
+
+/// `true` when the prerequisite `what` is met (`ok`). When it is not: under [`require_all`] the
+/// test fails naming it; otherwise it prints that the calling test skipped and returns `false`,
+/// so the test returns early:
+///
+/// ```ignore
+/// if !common::prerequisite(is_root(), "root (network namespaces)") { return; }
+/// ```
+#[track_caller]
+pub fn prerequisite(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    let here = std::panic::Location::caller();
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string();
+    assert!(
+        !require_all(),
+        "{test} ({here}) needs {what}, which is missing; CI and NSM_TUI_REQUIRE_ALL=1 run every test"
+    );
+    eprintln!("SKIPPED {test}: needs {what} (set NSM_TUI_REQUIRE_ALL=1 to make this a failure)");
+    false
+}
+
+/// `true` when `tool` is on PATH; see [`prerequisite`].
+#[track_caller]
+pub fn need_tool(tool: &str) -> bool {
+    prerequisite(have(tool), &format!("the program `{tool}` on PATH"))
+}
+
+/// `true` when running as root (network namespaces, firewalls); see [`prerequisite`].
+#[track_caller]
+pub fn need_root() -> bool {
+    prerequisite(
+        rustix::process::geteuid().is_root(),
+        "root (network namespaces, firewall, raw capture)",
+    )
+}
+
+/// The shared capture corpus beside the project, or `None` (and a skip note) when it is absent;
+/// see [`prerequisite`].
+#[track_caller]
 pub fn shared_data() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if p.join("pcaps").is_dir() {
-        Some(p)
-    } else {
-        eprintln!("note: ../shared/data is absent; skipping the tests that read it");
-        None
-    }
+    prerequisite(p.join("pcaps").is_dir(), "the shared capture corpus ../shared/data").then_some(p)
 }
 
 /// Every capture file under `dir`, sorted, recursively.
