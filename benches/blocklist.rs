@@ -85,9 +85,9 @@ fn lookup_bench(text: &str) {
 
 fn run_pipeline(file: &Path, c: &Config) -> (Duration, u64) {
     let src = FileSource::open(file).expect("open the generated capture");
-    let mut opts = nsm_tui::run::pipeline_options(c);
+    let mut opts = nsm_tui::pipeline::PipelineOptions::from_config(c);
     opts.tick = Duration::from_secs(3600);
-    let (detectors, _handle) = nsm_tui::detectors::build(c).expect("detectors");
+    let (detectors, _handle) = nsm_tui::pipeline::detectors::build(c).expect("detectors");
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
     let s = nsm_tui::pipeline::run(Box::new(src), detectors, opts, &stop, |_| {})
@@ -115,7 +115,7 @@ fn main() {
         attack_share: 0.01,
         ..Default::default()
     };
-    let n = nsm_tui::run::generate(&pcap, opts).expect("generate");
+    let n = nsm_tui::app::run::generate(&pcap, opts).expect("generate");
     let mut base = Config::default();
     base.storage.db_enabled = false;
     base.storage.pcap_log_enabled = false;

@@ -16,21 +16,28 @@ trap 'rm -rf "$work"' EXIT
 packets=${1:-1700000}
 gen=$work/generated_${packets}.pcap
 "$bin" generate --packets "$packets" --seed 7 --attack-share 0.01 --out "$gen" >/dev/null
+# The new file's write-back would otherwise compete with the first runs' database writes.
+sync
 files=("$gen")
 shared=../shared/data/pcaps/benign/bench_mixed_merged_suricata-verify.pcap
 [ -f "$shared" ] && files=("$shared" "$gen")
 
-# measure LABEL FILE CMD... : runs CMD 3 times, reports the best wall time and the peak RSS.
+# measure LABEL FILE OUTPUTS CMD... : runs CMD 3 times, each on fresh outputs (OUTPUTS is a
+# space-separated list of files deleted with their -wal/-shm before every run), and reports the
+# best wall time and the peak RSS.
 measure() {
-  local label=$1 file=$2; shift 2
-  python3 - "$label" "$file" "$@" <<'PY'
-import os, resource, subprocess, sys, time
-label, file, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+  local label=$1 file=$2 outputs=$3; shift 3
+  python3 - "$label" "$file" "$outputs" "$@" <<'PY'
+import glob, os, resource, subprocess, sys, time
+label, file, outputs, cmd = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4:]
 size = os.path.getsize(file)
 out = subprocess.run(["tcpdump", "--count", "-r", file], capture_output=True, text=True).stdout
 pkts = int(out.split()[0])
 best = None
 for _ in range(3):
+    for out_file in outputs:
+        for path in glob.glob(out_file + "*"):
+            os.remove(path)
     t0 = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     dt = time.perf_counter() - t0
@@ -42,11 +49,11 @@ PY
 
 for f in "${files[@]}"; do
   echo "== $(basename "$f") ($(du -h "$f" | cut -f1))"
-  measure "tcpdump -r FILE -w /dev/null" "$f" tcpdump -r "$f" -w /dev/null
-  measure "nsm-tui read --eve (flows, no packet rows)" "$f" "$bin" read "$f" --eve "$work/eve.json" --no-packet-rows --db "$work/a.db" --no-pcap-log
+  measure "tcpdump -r FILE -w /dev/null" "$f" "" tcpdump -r "$f" -w /dev/null
+  measure "nsm-tui read --eve (flows, no packet rows)" "$f" "$work/eve.json $work/a.db" "$bin" read "$f" --eve "$work/eve.json" --no-packet-rows --db "$work/a.db" --no-pcap-log
   rm -f "$work"/eve.json "$work"/a.db*
-  measure "nsm-tui read --eve --no-db" "$f" "$bin" read "$f" --eve "$work/eve.json" --no-db --no-pcap-log
+  measure "nsm-tui read --eve --no-db" "$f" "$work/eve.json" "$bin" read "$f" --eve "$work/eve.json" --no-db --no-pcap-log
   rm -f "$work"/eve.json
-  measure "nsm-tui read, every packet in SQLite" "$f" "$bin" read "$f" --db "$work/b.db" --no-pcap-log
+  measure "nsm-tui read, every packet in SQLite" "$f" "$work/b.db" "$bin" read "$f" --db "$work/b.db" --no-pcap-log
   rm -f "$work"/b.db*
 done

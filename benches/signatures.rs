@@ -39,7 +39,7 @@ fn main() {
         attack_share: 0.01,
         ..SynthOptions::default()
     };
-    nsm_tui::run::generate(&file, opts).expect("generating the capture");
+    nsm_tui::app::run::generate(&file, opts).expect("generating the capture");
     let mut src = FileSource::open(&file).expect("reading the capture");
     let mut decoded: Vec<(Decoded, Vec<u8>)> = Vec::new();
     while let Ok(Some(frame)) = src.next_frame() {
@@ -49,7 +49,7 @@ fn main() {
     }
     let bytes: usize = decoded.iter().map(|(_, p)| p.len()).sum();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
-    let (set, errors) = nsm_tui::detectors::load_signatures(&root);
+    let (set, errors) = nsm_tui::pipeline::detectors::load_signatures(&root);
     assert!(errors.is_empty(), "{errors:?}");
     println!(
         "{} packets, {:.1} MB of payload, {} signatures ({} without a prefilter literal; \

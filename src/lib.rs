@@ -4,16 +4,15 @@
 //! `output` and `config` are the IO around it; `cli` and `run` turn arguments into runs. The
 //! binary in `main.rs` only parses arguments and calls into here.
 
+pub mod app;
 pub mod capture;
-pub mod cli;
 pub mod config;
-pub mod detectors;
 pub mod engine;
 pub mod enrich;
+pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod respond;
-pub mod run;
 pub mod store;
 pub mod synth;
 pub mod tui;

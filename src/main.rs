@@ -1,74 +1,24 @@
-//! The `nsm-tui` binary: parse arguments, load configuration, run the chosen command.
+//! The `nsm-tui` binary: parse arguments and run the chosen command (`nsm_tui::app`).
+
+/// mimalloc: the pipeline allocates in one thread and frees in another (frames, events, rows),
+/// which glibc malloc serves slowly; measured by `benches/pipeline.sh`.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use nsm_tui::cli::{Cli, Command};
+use nsm_tui::app::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match nsm_tui::app::main(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of standard output went away (`| head`): nothing more to say.
+        Err(e) if nsm_tui::app::out::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("nsm-tui: error: {e:#}");
+            eprintln!("nsm-tui: error: {}", nsm_tui::app::out::error_text(&e));
             ExitCode::FAILURE
         }
-    }
-}
-
-fn run(cli: Cli) -> anyhow::Result<()> {
-    let loaded =
-        nsm_tui::config::load(cli.global.config.as_deref(), &nsm_tui::config::process_env)?;
-    let mut config = loaded.config;
-    cli.global.apply(&mut config);
-    config.validate()?;
-    match cli.command {
-        Some(Command::Read { file }) => nsm_tui::run::read(&file, &config),
-        Some(Command::Generate {
-            out,
-            packets,
-            seed,
-            attack_share,
-            session_gap_us,
-        }) => {
-            let opts = nsm_tui::synth::SynthOptions {
-                packets,
-                seed,
-                attack_share,
-                session_gap_us,
-                ..Default::default()
-            };
-            let n = nsm_tui::run::generate(&out, opts)?;
-            println!("wrote {n} packets to {}", out.display());
-            Ok(())
-        }
-        Some(Command::Config { print }) => {
-            if print {
-                if let Some(src) = &loaded.source {
-                    println!(
-                        "# effective configuration (file {}, then environment, then flags)",
-                        src.display()
-                    );
-                } else {
-                    println!("# effective configuration (defaults, then environment, then flags)");
-                }
-                print!("{}", config.to_toml_masked());
-            } else {
-                println!("configuration OK");
-            }
-            Ok(())
-        }
-        Some(Command::Replay { file, speed, fast }) => {
-            nsm_tui::tui::console::replay(&file, nsm_tui::tui::console::speed(speed, fast), &config)
-        }
-        Some(Command::Demo { speed, fast }) => {
-            // The demo writes nothing unless asked to.
-            config.storage.db_enabled = cli.global.db.is_some();
-            config.storage.pcap_log_enabled = cli.global.pcap_log.is_some();
-            nsm_tui::tui::console::demo(nsm_tui::tui::console::speed(speed, fast), &config)
-        }
-        Some(Command::Respond(cmd)) => nsm_tui::respond::cmd::run(cmd, &config),
-        None if cli.headless => nsm_tui::run::headless(&config),
-        None => nsm_tui::tui::console::live(&config),
     }
 }

@@ -13,7 +13,7 @@ use nsm_tui::capture::file::FileSource;
 use nsm_tui::capture::Source;
 use nsm_tui::engine::alert::{Alert, Severity};
 use nsm_tui::engine::decode::decode;
-use nsm_tui::engine::detect::signature::{RuleFiles, SignatureHandle, SignatureSet};
+use nsm_tui::engine::detect::signature::{FixedSignatures, RuleFiles, SignatureSet};
 use nsm_tui::engine::detect::{DetectConfig, DetectorSet, FlowCtx};
 use nsm_tui::engine::flow::{FlowConfig, FlowTable};
 use nsm_tui::engine::record::Analyzed;
@@ -63,7 +63,7 @@ type Summary = BTreeMap<String, (usize, BTreeMap<Option<IpAddr>, usize>, Severit
 fn run(path: &Path, set: &SignatureSet) -> Summary {
     let mut det = DetectorSet::defaults(
         &DetectConfig::default(),
-        SignatureHandle::new(clone_set(set)),
+        std::sync::Arc::new(FixedSignatures(std::sync::Arc::new(clone_set(set)))),
     );
     let mut flows = FlowTable::new(FlowConfig::default());
     let mut summary = Summary::new();

@@ -493,8 +493,8 @@ fn stats_event_nests_counters_as_suricata() {
 
 #[test]
 fn stats_carry_response_metrics_when_the_run_can_act() {
-    let m = nsm_tui::engine::response_metrics::shared();
-    nsm_tui::engine::response_metrics::update(&m, |m| {
+    let m = nsm_tui::metrics::shared();
+    nsm_tui::metrics::update(&m, |m| {
         m.record("block", "executed");
         m.record("block", "executed");
         m.record("block", "refused");

@@ -89,28 +89,21 @@ fn console_blocks_go_through_the_audited_responder() {
     let config = nsm_tui::config::Config::default();
     assert!(config.response.dry_run, "dry run is the default");
     let mut r = FirewallResponder::new(&config, &db).unwrap();
-    // The incident store already holds the incident (row 1); the console calls it #4.
+    // The incident store already holds the incident; the console shows it with the same id.
     let alert = tui_support::alert(
         nsm_tui::engine::frame::Ts(1_000_000_000),
         nsm_tui::engine::alert::Severity::Medium,
         "port_scan",
         1,
     );
-    let mut g = nsm_tui::engine::incident::Grouper::new(300, 10);
+    let mut g = nsm_tui::engine::incident::Grouper::new(300, 10).first_id(4);
     let (stored, change) = g.add(&alert, Some(ip("203.0.113.7")), None);
     let conn = nsm_tui::respond::setup::open_db(&db).unwrap();
-    let row = nsm_tui::respond::incidents::IncidentStore::new(conn)
+    nsm_tui::store::incidents::IncidentStore::new(conn)
         .save(stored, change)
         .unwrap();
     let s = BlockSettings::default();
-    let mut plan = s.plan(ip("203.0.113.7"), "port_scan".into(), Some(4));
-    plan.incident_key = Some(nsm_tui::tui::incident_edit::IncidentKey {
-        id: 4,
-        source: Some(ip("203.0.113.7")),
-        category: "port_scan".into(),
-        first_seen: nsm_tui::engine::frame::Ts(1_000_000_000),
-        last_seen: nsm_tui::engine::frame::Ts(1_000_000_000),
-    });
+    let plan = s.plan(ip("203.0.113.7"), "port_scan".into(), Some(stored.id));
     let out = r.block(&plan, 1_700_000_000);
     assert!(out.ok, "{out:?}");
     let refused = r.block(&s.plan(ip("127.0.0.1"), "x".into(), None), 1_700_000_001);
@@ -127,7 +120,7 @@ fn console_blocks_go_through_the_audited_responder() {
         outcomes[0],
         ("203.0.113.7".to_string(), "dry_run".to_string())
     );
-    // The audit row names the stored incident's row, not the console's number.
+    // The audit row names the incident by its one id.
     let incident: Option<i64> = conn
         .query_row(
             "SELECT incident_id FROM actions ORDER BY id LIMIT 1",
@@ -135,8 +128,7 @@ fn console_blocks_go_through_the_audited_responder() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(incident, Some(row));
-    assert_ne!(row, 4);
+    assert_eq!(incident, Some(4));
     assert!(
         outcomes
             .iter()

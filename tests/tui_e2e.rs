@@ -153,7 +153,7 @@ fn demo_in_tmux_filters_writes_blocks_and_quits() {
     // Incidents: acknowledge the selected one, annotate it; both reach the database.
     s.keys(&["Tab"]);
     s.keys(&["a"]);
-    s.wait_for(") acknowledged");
+    s.wait_for(" acknowledged");
     s.keys(&["n"]);
     s.wait_for("Note for incident #");
     s.keys(&["-l", "seen from the console"]);

@@ -8,10 +8,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use nsm_tui::engine::alert::Severity;
 use nsm_tui::engine::incident::{Change, Grouper, IncidentState};
 use nsm_tui::engine::model::{IncidentEdit, Model, ModelConfig};
-use nsm_tui::respond::incidents::{get, IncidentStore};
+use nsm_tui::store::incidents::{get, EditConnection, IncidentStore};
 use nsm_tui::tui::app::{App, Effect, Focus, Overlay};
 use nsm_tui::tui::block::BlockSettings;
-use nsm_tui::tui::incident_edit::{write, IncidentKey};
+use nsm_tui::tui::incident_edit::write;
 use nsm_tui::tui::keymap::KeyMap;
 use nsm_tui::tui::theme::{Palette, Theme};
 use tui_support::{alert, analyzed, tcp};
@@ -19,9 +19,11 @@ use tui_support::{alert, analyzed, tcp};
 const A: [u8; 4] = [203, 0, 113, 5];
 const V: [u8; 4] = [10, 0, 0, 2];
 
-/// A model with one port-scan incident from A: two alerts, Medium then Low.
-fn model() -> Model {
+/// A model with one port-scan incident from A: two alerts, Medium then Low, and the run's
+/// grouper that made it.
+fn fed() -> (Model, Grouper) {
     let mut m = Model::new(ModelConfig::default());
+    let mut g = Grouper::new(300, 100);
     for (n, (ms, sev)) in [(0, Severity::Medium), (1000, Severity::Low)]
         .iter()
         .enumerate()
@@ -29,9 +31,14 @@ fn model() -> Model {
         let n = u64::try_from(n).unwrap() + 1;
         let f = tcp(*ms, A, V, 40000, 22, b"");
         let ts = f.ts;
-        m.apply(&analyzed(n, f, vec![alert(ts, *sev, "port_scan", n)]), None);
+        let a = analyzed(n, f, vec![alert(ts, *sev, "port_scan", n)]);
+        tui_support::feed(&mut m, &mut g, &a);
     }
-    m
+    (m, g)
+}
+
+fn model() -> Model {
+    fed().0
 }
 
 fn app() -> App {
@@ -52,7 +59,7 @@ fn key(c: char) -> KeyEvent {
 
 #[test]
 fn model_moves_incidents_and_refuses_what_cannot_be_done() {
-    let mut m = model();
+    let (mut m, mut g) = fed();
     let id = m.incidents()[0].id;
     assert_eq!(m.incidents()[0].state, IncidentState::New);
     let ack = IncidentEdit::State(IncidentState::Acknowledged);
@@ -73,9 +80,10 @@ fn model_moves_incidents_and_refuses_what_cannot_be_done() {
     // A higher-severity alert in the same incident reopens it, as the stored incidents do.
     let f = tcp(2000, A, V, 40001, 22, b"");
     let ts = f.ts;
-    m.apply(
+    tui_support::feed(
+        &mut m,
+        &mut g,
         &analyzed(3, f, vec![alert(ts, Severity::High, "port_scan", 3)]),
-        None,
     );
     let inc = m.incident(id).unwrap();
     assert_eq!(
@@ -127,51 +135,53 @@ fn keys_act_on_the_incident_pane_selection_only() {
 }
 
 #[test]
-fn the_writer_changes_the_stored_incident_that_matches() {
+fn the_writer_changes_the_stored_incident_of_the_same_id() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("i.db");
     let conn = nsm_tui::respond::setup::open_db(&path).unwrap();
     let mut store = IncidentStore::new(conn);
-    // The pipeline's grouper stores the same alerts the console grouped.
-    let mut g = Grouper::new(300, 100);
+    // The run's grouper made the console's incidents; the store saves the same ones.
     let m = model();
-    let mut stored = 0;
-    for r in m.rows() {
-        for al in &r.alerts {
-            let (inc, change) = g.add(al, r.src(), r.dst());
-            let inc = inc.clone();
-            stored = store.save(&inc, change).unwrap();
-            assert!(matches!(change, Change::Opened | Change::Updated));
-        }
+    for inc in m.incidents() {
+        store.save(inc, Change::Opened).unwrap();
     }
-    let conn = store.connection();
-    let key = IncidentKey::of(&m.incidents()[0]);
+    let id = m.incidents()[0].id;
+    let edits = EditConnection::open(&path).unwrap();
     let out = write(
-        conn,
-        &key,
+        &edits,
+        id,
         &IncidentEdit::State(IncidentState::Acknowledged),
         0,
     );
     assert!(out.ok, "{}", out.message);
     assert!(
-        out.message.contains(&format!("stored as {stored}")),
+        out.message
+            .contains(&format!("incident #{id} acknowledged")),
         "{}",
         out.message
     );
     let out = write(
-        conn,
-        &key,
+        &edits,
+        id,
         &IncidentEdit::Note("blocked upstream".into()),
         0,
     );
     assert!(out.ok, "{}", out.message);
-    let row = get(conn, stored).unwrap().unwrap();
+    let row = get(store.connection(), i64::try_from(id).unwrap())
+        .unwrap()
+        .unwrap();
     assert_eq!(row.state, "acknowledged");
     assert!(row.notes.contains("blocked upstream"), "{}", row.notes);
+    // `incidents list` shows it under the same number.
+    let listed = nsm_tui::store::incidents::list(store.connection(), i64::MIN).unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [i64::try_from(id).unwrap()]
+    );
     // Acknowledging twice is refused by the store too, with the reason.
     let out = write(
-        conn,
-        &key,
+        &edits,
+        id,
         &IncidentEdit::State(IncidentState::Acknowledged),
         0,
     );
@@ -181,13 +191,9 @@ fn the_writer_changes_the_stored_incident_that_matches() {
         out.message
     );
     // An incident the pipeline has not stored yet is reported, not invented.
-    let other = IncidentKey {
-        category: "brute_force".into(),
-        ..key
-    };
     let out = write(
-        conn,
-        &other,
+        &edits,
+        id + 1,
         &IncidentEdit::State(IncidentState::Resolved),
         0,
     );
@@ -200,7 +206,7 @@ fn the_writer_changes_the_stored_incident_that_matches() {
 
 #[test]
 fn a_late_reputation_alert_joins_its_row_and_an_incident_with_its_score() {
-    let mut m = model();
+    let (mut m, mut g) = fed();
     let row = m.rows().back().unwrap().clone();
     let a = nsm_tui::engine::record::Analyzed {
         pcap_cnt: row.pcap_cnt,
@@ -212,7 +218,7 @@ fn a_late_reputation_alert_joins_its_row_and_an_incident_with_its_score() {
     late.explanation = "source 203.0.113.5 has AbuseIPDB confidence 90% from 41 reports \
                         (ISP Example Net, usage Data Center)"
         .into();
-    m.late_alert(&a, &late);
+    tui_support::feed_late(&mut m, &mut g, &a, &late);
     let r = m.rows().back().unwrap();
     assert_eq!(r.threat.as_ref().map(|t| t.severity), Some(Severity::High));
     assert_eq!(r.alerts.len(), 2);

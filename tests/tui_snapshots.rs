@@ -105,8 +105,8 @@ fn each_pane() {
     );
     // Once actions exist, the Overview shows how the response went.
     let mut acted = app(&m);
-    let metrics = nsm_tui::engine::response_metrics::shared();
-    nsm_tui::engine::response_metrics::update(&metrics, |r| {
+    let metrics = nsm_tui::metrics::shared();
+    nsm_tui::metrics::update(&metrics, |r| {
         for (action, outcome) in [
             ("block", "executed"),
             ("block", "executed"),

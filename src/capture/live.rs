@@ -235,6 +235,21 @@ impl Source for LiveSource {
     }
 }
 
+impl LiveOptions {
+    /// Live capture options from the configuration.
+    pub fn from_config(c: &crate::config::Config) -> LiveOptions {
+        LiveOptions {
+            iface: c.sniffer.interface.clone(),
+            filter: Some(c.sniffer.capture_filter.clone()).filter(|f| !f.trim().is_empty()),
+            snaplen: i32::try_from(c.sniffer.snaplen).unwrap_or(65535),
+            promiscuous: c.sniffer.promiscuous,
+            immediate: c.sniffer.immediate_mode,
+            buffer_size_mb: c.sniffer.buffer_size_mb,
+            ..LiveOptions::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

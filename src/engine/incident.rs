@@ -2,10 +2,10 @@
 //! a window, with severity that only rises, counts, the alerts (bounded), the destinations
 //! (bounded), and a lifecycle (`new` → `acknowledged` → `resolved`) with notes and actions.
 //!
-//! Pure: time comes from alert timestamps. The grouper runs on the thread that persists
-//! incidents (the pipeline's output observer) and inside the console's model, so both group
-//! alerts by the one rule; the lifecycle functions run wherever an incident is changed (CLI,
-//! console effect thread).
+//! Pure: time comes from alert timestamps. One grouper per run, in the pipeline's incident
+//! tracker (the aggregator thread's observer), numbers each incident with its one id — the
+//! store's row id — and hands every change to the console's model and the response policy;
+//! the lifecycle functions run wherever an incident is changed (CLI, console effect thread).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -58,19 +58,25 @@ impl FromStr for IncidentState {
     }
 }
 
-/// Which alert joined an incident: enough to find it again in EVE or the `alerts` table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which alert joined an incident: enough to find it again in EVE or the `alerts` table, and
+/// to list it in the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertRef {
     pub ts: Ts,
     pub rule: RuleId,
     pub packet: u64,
     pub severity: Severity,
+    pub description: Arc<str>,
+    /// Why it fired (counts and thresholds, matched bytes, an AbuseIPDB score with its report
+    /// count, ISP and usage type).
+    pub explanation: Arc<str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incident {
-    /// Local id, in order of opening; the database assigns its own row id.
-    pub key: u64,
+    /// The incident's one id, in order of opening: its row id in the `incidents` table, and
+    /// the number the console, `incidents list`, reports and the audit trail show.
+    pub id: u64,
     pub source: Option<IpAddr>,
     pub category: Arc<str>,
     pub severity: Severity,
@@ -98,7 +104,7 @@ pub enum Change {
 pub struct Grouper {
     window_ns: i64,
     max_open: usize,
-    next_key: u64,
+    next_id: u64,
     open: HashMap<(Option<IpAddr>, Arc<str>), Incident>,
 }
 
@@ -116,9 +122,16 @@ impl Grouper {
                 .unwrap_or(i64::MAX)
                 .saturating_mul(Ts::NANOS_PER_SEC),
             max_open: max_open.max(1),
-            next_key: 1,
+            next_id: 1,
             open: HashMap::new(),
         }
+    }
+
+    /// Numbers new incidents from `id` on (past the highest id a database already holds).
+    #[must_use]
+    pub fn first_id(mut self, id: u64) -> Grouper {
+        self.next_id = id.max(1);
+        self
     }
 
     pub fn open_count(&self) -> usize {
@@ -144,20 +157,14 @@ impl Grouper {
         if !self.open.contains_key(&key) && self.open.len() >= self.max_open {
             self.close_idlest();
         }
-        let r = AlertRef {
-            ts: alert.ts,
-            rule: alert.rule,
-            packet: alert.packet,
-            severity: alert.severity,
-        };
-        let next_key = &mut self.next_key;
+        let next_id = &mut self.next_id;
         let mut change = Change::Updated;
         let inc = self.open.entry(key).or_insert_with(|| {
             change = Change::Opened;
-            let k = *next_key;
-            *next_key += 1;
+            let id = *next_id;
+            *next_id += 1;
             Incident {
-                key: k,
+                id,
                 source: src,
                 category: alert.category.clone(),
                 severity: alert.severity,
@@ -182,7 +189,14 @@ impl Grouper {
         inc.last_seen = inc.last_seen.max(alert.ts);
         inc.first_seen = inc.first_seen.min(alert.ts);
         if inc.alerts.len() < MAX_ALERT_REFS {
-            inc.alerts.push(r);
+            inc.alerts.push(AlertRef {
+                ts: alert.ts,
+                rule: alert.rule,
+                packet: alert.packet,
+                severity: alert.severity,
+                description: alert.description.clone(),
+                explanation: Arc::from(alert.explanation.as_str()),
+            });
         }
         if let Some(d) = dst {
             if inc.destinations.len() < MAX_DESTINATIONS {
@@ -196,7 +210,7 @@ impl Grouper {
         if let Some(k) = self
             .open
             .iter()
-            .min_by_key(|(_, i)| (i.last_seen, i.key))
+            .min_by_key(|(_, i)| (i.last_seen, i.id))
             .map(|(k, _)| k.clone())
         {
             self.open.remove(&k);
@@ -252,10 +266,10 @@ mod tests {
         let v1: IpAddr = "192.0.2.1".parse().unwrap();
         let v2: IpAddr = "192.0.2.2".parse().unwrap();
         let (i, c) = g.add(&alert(0, "port_scan", Severity::Medium), Some(a), Some(v1));
-        assert_eq!((i.key, c), (1, Change::Opened));
+        assert_eq!((i.id, c), (1, Change::Opened));
         let (i, c) = g.add(&alert(30, "port_scan", Severity::High), Some(a), Some(v2));
         assert_eq!(c, Change::Escalated(Severity::Medium));
-        assert_eq!((i.key, i.count, i.severity), (1, 2, Severity::High));
+        assert_eq!((i.id, i.count, i.severity), (1, 2, Severity::High));
         assert_eq!(i.destinations.len(), 2);
         // Severity never falls.
         let (i, c) = g.add(&alert(40, "port_scan", Severity::Low), Some(a), None);
@@ -264,18 +278,18 @@ mod tests {
         assert_eq!(
             g.add(&alert(41, "port_scan", Severity::Low), Some(b), None)
                 .0
-                .key,
+                .id,
             2
         );
         assert_eq!(
             g.add(&alert(42, "brute_force", Severity::Low), Some(a), None)
                 .0
-                .key,
+                .id,
             3
         );
         // A gap longer than the window opens a new incident.
         let (i, c) = g.add(&alert(200, "port_scan", Severity::Low), Some(a), None);
-        assert_eq!((i.key, c, i.count), (4, Change::Opened, 1));
+        assert_eq!((i.id, c, i.count), (4, Change::Opened, 1));
         assert_eq!(g.close_idle(Ts(400 * Ts::NANOS_PER_SEC)).len(), 3);
     }
 

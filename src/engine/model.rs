@@ -11,7 +11,8 @@ use std::sync::Arc;
 use super::alert::{highest, Alert, RuleId, Severity};
 use super::flow::FlowMeta;
 use super::frame::{RawFrame, Ts};
-use super::incident::{can_move, Change, Grouper, IncidentState};
+use super::incident::{can_move, Change, IncidentState};
+pub use super::incident::{AlertRef, Incident};
 use super::packet::{Decoded, Proto, TcpFlags, Transport};
 use super::record::Analyzed;
 use super::stats::Stats;
@@ -21,12 +22,8 @@ use super::stats::Stats;
 pub struct ModelConfig {
     /// Packets kept for the table, the detail view and pcap export.
     pub retained_packets: usize,
-    /// Alerts of one (source, category) closer than this (capture time) join one incident.
-    pub incident_window_secs: u64,
     /// Incidents kept; the oldest are dropped beyond this.
     pub max_incidents: usize,
-    /// Alerts and packet numbers kept per incident.
-    pub alerts_per_incident: usize,
     /// Seconds of rate history kept for sparklines and the rate chart.
     pub rate_history_secs: usize,
     /// Distinct addresses tracked for top talkers; beyond this the smallest half is pruned.
@@ -37,9 +34,7 @@ impl Default for ModelConfig {
     fn default() -> Self {
         Self {
             retained_packets: 100_000,
-            incident_window_secs: 300,
             max_incidents: 10_000,
-            alerts_per_incident: 200,
             rate_history_secs: 600,
             max_talkers: 4096,
         }
@@ -53,15 +48,6 @@ pub struct Threat {
     pub category: Arc<str>,
     pub rule: RuleId,
     pub description: Arc<str>,
-}
-
-/// The packet's source address: the IP source, or an ARP packet's sender.
-fn source(d: &Decoded) -> Option<IpAddr> {
-    match (&d.ip, &d.arp) {
-        (Some(ip), _) => Some(ip.src),
-        (None, Some(arp)) => Some(IpAddr::V4(arp.sender_ip)),
-        _ => None,
-    }
 }
 
 /// One retained packet: the frame, its decoding, its alerts and a one-line summary.
@@ -83,14 +69,10 @@ impl Row {
         self.frame.ts
     }
     pub fn src(&self) -> Option<IpAddr> {
-        source(&self.decoded)
+        self.decoded.source_addr()
     }
     pub fn dst(&self) -> Option<IpAddr> {
-        match (&self.decoded.ip, &self.decoded.arp) {
-            (Some(ip), _) => Some(ip.dst),
-            (None, Some(arp)) => Some(IpAddr::V4(arp.target_ip)),
-            _ => None,
-        }
+        self.decoded.dest_addr()
     }
     pub fn ports(&self) -> Option<(u16, u16)> {
         self.decoded.ports()
@@ -110,38 +92,6 @@ impl Row {
     pub fn is_dns(&self) -> bool {
         self.decoded.dns.is_some()
     }
-}
-
-/// One alert as an incident lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IncidentAlert {
-    pub ts: Ts,
-    pub rule: RuleId,
-    pub severity: Severity,
-    pub description: Arc<str>,
-    pub packet: u64,
-    /// Why it fired (counts and thresholds, matched bytes, an AbuseIPDB score with its report
-    /// count, ISP and usage type).
-    pub explanation: String,
-}
-
-/// Alerts from one source and category, close together in time.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Incident {
-    pub id: u64,
-    pub source: Option<IpAddr>,
-    pub category: Arc<str>,
-    pub severity: Severity,
-    pub first_seen: Ts,
-    pub last_seen: Ts,
-    /// All alerts, including those no longer listed in `alerts`.
-    pub count: u64,
-    /// The first `alerts_per_incident` alerts.
-    pub alerts: Vec<IncidentAlert>,
-    /// Where a person has taken it (`a`/`r` in the console); escalation reopens a resolved one.
-    pub state: IncidentState,
-    /// Notes a person added, oldest first.
-    pub notes: Vec<String>,
 }
 
 /// What a person does to an incident from the console.
@@ -165,10 +115,9 @@ pub struct Model {
     pub config: ModelConfig,
     rows: VecDeque<Row>,
     next_seq: u64,
+    /// The pipeline's incidents as the tracker last reported them (oldest first, ids rising),
+    /// with a person's state and notes from the console.
     incidents: VecDeque<Incident>,
-    /// The one grouping rule (the incident store's): which incident an alert joins. Its keys
-    /// are the incidents' ids here.
-    grouper: Grouper,
     pub packets: u64,
     pub bytes: u64,
     pub alerts_by_severity: BTreeMap<Severity, u64>,
@@ -188,7 +137,6 @@ pub struct Model {
 impl Model {
     pub fn new(config: ModelConfig) -> Self {
         Self {
-            grouper: Grouper::new(config.incident_window_secs, config.max_incidents),
             config,
             ..Self::default()
         }
@@ -215,7 +163,7 @@ impl Model {
             flow_id,
         };
         for alert in &a.alerts {
-            self.add_alert(alert, row.src(), row.dst());
+            self.count_alert(alert);
         }
         self.next_seq += 1;
         self.rows.push_back(row);
@@ -224,11 +172,10 @@ impl Model {
         }
     }
 
-    /// An alert that arrived after its packet (AbuseIPDB reputation): it joins the incidents
-    /// and counters, and the packet's row when that is still retained.
+    /// An alert that arrived after its packet (AbuseIPDB reputation): it joins the counters,
+    /// and the packet's row when that is still retained (its incident comes from the tracker).
     pub fn late_alert(&mut self, a: &Analyzed, alert: &Alert) {
-        let dst = a.decoded.ip.as_ref().map(|ip| ip.dst);
-        self.add_alert(alert, source(&a.decoded), dst);
+        self.count_alert(alert);
         if let Some(row) = self
             .rows
             .iter_mut()
@@ -295,50 +242,40 @@ impl Model {
         }
     }
 
-    fn add_alert(&mut self, alert: &Alert, source: Option<IpAddr>, dst: Option<IpAddr>) {
+    fn count_alert(&mut self, alert: &Alert) {
         *self.alerts_by_severity.entry(alert.severity).or_default() += 1;
         *self.categories.entry(alert.category.clone()).or_default() += 1;
-        let brief = IncidentAlert {
-            ts: alert.ts,
-            rule: alert.rule,
-            severity: alert.severity,
-            description: alert.description.clone(),
-            packet: alert.packet,
-            explanation: alert.explanation.clone(),
-        };
-        let (g, change) = self.grouper.add(alert, source, dst);
-        let (id, severity, first_seen, last_seen, count) =
-            (g.key, g.severity, g.first_seen, g.last_seen, g.count);
+    }
+
+    /// The pipeline's incident tracker opened or changed `inc`: add it, or bring the retained
+    /// copy up to date. A person's state and notes stay, except that an escalation reopens a
+    /// resolved incident, as in the store.
+    pub fn incident_changed(&mut self, inc: &Incident, change: Change) {
         if change == Change::Opened {
-            self.incidents.push_back(Incident {
-                id,
-                source,
-                category: alert.category.clone(),
-                severity,
-                first_seen,
-                last_seen,
-                count,
-                alerts: vec![brief],
-                state: IncidentState::New,
-                notes: Vec::new(),
-            });
+            if self.incidents.back().is_some_and(|last| last.id >= inc.id) {
+                return;
+            }
+            self.incidents.push_back(inc.clone());
             while self.incidents.len() > self.config.max_incidents.max(1) {
                 self.incidents.pop_front();
             }
             return;
         }
-        let limit = self.config.alerts_per_incident;
-        // Gone when it has scrolled out of the retained incidents; the grouper goes on.
-        if let Some(inc) = self.incident_mut(id) {
-            if matches!(change, Change::Escalated(_)) && inc.state == IncidentState::Resolved {
-                // As in the stored incidents: an escalation needs a person again.
-                inc.state = IncidentState::New;
-            }
-            (inc.severity, inc.first_seen, inc.last_seen, inc.count) =
-                (severity, first_seen, last_seen, count);
-            if inc.alerts.len() < limit {
-                inc.alerts.push(brief);
-            }
+        // Gone when it has scrolled out of the retained incidents; the tracker goes on.
+        let Some(mine) = self.incident_mut(inc.id) else {
+            return;
+        };
+        if matches!(change, Change::Escalated(_)) && mine.state == IncidentState::Resolved {
+            mine.state = IncidentState::New;
+        }
+        (mine.severity, mine.first_seen, mine.last_seen, mine.count) =
+            (inc.severity, inc.first_seen, inc.last_seen, inc.count);
+        if mine.alerts.len() < inc.alerts.len() {
+            mine.alerts
+                .extend_from_slice(&inc.alerts[mine.alerts.len()..]);
+        }
+        if mine.destinations.len() < inc.destinations.len() {
+            mine.destinations.clone_from(&inc.destinations);
         }
     }
 
@@ -366,9 +303,8 @@ impl Model {
     }
 
     fn incident_mut(&mut self, id: u64) -> Option<&mut Incident> {
-        let first = self.incidents.front()?.id;
-        let idx = usize::try_from(id.checked_sub(first)?).ok()?;
-        self.incidents.get_mut(idx)
+        let idx = self.incidents.partition_point(|i| i.id < id);
+        self.incidents.get_mut(idx).filter(|i| i.id == id)
     }
 
     pub fn rows(&self) -> &VecDeque<Row> {
@@ -391,9 +327,8 @@ impl Model {
         &self.incidents
     }
     pub fn incident(&self, id: u64) -> Option<&Incident> {
-        let first = self.incidents.front()?.id;
-        self.incidents
-            .get(usize::try_from(id.checked_sub(first)?).ok()?)
+        let idx = self.incidents.partition_point(|i| i.id < id);
+        self.incidents.get(idx).filter(|i| i.id == id)
     }
     pub fn alerts_total(&self) -> u64 {
         self.alerts_by_severity.values().sum()

@@ -298,6 +298,25 @@ pub struct Decoded {
 }
 
 impl Decoded {
+    /// The packet's source address: the IP source, or an ARP packet's sender (the address an
+    /// incident is grouped by).
+    pub fn source_addr(&self) -> Option<IpAddr> {
+        match (&self.ip, &self.arp) {
+            (Some(ip), _) => Some(ip.src),
+            (None, Some(arp)) => Some(IpAddr::V4(arp.sender_ip)),
+            _ => None,
+        }
+    }
+
+    /// The packet's destination address: the IP destination, or an ARP packet's target.
+    pub fn dest_addr(&self) -> Option<IpAddr> {
+        match (&self.ip, &self.arp) {
+            (Some(ip), _) => Some(ip.dst),
+            (None, Some(arp)) => Some(IpAddr::V4(arp.target_ip)),
+            _ => None,
+        }
+    }
+
     pub fn proto(&self) -> Proto {
         match (&self.transport, &self.ip, &self.arp) {
             (Transport::Tcp(_), _, _) => Proto::Tcp,

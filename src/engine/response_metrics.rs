@@ -5,7 +5,6 @@
 //! EVE `stats` writer and the console's Overview tab, through one `SharedMetrics`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
 
 /// Latencies kept for the median; older ones still count in the mean and maximum.
 const RECENT: usize = 256;
@@ -95,26 +94,6 @@ impl ResponseMetrics {
             last_ms: self.latency_last_ms,
         })
     }
-}
-
-/// The run's metrics, shared between the threads that act and those that report.
-pub type SharedMetrics = Arc<Mutex<ResponseMetrics>>;
-
-/// A new, empty shared metrics handle.
-pub fn shared() -> SharedMetrics {
-    Arc::new(Mutex::new(ResponseMetrics::default()))
-}
-
-/// A copy of the metrics now (a poisoned lock still holds whole counts).
-pub fn snapshot(m: &SharedMetrics) -> ResponseMetrics {
-    m.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
-}
-
-/// Apply `f` to the shared metrics.
-pub fn update(m: &SharedMetrics, f: impl FnOnce(&mut ResponseMetrics)) {
-    f(&mut m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
 }
 
 #[cfg(test)]

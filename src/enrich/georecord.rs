@@ -12,15 +12,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
-use rusqlite::{params, Connection};
 
 use super::geoip::{Geo, GeoIp};
 use super::reputation::cache::now_nanos;
 use crate::engine::record::Analyzed;
-use crate::store::schema;
+use crate::store::geo_records::{GeoRecords, GeoRow};
 
 /// Addresses per message to the writer.
 const BATCH: usize = 256;
@@ -41,21 +39,11 @@ pub struct GeoRecorder {
 impl GeoRecorder {
     /// Opens its own connection to the (already migrated) database at `db`.
     pub fn start(db: &Path, geo: Arc<GeoIp>) -> Result<GeoRecorder, String> {
-        let mut conn = Connection::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| format!("{}: {e}", db.display()))?;
-        schema::migrate(&mut conn, db, schema::MIGRATIONS).map_err(|e| e.to_string())?;
-        // As the packet writer's connection: a commit survives a crash of the process, and
-        // only a checkpoint waits for the disk (FULL, the default, syncs the WAL on every
-        // commit, which stalled the packet writer's commits behind it). Checkpoints are left
-        // to the packet writer.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
-            .map_err(|e| format!("{}: {e}", db.display()))?;
+        let records = GeoRecords::open(db)?;
         let (tx, rx) = bounded(64);
-        let path = db.to_path_buf();
         let join = std::thread::Builder::new()
             .name("geo-record".into())
-            .spawn(move || write_loop(conn, &path, &rx))
+            .spawn(move || write_loop(records, &rx))
             .map_err(|e| format!("starting the GeoIP recorder: {e}"))?;
         Ok(GeoRecorder {
             geo,
@@ -114,52 +102,31 @@ impl GeoRecorder {
     }
 }
 
-fn write_loop(
-    mut conn: Connection,
-    path: &Path,
-    rx: &Receiver<Vec<(IpAddr, Geo)>>,
-) -> Result<u64, String> {
+fn write_loop(mut records: GeoRecords, rx: &Receiver<Vec<(IpAddr, Geo)>>) -> Result<u64, String> {
     let mut written = 0u64;
     for mut rows in rx {
-        // Everything queued goes in one transaction: each one takes the database's write
-        // lock away from the packet writer.
+        // Everything queued goes in one transaction.
         while let Ok(more) = rx.try_recv() {
             rows.extend(more);
         }
-        let err = |e: rusqlite::Error| format!("writing ip_geo in {}: {e}", path.display());
-        let tx = conn.transaction().map_err(err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO ip_geo (ip, scope, country_iso_code, country_name, \
-                     city_name, lat, lon, asn, as_org, looked_up_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .map_err(err)?;
-            let now = now_nanos();
-            for (ip, g) in &rows {
-                let scope = match g {
+        let stored = rows.iter().map(|(ip, g)| {
+            let i = g.info();
+            GeoRow {
+                ip: *ip,
+                scope: match g {
                     Geo::Scope(s) => s.as_str(),
                     _ => "public",
-                };
-                let i = g.info();
-                stmt.execute(params![
-                    ip.to_string(),
-                    scope,
-                    i.and_then(|x| x.country_iso_code.as_deref()),
-                    i.and_then(|x| x.country_name.as_deref()),
-                    i.and_then(|x| x.city_name.as_deref()),
-                    i.and_then(|x| x.location.map(|l| l.lat)),
-                    i.and_then(|x| x.location.map(|l| l.lon)),
-                    i.and_then(|x| x.asn),
-                    i.and_then(|x| x.as_org.as_deref()),
-                    now
-                ])
-                .map_err(err)?;
+                },
+                country_iso_code: i.and_then(|x| x.country_iso_code.as_deref()),
+                country_name: i.and_then(|x| x.country_name.as_deref()),
+                city_name: i.and_then(|x| x.city_name.as_deref()),
+                lat: i.and_then(|x| x.location.map(|l| l.lat)),
+                lon: i.and_then(|x| x.location.map(|l| l.lon)),
+                asn: i.and_then(|x| x.asn),
+                as_org: i.and_then(|x| x.as_org.as_deref()),
             }
-        }
-        tx.commit().map_err(err)?;
-        written += rows.len() as u64;
+        });
+        written += records.write(stored, now_nanos())?;
     }
     Ok(written)
 }

@@ -8,6 +8,9 @@
 pub mod aggregator;
 pub mod capture;
 pub mod counters;
+pub mod detectors;
+mod from_config;
+pub mod incidents;
 pub mod observer;
 pub mod output;
 pub mod priority;
@@ -81,7 +84,7 @@ pub struct PipelineOptions {
     /// GeoIP for EVE, AbuseIPDB reputation (late alerts join the output stage).
     pub enrich: crate::enrich::Enrichment,
     /// Response metrics for EVE `stats` (runs that can act).
-    pub response_metrics: Option<crate::engine::response_metrics::SharedMetrics>,
+    pub response_metrics: Option<crate::metrics::SharedMetrics>,
 }
 
 /// What a finished run reports.
@@ -122,7 +125,8 @@ fn open_eve(target: &EveTarget, opts: EveOptions) -> Result<EveWriter<Box<dyn Wr
 type StoreJoin = JoinHandle<Result<WriterSummary, crate::store::StoreError>>;
 type PcapJoin = JoinHandle<Result<PcapLogSummary, crate::store::StoreError>>;
 
-/// Run the whole pipeline over `src` until it ends or `stop` is raised.
+/// Run the whole pipeline over `src` until it ends or `stop` is raised: open the outputs,
+/// start the stages, tick until the aggregator is done, then join everything in order.
 pub fn run(
     src: Box<dyn Source>,
     detectors: DetectorSet,
@@ -133,45 +137,115 @@ pub fn run(
     let started = Instant::now();
     let live = src.is_live();
     let source_name = src.name().to_string();
-    let workers = opts.workers.max(1);
     let counters = Arc::new(SharedCounters::default());
+    let iface_names = interface_names(src.as_ref());
+    let outputs = open_outputs(&opts, live, &iface_names, &counters)?;
+    let published = Arc::new(Mutex::new(Stats::default()));
+    let stages = start_stages(
+        src,
+        detectors,
+        opts,
+        outputs.sinks,
+        outputs.geo_record,
+        iface_names,
+        stop,
+        &counters,
+        &published,
+    )?;
+    // The aggregator drops `done_tx` when it finishes; until then, tick.
+    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+        stages.done.recv_timeout(stages.tick)
+    {
+        if let Ok(s) = published.lock() {
+            let mut s = s.clone();
+            s.uptime_secs = started.elapsed().as_secs_f64();
+            on_tick(&s);
+        }
+    }
+    let (end, mut stats, mut errors) = stages.join(&counters)?;
+    let store = match outputs.store {
+        Some(j) => Some(
+            j.join()
+                .map_err(|_| anyhow!("the SQLite writer panicked"))?
+                .context("writing the database")?,
+        ),
+        None => None,
+    };
+    let pcap = match outputs.pcap {
+        Some(j) => match j.join().map_err(|_| anyhow!("the pcap logger panicked"))? {
+            Ok(s) => Some(s),
+            Err(e) => {
+                errors.push(format!("pcap log: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let wall = started.elapsed();
+    stats.uptime_secs = wall.as_secs_f64();
+    Ok(RunSummary {
+        source: source_name,
+        stats,
+        end,
+        wall,
+        store,
+        pcap,
+        errors,
+    })
+}
 
-    let iface_names: Vec<Arc<str>> = src
+/// The capture interfaces' names (EVE `in_iface`), or the source's name for a file.
+fn interface_names(src: &dyn Source) -> Vec<Arc<str>> {
+    let names: Vec<Arc<str>> = src
         .interfaces()
         .into_iter()
         .map(|(n, _)| Arc::from(n.as_str()))
         .collect();
-    let iface_names = if iface_names.is_empty() {
-        vec![Arc::from(source_name.as_str())]
+    if names.is_empty() {
+        vec![Arc::from(src.name())]
     } else {
-        iface_names
-    };
-    // Open every output before the first packet, so a bad path fails fast.
+        names
+    }
+}
+
+/// The outputs, opened before the first packet so a bad path fails fast.
+struct Outputs {
+    sinks: Sinks,
+    store: Option<StoreJoin>,
+    pcap: Option<PcapJoin>,
+    geo_record: Option<crate::enrich::georecord::GeoRecorder>,
+}
+
+fn open_outputs(
+    opts: &PipelineOptions,
+    live: bool,
+    iface_names: &[Arc<str>],
+    counters: &Arc<SharedCounters>,
+) -> Result<Outputs> {
     let mut sinks = Sinks::none(counters.clone());
     sinks.lossy = live;
     if let Some(t) = &opts.eve {
         // Suricata names the capture interface (`in_iface`) for live capture only.
         let eve_opts = EveOptions {
             iface_names: if live {
-                iface_names.clone()
+                iface_names.to_vec()
             } else {
                 Vec::new()
             },
             ..EveOptions::default()
         };
-        sinks.eve = Some(open_eve(t, eve_opts)?);
-        if let Some(w) = &mut sinks.eve {
-            w.set_geoip(opts.enrich.geoip.clone());
-            w.set_response_metrics(opts.response_metrics.clone());
-        }
+        let mut w = open_eve(t, eve_opts)?;
+        w.set_geoip(opts.enrich.geoip.clone());
+        w.set_response_metrics(opts.response_metrics.clone());
+        sinks.eve = Some(w);
     }
-    let mut store_join: Option<StoreJoin> = None;
+    let mut store = None;
     let mut geo_record = None;
     if let Some((path, sopts)) = &opts.db {
-        let store = SqliteStore::open(path, sopts)
+        let db = SqliteStore::open(path, sopts)
             .with_context(|| format!("opening database {}", path.display()))?;
         let (tx, rx) = bounded(STORE_QUEUE);
-        store_join = Some(crate::store::spawn_writer(store, rx));
+        store = Some(crate::store::spawn_writer(db, rx));
         if let Some(g) = &opts.enrich.geoip {
             match crate::enrich::georecord::GeoRecorder::start(path, g.clone()) {
                 Ok(r) => geo_record = Some(r),
@@ -180,15 +254,52 @@ pub fn run(
         }
         sinks.store = Some(tx);
     }
-    let mut pcap_join: Option<PcapJoin> = None;
+    let mut pcap = None;
     if let Some((path, popts)) = &opts.pcap_log {
         let logger = PcapLogger::create(path, *popts)
             .with_context(|| format!("opening pcap log {}", path.display()))?;
         let (tx, rx) = bounded(PCAP_QUEUE);
-        pcap_join = Some(crate::store::spawn_pcap_logger(logger, rx));
+        pcap = Some(crate::store::spawn_pcap_logger(logger, rx));
         sinks.pcap = Some(tx);
     }
+    Ok(Outputs {
+        sinks,
+        store,
+        pcap,
+        geo_record,
+    })
+}
 
+/// The running threads: capture → workers → aggregator → output.
+struct Stages {
+    capture: JoinHandle<CaptureEnd>,
+    workers: Vec<JoinHandle<()>>,
+    aggregator: JoinHandle<Stats>,
+    output: JoinHandle<output::OutputEnd>,
+    /// Disconnected when the aggregator finishes.
+    done: crossbeam_channel::Receiver<()>,
+    tick: Duration,
+}
+
+/// Starts the output stage, the aggregator, the workers and the capture thread, in that order
+/// (each consumer before its producer).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one run, handed on to the threads that own them"
+)]
+fn start_stages(
+    src: Box<dyn Source>,
+    detectors: DetectorSet,
+    opts: PipelineOptions,
+    sinks: Sinks,
+    geo_record: Option<crate::enrich::georecord::GeoRecorder>,
+    iface_names: Vec<Arc<str>>,
+    stop: &Arc<AtomicBool>,
+    counters: &Arc<SharedCounters>,
+    published: &Arc<Mutex<Stats>>,
+) -> Result<Stages> {
+    let live = src.is_live();
+    let workers = opts.workers.max(1);
     // Replaying a file into a database: the writer sets the pace; the stages feeding it
     // give way to it (live capture keeps every thread at the process's priority).
     let yield_to_writer = !live && opts.db.is_some();
@@ -197,12 +308,11 @@ pub fn run(
             priority::yield_to_writer();
         }
     };
-    let published = Arc::new(Mutex::new(Stats::default()));
     let (out_tx, out_rx) = bounded::<OutBatch>(OUTPUT_QUEUE);
     let output = Output::new(
         sinks,
         OutputOptions {
-            source: Arc::from(source_name.as_str()),
+            source: Arc::from(src.name()),
             iface_names,
             store_packets: opts.store_packets,
             observer: opts.observer,
@@ -212,7 +322,7 @@ pub fn run(
             geo_record,
         },
     );
-    let out_join = std::thread::Builder::new()
+    let output = std::thread::Builder::new()
         .name("output".into())
         .spawn(move || {
             nice();
@@ -226,7 +336,6 @@ pub fn run(
         counters.clone(),
         published.clone(),
     );
-
     let cap_queue = if live {
         LIVE_CAPTURE_QUEUE
     } else {
@@ -235,9 +344,8 @@ pub fn run(
     let (batch_tx, batch_rx) = bounded::<Batch>(cap_queue);
     let (result_tx, result_rx) = bounded::<AnalyzedBatch>(RESULT_QUEUE_PER_WORKER * workers);
     let packet_detectors = Arc::new(detectors.packet);
-
-    let (done_tx, done_rx) = bounded::<()>(1);
-    let agg_join = std::thread::Builder::new()
+    let (done_tx, done) = bounded::<()>(1);
+    let aggregator = std::thread::Builder::new()
         .name("aggregator".into())
         .spawn(move || {
             nice();
@@ -265,69 +373,48 @@ pub fn run(
     }
     drop((batch_rx, result_tx));
     let (stop_c, counters_c, limits) = (stop.clone(), counters.clone(), opts.limits);
-    let cap_join = std::thread::Builder::new()
+    let capture = std::thread::Builder::new()
         .name("capture".into())
         .spawn(move || {
             nice();
             capture::run(src, &batch_tx, limits, &stop_c, &counters_c)
         })
         .context("starting the capture thread")?;
-
-    // The aggregator drops `done_tx` when it finishes; until then, tick.
-    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = done_rx.recv_timeout(opts.tick) {
-        if let Ok(s) = published.lock() {
-            let mut s = s.clone();
-            s.uptime_secs = started.elapsed().as_secs_f64();
-            on_tick(&s);
-        }
-    }
-
-    let end = cap_join
-        .join()
-        .map_err(|_| anyhow!("the capture thread panicked"))?;
-    for w in worker_joins {
-        w.join()
-            .map_err(|_| anyhow!("an analysis worker panicked"))?;
-    }
-    let mut stats = agg_join
-        .join()
-        .map_err(|_| anyhow!("the aggregator thread panicked"))?;
-    let out_end = out_join
-        .join()
-        .map_err(|_| anyhow!("the output thread panicked"))?;
-    let mut errors = out_end.errors;
-    for (sev, n) in out_end.late_alerts {
-        *stats.alerts.entry(sev).or_default() += n;
-    }
-    // The output stage may have counted database drops after the aggregator's last look.
-    stats.db_drops = counters.db_drops.load(std::sync::atomic::Ordering::Relaxed);
-    let store = match store_join {
-        Some(j) => Some(
-            j.join()
-                .map_err(|_| anyhow!("the SQLite writer panicked"))?
-                .context("writing the database")?,
-        ),
-        None => None,
-    };
-    let pcap = match pcap_join {
-        Some(j) => match j.join().map_err(|_| anyhow!("the pcap logger panicked"))? {
-            Ok(s) => Some(s),
-            Err(e) => {
-                errors.push(format!("pcap log: {e}"));
-                None
-            }
-        },
-        None => None,
-    };
-    let wall = started.elapsed();
-    stats.uptime_secs = wall.as_secs_f64();
-    Ok(RunSummary {
-        source: source_name,
-        stats,
-        end,
-        wall,
-        store,
-        pcap,
-        errors,
+    Ok(Stages {
+        capture,
+        workers: worker_joins,
+        aggregator,
+        output,
+        done,
+        tick: opts.tick,
     })
+}
+
+impl Stages {
+    /// Joins the stages in pipeline order: how the input ended, the final counters (late
+    /// alerts and database drops folded in) and the problems that did not stop the run.
+    fn join(self, counters: &SharedCounters) -> Result<(CaptureEnd, Stats, Vec<String>)> {
+        let end = self
+            .capture
+            .join()
+            .map_err(|_| anyhow!("the capture thread panicked"))?;
+        for w in self.workers {
+            w.join()
+                .map_err(|_| anyhow!("an analysis worker panicked"))?;
+        }
+        let mut stats = self
+            .aggregator
+            .join()
+            .map_err(|_| anyhow!("the aggregator thread panicked"))?;
+        let out_end = self
+            .output
+            .join()
+            .map_err(|_| anyhow!("the output thread panicked"))?;
+        for (sev, n) in out_end.late_alerts {
+            *stats.alerts.entry(sev).or_default() += n;
+        }
+        // The output stage may have counted database drops after the aggregator's last look.
+        stats.db_drops = counters.db_drops.load(std::sync::atomic::Ordering::Relaxed);
+        Ok((end, stats, out_end.errors))
+    }
 }

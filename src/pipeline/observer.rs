@@ -2,7 +2,9 @@
 //! model). Called on the aggregator thread: implementations must be quick and never block on
 //! the UI; they publish snapshots for the UI thread to read. `Fanout` feeds several.
 
+use crate::engine::alert::Alert;
 use crate::engine::flow::{FlowMeta, FlowRecord};
+use crate::engine::incident::{Change, Incident};
 use crate::engine::record::Analyzed;
 use crate::engine::stats::Stats;
 
@@ -13,7 +15,10 @@ pub trait Observer: Send {
     fn flow_ended(&mut self, _r: &FlowRecord) {}
     /// An alert that arrived after its packet went by (AbuseIPDB reputation); `a` is the
     /// packet that first carried the address.
-    fn late_alert(&mut self, _a: &Analyzed, _alert: &crate::engine::alert::Alert) {}
+    fn late_alert(&mut self, _a: &Analyzed, _alert: &Alert) {}
+    /// The run's incident tracker opened or changed `inc` because of `alert` (after the
+    /// `packet` or `late_alert` call that carried it).
+    fn incident(&mut self, _inc: &Incident, _change: Change, _alert: &Alert) {}
     /// Fresh counters, about four times a second while packets flow.
     fn stats(&mut self, _s: &Stats) {}
     /// The input ended and every flow was drained.
@@ -31,8 +36,13 @@ impl Observer for Fanout {
     fn flow_ended(&mut self, r: &FlowRecord) {
         self.0.iter_mut().for_each(|o| o.flow_ended(r));
     }
-    fn late_alert(&mut self, a: &Analyzed, alert: &crate::engine::alert::Alert) {
+    fn late_alert(&mut self, a: &Analyzed, alert: &Alert) {
         self.0.iter_mut().for_each(|o| o.late_alert(a, alert));
+    }
+    fn incident(&mut self, inc: &Incident, change: Change, alert: &Alert) {
+        self.0
+            .iter_mut()
+            .for_each(|o| o.incident(inc, change, alert));
     }
     fn stats(&mut self, s: &Stats) {
         self.0.iter_mut().for_each(|o| o.stats(s));

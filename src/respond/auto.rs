@@ -1,13 +1,14 @@
-//! Automatic response from the pipeline: an `Observer` that groups every alert into
-//! incidents (persisted to SQLite), asks the policy what to do, and hands actions to one
-//! response worker thread through a bounded queue (`max_concurrent_actions` deep). When the
-//! queue is full the action is refused and audited (alert-only), never queued without bound.
+//! Automatic response from the pipeline: an `Observer` that sees every incident change from
+//! the run's incident tracker (`pipeline::incidents`), asks the policy what to do, and hands
+//! actions to one response worker thread through a bounded queue (`max_concurrent_actions`
+//! deep). When the queue is full the action is refused and audited (alert-only), never queued
+//! without bound.
 //!
 //! The observer runs on the pipeline's output thread and never waits on the firewall; the
 //! worker owns the `Enforcer`, reconciles on start, expires blocks once a second and removes
 //! temporary blocks on exit.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -16,24 +17,17 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::audit::{self, ActionRecord, Outcome};
 use super::enforcer::{Enforcer, Request};
-use super::incidents::IncidentStore;
 use super::policy::{self, PolicyAction, PolicyRule};
 use super::reset::ResetRequest;
 use super::setup::{self, now_ns};
 use super::webhook::{Notice, Notifier, Retry, Targets};
 use crate::config::Config;
 use crate::engine::alert::Alert;
-use crate::engine::flow::FlowMeta;
-use crate::engine::incident::{Change, Grouper, Incident};
-use crate::engine::record::Analyzed;
-use crate::engine::response_metrics::{self, SharedMetrics};
-use crate::engine::stats::Stats;
+use crate::engine::incident::{Change, Incident};
+use crate::metrics::{self as response_metrics, SharedMetrics};
+use crate::pipeline::incidents::IncidentTracker;
 use crate::pipeline::observer::Observer;
-
-/// Open incidents the grouper keeps (each a few hundred bytes plus its alert list).
-const MAX_OPEN_INCIDENTS: usize = 10_000;
-/// Changed incidents are written at least this often (in alerts), besides every stats tick.
-const FLUSH_EVERY: usize = 256;
+use crate::store::incidents::IncidentStore;
 
 /// What the worker is asked to do.
 enum Work {
@@ -80,12 +74,10 @@ struct Job {
 }
 
 pub struct ResponseObserver {
-    grouper: Grouper,
-    store: Option<IncidentStore>,
-    dirty: HashMap<u64, (Incident, Change)>,
+    /// Where refusals for a full queue are audited (the worker audits everything else).
+    audit: Option<rusqlite::Connection>,
     rules: Vec<PolicyRule>,
     threshold: f64,
-    auto: bool,
     done: HashSet<(u64, PolicyAction, crate::engine::alert::Severity)>,
     tx: Option<Sender<Job>>,
     worker: Option<JoinHandle<()>>,
@@ -93,9 +85,11 @@ pub struct ResponseObserver {
     live: bool,
 }
 
-/// The observer for `read`/`--headless` and the console, or None when there is nothing to do
-/// (no database and automatic response off); its actions are counted in `metrics`. Errors
-/// (bad policy, unopenable database) are returned.
+/// The observers of a run that groups incidents: the incident tracker (saving to the
+/// database when one is written) around `inner` (the console's model) and, with automatic
+/// response on, the response policy; its actions are counted in `metrics`. None when there is
+/// nothing to do (no database, no automatic response, nothing inside). Errors (bad policy,
+/// unopenable database) are returned.
 ///
 /// `live` says the packets come from live capture, so their times are wall-clock times and the
 /// packet-to-block latency can be measured.
@@ -103,11 +97,27 @@ pub fn observer(
     c: &Config,
     metrics: &SharedMetrics,
     live: bool,
+    mut inner: Vec<Box<dyn Observer>>,
 ) -> anyhow::Result<Option<Box<dyn Observer>>> {
-    if !c.storage.db_enabled && !c.response.auto_response_enabled {
+    if !c.storage.db_enabled && !c.response.auto_response_enabled && inner.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Box::new(ResponseObserver::new(c, metrics, live)?)))
+    if c.response.auto_response_enabled {
+        inner.push(Box::new(ResponseObserver::new(c, metrics, live)?));
+    }
+    let store = if c.storage.db_enabled {
+        Some(IncidentStore::new(setup::open_db(&c.storage.db_path)?))
+    } else {
+        None
+    };
+    let tracker =
+        IncidentTracker::new(c.response.incident_window_secs, store, inner).map_err(|e| {
+            anyhow::anyhow!(
+                "reading incidents from {}: {e}",
+                c.storage.db_path.display()
+            )
+        })?;
+    Ok(Some(Box::new(tracker)))
 }
 
 impl ResponseObserver {
@@ -117,11 +127,6 @@ impl ResponseObserver {
         live: bool,
     ) -> anyhow::Result<ResponseObserver> {
         let rules = policy::parse(&c.response.policy).map_err(anyhow::Error::msg)?;
-        let store = if c.storage.db_enabled {
-            Some(IncidentStore::new(setup::open_db(&c.storage.db_path)?))
-        } else {
-            None
-        };
         let (tx, worker) = if c.response.auto_response_enabled {
             let mut e = setup::enforcer(c, &c.storage.db_path)?;
             e.metrics = Some(metrics.clone());
@@ -134,48 +139,21 @@ impl ResponseObserver {
         } else {
             (None, None)
         };
+        let audit = if c.storage.db_enabled {
+            Some(setup::open_db(&c.storage.db_path)?)
+        } else {
+            None
+        };
         Ok(ResponseObserver {
-            grouper: Grouper::new(c.response.incident_window_secs, MAX_OPEN_INCIDENTS),
-            store,
-            dirty: HashMap::new(),
+            audit,
             rules,
             threshold: c.response.response_threshold,
-            auto: c.response.auto_response_enabled,
             done: HashSet::new(),
             tx,
             worker,
             refused_full: 0,
             live,
         })
-    }
-
-    fn flush(&mut self) {
-        if let Some(s) = &mut self.store {
-            let changed: Vec<(Incident, Change)> = self.dirty.drain().map(|(_, v)| v).collect();
-            if s.save_all(&changed).is_err() {
-                // Busy past the time-out, or the disk: offer the same incidents next time.
-                for (inc, change) in changed {
-                    self.dirty.entry(inc.key).or_insert((inc, change));
-                }
-            }
-        }
-    }
-
-    fn on_alert(&mut self, alert: &Alert, src: Option<IpAddr>, dst: Option<IpAddr>) {
-        let (inc, change) = self.grouper.add(alert, src, dst);
-        let inc = inc.clone();
-        let change = match self.dirty.get(&inc.key) {
-            Some((_, Change::Opened)) => Change::Opened,
-            Some((_, Change::Escalated(s))) => Change::Escalated(*s),
-            _ => change,
-        };
-        self.dirty.insert(inc.key, (inc.clone(), change));
-        if self.auto {
-            self.maybe_act(alert, &inc);
-        }
-        if self.dirty.len() >= FLUSH_EVERY {
-            self.flush();
-        }
     }
 
     fn maybe_act(&mut self, alert: &Alert, inc: &Incident) {
@@ -188,16 +166,13 @@ impl ResponseObserver {
         let (actions, secs) = policy::decide(&self.rules, &inc.category, inc.severity);
         let todo: Vec<PolicyAction> = actions
             .into_iter()
-            .filter(|a| self.done.insert((inc.key, *a, inc.severity)))
+            .filter(|a| self.done.insert((inc.id, *a, inc.severity)))
             .collect();
         if todo.is_empty() {
             return;
         }
-        // The worker needs the incident's row id for the audit trail: write it now.
-        let incident_id = self.store.as_mut().and_then(|s| {
-            let change = self.dirty.remove(&inc.key).map_or(Change::Updated, |d| d.1);
-            s.save(inc, change).ok()
-        });
+        // The audit trail names the incident by its one id (its row id once saved).
+        let incident_id = i64::try_from(inc.id).ok();
         let notify = todo.contains(&PolicyAction::Notify);
         let reason = format!(
             "{} {} from {src}: {} ({} alerts)",
@@ -251,7 +226,7 @@ impl ResponseObserver {
             self.refused_full += 1;
             let job = e.into_inner();
             let w = &job.work;
-            if let Some(s) = &self.store {
+            if let Some(conn) = &self.audit {
                 let rec = ActionRecord {
                     ts: now_ns(),
                     actor: "auto".into(),
@@ -265,7 +240,7 @@ impl ResponseObserver {
                     outcome: Outcome::Refused.as_str().into(),
                     ..ActionRecord::default()
                 };
-                let _ = audit::append(s.connection(), &rec);
+                let _ = audit::append(conn, &rec);
             }
             eprintln!(
                 "response: queue full, {} {} not carried out (alert-only)",
@@ -305,32 +280,20 @@ fn notice_for(alert: &Alert, inc: &Incident, action: &str) -> Notice {
 }
 
 impl Observer for ResponseObserver {
-    fn packet(&mut self, a: &Analyzed, _flow: Option<&FlowMeta>) {
-        if a.alerts.is_empty() {
-            return;
-        }
-        let (src, dst) = a
-            .decoded
-            .ip
-            .as_ref()
-            .map_or((None, None), |ip| (Some(ip.src), Some(ip.dst)));
-        for alert in &a.alerts {
-            self.on_alert(alert, src, dst);
-        }
+    fn packet(
+        &mut self,
+        _a: &crate::engine::record::Analyzed,
+        _flow: Option<&crate::engine::flow::FlowMeta>,
+    ) {
     }
 
-    fn stats(&mut self, _s: &Stats) {
-        self.flush();
-    }
-
-    fn finished(&mut self, _s: &Stats) {
-        self.flush();
+    fn incident(&mut self, inc: &Incident, _change: Change, alert: &Alert) {
+        self.maybe_act(alert, inc);
     }
 }
 
 impl Drop for ResponseObserver {
     fn drop(&mut self) {
-        self.flush();
         self.tx.take();
         if let Some(h) = self.worker.take() {
             let _ = h.join();
@@ -388,32 +351,5 @@ fn worker(mut e: Enforcer, rx: &Receiver<Job>, notifier: Option<Notifier>) {
     }
     if let Some(n) = notifier {
         n.finish();
-    }
-}
-
-/// Several observers behind the pipeline's one slot (e.g. the console's model and the
-/// response observer), called in order on the same thread.
-pub struct Tee(pub Vec<Box<dyn Observer>>);
-
-impl Observer for Tee {
-    fn packet(&mut self, a: &Analyzed, flow: Option<&FlowMeta>) {
-        for o in &mut self.0 {
-            o.packet(a, flow);
-        }
-    }
-    fn flow_ended(&mut self, r: &crate::engine::flow::FlowRecord) {
-        for o in &mut self.0 {
-            o.flow_ended(r);
-        }
-    }
-    fn stats(&mut self, s: &Stats) {
-        for o in &mut self.0 {
-            o.stats(s);
-        }
-    }
-    fn finished(&mut self, s: &Stats) {
-        for o in &mut self.0 {
-            o.finished(s);
-        }
     }
 }

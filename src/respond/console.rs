@@ -9,9 +9,8 @@ use super::enforcer::{Enforcer, Request};
 use super::fw::ActionKind;
 use super::setup;
 use crate::config::Config;
-use crate::engine::response_metrics::SharedMetrics;
+use crate::metrics::SharedMetrics;
 use crate::tui::block::BlockPlan;
-use crate::tui::incident_edit;
 use crate::tui::responder::{Outcome, Responder};
 
 pub struct FirewallResponder {
@@ -45,12 +44,8 @@ impl Responder for FirewallResponder {
             secs: (plan.timeout_secs > 0).then_some(plan.timeout_secs),
             actor: "console".into(),
             reason: plan.reason.clone(),
-            // The stored incident's row, found as console edits find it; the console's own
-            // number means nothing in the database.
-            incident_id: plan
-                .incident_key
-                .as_ref()
-                .and_then(|k| incident_edit::find(&self.enforcer.conn, k).ok().flatten()),
+            // The console shows the store's incidents: its number is the row id.
+            incident_id: plan.incident.and_then(|id| i64::try_from(id).ok()),
             alert_id: None,
             // The console's own confirm dialog comes before the block.
             confirm_within: None,

@@ -16,7 +16,7 @@ use super::exec::{CmdOutput, Runner};
 use super::fw::{ActionKind, Cmd, Firewall};
 use super::limits::{escalate, Breaker, Caps, Load};
 use super::safety::Guard;
-use crate::engine::response_metrics::{self, SharedMetrics};
+use crate::metrics::{self as response_metrics, SharedMetrics};
 
 /// Policy knobs of the enforcer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -202,7 +202,7 @@ impl Enforcer {
             let _ = super::audit::append(&self.conn, &rec);
             let _ = blocks::deactivate(&self.conn, b.id);
             if let Some(m) = &self.metrics {
-                crate::engine::response_metrics::update(m, |m| m.record("expire", &rec.outcome));
+                crate::metrics::update(m, |m| m.record("expire", &rec.outcome));
             }
         }
         due.len()

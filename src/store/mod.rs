@@ -9,8 +9,12 @@
 //! committed batch without waiting on the writer.
 
 mod checkpoint;
+pub mod geo_records;
+pub mod incidents;
 mod insert;
 pub mod pcap_log;
+pub mod report;
+pub mod reputation_cache;
 pub mod rows;
 pub mod schema;
 pub mod sqlite;

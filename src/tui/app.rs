@@ -18,9 +18,9 @@ use super::view::FilteredView;
 use crate::engine::filter::{Filter, FilterError};
 use crate::engine::incident::IncidentState;
 use crate::engine::model::{Incident, IncidentEdit, Model, Row};
-use crate::engine::response_metrics::SharedMetrics;
 use crate::enrich::geoip::GeoIp;
 use crate::enrich::reputation::Status as ReputationStatus;
+use crate::metrics::SharedMetrics;
 
 /// Seconds of traffic before an incident's first alert that an incident export includes.
 pub const INCIDENT_LOOKBACK_SECS: u64 = 10;

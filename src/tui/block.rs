@@ -6,7 +6,6 @@
 
 use std::net::IpAddr;
 
-use super::incident_edit::IncidentKey;
 use crate::config::FirewallType;
 use crate::respond::safety::in_range;
 
@@ -48,11 +47,8 @@ pub struct BlockPlan {
     /// `Some(reason)` when the allowlist refuses the address.
     pub refused: Option<String>,
     pub reason: String,
-    /// The console's incident the block is for.
+    /// The incident the block is for (its one id, as stored and as listed).
     pub incident: Option<u64>,
-    /// That incident as the incident store knows it (source, category, time span), filled in
-    /// when the block is confirmed, so the audit row names the stored incident.
-    pub incident_key: Option<IncidentKey>,
 }
 
 impl BlockPlan {
@@ -150,7 +146,6 @@ impl BlockSettings {
             refused: verdict(&self.allow, addr),
             reason,
             incident,
-            incident_key: None,
         }
     }
 }

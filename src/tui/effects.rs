@@ -12,7 +12,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::app::ExportWhat;
 use super::block::BlockPlan;
-use super::incident_edit::{IncidentKey, IncidentWriter};
+use super::incident_edit::IncidentWriter;
 use super::responder::{Outcome, Responder};
 use super::shared::Shared;
 use crate::engine::frame::RawFrame;
@@ -24,9 +24,13 @@ const QUEUE: usize = 32;
 #[derive(Debug, Clone)]
 pub enum Job {
     Block(BlockPlan),
-    Export { path: PathBuf, what: ExportWhat },
+    Export {
+        path: PathBuf,
+        what: ExportWhat,
+    },
     ReloadSignatures,
-    EditIncident(IncidentKey, IncidentEdit),
+    /// A person's change to the incident with this id.
+    EditIncident(u64, IncidentEdit),
 }
 
 /// Reloads the signature files and says how it went (the console's `R`).
@@ -108,9 +112,9 @@ pub fn spawn(
                         was_block: false,
                         outcome: reloader(),
                     },
-                    Job::EditIncident(key, edit) => Done {
+                    Job::EditIncident(id, edit) => Done {
                         was_block: false,
-                        outcome: incidents(&key, &edit),
+                        outcome: incidents(id, &edit),
                     },
                 };
                 // The UI drains outcomes every frame; if it is gone, nobody needs them.

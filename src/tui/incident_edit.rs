@@ -1,88 +1,40 @@
 //! A person's incident changes from the console (acknowledge, resolve, note), written to the
-//! `incidents` table that the pipeline's incident store fills, so `nsm-tui incidents list`
-//! and reports see them too.
+//! `incidents` row of the same id — the console shows the store's incidents, numbered as
+//! `nsm-tui incidents list` numbers them.
 //!
 //! Runs on the console's effect thread; the model was already changed on the UI thread.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-
-use rusqlite::{params, Connection, OptionalExtension};
 
 use super::responder::Outcome;
-use crate::engine::frame::Ts;
 use crate::engine::incident::IncidentState;
-use crate::engine::model::{Incident, IncidentEdit};
+use crate::engine::model::IncidentEdit;
+use crate::store::incidents;
 
-/// Which stored incident a console incident is: same source and category, overlapping time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IncidentKey {
-    /// The console's own number for it (`#12`), for messages.
-    pub id: u64,
-    pub source: Option<IpAddr>,
-    pub category: Arc<str>,
-    pub first_seen: Ts,
-    pub last_seen: Ts,
-}
+/// Writes one edit to incident `id`; the outcome goes to the status bar.
+pub type IncidentWriter = Box<dyn FnMut(u64, &IncidentEdit) -> Outcome + Send>;
 
-impl IncidentKey {
-    pub fn of(i: &Incident) -> Self {
-        IncidentKey {
-            id: i.id,
-            source: i.source,
-            category: i.category.clone(),
-            first_seen: i.first_seen,
-            last_seen: i.last_seen,
-        }
-    }
-}
-
-/// Writes one edit; the outcome goes to the status bar.
-pub type IncidentWriter = Box<dyn FnMut(&IncidentKey, &IncidentEdit) -> Outcome + Send>;
-
-/// The stored row for `key`: the newest incident of that source and category whose time
-/// span overlaps the console's (both group alerts the same way).
-pub fn find(conn: &Connection, key: &IncidentKey) -> rusqlite::Result<Option<i64>> {
-    let source = key
-        .source
-        .map_or_else(|| "-".to_string(), |s| s.to_string());
-    conn.query_row(
-        "SELECT id FROM incidents WHERE source = ?1 AND category = ?2 \
-         AND first_seen <= ?4 AND last_seen >= ?3 ORDER BY id DESC LIMIT 1",
-        params![
-            source,
-            key.category.as_ref(),
-            key.first_seen.0,
-            key.last_seen.0
-        ],
-        |r| r.get(0),
-    )
-    .optional()
-}
-
-/// Apply `edit` to the stored incident for `key`.
-pub fn write(conn: &Connection, key: &IncidentKey, edit: &IncidentEdit, now_ns: i64) -> Outcome {
-    let fail = |message: String| Outcome { ok: false, message };
-    let id = match find(conn, key) {
-        Ok(Some(id)) => id,
-        Ok(None) => {
-            return fail(format!(
-                "incident #{} changed here but is not in the database yet; try again in a moment",
-                key.id
-            ))
-        }
-        Err(e) => return fail(format!("incident #{}: {e}", key.id)),
-    };
+/// Apply `edit` to the stored incident `id`.
+pub fn write(db: &incidents::EditConnection, id: u64, edit: &IncidentEdit, now_ns: i64) -> Outcome {
+    let row = i64::try_from(id).unwrap_or(i64::MAX);
     let done = match edit {
-        IncidentEdit::State(to) => crate::respond::incidents::set_state(conn, id, *to)
-            .map(|()| format!("incident #{} (stored as {id}) {}", key.id, verb(*to))),
-        IncidentEdit::Note(text) => crate::respond::incidents::add_note(conn, id, now_ns, text)
-            .map(|()| format!("note added to incident #{} (stored as {id})", key.id)),
+        IncidentEdit::State(to) => incidents::set_state(db.conn(), row, *to)
+            .map(|()| format!("incident #{id} {}", verb(*to))),
+        IncidentEdit::Note(text) => incidents::add_note(db.conn(), row, now_ns, text)
+            .map(|()| format!("note added to incident #{id}")),
     };
     match done {
         Ok(message) => Outcome { ok: true, message },
-        Err(e) => fail(format!("incident #{}: {e}", key.id)),
+        Err(e) if e.starts_with("no incident with id") => Outcome {
+            ok: false,
+            message: format!(
+                "incident #{id} changed here but is not in the database yet; try again in a moment"
+            ),
+        },
+        Err(e) => Outcome {
+            ok: false,
+            message: format!("incident #{id}: {e}"),
+        },
     }
 }
 
@@ -102,24 +54,21 @@ fn now_ns() -> i64 {
 
 /// A writer for the database at `path`, opened on first use.
 pub fn db_writer(path: PathBuf) -> IncidentWriter {
-    let mut conn: Option<Connection> = None;
-    Box::new(move |key, edit| {
-        if conn.is_none() {
-            match Connection::open(&path) {
-                Ok(c) => {
-                    let _ = c.busy_timeout(std::time::Duration::from_secs(5));
-                    conn = Some(c);
-                }
+    let mut db: Option<incidents::EditConnection> = None;
+    Box::new(move |id, edit| {
+        if db.is_none() {
+            match incidents::EditConnection::open(&path) {
+                Ok(c) => db = Some(c),
                 Err(e) => {
                     return Outcome {
                         ok: false,
-                        message: format!("incident #{}: {}: {e}", key.id, path.display()),
+                        message: format!("incident #{id}: {}: {e}", path.display()),
                     }
                 }
             }
         }
-        match &conn {
-            Some(c) => write(c, key, edit, now_ns()),
+        match &db {
+            Some(c) => write(c, id, edit, now_ns()),
             None => Outcome {
                 ok: false,
                 message: "no database".into(),
@@ -130,11 +79,11 @@ pub fn db_writer(path: PathBuf) -> IncidentWriter {
 
 /// Without a database the change stays in the console only.
 pub fn memory_writer() -> IncidentWriter {
-    Box::new(|key, edit| Outcome {
+    Box::new(|id, edit| Outcome {
         ok: true,
         message: match edit {
-            IncidentEdit::State(to) => format!("incident #{} {} (no database)", key.id, verb(*to)),
-            IncidentEdit::Note(_) => format!("note added to incident #{} (no database)", key.id),
+            IncidentEdit::State(to) => format!("incident #{id} {} (no database)", verb(*to)),
+            IncidentEdit::Note(_) => format!("note added to incident #{id} (no database)"),
         },
     })
 }

@@ -7,7 +7,6 @@
 
 pub mod app;
 pub mod block;
-pub mod console;
 pub mod detail;
 pub mod dialog;
 pub mod draw;

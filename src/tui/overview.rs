@@ -11,7 +11,7 @@ use ratatui::Frame;
 use super::app::App;
 use super::fmt;
 use crate::engine::model::Model;
-use crate::engine::response_metrics::{self, ResponseMetrics};
+use crate::metrics::{self as response_metrics, ResponseMetrics};
 
 fn bars(items: &[(String, u64)], width: u16, style: Style) -> Vec<Line<'static>> {
     let max = items.iter().map(|i| i.1).max().unwrap_or(0).max(1);

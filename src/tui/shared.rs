@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::engine::flow::{FlowMeta, FlowRecord};
+use crate::engine::incident::{Change, Incident};
 use crate::engine::model::{Model, ModelConfig};
 use crate::engine::record::Analyzed;
 use crate::engine::stats::Stats;
@@ -60,7 +61,13 @@ impl Shared {
 /// Feeds the shared model from the pipeline's aggregator thread.
 pub struct ModelObserver {
     shared: Arc<Shared>,
-    pending: Vec<(Analyzed, Option<FlowMeta>)>,
+    pending: Vec<Pending>,
+}
+
+/// What waits for the model's lock, in the order it happened.
+enum Pending {
+    Packet(Analyzed, Option<FlowMeta>),
+    Incident(Incident, Change),
 }
 
 impl ModelObserver {
@@ -81,8 +88,11 @@ impl ModelObserver {
             self.shared.try_lock()
         };
         if let Some(mut m) = guard {
-            for (a, flow) in self.pending.drain(..) {
-                m.apply(&a, flow.as_ref());
+            for p in self.pending.drain(..) {
+                match p {
+                    Pending::Packet(a, flow) => m.apply(&a, flow.as_ref()),
+                    Pending::Incident(inc, change) => m.incident_changed(&inc, change),
+                }
             }
             drop(m);
             self.shared.bump();
@@ -92,8 +102,11 @@ impl ModelObserver {
 
 impl Observer for ModelObserver {
     fn packet(&mut self, a: &Analyzed, flow: Option<&FlowMeta>) {
-        self.pending.push((a.clone(), flow.copied()));
+        self.pending.push(Pending::Packet(a.clone(), flow.copied()));
         self.flush(false);
+    }
+    fn incident(&mut self, inc: &Incident, change: Change, _alert: &crate::engine::alert::Alert) {
+        self.pending.push(Pending::Incident(inc.clone(), change));
     }
     fn flow_ended(&mut self, _r: &FlowRecord) {}
     fn late_alert(&mut self, a: &Analyzed, alert: &crate::engine::alert::Alert) {

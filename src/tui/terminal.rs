@@ -22,7 +22,6 @@ use ratatui::Terminal;
 
 use super::app::{App, Effect};
 use super::effects::{Done, Job};
-use super::incident_edit::IncidentKey;
 use super::shared::Shared;
 use crate::capture::paced::Controls;
 
@@ -68,32 +67,21 @@ fn apply(app: &mut App, ch: &Channels, effects: Vec<Effect>) -> bool {
             Effect::Quit => return true,
             Effect::SetPaused(p) => ch.controls.paused.store(p, Ordering::Relaxed),
             Effect::Copy(text) => copy(&text),
-            Effect::Block(mut plan) => {
-                plan.incident_key = plan
-                    .incident
-                    .and_then(|id| ch.shared.lock().incident(id).map(IncidentKey::of));
+            Effect::Block(plan) => {
                 if ch.jobs.try_send(Job::Block(plan)).is_err() {
                     app.pending_actions = app.pending_actions.saturating_sub(1);
                     app.report("too many requests queued; try again".into(), false);
                 }
             }
             Effect::EditIncident { id, edit } => {
-                let key = {
-                    let mut m = ch.shared.lock();
-                    let key = match m.edit_incident(id, &edit) {
-                        Ok(()) => m.incident(id).map(IncidentKey::of),
-                        Err(e) => {
-                            app.report(e, false);
-                            None
+                let edited = ch.shared.lock().edit_incident(id, &edit);
+                ch.shared.touch();
+                match edited {
+                    Err(e) => app.report(e, false),
+                    Ok(()) => {
+                        if ch.jobs.try_send(Job::EditIncident(id, edit)).is_err() {
+                            app.report("too many requests queued; try again".into(), false);
                         }
-                    };
-                    drop(m);
-                    ch.shared.touch();
-                    key
-                };
-                if let Some(key) = key {
-                    if ch.jobs.try_send(Job::EditIncident(key, edit)).is_err() {
-                        app.report("too many requests queued; try again".into(), false);
                     }
                 }
             }

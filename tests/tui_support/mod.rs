@@ -11,6 +11,7 @@ use nsm_tui::capture::file::FileSource;
 use nsm_tui::config::Config;
 use nsm_tui::engine::alert::{Alert, Detector, RuleId, Severity};
 use nsm_tui::engine::frame::{LinkType, RawFrame, Ts};
+use nsm_tui::engine::incident::Grouper;
 use nsm_tui::engine::model::{Model, ModelConfig};
 use nsm_tui::engine::record::Analyzed;
 use nsm_tui::tui::{ModelObserver, Shared};
@@ -37,9 +38,14 @@ pub fn demo_model(retained: usize) -> Arc<Shared> {
         retained_packets: retained,
         ..ModelConfig::default()
     });
-    let mut opts = nsm_tui::run::pipeline_options(&c);
-    opts.observer = Some(Box::new(ModelObserver::new(shared.clone())));
-    let (det, _) = nsm_tui::detectors::build(&c).expect("signatures load");
+    let mut opts = nsm_tui::pipeline::PipelineOptions::from_config(&c);
+    // As in the console: the run's incident tracker around the model.
+    let model: Box<dyn nsm_tui::pipeline::observer::Observer> =
+        Box::new(ModelObserver::new(shared.clone()));
+    opts.observer =
+        nsm_tui::respond::auto::observer(&c, &nsm_tui::metrics::shared(), false, vec![model])
+            .expect("observers");
+    let (det, _) = nsm_tui::pipeline::detectors::build(&c).expect("signatures load");
     let src = FileSource::open(&demo_pcap()).expect("demo capture opens");
     let stop = Arc::new(AtomicBool::new(false));
     nsm_tui::pipeline::run(Box::new(src), det, opts, &stop, |_| {}).expect("pipeline runs");
@@ -141,9 +147,28 @@ pub fn analyzed(pcap_cnt: u64, frame: RawFrame, alerts: Vec<Alert>) -> Analyzed 
     }
 }
 
+/// Feeds `a` to the model as a run does: the packet, then each of its alerts through the run's
+/// one incident grouper (the pipeline's incident tracker does this between them).
+pub fn feed(m: &mut Model, g: &mut Grouper, a: &Analyzed) {
+    m.apply(a, None);
+    let (src, dst) = (a.decoded.source_addr(), a.decoded.dest_addr());
+    for al in &a.alerts {
+        let (inc, change) = g.add(al, src, dst);
+        m.incident_changed(inc, change);
+    }
+}
+
+/// An alert that came after its packet `a` (reputation), fed as a run does.
+pub fn feed_late(m: &mut Model, g: &mut Grouper, a: &Analyzed, alert: &Alert) {
+    m.late_alert(a, alert);
+    let (inc, change) = g.add(alert, a.decoded.source_addr(), a.decoded.dest_addr());
+    m.incident_changed(inc, change);
+}
+
 /// A small model with one packet of each kind the filter tests need.
 pub fn sample_model() -> Model {
     let mut m = Model::new(ModelConfig::default());
+    let mut g = Grouper::default();
     let a = [10, 0, 0, 5];
     let b = [192, 168, 1, 9];
     let c = [8, 8, 8, 8];
@@ -180,7 +205,7 @@ pub fn sample_model() -> Model {
         let alerts = al
             .map(|(s, cat)| vec![alert(ts, s, cat, n)])
             .unwrap_or_default();
-        m.apply(&analyzed(n, f, alerts), None);
+        feed(&mut m, &mut g, &analyzed(n, f, alerts));
     }
     m
 }

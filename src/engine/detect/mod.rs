@@ -14,11 +14,13 @@ mod table;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+use std::sync::Arc;
+
 use crate::engine::alert::Alert;
 use crate::engine::record::Analyzed;
 
 pub use config::DetectConfig;
-pub use signature::{SignatureHandle, SignatureSet};
+pub use signature::{FixedSignatures, SignatureSet, SignatureSource};
 
 /// What the flow table knows about the packet's flow, handed to stateful detectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,7 +87,7 @@ impl DetectorSet {
 impl DetectorSet {
     /// Every built-in detector with `cfg`'s thresholds, plus signature matching over
     /// `signatures` (keep a clone of the handle to swap in a reloaded set).
-    pub fn defaults(cfg: &DetectConfig, signatures: SignatureHandle) -> Self {
+    pub fn defaults(cfg: &DetectConfig, signatures: Arc<dyn SignatureSource>) -> Self {
         let lim = &cfg.limits;
         DetectorSet {
             packet: vec![Box::new(signature::SignatureDetector::new(signatures))],

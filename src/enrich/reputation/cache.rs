@@ -1,18 +1,18 @@
-//! The reputation cache in SQLite (`reputation_cache`, created by the store's schema) and the
-//! daily quota derived from it: every row fetched since midnight UTC is one check spent today,
-//! so a restart neither re-spends quota on cached addresses nor forgets what it used.
+//! The reputation cache and the daily quota derived from it: every report fetched since
+//! midnight UTC is one check spent today, so a restart neither re-spends quota on cached
+//! addresses nor forgets what it used. The table lives in the store
+//! (`store::reputation_cache`); this adapter speaks in the client's [`Report`].
 //!
-//! Owned by the reputation worker thread, on a connection of its own (the database runs in
-//! WAL mode beside the SQLite writer). Without a database file it keeps the table in memory.
+//! Owned by the reputation worker thread.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension};
-
 use super::client::Report;
-use crate::store::schema;
+use crate::store::reputation_cache::{CachedReport, ReputationCache};
+
+pub use crate::store::reputation_cache::CacheError;
 
 /// Provider name written in the `provider` column.
 pub const PROVIDER: &str = "abuseipdb";
@@ -26,108 +26,49 @@ pub fn now_nanos() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("reputation cache {path}: {source}")]
-pub struct CacheError {
-    pub path: PathBuf,
-    pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-pub struct Cache {
-    conn: Connection,
-    path: PathBuf,
-    ttl: Duration,
-}
+pub struct Cache(ReputationCache);
 
 impl Cache {
     /// Opens (and migrates) the database at `path`, or an in-memory table for `None`.
     pub fn open(path: Option<&Path>, ttl: Duration) -> Result<Cache, CacheError> {
-        let shown = path.map_or_else(|| PathBuf::from(":memory:"), Path::to_path_buf);
-        let err = |e: Box<dyn std::error::Error + Send + Sync>| CacheError {
-            path: shown.clone(),
-            source: e,
-        };
-        let mut conn = match path {
-            Some(p) => {
-                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| err(Box::new(e)))?;
-                }
-                Connection::open(p)
-            }
-            None => Connection::open_in_memory(),
-        }
-        .map_err(|e| err(Box::new(e)))?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| err(Box::new(e)))?;
-        if path.is_some() {
-            // Whatever mode the writer chose persists; WAL lets both write without blocking
-            // readers. Failure here only costs concurrency.
-            let _ = conn.pragma_update(None, "journal_mode", "WAL");
-        }
-        schema::migrate(&mut conn, &shown, schema::MIGRATIONS).map_err(|e| err(Box::new(e)))?;
-        Ok(Cache {
-            conn,
-            path: shown,
-            ttl,
-        })
+        ReputationCache::open(path, PROVIDER, ttl).map(Cache)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 
     /// A report fetched less than the TTL before `now` (nanoseconds).
     pub fn get(&self, ip: IpAddr, now: i64) -> Result<Option<Report>, rusqlite::Error> {
-        let ttl = i64::try_from(self.ttl.as_nanos()).unwrap_or(i64::MAX);
-        self.conn
-            .query_row(
-                "SELECT score, reports, isp, usage_type, country, raw FROM reputation_cache \
-                 WHERE ip = ?1 AND provider = ?2 AND fetched_at > ?3",
-                params![ip.to_string(), PROVIDER, now.saturating_sub(ttl)],
-                |r| {
-                    Ok(Report {
-                        ip,
-                        score: u8::try_from(r.get::<_, i64>(0)?.clamp(0, 100)).unwrap_or(0),
-                        total_reports: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                        isp: r.get(2)?,
-                        usage_type: r.get(3)?,
-                        country_code: r.get(4)?,
-                        raw: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                    })
-                },
-            )
-            .optional()
+        Ok(self.0.get(ip, now)?.map(|r| Report {
+            ip: r.ip,
+            score: r.score,
+            total_reports: r.total_reports,
+            isp: r.isp,
+            usage_type: r.usage_type,
+            country_code: r.country_code,
+            raw: r.raw,
+        }))
     }
 
     pub fn put(&self, r: &Report, now: i64) -> Result<(), rusqlite::Error> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO reputation_cache \
-             (ip, provider, score, reports, isp, usage_type, country, fetched_at, raw) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                r.ip.to_string(),
-                PROVIDER,
-                i64::from(r.score),
-                i64::try_from(r.total_reports).unwrap_or(i64::MAX),
-                r.isp,
-                r.usage_type,
-                r.country_code,
-                now,
-                r.raw
-            ],
-        )?;
-        Ok(())
+        self.0.put(
+            &CachedReport {
+                ip: r.ip,
+                score: r.score,
+                total_reports: r.total_reports,
+                isp: r.isp.clone(),
+                usage_type: r.usage_type.clone(),
+                country_code: r.country_code.clone(),
+                raw: r.raw.clone(),
+            },
+            now,
+        )
     }
 
     /// Checks spent since midnight UTC of `now`.
     pub fn used_today(&self, now: i64) -> Result<u64, rusqlite::Error> {
-        let day_start = now - now.rem_euclid(NANOS_PER_DAY);
-        let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM reputation_cache WHERE provider = ?1 AND fetched_at >= ?2",
-            params![PROVIDER, day_start],
-            |r| r.get(0),
-        )?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        self.0.used_today(now)
     }
 
     /// The UTC day number of `now`, to notice when the quota resets.

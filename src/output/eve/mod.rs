@@ -31,9 +31,9 @@ use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::frame::Ts;
 use crate::engine::packet::{Decoded, Proto, Transport};
 use crate::engine::record::Analyzed;
-use crate::engine::response_metrics::{self, SharedMetrics};
 use crate::engine::stats::Stats;
 use crate::enrich::geoip::{Geo, GeoIp};
+use crate::metrics::{self as response_metrics, SharedMetrics};
 
 /// What goes into every event besides the event itself.
 #[derive(Debug, Clone)]

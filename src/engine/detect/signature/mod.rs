@@ -9,7 +9,7 @@
 //! they must. Only candidates (and the signatures without a usable literal) run their full
 //! regex, after their protocol and port filters. `matches_reference` runs every regex one at a
 //! time and must agree exactly. The set is immutable; a reload builds a new one and swaps it in
-//! through `SignatureHandle`.
+//! through a `SignatureSource` (the pipeline's handle swaps a reloaded set in whole).
 
 mod http;
 pub mod literal;
@@ -17,7 +17,7 @@ mod load;
 
 use std::fmt::Write as _;
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, MatchKind};
 use serde_json::json;
@@ -454,38 +454,30 @@ fn alert(sig: &Signature, hit: &Hit, a: &Analyzed) -> Alert {
     }
 }
 
-/// The current signature set, shared by every worker's detector and swapped whole on reload.
-#[derive(Debug, Clone)]
-pub struct SignatureHandle(Arc<RwLock<Arc<SignatureSet>>>);
+/// Where a signature detector finds the set in force: the pipeline's reloadable handle, or a
+/// fixed set. Asked once per packet that carries payload.
+pub trait SignatureSource: Send + Sync {
+    /// The set in force now (cheap: one `Arc` clone).
+    fn current(&self) -> Arc<SignatureSet>;
+}
 
-impl SignatureHandle {
-    pub fn new(set: SignatureSet) -> Self {
-        SignatureHandle(Arc::new(RwLock::new(Arc::new(set))))
-    }
-    /// The set in force now; cheap (one `Arc` clone under a read lock).
-    pub fn current(&self) -> Arc<SignatureSet> {
-        // A poisoned lock still holds a complete set: replacing it is a single assignment.
-        self.0
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-    /// Swap in a reloaded set; packets in flight finish with the old one.
-    pub fn replace(&self, set: SignatureSet) {
-        *self
-            .0
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+/// A set that never changes (tests, one-off matching).
+#[derive(Debug, Clone)]
+pub struct FixedSignatures(pub Arc<SignatureSet>);
+
+impl SignatureSource for FixedSignatures {
+    fn current(&self) -> Arc<SignatureSet> {
+        self.0.clone()
     }
 }
 
 /// The `PacketDetector` over the current signature set.
 pub struct SignatureDetector {
-    handle: SignatureHandle,
+    handle: Arc<dyn SignatureSource>,
 }
 
 impl SignatureDetector {
-    pub fn new(handle: SignatureHandle) -> Self {
+    pub fn new(handle: Arc<dyn SignatureSource>) -> Self {
         SignatureDetector { handle }
     }
 }

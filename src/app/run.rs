@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -13,10 +12,9 @@ use crate::capture::live::{LiveOptions, LiveSource};
 use crate::capture::Source;
 use crate::config::Config;
 use crate::engine::detect::DetectorSet;
-use crate::engine::flow::FlowConfig;
-use crate::pipeline::capture::{CaptureEnd, Limits};
+use crate::pipeline::capture::CaptureEnd;
 use crate::pipeline::{report, EveTarget, PipelineOptions, RunSummary};
-use crate::store::{PcapLogOptions, StoreOptions};
+use crate::store::PcapLogOptions;
 
 /// Raise `stop` on SIGINT and SIGTERM; a second signal exits at once.
 pub fn install_stop_flag() -> Result<Arc<AtomicBool>> {
@@ -31,56 +29,6 @@ pub fn install_stop_flag() -> Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// Pipeline options from the effective configuration.
-pub fn pipeline_options(c: &Config) -> PipelineOptions {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let eve = c.output.eve_path.as_ref().map(|p| {
-        if p.as_os_str() == "-" {
-            EveTarget::Stdout
-        } else {
-            EveTarget::File(p.clone())
-        }
-    });
-    let db = c.storage.db_enabled.then(|| {
-        let opts = StoreOptions {
-            max_packets: (c.storage.retention_max_packets > 0)
-                .then_some(c.storage.retention_max_packets),
-            max_age_secs: (c.storage.retention_max_age_hours > 0)
-                .then_some(c.storage.retention_max_age_hours * 3600),
-            ..StoreOptions::default()
-        };
-        (c.storage.db_path.clone(), opts)
-    });
-    let pcap_log = c.storage.pcap_log_enabled.then(|| {
-        let opts = PcapLogOptions {
-            snaplen: c.sniffer.snaplen,
-            rotate_bytes: (c.storage.pcap_rotate_mb > 0)
-                .then_some(c.storage.pcap_rotate_mb * 1024 * 1024),
-        };
-        (c.storage.pcap_log_path.clone(), opts)
-    });
-    PipelineOptions {
-        workers: c.effective_workers(cores),
-        limits: Limits {
-            max_packets: c.sniffer.packet_count_limit,
-            duration_secs: c.sniffer.capture_duration,
-            batch_size: c.sniffer.analysis_batch_size.max(1),
-        },
-        flow: FlowConfig {
-            idle_timeout_secs: c.output.flow_timeout_secs,
-            max_flows: c.output.max_flows,
-        },
-        eve,
-        db,
-        store_packets: c.storage.store_packets,
-        pcap_log,
-        tick: Duration::from_secs(c.output.stats_interval_secs.max(1)),
-        observer: None,
-        enrich: crate::enrich::Enrichment::default(),
-        response_metrics: None,
-    }
-}
-
 /// GeoIP and AbuseIPDB reputation as configured; their notices are printed once, here.
 pub fn enrichment(c: &Config) -> crate::enrich::Enrichment {
     let (e, notes) = crate::enrich::Enrichment::from_config(c);
@@ -92,8 +40,8 @@ pub fn enrichment(c: &Config) -> crate::enrich::Enrichment {
 
 /// The detectors the configuration asks for; signatures reload on SIGHUP.
 pub fn detectors(c: &Config) -> Result<DetectorSet> {
-    let (set, handles) = crate::detectors::build(c)?;
-    crate::detectors::reload_on_sighup(handles)?;
+    let (set, handles) = crate::pipeline::detectors::build(c)?;
+    crate::pipeline::detectors::reload_on_sighup(handles)?;
     Ok(set)
 }
 
@@ -124,10 +72,10 @@ fn run_headless(
     c: &Config,
     on_tick: impl FnMut(&crate::engine::stats::Stats),
 ) -> Result<()> {
-    let mut opts = pipeline_options(c);
+    let mut opts = PipelineOptions::from_config(c);
     opts.enrich = enrichment(c);
-    let metrics = crate::engine::response_metrics::shared();
-    opts.observer = crate::respond::auto::observer(c, &metrics, src.is_live())?;
+    let metrics = crate::metrics::shared();
+    opts.observer = crate::respond::auto::observer(c, &metrics, src.is_live(), Vec::new())?;
     opts.response_metrics = c.response.auto_response_enabled.then_some(metrics);
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
@@ -141,22 +89,9 @@ pub fn read(file: &Path, c: &Config) -> Result<()> {
     run_headless(Box::new(FileSource::open(file)?), c, |_| {})
 }
 
-/// Live capture options from the configuration.
-pub fn live_options(c: &Config) -> LiveOptions {
-    LiveOptions {
-        iface: c.sniffer.interface.clone(),
-        filter: Some(c.sniffer.capture_filter.clone()).filter(|f| !f.trim().is_empty()),
-        snaplen: i32::try_from(c.sniffer.snaplen).unwrap_or(65535),
-        promiscuous: c.sniffer.promiscuous,
-        immediate: c.sniffer.immediate_mode,
-        buffer_size_mb: c.sniffer.buffer_size_mb,
-        ..LiveOptions::default()
-    }
-}
-
 /// `nsm-tui --headless`: live capture with a stats line every few seconds.
 pub fn headless(c: &Config) -> Result<()> {
-    let src = LiveSource::open(&live_options(c))?;
+    let src = LiveSource::open(&LiveOptions::from_config(c))?;
     eprintln!("capturing on {} (Ctrl-C to stop)", src.name());
     run_headless(Box::new(src), c, |s| eprintln!("{}", report::stats_line(s)))
 }

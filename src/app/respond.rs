@@ -9,12 +9,12 @@ use std::net::IpAddr;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 
-use super::audit;
-use super::enforcer::{Decision, Request};
-use super::fw::ActionKind;
-use super::reset::ResetRequest;
-use super::setup::{self, now_ns};
 use crate::config::Config;
+use crate::respond::audit;
+use crate::respond::enforcer::{Decision, Request};
+use crate::respond::fw::ActionKind;
+use crate::respond::reset::ResetRequest;
+use crate::respond::setup::{self, now_ns};
 
 #[derive(Debug, Subcommand)]
 pub enum RespondCmd {
@@ -183,7 +183,7 @@ pub fn run(cmd: RespondCmd, config: &Config) -> anyhow::Result<()> {
             report_decision(&e.remove(addr, None, "cli", now_ns()))
         }
         RespondCmd::Blocks { cmd } => blocks(cmd, config),
-        RespondCmd::Incidents { cmd } => super::incidents_cli::run(cmd, &setup::open_db(&db)?),
+        RespondCmd::Incidents { cmd } => super::incidents::run(cmd, &setup::open_db(&db)?),
         RespondCmd::Audit {
             cmd: AuditCmd::Verify,
         } => {

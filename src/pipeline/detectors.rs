@@ -4,13 +4,41 @@
 //! Called on the main thread at start-up; the reload watcher runs on a thread of its own.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
 
 use crate::config::Config;
 use crate::engine::detect::signature::{RuleFiles, SignatureError};
-use crate::engine::detect::{DetectorSet, SignatureHandle, SignatureSet};
+use crate::engine::detect::{DetectorSet, SignatureSet, SignatureSource};
 use crate::enrich::blocklist::BlocklistHandle;
+
+/// The current signature set, shared by every worker's detector and swapped whole on reload.
+#[derive(Debug, Clone)]
+pub struct SignatureHandle(Arc<RwLock<Arc<SignatureSet>>>);
+
+impl SignatureHandle {
+    pub fn new(set: SignatureSet) -> Self {
+        SignatureHandle(Arc::new(RwLock::new(Arc::new(set))))
+    }
+    /// Swap in a reloaded set; packets in flight finish with the old one.
+    pub fn replace(&self, set: SignatureSet) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+    }
+}
+
+impl SignatureSource for SignatureHandle {
+    fn current(&self) -> Arc<SignatureSet> {
+        // A poisoned lock still holds a complete set: replacing it is a single assignment.
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
 
 /// Signature files on the local filesystem.
 pub struct FsRuleFiles;
@@ -64,7 +92,7 @@ pub fn build(c: &Config) -> Result<(DetectorSet, Handles)> {
     let (set, errors) = load_signatures(dir);
     report(&errors, set.len(), dir);
     let handle = SignatureHandle::new(set);
-    let mut set = DetectorSet::defaults(&c.detector.thresholds(), handle.clone());
+    let mut set = DetectorSet::defaults(&c.detector.thresholds(), Arc::new(handle.clone()));
     let (blocklist, notes) = crate::enrich::load_blocklists(&c.enrich.blocklists);
     for n in notes {
         eprintln!("{n}");

@@ -1,12 +1,14 @@
 //! `nsm-tui incidents list|show|ack|resolve|note`. Main thread of the binary.
 
 use anyhow::bail;
+
+use super::out::outln;
 use rusqlite::Connection;
 
-use super::cmd::IncidentsCmd;
-use super::incidents::{self, IncidentRow};
-use super::setup::now_ns;
+use super::respond::IncidentsCmd;
 use crate::engine::incident::IncidentState;
+use crate::respond::setup::now_ns;
+use crate::store::incidents::{self, IncidentRow};
 
 fn when(ns: i64) -> String {
     let s = ns / 1_000_000_000;
@@ -33,14 +35,20 @@ pub fn run(cmd: IncidentsCmd, conn: &Connection) -> anyhow::Result<()> {
         IncidentsCmd::List { format } => {
             let rows = incidents::list(conn, i64::MIN)?;
             if format == "json" {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!(
+                outln!(
                     "{:<6} {:<8} {:<9} {:<12} {:<39} {:<22} {:>6}  first–last (UTC)",
-                    "id", "level", "severity", "state", "source", "category", "alerts"
+                    "id",
+                    "level",
+                    "severity",
+                    "state",
+                    "source",
+                    "category",
+                    "alerts"
                 );
                 for r in &rows {
-                    println!("{}", line(r));
+                    outln!("{}", line(r));
                 }
             }
             Ok(())
@@ -50,7 +58,7 @@ pub fn run(cmd: IncidentsCmd, conn: &Connection) -> anyhow::Result<()> {
         IncidentsCmd::Resolve { id } => change(conn, id, IncidentState::Resolved),
         IncidentsCmd::Note { id, text } => {
             incidents::add_note(conn, id, now_ns(), &text).map_err(anyhow::Error::msg)?;
-            println!("note added to incident {id}");
+            outln!("note added to incident {id}");
             Ok(())
         }
     }
@@ -58,7 +66,7 @@ pub fn run(cmd: IncidentsCmd, conn: &Connection) -> anyhow::Result<()> {
 
 fn change(conn: &Connection, id: i64, to: IncidentState) -> anyhow::Result<()> {
     incidents::set_state(conn, id, to).map_err(anyhow::Error::msg)?;
-    println!("incident {id} is now {to}");
+    outln!("incident {id} is now {to}");
     Ok(())
 }
 
@@ -66,17 +74,17 @@ fn show(conn: &Connection, id: i64) -> anyhow::Result<()> {
     let Some(i) = incidents::get(conn, id)? else {
         bail!("no incident with id {id}");
     };
-    println!("{}", line(&i));
-    println!("destinations: {}", i.destinations);
+    outln!("{}", line(&i));
+    outln!("destinations: {}", i.destinations);
     if !i.notes.is_empty() {
-        println!("notes:\n{}", i.notes.trim_end());
+        outln!("notes:\n{}", i.notes.trim_end());
     }
-    println!(
+    outln!(
         "alerts (first {}):",
         i.alert_refs.as_array().map_or(0, Vec::len)
     );
     for a in i.alert_refs.as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "  {} sid {} packet {} {}",
             when(a["ts"].as_i64().unwrap_or(0)),
             a["signature_id"],
@@ -84,23 +92,17 @@ fn show(conn: &Connection, id: i64) -> anyhow::Result<()> {
             a["severity"].as_str().unwrap_or("")
         );
     }
-    let mut st = conn.prepare(
-        "SELECT id, ts, actor, action, target, outcome FROM actions WHERE incident_id = ?1 ORDER BY id",
-    )?;
-    let actions = st.query_map([id], |r| {
-        Ok(format!(
+    outln!("actions:");
+    for a in incidents::actions_of(conn, id)? {
+        outln!(
             "  #{} {} {} {} {} → {}",
-            r.get::<_, i64>(0)?,
-            when(r.get(1)?),
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?
-        ))
-    })?;
-    println!("actions:");
-    for a in actions {
-        println!("{}", a?);
+            a.id,
+            when(a.ts),
+            a.actor,
+            a.action,
+            a.target,
+            a.outcome
+        );
     }
     Ok(())
 }

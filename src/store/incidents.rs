@@ -5,7 +5,7 @@
 //! `IncidentStore` runs on the pipeline's output thread (through the observer); the other
 //! functions run on the CLI's main thread or the console's effect thread.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -54,18 +54,28 @@ fn dests_json(i: &Incident) -> String {
     .to_string()
 }
 
-/// Keeps the database rows of the grouper's open incidents current.
+/// Keeps the database rows of the tracker's open incidents current. Rows take the incident's
+/// own id, so the console, the CLI and the audit trail name one incident by one number.
 pub struct IncidentStore {
     conn: Connection,
-    ids: HashMap<u64, i64>,
+    /// Incidents with a row already (updated in place from then on).
+    saved: HashSet<u64>,
 }
 
 impl IncidentStore {
     pub fn new(conn: Connection) -> IncidentStore {
         IncidentStore {
             conn,
-            ids: HashMap::new(),
+            saved: HashSet::new(),
         }
+    }
+
+    /// The id the next new incident takes: one past the highest the table holds.
+    pub fn next_id(&self) -> rusqlite::Result<u64> {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(id) FROM incidents", [], |r| r.get(0))?;
+        Ok(max.map_or(1, |m| u64::try_from(m).unwrap_or(0) + 1))
     }
 
     /// Saves every incident of `changed` in one transaction (one commit, one trip for the
@@ -75,8 +85,8 @@ impl IncidentStore {
         self.conn.execute_batch("BEGIN")?;
         let known: Vec<u64> = changed
             .iter()
-            .map(|(inc, _)| inc.key)
-            .filter(|k| self.ids.contains_key(k))
+            .map(|(inc, _)| inc.id)
+            .filter(|k| self.saved.contains(k))
             .collect();
         let saved = changed
             .iter()
@@ -87,8 +97,8 @@ impl IncidentStore {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 // Rows inserted by the rolled-back transaction are gone: forget their ids.
                 for (inc, _) in changed {
-                    if !known.contains(&inc.key) {
-                        self.ids.remove(&inc.key);
+                    if !known.contains(&inc.id) {
+                        self.saved.remove(&inc.id);
                     }
                 }
                 Err(e)
@@ -96,13 +106,14 @@ impl IncidentStore {
         }
     }
 
-    /// Inserts or updates `inc`; returns its row id. A person's state change in the database
-    /// is kept, except that an escalation reopens a resolved incident.
-    pub fn save(&mut self, inc: &Incident, change: Change) -> rusqlite::Result<i64> {
+    /// Inserts or updates `inc` (row id = its id). A person's state change in the database is
+    /// kept, except that an escalation reopens a resolved incident.
+    pub fn save(&mut self, inc: &Incident, change: Change) -> rusqlite::Result<()> {
         let source = inc
             .source
             .map_or_else(|| "-".to_string(), |s| s.to_string());
-        if let Some(&id) = self.ids.get(&inc.key) {
+        let id = i64::try_from(inc.id).unwrap_or(i64::MAX);
+        if self.saved.contains(&inc.id) {
             let reopen = matches!(change, Change::Escalated(_));
             self.conn.execute(
                 "UPDATE incidents SET severity = ?2, last_seen = ?3, first_seen = ?4, alert_count = ?5, \
@@ -119,11 +130,11 @@ impl IncidentStore {
                     reopen
                 ],
             )?;
-            return Ok(id);
+            return Ok(());
         }
         self.conn.execute(
-            "INSERT INTO incidents (source, category, severity, state, first_seen, last_seen, \
-             alert_count, destinations, notes, alert_refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?9)",
+            "INSERT INTO incidents (id, source, category, severity, state, first_seen, last_seen, \
+             alert_count, destinations, notes, alert_refs) VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?9)",
             params![
                 source,
                 inc.category.as_ref(),
@@ -133,21 +144,31 @@ impl IncidentStore {
                 inc.last_seen.0,
                 i64::try_from(inc.count).unwrap_or(i64::MAX),
                 dests_json(inc),
-                refs_json(inc)
+                refs_json(inc),
+                id
             ],
         )?;
-        let id = self.conn.last_insert_rowid();
-        self.ids.insert(inc.key, id);
-        Ok(id)
-    }
-
-    /// Forgets the row ids of incidents the grouper closed.
-    pub fn forget(&mut self, key: u64) {
-        self.ids.remove(&key);
+        self.saved.insert(inc.id);
+        Ok(())
     }
 
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// A connection for a person's edits (the console's effect thread, the CLI), beside a
+/// running writer: WAL, busy time-out.
+pub struct EditConnection(Connection);
+
+impl EditConnection {
+    pub fn open(path: &std::path::Path) -> rusqlite::Result<EditConnection> {
+        let c = Connection::open(path)?;
+        c.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(EditConnection(c))
+    }
+    pub fn conn(&self) -> &Connection {
+        &self.0
     }
 }
 
@@ -189,6 +210,35 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<IncidentRow>> 
 }
 
 /// Moves an incident to `to`; Err quotes the id or the impossible move.
+/// One action of the audit trail that names an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentAction {
+    pub id: i64,
+    pub ts: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+}
+
+/// The actions that name incident `id`, oldest first.
+pub fn actions_of(conn: &Connection, id: i64) -> rusqlite::Result<Vec<IncidentAction>> {
+    let mut st = conn.prepare(
+        "SELECT id, ts, actor, action, target, outcome FROM actions WHERE incident_id = ?1 ORDER BY id",
+    )?;
+    let rows = st.query_map([id], |r| {
+        Ok(IncidentAction {
+            id: r.get(0)?,
+            ts: r.get(1)?,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            target: r.get(4)?,
+            outcome: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
 pub fn set_state(conn: &Connection, id: i64, to: IncidentState) -> Result<(), String> {
     let row = get(conn, id)
         .map_err(|e| e.to_string())?

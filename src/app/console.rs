@@ -9,15 +9,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::app::App;
-use super::block::{ssh_client, Allowlist, BlockSettings};
-use super::effects;
-use super::incident_edit;
-use super::keymap::KeyMap;
-use super::responder::{MemoryResponder, Outcome, Responder};
-use super::shared::{ModelObserver, Shared};
-use super::terminal::{self, Channels};
-use super::theme::Theme;
 use crate::capture::file::FileSource;
 use crate::capture::live::LiveSource;
 use crate::capture::paced::{Controls, PacedSource, Speed};
@@ -25,7 +16,16 @@ use crate::capture::Source;
 use crate::config::Config;
 use crate::engine::model::ModelConfig;
 use crate::pipeline::capture::CaptureEnd;
-use crate::pipeline::observer::{Fanout, Observer};
+use crate::pipeline::observer::Observer;
+use crate::tui::app::App;
+use crate::tui::block::{ssh_client, Allowlist, BlockSettings};
+use crate::tui::effects;
+use crate::tui::incident_edit;
+use crate::tui::keymap::KeyMap;
+use crate::tui::responder::{MemoryResponder, Outcome, Responder};
+use crate::tui::shared::{ModelObserver, Shared};
+use crate::tui::terminal::{self, Channels};
+use crate::tui::theme::Theme;
 
 /// The bundled demo capture: 3000 packets over 7 s with alerts of ten categories.
 pub const DEMO_PCAP: &[u8] = include_bytes!("../../tests/fixtures/demo_attacks.pcap");
@@ -69,7 +69,9 @@ pub fn new_app(c: &Config, source: &str, live: bool) -> Result<App> {
     Ok(app)
 }
 
-/// Run the console over `src` until the user quits.
+/// Run the console over `src` until the user quits: build the UI state and the pipeline's
+/// options, start the effect executor and the pipeline, run the UI loop on this thread, then
+/// stop everything in order and print the run's summary.
 pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<()> {
     let live = src.is_live();
     let mut app = new_app(c, src.name(), live)?;
@@ -77,81 +79,24 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
         retained_packets: c.console.retained_packets.max(1),
         ..ModelConfig::default()
     });
-    let mut opts = crate::run::pipeline_options(c);
-    // EVE on stdout would write over the screen.
-    if opts.eve == Some(crate::pipeline::EveTarget::Stdout) {
-        opts.eve = None;
-    }
-    opts.tick = std::time::Duration::from_millis(250);
-    // GeoIP and reputation as in headless runs; their notices go to the footer, not stderr
-    // (which is the screen).
-    let (enrich, notes) = crate::enrich::Enrichment::from_config(c);
-    app.geo = enrich.geoip.clone();
-    app.reputation = enrich.reputation.as_ref().map(|r| r.status());
-    if let Some(n) = notes
-        .iter()
-        .find(|n| n.contains("off") || n.contains("warning"))
-    {
-        app.report(n.clone(), !n.starts_with("warning"));
-    }
-    opts.enrich = enrich;
-    // The model for the screen, and (as in headless runs) the incident store with the
-    // response policy, so incidents reach SQLite and `a`/`r`/`n` have a row to change.
-    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(ModelObserver::new(shared.clone()))];
-    let metrics = crate::engine::response_metrics::shared();
+    let metrics = crate::metrics::shared();
     app.response = Some(metrics.clone());
-    if let Some(o) = crate::respond::auto::observer(c, &metrics, live)? {
-        observers.push(o);
-    }
-    opts.observer = Some(Box::new(Fanout(observers)));
-    let (detectors, handles) = crate::detectors::build(c)?;
-    let dir = c.detector.signatures_dir.clone();
-    let reloader: effects::Reloader = Box::new(move || reload_outcome(&dir, &handles));
-    // Blocks go through the response module (guard, caps, firewall or dry run, audit chain);
-    // without a database there is nowhere to audit, so requests are only noted.
-    let responder: Box<dyn Responder> = if c.storage.db_enabled {
-        match crate::respond::console::FirewallResponder::new(c, &c.storage.db_path) {
-            Ok(r) => Box::new(r.with_metrics(metrics.clone())),
-            Err(e) => {
-                app.report(format!("blocking unavailable: {e:#}"), false);
-                Box::new(MemoryResponder::default())
-            }
-        }
-    } else {
-        Box::new(MemoryResponder::default())
-    };
-    let stop = crate::run::install_stop_flag()?;
+    let opts = console_pipeline_options(c, &mut app, &shared, &metrics, live)?;
+    let (detectors, handles) = crate::pipeline::detectors::build(c)?;
+    let stop = super::run::install_stop_flag()?;
     // A hangup means the terminal (or the SSH session) went away: stop as on SIGTERM.
     signal_hook::flag::register(signal_hook::consts::SIGHUP, stop.clone())
         .context("installing the SIGHUP handler")?;
+    let dir = c.detector.signatures_dir.clone();
+    let reloader: effects::Reloader = Box::new(move || reload_outcome(&dir, &handles));
+    let responder = responder(c, &mut app, &metrics);
     let incidents = if c.storage.db_enabled {
         incident_edit::db_writer(c.storage.db_path.clone())
     } else {
         incident_edit::memory_writer()
     };
     let (jobs, done, exec) = effects::spawn(shared.clone(), responder, reloader, incidents)?;
-    let (pipe_stop, pipe_shared) = (stop.clone(), shared.clone());
-    let pipeline = std::thread::Builder::new()
-        .name("pipeline".into())
-        .spawn(move || {
-            let out = crate::pipeline::run(src, detectors, opts, &pipe_stop, |_| {});
-            let notice = match &out {
-                Err(e) => Some(format!("the capture pipeline stopped: {e:#}")),
-                Ok(s) => match &s.end {
-                    CaptureEnd::Error(e) => Some(format!("the input ended early: {e}")),
-                    _ => (!s.errors.is_empty()).then(|| s.errors.join("; ")),
-                },
-            };
-            if notice.is_some() {
-                let mut m = pipe_shared.lock();
-                m.notice = notice;
-                m.finished = true;
-                drop(m);
-                pipe_shared.touch();
-            }
-            out
-        })
-        .context("starting the pipeline")?;
+    let pipeline = spawn_pipeline(src, detectors, opts, &stop, &shared)?;
     let ch = Channels {
         shared,
         controls: controls.clone(),
@@ -159,13 +104,7 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
         jobs,
         done,
     };
-    let mut term = terminal::setup()?;
-    // Anything written to stderr while the console owns the screen (a response notice, a
-    // reputation warning) is held and printed after the terminal is restored.
-    let held = gag::Hold::stderr().ok();
-    let result = terminal::run(&mut term, &mut app, &ch, c.console.fps);
-    terminal::restore();
-    drop(held);
+    let result = ui_loop(&mut app, &ch, c.console.fps);
     stop.store(true, Ordering::Relaxed);
     controls.stop.store(true, Ordering::Relaxed);
     controls.paused.store(false, Ordering::Relaxed);
@@ -180,9 +119,104 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
     Ok(())
 }
 
+/// The pipeline's options for a console run: no EVE on standard output (the screen), a
+/// quick tick, enrichment whose notices go to the footer, and the observers — the console's
+/// model and, as in headless runs, the incident store with the response policy.
+fn console_pipeline_options(
+    c: &Config,
+    app: &mut App,
+    shared: &Arc<Shared>,
+    metrics: &crate::metrics::SharedMetrics,
+    live: bool,
+) -> Result<crate::pipeline::PipelineOptions> {
+    let mut opts = crate::pipeline::PipelineOptions::from_config(c);
+    if opts.eve == Some(crate::pipeline::EveTarget::Stdout) {
+        opts.eve = None;
+    }
+    opts.tick = std::time::Duration::from_millis(250);
+    let (enrich, notes) = crate::enrich::Enrichment::from_config(c);
+    app.geo = enrich.geoip.clone();
+    app.reputation = enrich.reputation.as_ref().map(|r| r.status());
+    if let Some(n) = notes
+        .iter()
+        .find(|n| n.contains("off") || n.contains("warning"))
+    {
+        app.report(n.clone(), !n.starts_with("warning"));
+    }
+    opts.enrich = enrich;
+    let model: Box<dyn Observer> = Box::new(ModelObserver::new(shared.clone()));
+    opts.observer = crate::respond::auto::observer(c, metrics, live, vec![model])?;
+    Ok(opts)
+}
+
+/// Where `b` goes: the response module (guard, caps, firewall or dry run, audit chain);
+/// without a database there is nowhere to audit, so requests are only noted.
+fn responder(
+    c: &Config,
+    app: &mut App,
+    metrics: &crate::metrics::SharedMetrics,
+) -> Box<dyn Responder> {
+    if !c.storage.db_enabled {
+        return Box::new(MemoryResponder::default());
+    }
+    match crate::respond::console::FirewallResponder::new(c, &c.storage.db_path) {
+        Ok(r) => Box::new(r.with_metrics(metrics.clone())),
+        Err(e) => {
+            app.report(format!("blocking unavailable: {e:#}"), false);
+            Box::new(MemoryResponder::default())
+        }
+    }
+}
+
+type PipelineJoin = std::thread::JoinHandle<Result<crate::pipeline::RunSummary>>;
+
+/// The pipeline on a thread of its own; a failure or an early end of the input becomes the
+/// console's notice.
+fn spawn_pipeline(
+    src: Box<dyn Source>,
+    detectors: crate::engine::detect::DetectorSet,
+    opts: crate::pipeline::PipelineOptions,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+    shared: &Arc<Shared>,
+) -> Result<PipelineJoin> {
+    let (stop, shared) = (stop.clone(), shared.clone());
+    std::thread::Builder::new()
+        .name("pipeline".into())
+        .spawn(move || {
+            let out = crate::pipeline::run(src, detectors, opts, &stop, |_| {});
+            let notice = match &out {
+                Err(e) => Some(format!("the capture pipeline stopped: {e:#}")),
+                Ok(s) => match &s.end {
+                    CaptureEnd::Error(e) => Some(format!("the input ended early: {e}")),
+                    _ => (!s.errors.is_empty()).then(|| s.errors.join("; ")),
+                },
+            };
+            if notice.is_some() {
+                let mut m = shared.lock();
+                m.notice = notice;
+                m.finished = true;
+                drop(m);
+                shared.touch();
+            }
+            out
+        })
+        .context("starting the pipeline")
+}
+
+/// The terminal loop until quit; anything written to stderr meanwhile (a response notice, a
+/// reputation warning) is held and printed after the terminal is restored.
+fn ui_loop(app: &mut App, ch: &Channels, fps: u32) -> Result<()> {
+    let mut term = terminal::setup()?;
+    let held = gag::Hold::stderr().ok();
+    let result = terminal::run(&mut term, app, ch, fps);
+    terminal::restore();
+    drop(held);
+    result
+}
+
 /// The status-bar line for a signature reload.
-fn reload_outcome(dir: &Path, handles: &crate::detectors::Handles) -> Outcome {
-    let r = crate::detectors::reload(handles);
+fn reload_outcome(dir: &Path, handles: &crate::pipeline::detectors::Handles) -> Outcome {
+    let r = crate::pipeline::detectors::reload(handles);
     let skipped = match r.skipped.first() {
         None => String::new(),
         Some(first) => format!("; {} skipped, first: {first}", r.skipped.len()),
@@ -211,7 +245,7 @@ fn reload_outcome(dir: &Path, handles: &crate::detectors::Handles) -> Outcome {
 
 /// `sudo nsm-tui`: the console on live capture.
 pub fn live(c: &Config) -> Result<()> {
-    let src = LiveSource::open(&crate::run::live_options(c))?;
+    let src = LiveSource::open(&crate::capture::live::LiveOptions::from_config(c))?;
     run(Box::new(src), c, Arc::new(Controls::default()))
 }
 

@@ -71,7 +71,7 @@ pub enum Command {
         fast: bool,
     },
     #[command(flatten)]
-    Respond(crate::respond::cmd::RespondCmd),
+    Respond(super::respond::RespondCmd),
     /// Show or check the configuration.
     Config {
         /// Print the effective configuration (secrets masked).

@@ -1,0 +1,71 @@
+//! The commands: one file per command family, each turning the effective configuration into a
+//! run of the layers below and printing what the user asked for. `main.rs` parses the
+//! arguments and calls [`main`]; nothing below `app` knows about commands.
+
+pub mod cli;
+pub mod console;
+pub mod incidents;
+pub mod out;
+pub mod report;
+pub mod respond;
+pub mod run;
+
+use cli::{Cli, Command};
+use out::{out, outln};
+
+/// Runs the command `cli` names, after loading the configuration it points to.
+pub fn main(cli: Cli) -> anyhow::Result<()> {
+    let loaded = crate::config::load(cli.global.config.as_deref(), &crate::config::process_env)?;
+    let mut config = loaded.config;
+    cli.global.apply(&mut config);
+    config.validate()?;
+    match cli.command {
+        Some(Command::Read { file }) => run::read(&file, &config),
+        Some(Command::Generate {
+            out,
+            packets,
+            seed,
+            attack_share,
+            session_gap_us,
+        }) => {
+            let opts = crate::synth::SynthOptions {
+                packets,
+                seed,
+                attack_share,
+                session_gap_us,
+                ..Default::default()
+            };
+            let n = run::generate(&out, opts)?;
+            outln!("wrote {n} packets to {}", out.display());
+            Ok(())
+        }
+        Some(Command::Config { print }) => {
+            if print {
+                if let Some(src) = &loaded.source {
+                    outln!(
+                        "# effective configuration (file {}, then environment, then flags)",
+                        src.display()
+                    );
+                } else {
+                    outln!("# effective configuration (defaults, then environment, then flags)");
+                }
+                out!("{}", config.to_toml_masked());
+            } else {
+                outln!("configuration OK");
+            }
+            Ok(())
+        }
+        Some(Command::Replay { file, speed, fast }) => {
+            console::replay(&file, console::speed(speed, fast), &config)
+        }
+        Some(Command::Demo { speed, fast }) => {
+            // The demo writes nothing unless asked to.
+            config.storage.db_enabled = cli.global.db.is_some();
+            config.storage.pcap_log_enabled = cli.global.pcap_log.is_some();
+            console::demo(console::speed(speed, fast), &config)
+        }
+        Some(Command::Respond(cmd)) => respond::run(cmd, &config),
+        None if cli.headless => run::headless(&config),
+        None => console::live(&config),
+    }
+}
