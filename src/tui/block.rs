@@ -1,42 +1,49 @@
 //! What pressing `b` would do: the exact firewall command (as an argument list), its expiry,
-//! and whether the allowlist refuses the address, with the reason.
+//! and whether the guard refuses the address, with the reason.
 //!
-//! Pure functions, called on the UI thread to fill the confirm dialog; the command itself
-//! runs elsewhere, through a `Responder`.
+//! The verdict is the enforcer's own guard (`respond::safety::Guard`, built by
+//! `safety::for_config` from `[response] allowlist` and `allow_private`), its SSH peers re-read
+//! with `ss` when the dialog opens (one short command per key press, never per packet). Called
+//! on the UI thread to fill the confirm dialog; the block itself runs elsewhere, through a
+//! `Responder`, whose enforcer asks the same guard again.
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use super::incident_edit::IncidentKey;
 use crate::config::FirewallType;
-use crate::respond::safety::in_range;
+use crate::respond::exec::Runner;
+use crate::respond::safety::Guard;
 
-/// nftables table and set names the block commands use.
-pub const NFT_TABLE: &str = "nsm_tui";
-/// ipset set names for iptables.
-pub const IPSET_V4: &str = "nsm_tui_block4";
-pub const IPSET_V6: &str = "nsm_tui_block6";
-/// pf table name.
-pub const PF_TABLE: &str = "nsm_tui_block";
+/// Runs `ss` to refresh the guard's SSH peers when a block is planned; none in tests.
+#[derive(Clone, Default)]
+pub struct SessionProbe(pub Option<Arc<Mutex<Box<dyn Runner>>>>);
 
-/// Addresses the console must never block, and why.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Allowlist {
-    /// The SSH client this console is reached from (`SSH_CONNECTION` / `SSH_CLIENT`).
-    pub ssh_client: Option<IpAddr>,
-    /// Permit loopback, link-local and private addresses.
-    pub allow_local: bool,
-    /// Configured never-block ranges (address, prefix length).
-    pub ranges: Vec<(IpAddr, u8)>,
+impl SessionProbe {
+    /// A probe that runs the system's `ss`.
+    pub fn system() -> SessionProbe {
+        SessionProbe(Some(Arc::new(Mutex::new(Box::new(
+            crate::respond::exec::SystemRunner::default(),
+        )))))
+    }
 }
 
-/// The SSH client's address from the environment values of `SSH_CONNECTION` or `SSH_CLIENT`
-/// (both start with the client address).
-pub fn ssh_client(ssh_connection: Option<&str>, ssh_client: Option<&str>) -> Option<IpAddr> {
-    [ssh_connection, ssh_client]
-        .into_iter()
-        .flatten()
-        .find_map(|v| v.split_whitespace().next()?.parse().ok())
+impl std::fmt::Debug for SessionProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "SessionProbe(ss)"
+        } else {
+            "SessionProbe(none)"
+        })
+    }
 }
+
+impl PartialEq for SessionProbe {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.is_some() == other.0.is_some()
+    }
+}
+impl Eq for SessionProbe {}
 
 /// A planned block, as the confirm dialog shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +52,7 @@ pub struct BlockPlan {
     pub argv: Vec<String>,
     pub timeout_secs: u64,
     pub dry_run: bool,
-    /// `Some(reason)` when the allowlist refuses the address.
+    /// `Some(reason)` when the guard refuses the address.
     pub refused: Option<String>,
     pub reason: String,
     /// The console's incident the block is for.
@@ -82,51 +89,19 @@ pub fn block_command(fw: FirewallType, addr: IpAddr, timeout_secs: u64) -> Vec<S
     }
 }
 
-fn local_kind(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v) if v.is_loopback() => Some("a loopback address"),
-        IpAddr::V4(v) if v.is_private() => Some("a private (RFC 1918) address"),
-        IpAddr::V4(v) if v.is_link_local() => Some("a link-local address"),
-        IpAddr::V4(v) if v.is_unspecified() || v.is_broadcast() || v.is_multicast() => {
-            Some("not a unicast address")
-        }
-        IpAddr::V6(v) if v.is_loopback() => Some("a loopback address"),
-        IpAddr::V6(v) if v.is_unspecified() || v.is_multicast() => Some("not a unicast address"),
-        IpAddr::V6(v) if (v.segments()[0] & 0xfe00) == 0xfc00 => {
-            Some("a unique-local (private) address")
-        }
-        IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 => Some("a link-local address"),
-        _ => None,
-    }
-}
-
-/// Why the allowlist refuses `ip`, or `None` when blocking is allowed.
-pub fn verdict(allow: &Allowlist, ip: IpAddr) -> Option<String> {
-    if allow.ssh_client == Some(ip) {
-        return Some(format!(
-            "{ip} is the SSH client this console runs over (SSH_CONNECTION); blocking it would cut you off"
-        ));
-    }
-    if let Some((n, l)) = allow.ranges.iter().find(|(n, l)| in_range(ip, *n, *l)) {
-        return Some(format!("{ip} is inside the allowlisted range {n}/{l}"));
-    }
-    if !allow.allow_local {
-        if let Some(kind) = local_kind(ip) {
-            return Some(format!(
-                "{ip} is {kind}; local addresses are not blocked unless enabled"
-            ));
-        }
-    }
-    None
-}
-
 /// Everything needed to plan a block, from the configuration and the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockSettings {
     pub firewall: FirewallType,
+    /// The first block's duration (`[actions] default_action_timeout`).
     pub timeout_secs: u64,
+    /// Repeat offenders get `timeout × factor^(n−1)`, at most `max_secs` (as every block).
+    pub escalation_factor: u32,
+    pub max_secs: u64,
     pub dry_run: bool,
-    pub allow: Allowlist,
+    /// The enforcer's guard (see `respond::safety`).
+    pub guard: Guard,
+    pub probe: SessionProbe,
 }
 
 impl Default for BlockSettings {
@@ -134,20 +109,38 @@ impl Default for BlockSettings {
         Self {
             firewall: FirewallType::Nftables,
             timeout_secs: 3600,
+            escalation_factor: 2,
+            max_secs: 7 * 86_400,
             dry_run: true,
-            allow: Allowlist::default(),
+            guard: Guard::default(),
+            probe: SessionProbe::default(),
         }
     }
 }
 
 impl BlockSettings {
+    /// Why the guard refuses `addr` now (SSH peers re-read first), or `None`.
+    pub fn verdict(&self, addr: IpAddr) -> Option<String> {
+        match &self.probe.0 {
+            Some(p) => {
+                let mut g = self.guard.clone();
+                match p.lock() {
+                    Ok(mut r) => g.refresh_sessions(r.as_mut()),
+                    Err(poisoned) => g.refresh_sessions(poisoned.into_inner().as_mut()),
+                }
+                g.verdict(addr)
+            }
+            None => self.guard.verdict(addr),
+        }
+    }
+
     pub fn plan(&self, addr: IpAddr, reason: String, incident: Option<u64>) -> BlockPlan {
         BlockPlan {
             addr,
             argv: block_command(self.firewall, addr, self.timeout_secs),
             timeout_secs: self.timeout_secs,
             dry_run: self.dry_run,
-            refused: verdict(&self.allow, addr),
+            refused: self.verdict(addr),
             reason,
             incident,
             incident_key: None,

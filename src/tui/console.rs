@@ -2,7 +2,6 @@
 //! the UI state from the configuration, starts the pipeline on its own thread with the model
 //! observer attached, runs the UI loop on the main thread, and stops everything on quit.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::app::App;
-use super::block::{ssh_client, Allowlist, BlockSettings};
+use super::block::{BlockSettings, SessionProbe};
 use super::effects;
 use super::incident_edit;
 use super::keymap::KeyMap;
@@ -30,21 +29,17 @@ use crate::pipeline::observer::{Fanout, Observer};
 /// The bundled demo capture: 3000 packets over 7 s with alerts of ten categories.
 pub const DEMO_PCAP: &[u8] = include_bytes!("../../tests/fixtures/demo_attacks.pcap");
 
-/// Block settings from the configuration and the SSH environment.
+/// Block settings from the configuration and this machine: the enforcer's guard
+/// (`respond::safety::for_config`), whose SSH peers are re-read whenever a block is planned.
 pub fn block_settings(c: &Config, env: &dyn Fn(&str) -> Option<String>) -> BlockSettings {
-    let ssh = ssh_client(
-        env("SSH_CONNECTION").as_deref(),
-        env("SSH_CLIENT").as_deref(),
-    );
     BlockSettings {
         firewall: c.actions.firewall_type,
         timeout_secs: c.actions.default_action_timeout,
+        escalation_factor: c.response.escalation_factor,
+        max_secs: c.response.max_block_secs,
         dry_run: c.response.dry_run,
-        allow: Allowlist {
-            ssh_client: ssh,
-            allow_local: false,
-            ranges: Vec::<(IpAddr, u8)>::new(),
-        },
+        guard: crate::respond::safety::for_config(c, env),
+        probe: SessionProbe::system(),
     }
 }
 

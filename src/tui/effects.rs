@@ -82,7 +82,9 @@ fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Start the executor; it ends when the job sender is dropped.
+/// Start the executor; it ends when the job sender is dropped. Between jobs it lets the
+/// responder expire blocks once a second; at the end it asks it to clean up (temporary blocks)
+/// and prints what it says on stderr (the run summary).
 pub fn spawn(
     shared: Arc<Shared>,
     mut responder: Box<dyn Responder>,
@@ -94,7 +96,15 @@ pub fn spawn(
     let join = std::thread::Builder::new()
         .name("console-effects".into())
         .spawn(move || {
-            for job in job_rx {
+            loop {
+                let job = match job_rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                    Ok(job) => job,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        responder.tick(now_secs());
+                        continue;
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                };
                 let done = match job {
                     Job::Block(plan) => Done {
                         was_block: true,
@@ -117,6 +127,9 @@ pub fn spawn(
                 if done_tx.send(done).is_err() {
                     break;
                 }
+            }
+            if let Some(summary) = responder.finish(now_secs()) {
+                eprintln!("{summary}");
             }
         })?;
     Ok((job_tx, done_rx, join))

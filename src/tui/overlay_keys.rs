@@ -88,6 +88,15 @@ impl App {
                 self.report(format!("block of {} requested…", plan.addr), true);
                 vec![Effect::Block(plan)]
             }
+            // A refused attempt is recorded like any other decision when its dialog closes.
+            KeyCode::Char('y' | 'Y' | 'n' | 'N' | 'q') | KeyCode::Esc | KeyCode::Enter
+                if plan.refused.is_some() =>
+            {
+                let why = plan.refused.clone().unwrap_or_default();
+                self.pending_actions += 1;
+                self.report(format!("not blocked: {why}"), false);
+                vec![Effect::Block(plan)]
+            }
             KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc | KeyCode::Enter => {
                 self.report("block cancelled".into(), true);
                 Vec::new()
