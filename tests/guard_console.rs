@@ -89,7 +89,10 @@ fn status_bar_says_dry_run_or_live() {
         ..BlockSettings::default()
     });
     let s = screen(&live, &m, 120, 30);
-    assert!(s.contains("[RESPONSE LIVE]") && !s.contains("[DRY RUN]"), "{s}");
+    assert!(
+        s.contains("[RESPONSE LIVE]") && !s.contains("[DRY RUN]"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -147,7 +150,10 @@ fn failed_audit_writes_are_counted_shown_and_fail_the_cli() {
     assert_eq!(d.outcome, Outcome::DryRun);
     assert_eq!(d.action_id, None);
     assert_eq!(d.write_errors.len(), 1, "{d:?}");
-    assert!(d.message.contains("audit row could not be written"), "{d:?}");
+    assert!(
+        d.message.contains("audit row could not be written"),
+        "{d:?}"
+    );
     assert_eq!(e.write_failures(), 1);
     assert_eq!(response_metrics::snapshot(&metrics).write_failures, 1);
     // The status bar shows it.
@@ -207,5 +213,9 @@ fn console_blocks_escalate_like_cli_blocks_and_refusals_are_audited() {
         )
         .unwrap();
     assert_eq!(n, 1);
-    assert_eq!(r.finish(1_700_000_002), None, "a dry run leaves nothing to remove");
+    assert_eq!(
+        r.finish(1_700_000_002),
+        None,
+        "a dry run leaves nothing to remove"
+    );
 }

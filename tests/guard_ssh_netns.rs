@@ -58,7 +58,9 @@ struct Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         if let Some(t) = self.tmux.take() {
-            let _ = Command::new("tmux").args(["kill-session", "-t", &t]).output();
+            let _ = Command::new("tmux")
+                .args(["kill-session", "-t", &t])
+                .output();
         }
         for c in &mut self.children {
             let _ = c.kill();
@@ -97,11 +99,40 @@ impl Lab {
         }
         let peer = format!("g{}c", id % 100_000);
         must(&[
-            "ip", "link", "add", &peer, "netns", &lab.client, "type", "veth", "peer", "name",
-            &lab.veth, "netns", &lab.server,
+            "ip",
+            "link",
+            "add",
+            &peer,
+            "netns",
+            &lab.client,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &lab.veth,
+            "netns",
+            &lab.server,
         ]);
-        must(&["ip", "-n", &lab.client, "addr", "add", &format!("{CLIENT}/24"), "dev", &peer]);
-        must(&["ip", "-n", &lab.server, "addr", "add", &format!("{SERVER}/24"), "dev", &lab.veth]);
+        must(&[
+            "ip",
+            "-n",
+            &lab.client,
+            "addr",
+            "add",
+            &format!("{CLIENT}/24"),
+            "dev",
+            &peer,
+        ]);
+        must(&[
+            "ip",
+            "-n",
+            &lab.server,
+            "addr",
+            "add",
+            &format!("{SERVER}/24"),
+            "dev",
+            &lab.veth,
+        ]);
         must(&["ip", "-n", &lab.client, "link", "set", &peer, "up"]);
         must(&["ip", "-n", &lab.server, "link", "set", &lab.veth, "up"]);
         // sshd's privilege separation directory (made by the service unit, not the package).
@@ -118,7 +149,16 @@ impl Lab {
 
     fn keygen(&self, name: &str) {
         let p = self.path(name);
-        must(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", p.to_str().unwrap()]);
+        must(&[
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            p.to_str().unwrap(),
+        ]);
     }
 
     fn start_sshd(&mut self) {
@@ -194,9 +234,21 @@ impl Lab {
         self.children.push(session);
         let start = Instant::now();
         loop {
-            let ss = sh(&["ip", "netns", "exec", &self.server, "ss", "-Htnp", "state", "established"]);
+            let ss = sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &self.server,
+                "ss",
+                "-Htnp",
+                "state",
+                "established",
+            ]);
             let out = String::from_utf8_lossy(&ss.stdout).into_owned();
-            if out.lines().any(|l| l.contains(CLIENT) && l.contains("sshd")) {
+            if out
+                .lines()
+                .any(|l| l.contains(CLIENT) && l.contains("sshd"))
+            {
                 break;
             }
             assert!(
@@ -271,7 +323,10 @@ fn ssh_peer_is_refused_without_ssh_connection_by_cli_and_console() {
             return;
         }
     }
-    if !common::prerequisite(Path::new(SSHD).exists(), "OpenSSH's server at /usr/sbin/sshd") {
+    if !common::prerequisite(
+        Path::new(SSHD).exists(),
+        "OpenSSH's server at /usr/sbin/sshd",
+    ) {
         return;
     }
     let mut lab = Lab::new();
@@ -285,7 +340,11 @@ fn ssh_peer_is_refused_without_ssh_connection_by_cli_and_console() {
 
     // The CLI: refused, naming SSH; another public address of the same subnet is not.
     let o = lab.nsm("cli.db", &format!("block {CLIENT} --dry-run"));
-    assert!(!o.status.success(), "the SSH peer was not refused: {}", text(&o));
+    assert!(
+        !o.status.success(),
+        "the SSH peer was not refused: {}",
+        text(&o)
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("refused") && err.contains("SSH session"),
@@ -299,7 +358,17 @@ fn ssh_peer_is_refused_without_ssh_connection_by_cli_and_console() {
     let session = format!("nsm-guard-{}", std::process::id());
     let cmd = format!("{} -i '{}'", lab.nsm_command("console.db"), lab.veth);
     let ok = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &session, "-x", "120", "-y", "40", "-c"])
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-c",
+        ])
         .arg(lab.dir.path())
         .args(["sh", "-c", &cmd])
         .status()
@@ -314,7 +383,9 @@ fn ssh_peer_is_refused_without_ssh_connection_by_cli_and_console() {
     lab.keys(&["b"]);
     let screen = lab.wait_for("Block source address?");
     assert!(
-        screen.contains(&format!("REFUSED — {CLIENT} is the peer of an established SSH")),
+        screen.contains(&format!(
+            "REFUSED — {CLIENT} is the peer of an established SSH"
+        )),
         "{screen}"
     );
     assert!(screen.contains("[esc] close"), "{screen}");

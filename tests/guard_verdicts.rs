@@ -52,7 +52,10 @@ fn dialog_and_cli_dry_run_agree() {
         return;
     }
     let gw = gateway();
-    if !common::prerequisite(gw.is_some(), "a default IPv4 route (its gateway is protected)") {
+    if !common::prerequisite(
+        gw.is_some(),
+        "a default IPv4 route (its gateway is protected)",
+    ) {
         return;
     }
     let gw = gw.expect("checked");

@@ -74,7 +74,9 @@ impl Responder for FirewallResponder {
     }
 
     fn finish(&mut self, now_secs: i64) -> Option<String> {
-        let removed = self.enforcer.shutdown(now_secs.saturating_mul(1_000_000_000));
+        let removed = self
+            .enforcer
+            .shutdown(now_secs.saturating_mul(1_000_000_000));
         let mut lines = Vec::new();
         if removed > 0 {
             lines.push(format!(
@@ -143,9 +145,15 @@ mod tests {
         let plan = s.plan("198.51.100.4".parse().unwrap(), "r".into(), None);
         let mut r = responder(false);
         let first = r.block(&plan, 1_000);
-        assert!(first.ok && first.message.contains("for 3600 s (offense 1)"), "{first:?}");
+        assert!(
+            first.ok && first.message.contains("for 3600 s (offense 1)"),
+            "{first:?}"
+        );
         let second = r.block(&plan, 1_010);
-        assert!(second.ok && second.message.contains("for 7200 s (offense 2)"), "{second:?}");
+        assert!(
+            second.ok && second.message.contains("for 7200 s (offense 2)"),
+            "{second:?}"
+        );
         // Still active at exit: removed, as the README promises for temporary blocks.
         let said = r.finish(1_020).expect("a summary line");
         assert!(said.contains("removed 1 temporary"), "{said}");

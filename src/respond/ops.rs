@@ -107,7 +107,11 @@ impl Enforcer {
         if ok && !self.dry_run() {
             self.wrote(
                 "the blocks table",
-                blocks::deactivate_addr(&self.conn, &addr.to_string(), kind.map(ActionKind::as_str)),
+                blocks::deactivate_addr(
+                    &self.conn,
+                    &addr.to_string(),
+                    kind.map(ActionKind::as_str),
+                ),
             );
         }
         let msg = if ok {
@@ -208,9 +212,9 @@ impl Enforcer {
             rec.outcome = outcome.as_str().into();
             // Ended first: another enforcer on the same database (the console's and the
             // response worker's) may expire the same row; only the one that ended it audits.
-            match self.wrote("the blocks table", blocks::deactivate(&self.conn, b.id)) {
-                Some(false) => continue,
-                Some(true) | None => {}
+            let ended = self.wrote("the blocks table", blocks::deactivate(&self.conn, b.id));
+            if ended == Some(false) {
+                continue;
             }
             self.wrote("the audit row", super::audit::append(&self.conn, &rec));
             if let Some(m) = &self.metrics {

@@ -105,6 +105,8 @@ pub fn enforcer(config: &Config, db: &Path) -> anyhow::Result<Enforcer> {
         Box::new(SystemRunner::default())
     };
     // The SSH peers are re-read before every action, by a runner that really runs `ss`.
-    Ok(Enforcer::new(backend, runner, guard, conn, settings(config))
-        .with_probe(Box::new(SystemRunner::default())))
+    Ok(
+        Enforcer::new(backend, runner, guard, conn, settings(config))
+            .with_probe(Box::new(SystemRunner::default())),
+    )
 }

@@ -82,7 +82,10 @@ pub fn render_confirm(f: &mut Frame, app: &App, plan: &BlockPlan, area: Rect) {
         )),
     ];
     match &plan.refused {
-        Some(why) => lines.push(Line::styled(format!("Allowlist: REFUSED — {why}"), th.error())),
+        Some(why) => lines.push(Line::styled(
+            format!("Allowlist: REFUSED — {why}"),
+            th.error(),
+        )),
         None => lines.push(Line::styled(
             "Allowlist: not listed, may be blocked",
             th.ok(),

@@ -79,10 +79,9 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         let style = if n > 0 { th.warning() } else { th.dim() };
         spans.push(Span::styled(format!("{name} {} ", fmt::count(n)), style));
     }
-    let lost = app
-        .response
-        .as_ref()
-        .map_or(0, |r| crate::engine::response_metrics::snapshot(r).write_failures);
+    let lost = app.response.as_ref().map_or(0, |r| {
+        crate::engine::response_metrics::snapshot(r).write_failures
+    });
     if lost > 0 {
         spans.push(Span::styled(
             format!("│ AUDIT WRITES FAILED {} ", fmt::count(lost)),
