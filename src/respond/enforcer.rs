@@ -509,6 +509,29 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_blocks_row_is_counted_and_named() {
+        let listing = r#"{"nftables":[{"set":{"name":"block4","elem":[{"elem":{"val":"198.51.100.4","timeout":3600,"expires":3599}}]}}]}"#;
+        let mut e = enforcer(listing);
+        e.conn
+            .execute_batch(
+                "CREATE TRIGGER lose BEFORE INSERT ON blocks \
+                 BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END;",
+            )
+            .unwrap();
+        let d = e.apply(&req("198.51.100.4"), 1_000 * NS, 0);
+        // The firewall holds the block; the record of it is what failed, and says so.
+        assert_eq!(d.outcome, Outcome::Executed, "{d:?}");
+        assert_eq!(d.write_errors.len(), 1, "{d:?}");
+        assert!(
+            d.message.contains("the blocks row could not be written"),
+            "{d:?}"
+        );
+        assert_eq!(e.write_failures(), 1);
+        // The audit row still landed.
+        assert!(d.action_id.is_some());
+    }
+
+    #[test]
     fn verified_blocks_escalate_and_are_recorded() {
         let listing = r#"{"nftables":[{"set":{"name":"block4","elem":[{"elem":{"val":"198.51.100.4","timeout":3600,"expires":3599}}]}}]}"#;
         let mut e = enforcer(listing);
