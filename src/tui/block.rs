@@ -51,6 +51,8 @@ pub struct BlockPlan {
     pub addr: IpAddr,
     pub argv: Vec<String>,
     pub timeout_secs: u64,
+    /// Whether a repeat offender gets longer than `timeout_secs` (escalation factor above 1).
+    pub escalates: bool,
     pub dry_run: bool,
     /// `Some(reason)` when the guard refuses the address.
     pub refused: Option<String>,
@@ -95,9 +97,9 @@ pub struct BlockSettings {
     pub firewall: FirewallType,
     /// The first block's duration (`[actions] default_action_timeout`).
     pub timeout_secs: u64,
-    /// Repeat offenders get `timeout × factor^(n−1)`, at most `max_secs` (as every block).
+    /// Repeat offenders get `timeout × factor^(n−1)` (`[response] escalation_factor`), as
+    /// every block; the enforcer computes the actual duration.
     pub escalation_factor: u32,
-    pub max_secs: u64,
     pub dry_run: bool,
     /// The enforcer's guard (see `respond::safety`).
     pub guard: Guard,
@@ -110,7 +112,6 @@ impl Default for BlockSettings {
             firewall: FirewallType::Nftables,
             timeout_secs: 3600,
             escalation_factor: 2,
-            max_secs: 7 * 86_400,
             dry_run: true,
             guard: Guard::default(),
             probe: SessionProbe::default(),
@@ -139,6 +140,7 @@ impl BlockSettings {
             addr,
             argv: block_command(self.firewall, addr, self.timeout_secs),
             timeout_secs: self.timeout_secs,
+            escalates: self.escalation_factor > 1,
             dry_run: self.dry_run,
             refused: self.verdict(addr),
             reason,

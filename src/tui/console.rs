@@ -36,7 +36,6 @@ pub fn block_settings(c: &Config, env: &dyn Fn(&str) -> Option<String>) -> Block
         firewall: c.actions.firewall_type,
         timeout_secs: c.actions.default_action_timeout,
         escalation_factor: c.response.escalation_factor,
-        max_secs: c.response.max_block_secs,
         dry_run: c.response.dry_run,
         guard: crate::respond::safety::for_config(c, env),
         probe: SessionProbe::system(),

@@ -74,7 +74,7 @@ pub fn render_confirm(f: &mut Frame, app: &App, plan: &BlockPlan, area: Rect) {
         Line::from(format!(
             "Expires:   {}{}",
             expiry(plan.timeout_secs),
-            if plan.timeout_secs > 0 {
+            if plan.timeout_secs > 0 && plan.escalates {
                 "; longer for a repeat offender"
             } else {
                 ""
