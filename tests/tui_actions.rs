@@ -10,11 +10,12 @@ use std::net::IpAddr;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use nsm_tui::config::FirewallType;
 use nsm_tui::respond::console::FirewallResponder;
+use nsm_tui::respond::plan::{block_command, BlockSettings};
+use nsm_tui::respond::responder::Responder;
+use nsm_tui::respond::safety::{discover, ssh_client};
 use nsm_tui::tui::app::ExportWhat;
-use nsm_tui::tui::block::{block_command, ssh_client, verdict, Allowlist, BlockSettings};
 use nsm_tui::tui::effects::{collect_frames, export};
 use nsm_tui::tui::keymap::{Action, KeyMap, KeymapError};
-use nsm_tui::tui::responder::Responder;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -51,10 +52,12 @@ fn allowlist_refuses_ssh_client_local_and_listed_ranges_with_reasons() {
         ssh_client(None, Some("2001:db8::9 5000 22")),
         Some(ip("2001:db8::9"))
     );
-    let allow = Allowlist {
-        ssh_client: ssh,
-        allow_local: false,
-        ranges: vec![(ip("192.0.2.0"), 24)],
+    // The enforcer's guard, as the console builds it (no machine commands: a dry runner).
+    let env = |k: &str| (k == "SSH_CONNECTION").then(|| "198.51.100.77 52144 10.0.0.2 22".into());
+    let mut none = nsm_tui::respond::exec::DryRunner::default();
+    let allow = BlockSettings {
+        guard: discover(&mut none, &env, None, &["192.0.2.0/24".into()], false),
+        ..BlockSettings::default()
     };
     let cases = [
         ("198.51.100.77", Some("SSH client")),
@@ -65,7 +68,7 @@ fn allowlist_refuses_ssh_client_local_and_listed_ranges_with_reasons() {
         ("203.0.113.7", None),
     ];
     for (addr, want) in cases {
-        let v = verdict(&allow, ip(addr));
+        let v = allow.verdict(ip(addr));
         match want {
             Some(w) => assert!(
                 v.as_deref()
@@ -75,11 +78,9 @@ fn allowlist_refuses_ssh_client_local_and_listed_ranges_with_reasons() {
             None => assert_eq!(v, None, "{addr}"),
         }
     }
-    let local_ok = Allowlist {
-        allow_local: true,
-        ..allow
-    };
-    assert_eq!(verdict(&local_ok, ip("10.1.2.3")), None);
+    let mut local_ok = allow.clone();
+    local_ok.guard.allow_private = true;
+    assert_eq!(local_ok.verdict(ip("10.1.2.3")), None);
 }
 
 #[test]

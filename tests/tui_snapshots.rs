@@ -8,8 +8,9 @@ use std::sync::{Arc, OnceLock};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use nsm_tui::engine::alert::Detector;
 use nsm_tui::engine::model::Model;
+use nsm_tui::respond::plan::BlockSettings;
+use nsm_tui::respond::safety::Guard;
 use nsm_tui::tui::app::{App, Effect, ExportWhat, Focus, Overlay};
-use nsm_tui::tui::block::{Allowlist, BlockSettings};
 use nsm_tui::tui::keymap::KeyMap;
 use nsm_tui::tui::theme::{Palette, Theme};
 use nsm_tui::tui::{detail, incidents, overview, packets, status, Shared};
@@ -23,11 +24,14 @@ fn demo() -> &'static Arc<Shared> {
 }
 
 fn app(m: &Model) -> App {
+    let mut guard = Guard::default();
+    guard.protect(
+        "198.51.100.77".parse().unwrap(),
+        32,
+        "the SSH client of this session (SSH_CONNECTION)",
+    );
     let block = BlockSettings {
-        allow: Allowlist {
-            ssh_client: "198.51.100.77".parse().ok(),
-            ..Allowlist::default()
-        },
+        guard,
         ..BlockSettings::default()
     };
     let mut a = App::new(

@@ -2,7 +2,6 @@
 //! the UI state from the configuration, starts the pipeline on its own thread with the model
 //! observer attached, runs the UI loop on the main thread, and stops everything on quit.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,36 +16,18 @@ use crate::config::Config;
 use crate::engine::model::ModelConfig;
 use crate::pipeline::capture::CaptureEnd;
 use crate::pipeline::observer::Observer;
+use crate::respond::plan::BlockSettings;
+use crate::respond::responder::{MemoryResponder, Outcome, Responder};
 use crate::tui::app::App;
-use crate::tui::block::{ssh_client, Allowlist, BlockSettings};
 use crate::tui::effects;
 use crate::tui::incident_edit;
 use crate::tui::keymap::KeyMap;
-use crate::tui::responder::{MemoryResponder, Outcome, Responder};
 use crate::tui::shared::{ModelObserver, Shared};
 use crate::tui::terminal::{self, Channels};
 use crate::tui::theme::Theme;
 
 /// The bundled demo capture: 3000 packets over 7 s with alerts of ten categories.
 pub const DEMO_PCAP: &[u8] = include_bytes!("../../tests/fixtures/demo_attacks.pcap");
-
-/// Block settings from the configuration and the SSH environment.
-pub fn block_settings(c: &Config, env: &dyn Fn(&str) -> Option<String>) -> BlockSettings {
-    let ssh = ssh_client(
-        env("SSH_CONNECTION").as_deref(),
-        env("SSH_CLIENT").as_deref(),
-    );
-    BlockSettings {
-        firewall: c.actions.firewall_type,
-        timeout_secs: c.actions.default_action_timeout,
-        dry_run: c.response.dry_run,
-        allow: Allowlist {
-            ssh_client: ssh,
-            allow_local: false,
-            ranges: Vec::<(IpAddr, u8)>::new(),
-        },
-    }
-}
 
 /// The UI state a console run starts with.
 pub fn new_app(c: &Config, source: &str, live: bool) -> Result<App> {
@@ -57,7 +38,13 @@ pub fn new_app(c: &Config, source: &str, live: bool) -> Result<App> {
         env("NO_COLOR").is_some_and(|v| !v.is_empty()),
         env("TERM").as_deref(),
     );
-    let mut app = App::new(keymap, theme, block_settings(c, &env), source, live);
+    let mut app = App::new(
+        keymap,
+        theme,
+        BlockSettings::from_config(c, &env),
+        source,
+        live,
+    );
     if let Some(dir) = c
         .storage
         .pcap_log_path

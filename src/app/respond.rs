@@ -76,6 +76,10 @@ pub struct BlockArgs {
     /// (default: [response] confirm_within_secs).
     #[arg(long, value_name = "DURATION")]
     pub confirm_within: Option<String>,
+    /// Decide and audit, but change no firewall rule (whatever [response] dry_run says).
+    /// Exits non-zero when the guard refuses the address, naming why.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -237,7 +241,13 @@ fn block(a: &BlockArgs, config: &Config) -> anyhow::Result<()> {
     } else {
         ActionKind::Block
     };
-    let mut e = setup::enforcer(config, &config.storage.db_path)?;
+    let mut e = if a.dry_run {
+        let mut c = config.clone();
+        c.response.dry_run = true;
+        setup::enforcer(&c, &config.storage.db_path)?
+    } else {
+        setup::enforcer(config, &config.storage.db_path)?
+    };
     let req = Request {
         kind,
         addr: a.addr,
@@ -263,11 +273,26 @@ fn report_decision(d: &Decision) -> anyhow::Result<()> {
             }
         );
     }
-    if d.outcome.carried_out() {
+    if !d.write_errors.is_empty() {
+        bail!(
+            "{} ({}); {} record write(s) failed",
+            d.message,
+            d.outcome.as_str(),
+            d.write_errors.len()
+        )
+    } else if d.outcome.carried_out() {
         println!("{}", d.message);
         Ok(())
     } else {
         bail!("{} ({})", d.message, d.outcome.as_str())
+    }
+}
+
+/// Err when a write to the audit trail or the blocks table failed (e.g. while expiring).
+fn writes_ok(e: &crate::respond::enforcer::Enforcer) -> anyhow::Result<()> {
+    match e.write_failures() {
+        0 => Ok(()),
+        n => bail!("{n} audit-trail or blocks-table write(s) failed; those records are lost"),
     }
 }
 
@@ -302,7 +327,7 @@ fn blocks(cmd: BlocksCmd, config: &Config) -> anyhow::Result<()> {
                 Some(live) => println!("firewall holds {} element(s)", live.len()),
                 None => println!("(dry run: the firewall was not read)"),
             }
-            Ok(())
+            writes_ok(&e)
         }
         BlocksCmd::Flush => report_decision(&e.flush("cli", now)),
         BlocksCmd::Reconcile => {
@@ -317,7 +342,7 @@ fn blocks(cmd: BlocksCmd, config: &Config) -> anyhow::Result<()> {
                 eprintln!("  {ip}: {why}");
             }
             if r.failed.is_empty() {
-                Ok(())
+                writes_ok(&e)
             } else {
                 bail!("reconcile failed for {} block(s)", r.failed.len())
             }

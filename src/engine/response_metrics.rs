@@ -16,6 +16,8 @@ pub struct ResponseMetrics {
     pub by_outcome: BTreeMap<String, u64>,
     /// By action (`block`, `rate_limit`, `quarantine`, `reset`, …).
     pub by_action: BTreeMap<String, u64>,
+    /// Audit-trail or `blocks` table writes that failed (each one is a lost record).
+    pub write_failures: u64,
     latency_count: u64,
     latency_sum_ms: f64,
     latency_max_ms: f64,

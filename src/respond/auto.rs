@@ -83,6 +83,7 @@ pub struct ResponseObserver {
     worker: Option<JoinHandle<()>>,
     pub refused_full: u64,
     live: bool,
+    metrics: SharedMetrics,
 }
 
 /// The observers of a run that groups incidents: the incident tracker (saving to the
@@ -153,6 +154,7 @@ impl ResponseObserver {
             worker,
             refused_full: 0,
             live,
+            metrics: metrics.clone(),
         })
     }
 
@@ -240,7 +242,10 @@ impl ResponseObserver {
                     outcome: Outcome::Refused.as_str().into(),
                     ..ActionRecord::default()
                 };
-                let _ = audit::append(conn, &rec);
+                if let Err(e) = audit::append(conn, &rec) {
+                    response_metrics::update(&self.metrics, |m| m.write_failures += 1);
+                    eprintln!("response: the audit row of a refused action was lost: {e}");
+                }
             }
             eprintln!(
                 "response: queue full, {} {} not carried out (alert-only)",
@@ -348,6 +353,12 @@ fn worker(mut e: Enforcer, rx: &Receiver<Job>, notifier: Option<Notifier>) {
     let removed = e.shutdown(now_ns());
     if removed > 0 {
         eprintln!("response: removed {removed} temporary block(s) on exit");
+    }
+    if e.write_failures() > 0 {
+        eprintln!(
+            "response: {} audit-trail or blocks-table write(s) FAILED; those records are lost",
+            e.write_failures()
+        );
     }
     if let Some(n) = notifier {
         n.finish();

@@ -137,9 +137,13 @@ pub fn due(conn: &Connection, now: i64) -> rusqlite::Result<Vec<BlockRow>> {
     rows.collect()
 }
 
-pub fn deactivate(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute("UPDATE blocks SET active = 0 WHERE id = ?1", [id])?;
-    Ok(())
+/// Ends the block `id`; `false` when it was already ended (by another process).
+pub fn deactivate(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE blocks SET active = 0 WHERE id = ?1 AND active = 1",
+        [id],
+    )?;
+    Ok(n > 0)
 }
 
 /// Deactivates the active rows of `addr` (all kinds when `kind` is None); returns how many.

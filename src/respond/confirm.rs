@@ -81,7 +81,10 @@ impl Enforcer {
             let msg = format!("{ip} was not in the set after re-applying it");
             return self.finish(rec, Outcome::Failed, msg, 0);
         }
-        let _ = blocks::confirm(&self.conn, b.id, ends_after(now, full));
+        self.wrote(
+            "the blocks row",
+            blocks::confirm(&self.conn, b.id, ends_after(now, full)),
+        );
         let how_long = if full > 0 {
             format!("for {full} s")
         } else {

@@ -4,7 +4,13 @@
 //!
 //! Owned by one thread at a time (the CLI's main thread, the response worker, the console's
 //! effect thread); calls block on firewall commands and SQLite.
+//!
+//! Audit-trail and `blocks` writes never fail silently: each failure is counted
+//! (`write_failures`, and in the shared metrics for the status bar and the run summary) and
+//! named in the decision it belongs to (`Decision::write_errors`), which makes a CLI command
+//! exit non-zero. The audit trail is what a block is rebuilt from.
 
+use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
 
 use rusqlite::Connection;
@@ -66,6 +72,9 @@ pub struct Decision {
     pub commands: Vec<String>,
     /// The audit row, when it could be written.
     pub action_id: Option<i64>,
+    /// Audit-trail or `blocks` writes of this decision that failed (empty when all landed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub write_errors: Vec<String>,
 }
 
 pub struct Enforcer {
@@ -77,7 +86,13 @@ pub struct Enforcer {
     pub settings: EnforcerSettings,
     /// Every decision is counted here too, when set (EVE stats, the console's Overview).
     pub metrics: Option<SharedMetrics>,
+    /// Re-reads the guard's SSH peers before every action (`ss`); it must really run commands,
+    /// also in a dry run. None = the peers discovered at start only (tests).
+    pub probe: Option<Box<dyn Runner>>,
     ready: bool,
+    write_failures: Cell<u64>,
+    /// Write failures not yet reported in a decision.
+    pending_errors: RefCell<Vec<String>>,
 }
 
 const NS: i64 = 1_000_000_000;
@@ -98,7 +113,50 @@ impl Enforcer {
             conn,
             settings,
             metrics: None,
+            probe: None,
             ready: false,
+            write_failures: Cell::new(0),
+            pending_errors: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Refreshes the guard's SSH peers with `probe` before every action.
+    pub fn with_probe(mut self, probe: Box<dyn Runner>) -> Enforcer {
+        self.probe = Some(probe);
+        self
+    }
+
+    /// Audit-trail and `blocks` writes that failed since the enforcer was built.
+    pub fn write_failures(&self) -> u64 {
+        self.write_failures.get()
+    }
+
+    /// Counts and names a failed write (`what` says which), passing the value through.
+    pub(super) fn wrote<T>(&self, what: &str, r: rusqlite::Result<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.write_failures.set(self.write_failures.get() + 1);
+                self.pending_errors
+                    .borrow_mut()
+                    .push(format!("{what} could not be written: {e}"));
+                if let Some(m) = &self.metrics {
+                    response_metrics::update(m, |m| m.write_failures += 1);
+                }
+                None
+            }
+        }
+    }
+
+    /// The write failures not yet reported, for the decision being made.
+    pub(super) fn take_write_errors(&self) -> Vec<String> {
+        std::mem::take(&mut *self.pending_errors.borrow_mut())
+    }
+
+    /// Re-reads the SSH peers the guard protects (see `safety`); called before every action.
+    pub fn refresh_guard(&mut self) {
+        if let Some(p) = self.probe.as_mut() {
+            self.guard.refresh_sessions(p.as_mut());
         }
     }
 
@@ -112,8 +170,8 @@ impl Enforcer {
     }
 
     fn audit(&self, rec: &ActionRecord) -> Option<i64> {
-        // A failed audit write must not hide the decision; the caller still reports it.
-        audit::append(&self.conn, rec).ok()
+        // A failed audit write must not hide the decision; the decision names the failure.
+        self.wrote("the audit row", audit::append(&self.conn, rec))
     }
 
     pub(super) fn finish(
@@ -131,12 +189,19 @@ impl Enforcer {
         if let Some(m) = &self.metrics {
             response_metrics::update(m, |m| m.record(&rec.action, &rec.outcome));
         }
+        let write_errors = self.take_write_errors();
+        let message = if write_errors.is_empty() {
+            message
+        } else {
+            format!("{message}; WARNING: {}", write_errors.join("; "))
+        };
         Decision {
             outcome,
             message,
             secs,
             commands: rec.command.map(|c| vec![c]).unwrap_or_default(),
             action_id,
+            write_errors,
         }
     }
 
@@ -221,6 +286,7 @@ impl Enforcer {
     /// Whether an action on `addr` may run now: the never-block guard, then the caps and the
     /// circuit breaker. Err is the refusal to audit.
     pub(super) fn admit(&mut self, addr: IpAddr, now: i64, in_flight: usize) -> Result<(), String> {
+        self.refresh_guard();
         if let Some(why) = self.guard.verdict(addr) {
             return Err(format!("refused: {why}"));
         }
@@ -324,7 +390,7 @@ impl Enforcer {
             reason: req.reason.clone(),
             pending_secs: window.map(|_| secs),
         };
-        let _ = blocks::insert(&self.conn, &row);
+        self.wrote("the blocks row", blocks::insert(&self.conn, &row));
         let done = if req.kind == ActionKind::Block {
             "blocked"
         } else {
@@ -440,6 +506,29 @@ mod tests {
         assert_eq!(d.outcome, Outcome::Failed, "{d:?}");
         assert!(d.message.contains("not in the set"));
         assert_eq!(blocks::count_active(&e.conn, 1_000 * NS).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_lost_blocks_row_is_counted_and_named() {
+        let listing = r#"{"nftables":[{"set":{"name":"block4","elem":[{"elem":{"val":"198.51.100.4","timeout":3600,"expires":3599}}]}}]}"#;
+        let mut e = enforcer(listing);
+        e.conn
+            .execute_batch(
+                "CREATE TRIGGER lose BEFORE INSERT ON blocks \
+                 BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END;",
+            )
+            .unwrap();
+        let d = e.apply(&req("198.51.100.4"), 1_000 * NS, 0);
+        // The firewall holds the block; the record of it is what failed, and says so.
+        assert_eq!(d.outcome, Outcome::Executed, "{d:?}");
+        assert_eq!(d.write_errors.len(), 1, "{d:?}");
+        assert!(
+            d.message.contains("the blocks row could not be written"),
+            "{d:?}"
+        );
+        assert_eq!(e.write_failures(), 1);
+        // The audit row still landed.
+        assert!(d.action_id.is_some());
     }
 
     #[test]

@@ -52,13 +52,20 @@ impl Enforcer {
             (true, false) => Outcome::Executed,
         };
         rec.outcome = outcome.as_str().into();
-        let action_id = super::audit::append(&self.conn, &rec).ok();
+        let action_id = self.wrote("the audit row", super::audit::append(&self.conn, &rec));
+        let write_errors = self.take_write_errors();
+        let message = if write_errors.is_empty() {
+            message
+        } else {
+            format!("{message}; WARNING: {}", write_errors.join("; "))
+        };
         Decision {
             outcome,
             message,
             secs: 0,
             commands: rec.command.map(|c| vec![c]).unwrap_or_default(),
             action_id,
+            write_errors,
         }
     }
 
@@ -98,10 +105,13 @@ impl Enforcer {
         rec.exit_status = status;
         rec.output = Some(output);
         if ok && !self.dry_run() {
-            let _ = blocks::deactivate_addr(
-                &self.conn,
-                &addr.to_string(),
-                kind.map(ActionKind::as_str),
+            self.wrote(
+                "the blocks table",
+                blocks::deactivate_addr(
+                    &self.conn,
+                    &addr.to_string(),
+                    kind.map(ActionKind::as_str),
+                ),
             );
         }
         let msg = if ok {
@@ -140,7 +150,8 @@ impl Enforcer {
         rec.exit_status = status;
         rec.output = Some(output);
         let n = if ok && !self.dry_run() {
-            blocks::deactivate_all(&self.conn).unwrap_or(0)
+            self.wrote("the blocks table", blocks::deactivate_all(&self.conn))
+                .unwrap_or(0)
         } else {
             0
         };
@@ -199,8 +210,13 @@ impl Enforcer {
             }
             rec.ts = now;
             rec.outcome = outcome.as_str().into();
-            let _ = super::audit::append(&self.conn, &rec);
-            let _ = blocks::deactivate(&self.conn, b.id);
+            // Ended first: another enforcer on the same database (the console's and the
+            // response worker's) may expire the same row; only the one that ended it audits.
+            let ended = self.wrote("the blocks table", blocks::deactivate(&self.conn, b.id));
+            if ended == Some(false) {
+                continue;
+            }
+            self.wrote("the audit row", super::audit::append(&self.conn, &rec));
             if let Some(m) = &self.metrics {
                 crate::metrics::update(m, |m| m.record("expire", &rec.outcome));
             }

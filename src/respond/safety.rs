@@ -1,9 +1,24 @@
-//! Addresses nsm-tui must never block, and why: the SSH client of the session, the machine's
-//! own addresses, its default gateways, the DNS servers of resolv.conf, configured allowlist
-//! ranges, and private/local ranges unless enabled.
+//! Addresses nsm-tui must never block, and why: every established SSH peer of this host, the
+//! SSH client of the session, the machine's own addresses, its default gateways, the DNS
+//! servers of resolv.conf, configured allowlist ranges, and private/local ranges unless
+//! `allow_private` is set. This is the one guard: the console's block dialog, `nsm-tui block`,
+//! `reset`, quarantine, rate limit and automatic response all ask it.
 //!
 //! `Guard::verdict` is pure. `discover` gathers the protected addresses (environment,
-//! `ip -j addr`, `ip -j route`, resolv.conf) once, on the thread that builds the responder.
+//! `ip -j addr`, `ip -j route`, resolv.conf, `ss`) on the thread that builds the responder;
+//! `Guard::refresh_sessions` re-reads the SSH peers (`ss`) whenever a block is planned or
+//! enforced, never per packet.
+//!
+//! Why every sshd peer, and not only `SSH_CONNECTION`: the product is run as `sudo nsm-tui`
+//! over SSH, and sudo's default `env_reset` drops `SSH_CONNECTION` and `SSH_CLIENT`, so the
+//! variables cannot find the administrator. Walking up the process tree to the session's sshd
+//! breaks under `su`, tmux and screen (the console's parent is the tmux server, not the
+//! session). The kernel's socket table has no such gap: every established TCP connection owned
+//! by an `sshd` (or `sshd-session`) process is someone's SSH session on this host, including
+//! one opened after nsm-tui started, so all of them are protected. An attacker with a live SSH
+//! session is not blockable by address here; that is deliberate (lock them out with sshd, not
+//! with a firewall rule that could cut off the administrator too). The variables still count
+//! when present (e.g. without sudo).
 
 use std::net::IpAddr;
 
@@ -24,6 +39,54 @@ pub struct Guard {
     pub protected: Vec<Protected>,
     /// Permit private, loopback-free local ranges (RFC 1918, ULA, link-local).
     pub allow_private: bool,
+    /// Peers of this host's established SSH sessions (sshd's sockets), as last read.
+    pub ssh_peers: Vec<IpAddr>,
+}
+
+/// The command that lists established TCP sockets with their owning processes.
+pub fn ss_command() -> Cmd {
+    Cmd::new(&["ss", "-Htnp", "state", "established"])
+}
+
+fn socket_addr(s: &str) -> Option<IpAddr> {
+    // `10.0.0.2:51234`, `[2001:db8::1]:22`, `[::ffff:10.0.0.2]:22`, `[fe80::1%eth0]:22`.
+    let host = s.rsplit_once(':')?.0;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = host.split('%').next()?;
+    let ip: IpAddr = host.parse().ok()?;
+    Some(match ip {
+        IpAddr::V6(v) => v.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    })
+}
+
+/// Peers of established TCP sockets owned by an sshd process, from `ss -Htnp state
+/// established` output (`Recv-Q Send-Q Local:Port Peer:Port users:(("sshd",pid=..,fd=..))`).
+/// OpenSSH 9.8 and later name the per-session process `sshd-session`; both count.
+pub fn sshd_peers(ss_output: &str) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for line in ss_output.lines() {
+        let Some(at) = line.find("users:(") else {
+            continue;
+        };
+        let users = &line[at..];
+        let sshd = users
+            .split("((\"")
+            .chain(users.split(",(\""))
+            .skip(1)
+            .any(|p| p.starts_with("sshd\"") || p.starts_with("sshd-"));
+        if !sshd {
+            continue;
+        }
+        // The last two address columns before the process column are local and peer.
+        let cols: Vec<&str> = line[..at].split_whitespace().collect();
+        if let Some(ip) = cols.last().and_then(|c| socket_addr(c)) {
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    out
 }
 
 /// Parses `ADDR` or `ADDR/LEN`.
@@ -91,8 +154,23 @@ impl Guard {
         });
     }
 
+    /// Re-reads the established SSH peers with `ss` (through `runner`, which must really run
+    /// it). A failed read keeps the previous list, so a protected session stays protected.
+    pub fn refresh_sessions(&mut self, runner: &mut dyn Runner) {
+        let out = runner.run(&ss_command());
+        if out.ok() {
+            self.ssh_peers = sshd_peers(&out.stdout);
+        }
+    }
+
     /// Why `ip` must not be blocked, or `None` when it may be.
     pub fn verdict(&self, ip: IpAddr) -> Option<String> {
+        if self.ssh_peers.contains(&ip) {
+            return Some(format!(
+                "{ip} is the peer of an established SSH session to this host (sshd); blocking \
+                 it would cut off an administrator"
+            ));
+        }
         if let Some(p) = self
             .protected
             .iter()
@@ -110,7 +188,8 @@ impl Guard {
     }
 }
 
-/// The SSH client address from `SSH_CONNECTION` or `SSH_CLIENT` (both start with it).
+/// The SSH client address from `SSH_CONNECTION` or `SSH_CLIENT` (both start with it); the
+/// environment values, or `None` when unset (as under `sudo`).
 pub fn ssh_client(ssh_connection: Option<&str>, ssh_client: Option<&str>) -> Option<IpAddr> {
     [ssh_connection, ssh_client]
         .into_iter()
@@ -167,14 +246,16 @@ pub fn discover(
     let mut g = Guard {
         protected: Vec::new(),
         allow_private,
+        ssh_peers: Vec::new(),
     };
+    g.refresh_sessions(runner);
     let conn = env("SSH_CONNECTION");
     let client = env("SSH_CLIENT");
     if let Some(ip) = ssh_client(conn.as_deref(), client.as_deref()) {
         g.protect(
             ip,
             full(ip),
-            "the SSH client of this session (SSH_CONNECTION)",
+            "the SSH client of this session (SSH_CONNECTION); blocking it would cut you off",
         );
     }
     let out = runner.run(&Cmd::new(&["ip", "-j", "addr", "show"]));
@@ -196,6 +277,20 @@ pub fn discover(
         }
     }
     g
+}
+
+/// The guard for `config` on this machine: `discover` with the system's commands and
+/// resolv.conf, the `[response] allowlist` and `allow_private`. The console's block dialog and
+/// every enforcer are built from this one function.
+pub fn for_config(c: &crate::config::Config, env: &dyn Fn(&str) -> Option<String>) -> Guard {
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").ok();
+    discover(
+        &mut super::exec::SystemRunner::default(),
+        env,
+        resolv.as_deref(),
+        &c.response.allowlist,
+        c.response.allow_private,
+    )
 }
 
 fn full(ip: IpAddr) -> u8 {
@@ -242,6 +337,59 @@ mod tests {
         open.allow_private = true;
         assert_eq!(open.verdict("10.1.2.3".parse().unwrap()), None);
         assert!(open.verdict("127.0.0.1".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn sshd_peers_come_from_the_socket_table() {
+        let ss = "0      0      10.0.0.1:22     10.0.0.2:51234 users:((\"sshd\",pid=123,fd=4),(\"sshd\",pid=130,fd=4))\n\
+                  0      0      192.0.2.2:41916 203.0.113.80:443 users:((\"cargo\",pid=5731,fd=9))\n\
+                  0      0      [::ffff:10.0.0.1]:22 [::ffff:10.0.0.9]:4000 users:((\"sshd-session\",pid=9,fd=4))\n\
+                  0      0      [2001:db8::1]:22 [2001:db8::7]:5000 users:((\"sshd\",pid=9,fd=4))\n\
+                  0      0      10.0.0.1:22     10.0.0.2:51235 users:((\"sshd\",pid=124,fd=4))\n\
+                  0      0      10.0.0.1:5555   10.0.0.3:51235 users:((\"nc\",pid=124,fd=4),(\"xsshd\",pid=1,fd=3))\n\
+                  garbage line\n";
+        assert_eq!(
+            sshd_peers(ss),
+            vec![
+                "10.0.0.2".parse::<IpAddr>().unwrap(),
+                "10.0.0.9".parse().unwrap(),
+                "2001:db8::7".parse().unwrap()
+            ]
+        );
+        assert!(sshd_peers("").is_empty());
+    }
+
+    /// Answers `ss` with scripted text; everything else with nothing.
+    struct Ss(String);
+    impl Runner for Ss {
+        fn run(&mut self, cmd: &Cmd) -> crate::respond::exec::CmdOutput {
+            crate::respond::exec::CmdOutput {
+                status: Some(0),
+                stdout: if cmd.argv[0] == "ss" {
+                    self.0.clone()
+                } else {
+                    String::new()
+                },
+                stderr: String::new(),
+            }
+        }
+        fn is_live(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn ssh_peers_are_protected_without_the_environment_and_refreshed() {
+        let no_env = |_: &str| None;
+        let mut r = Ss(String::new());
+        let mut g = discover(&mut r, &no_env, None, &[], true);
+        let peer: IpAddr = "198.51.100.9".parse().unwrap();
+        assert_eq!(g.verdict(peer), None);
+        // A session opened after start is protected once the guard is refreshed.
+        r.0 = format!("0 0 192.0.2.5:22 {peer}:40000 users:((\"sshd\",pid=1,fd=4))\n");
+        g.refresh_sessions(&mut r);
+        let why = g.verdict(peer).expect("refused");
+        assert!(why.contains("SSH session"), "{why}");
     }
 
     #[test]

@@ -97,25 +97,16 @@ pub fn enforcer(config: &Config, db: &Path) -> anyhow::Result<Enforcer> {
         rate: config.actions.bandwidth_limit.clone(),
     };
     let backend = fw::backend(config.actions.firewall_type, &opts);
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").ok();
     let env = |k: &str| std::env::var(k).ok();
-    let guard = safety::discover(
-        &mut SystemRunner::default(),
-        &env,
-        resolv.as_deref(),
-        &r.allowlist,
-        r.allow_private,
-    );
+    let guard = safety::for_config(config, &env);
     let runner: Box<dyn Runner> = if r.dry_run {
         Box::new(DryRunner::default())
     } else {
         Box::new(SystemRunner::default())
     };
-    Ok(Enforcer::new(
-        backend,
-        runner,
-        guard,
-        conn,
-        settings(config),
-    ))
+    // The SSH peers are re-read before every action, by a runner that really runs `ss`.
+    Ok(
+        Enforcer::new(backend, runner, guard, conn, settings(config))
+            .with_probe(Box::new(SystemRunner::default())),
+    )
 }

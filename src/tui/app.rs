@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyEvent, KeyEventKind};
 
-use super::block::{BlockPlan, BlockSettings};
 use super::keymap::{Action, KeyMap};
 use super::theme::Theme;
 use super::view::FilteredView;
@@ -21,6 +20,7 @@ use crate::engine::model::{Incident, IncidentEdit, Model, Row};
 use crate::enrich::geoip::GeoIp;
 use crate::enrich::reputation::Status as ReputationStatus;
 use crate::metrics::SharedMetrics;
+use crate::respond::plan::{BlockPlan, BlockSettings};
 
 /// Seconds of traffic before an incident's first alert that an incident export includes.
 pub const INCIDENT_LOOKBACK_SECS: u64 = 10;

@@ -1,6 +1,7 @@
-//! The two dialogs: the block confirmation (address, exact firewall command, expiry, allowlist
+//! The two dialogs: the block confirmation (address, exact firewall command, expiry, guard
 //! verdict, dry-run notice) and the pcap export prompt (what to write and the file name).
-//! Drawn on the UI thread.
+//! Drawn on the UI thread. A dialog is as tall as its wrapped text, and its key line is drawn
+//! on its own last row, so it is never cut off (a too-long text is cut above it instead).
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -8,9 +9,9 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, ExportInput, ExportScope, INCIDENT_LOOKBACK_SECS};
-use super::block::BlockPlan;
 use super::fmt;
 use crate::engine::model::Model;
+use crate::respond::plan::BlockPlan;
 
 fn expiry(secs: u64) -> String {
     match secs {
@@ -21,20 +22,43 @@ fn expiry(secs: u64) -> String {
     }
 }
 
-fn popup(f: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, app: &App) {
+/// Draws `lines` (wrapped) above `keys` in a bordered box sized to fit, centred in `area`.
+fn popup(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    keys: Line<'static>,
+    app: &App,
+) {
     let w = area.width.saturating_sub(4).min(90);
-    let h = u16::try_from(lines.len() + 4).unwrap_or(u16::MAX);
+    let body = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let inner_w = w.saturating_sub(2).max(1);
+    let body_rows = u16::try_from(body.line_count(inner_w)).unwrap_or(u16::MAX);
+    // Borders, the body, a blank row and the key line.
+    let h = body_rows.saturating_add(4);
     let r = fmt::centered(area, w, h);
     f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(app.theme.accent())
-                .title(Line::styled(title.to_string(), app.theme.title())),
-        ),
-        r,
-    );
+    let frame = Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.accent())
+        .title(Line::styled(title.to_string(), app.theme.title()));
+    let inner = frame.inner(r);
+    f.render_widget(frame, r);
+    if inner.height == 0 {
+        return;
+    }
+    let keys_row = Rect {
+        y: inner.y + inner.height - 1,
+        height: 1,
+        ..inner
+    };
+    let body_area = Rect {
+        height: inner.height.saturating_sub(2),
+        ..inner
+    };
+    f.render_widget(body, body_area);
+    f.render_widget(Paragraph::new(keys), keys_row);
 }
 
 pub fn render_confirm(f: &mut Frame, app: &App, plan: &BlockPlan, area: Rect) {
@@ -47,7 +71,15 @@ pub fn render_confirm(f: &mut Frame, app: &App, plan: &BlockPlan, area: Rect) {
         Line::from(format!("Reason:    {}", plan.reason)),
         Line::from("Command:"),
         Line::styled(format!("  {}", plan.command_line()), th.accent()),
-        Line::from(format!("Expires:   {}", expiry(plan.timeout_secs))),
+        Line::from(format!(
+            "Expires:   {}{}",
+            expiry(plan.timeout_secs),
+            if plan.timeout_secs > 0 && plan.escalates {
+                "; longer for a repeat offender"
+            } else {
+                ""
+            }
+        )),
     ];
     match &plan.refused {
         Some(why) => lines.push(Line::styled(
@@ -65,13 +97,12 @@ pub fn render_confirm(f: &mut Frame, app: &App, plan: &BlockPlan, area: Rect) {
             th.warning(),
         ));
     }
-    lines.push(Line::from(""));
-    lines.push(if plan.refused.is_some() {
-        Line::styled("[esc] close", th.dim())
+    let keys = if plan.refused.is_some() {
+        Line::styled("[esc] close (the refusal is recorded)", th.dim())
     } else {
         Line::styled("[y/enter] block   [n/esc] cancel", th.title())
-    });
-    popup(f, area, " Block source address? ", lines, app);
+    };
+    popup(f, area, " Block source address? ", lines, keys, app);
 }
 
 fn count(app: &App, m: &Model, e: &ExportInput, s: ExportScope) -> String {
@@ -114,6 +145,6 @@ pub fn render_export(f: &mut Frame, app: &App, m: &Model, e: &ExportInput, area:
         Span::styled(e.path.clone(), th.accent()),
         Span::styled("▏", th.accent()),
     ]));
-    lines.push(Line::styled("[enter] write   [esc] cancel", th.title()));
-    popup(f, area, " Write pcap ", lines, app);
+    let keys = Line::styled("[enter] write   [esc] cancel", th.title());
+    popup(f, area, " Write pcap ", lines, keys, app);
 }

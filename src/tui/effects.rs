@@ -11,12 +11,12 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::app::ExportWhat;
-use super::block::BlockPlan;
 use super::incident_edit::IncidentWriter;
-use super::responder::{Outcome, Responder};
 use super::shared::Shared;
 use crate::engine::frame::RawFrame;
 use crate::engine::model::{IncidentEdit, Model};
+use crate::respond::plan::BlockPlan;
+use crate::respond::responder::{Outcome, Responder};
 
 /// Jobs and outcomes queued between the UI and the executor; a person cannot queue more.
 const QUEUE: usize = 32;
@@ -86,7 +86,9 @@ fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Start the executor; it ends when the job sender is dropped.
+/// Start the executor; it ends when the job sender is dropped. Between jobs it lets the
+/// responder expire blocks once a second; at the end it asks it to clean up (temporary blocks)
+/// and prints what it says on stderr (the run summary).
 pub fn spawn(
     shared: Arc<Shared>,
     mut responder: Box<dyn Responder>,
@@ -98,7 +100,15 @@ pub fn spawn(
     let join = std::thread::Builder::new()
         .name("console-effects".into())
         .spawn(move || {
-            for job in job_rx {
+            loop {
+                let job = match job_rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                    Ok(job) => job,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        responder.tick(now_secs());
+                        continue;
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                };
                 let done = match job {
                     Job::Block(plan) => Done {
                         was_block: true,
@@ -121,6 +131,9 @@ pub fn spawn(
                 if done_tx.send(done).is_err() {
                     break;
                 }
+            }
+            if let Some(summary) = responder.finish(now_secs()) {
+                eprintln!("{summary}");
             }
         })?;
     Ok((job_tx, done_rx, join))

@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use super::responder::Outcome;
 use crate::engine::incident::IncidentState;
 use crate::engine::model::IncidentEdit;
+use crate::respond::responder::Outcome;
 use crate::store::incidents;
 
 /// Writes one edit to incident `id`; the outcome goes to the status bar.

@@ -6,7 +6,6 @@
 //! effect executor (its own thread).
 
 pub mod app;
-pub mod block;
 pub mod detail;
 pub mod dialog;
 pub mod draw;
@@ -20,7 +19,6 @@ pub mod keymap;
 pub mod overlay_keys;
 pub mod overview;
 pub mod packets;
-pub mod responder;
 pub mod shared;
 pub mod status;
 pub mod terminal;

@@ -11,9 +11,9 @@ use crossterm::event::{KeyCode, KeyEvent};
 use super::app::{
     App, Effect, ExportInput, ExportScope, ExportWhat, FilterInput, Overlay, INCIDENT_LOOKBACK_SECS,
 };
-use super::block::BlockPlan;
 use crate::engine::filter;
 use crate::engine::model::IncidentEdit;
+use crate::respond::plan::BlockPlan;
 
 /// Longest note the console takes.
 const MAX_NOTE_CHARS: usize = 500;
@@ -86,6 +86,15 @@ impl App {
             KeyCode::Char('y' | 'Y') | KeyCode::Enter if plan.refused.is_none() => {
                 self.pending_actions += 1;
                 self.report(format!("block of {} requested…", plan.addr), true);
+                vec![Effect::Block(plan)]
+            }
+            // A refused attempt is recorded like any other decision when its dialog closes.
+            KeyCode::Char('y' | 'Y' | 'n' | 'N' | 'q') | KeyCode::Esc | KeyCode::Enter
+                if plan.refused.is_some() =>
+            {
+                let why = plan.refused.clone().unwrap_or_default();
+                self.pending_actions += 1;
+                self.report(format!("not blocked: {why}"), false);
                 vec![Effect::Block(plan)]
             }
             KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc | KeyCode::Enter => {

@@ -1,4 +1,5 @@
-//! The status bar (two lines at the top): source and state, packet and bit rates with a
+//! The status bar (two lines at the top): source and state, whether responses are live or a
+//! dry run, failed audit-trail writes when there are any, packet and bit rates with a
 //! sparkline, totals, alerts by severity, and every drop counter in a warning colour when it
 //! is not zero, and AbuseIPDB's pending checks and remaining quota when a key is set. Also the
 //! footer line: the last outcome, or key hints from the keymap.
@@ -37,6 +38,12 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         Span::raw(fmt::clip(&app.source, 28)),
         Span::raw(" "),
         Span::styled(format!("[{}]", state(app, m)), th.accent()),
+        // Whether `b` and automatic response change the firewall, shown at all times.
+        if app.block.dry_run {
+            Span::styled(" [DRY RUN]", th.warning())
+        } else {
+            Span::styled(" [RESPONSE LIVE]", th.error())
+        },
         Span::raw(format!(
             " {} pkt/s {} ",
             fmt::count(pps),
@@ -71,6 +78,16 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
     for (name, n) in drops {
         let style = if n > 0 { th.warning() } else { th.dim() };
         spans.push(Span::styled(format!("{name} {} ", fmt::count(n)), style));
+    }
+    let lost = app
+        .response
+        .as_ref()
+        .map_or(0, |r| crate::metrics::snapshot(r).write_failures);
+    if lost > 0 {
+        spans.push(Span::styled(
+            format!("│ AUDIT WRITES FAILED {} ", fmt::count(lost)),
+            th.error(),
+        ));
     }
     if let Some(rep) = &app.reputation {
         let s = rep.snapshot();

@@ -3,7 +3,7 @@
 //!
 //! Called on the console's effect thread, never on the UI thread (blocking runs commands).
 
-use super::block::BlockPlan;
+use super::plan::BlockPlan;
 
 /// What happened to a request, for the status bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,8 +14,18 @@ pub struct Outcome {
 
 /// Carries out (or records) a block the user confirmed.
 pub trait Responder: Send {
-    /// `now_secs` is wall-clock seconds since the epoch, read by the caller.
+    /// `now_secs` is wall-clock seconds since the epoch, read by the caller. A refused plan
+    /// is passed too, so the refusal is recorded like any other decision.
     fn block(&mut self, plan: &BlockPlan, now_secs: i64) -> Outcome;
+
+    /// Called about once a second: ends blocks whose time is up.
+    fn tick(&mut self, _now_secs: i64) {}
+
+    /// Called once when the console ends: removes temporary blocks unless
+    /// `keep_blocks_on_exit`; returns a line for the run summary, if there is anything to say.
+    fn finish(&mut self, _now_secs: i64) -> Option<String> {
+        None
+    }
 }
 
 /// Keeps requests in memory; for tests and for runs without a database.
