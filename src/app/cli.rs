@@ -12,14 +12,24 @@ use crate::config::Config;
     name = "nsm-tui",
     version,
     about = "Network security monitoring for the terminal: capture, decode, detect, respond",
-    after_help = "Examples:\n  sudo nsm-tui --headless -i eth0 -f 'not port 22'\n  nsm-tui read capture.pcapng --eve alerts.json\n  nsm-tui config --print"
+    after_help = "Examples:\n  sudo nsm-tui --headless -i eth0 -f 'not port 22'\n  nsm-tui read capture.pcapng --eve alerts.json\n  nsm-tui config --print",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
+    /// Configuration file (default: ./nsm-tui.toml, then /etc/nsm-tui/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Live capture without the console: EVE, SQLite and pcap outputs plus a stats line.
     #[arg(long)]
     pub headless: bool,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    #[command(flatten)]
+    pub detect: DetectArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -30,6 +40,12 @@ pub enum Command {
     Read {
         /// The capture file, or `-` for standard input.
         file: PathBuf,
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[command(flatten)]
+        outputs: OutputArgs,
+        #[command(flatten)]
+        detect: DetectArgs,
     },
     /// Write a reproducible synthetic capture (TCP sessions with HTTP, DNS, UDP, ICMP and a
     /// share of attacks: scans, brute force, injections, DNS tunnelling, a SYN flood).
@@ -60,8 +76,15 @@ pub enum Command {
         /// Replay as fast as possible.
         #[arg(long)]
         fast: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[command(flatten)]
+        outputs: OutputArgs,
+        #[command(flatten)]
+        detect: DetectArgs,
     },
-    /// Open the console on the bundled attack capture: no root, no interface, no downloads.
+    /// Open the console on the bundled attack capture: no root, no interface, no downloads;
+    /// nothing is written unless --db or --pcap-log asks for it.
     Demo {
         /// Replay N times faster than captured.
         #[arg(long, value_name = "N", conflicts_with = "fast")]
@@ -69,82 +92,113 @@ pub enum Command {
         /// Replay as fast as possible.
         #[arg(long)]
         fast: bool,
+        #[command(flatten)]
+        outputs: OutputArgs,
+        #[command(flatten)]
+        detect: DetectArgs,
     },
     #[command(flatten)]
     Respond(super::respond::RespondCmd),
-    /// Show or check the configuration.
+    /// Show or check the configuration (with the same flags as a live run applied).
     Config {
         /// Print the effective configuration (secrets masked).
         #[arg(long)]
         print: bool,
+        #[command(flatten)]
+        capture: CaptureArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[command(flatten)]
+        outputs: OutputArgs,
+        #[command(flatten)]
+        detect: DetectArgs,
     },
 }
 
-/// Options shared by every mode.
-#[derive(Debug, Args, Default)]
-pub struct GlobalArgs {
-    /// Configuration file (default: ./nsm-tui.toml, then /etc/nsm-tui/config.toml).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
+/// Live capture settings (the console and `--headless`).
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Capture")]
+pub struct CaptureArgs {
     /// Capture interface (`any` for all; default: the default route's interface).
-    #[arg(short = 'i', long = "interface", global = true, value_name = "IFACE")]
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interface: Option<String>,
     /// BPF capture filter, e.g. 'tcp port 80' or 'not port 22'.
-    #[arg(short = 'f', long = "filter", global = true, value_name = "BPF")]
+    #[arg(short = 'f', long = "filter", value_name = "BPF")]
     pub filter: Option<String>,
     /// Bytes captured per packet.
-    #[arg(long, global = true)]
+    #[arg(long, value_name = "BYTES")]
     pub snaplen: Option<u32>,
     /// Do not put the interface into promiscuous mode.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_promisc: bool,
     /// Kernel capture buffer in MiB.
-    #[arg(long, global = true, value_name = "MIB")]
+    #[arg(long, value_name = "MIB")]
     pub buffer_size: Option<u32>,
+}
+
+/// How much to analyse, with how many threads.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
     /// Analysis worker threads (default: cores - 1, at least 1).
-    #[arg(long, global = true)]
+    #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     /// Stop after this many packets.
-    #[arg(short = 'c', long = "count", global = true, value_name = "N")]
+    #[arg(short = 'c', long = "count", value_name = "N")]
     pub count: Option<u64>,
     /// Stop after this many seconds (capture time when reading a file).
-    #[arg(long, global = true, value_name = "SECS")]
+    #[arg(long, value_name = "SECS")]
     pub duration: Option<u64>,
+}
+
+/// Where the run's results go.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Outputs")]
+pub struct OutputArgs {
     /// EVE JSON output file, or `-` for standard output.
-    #[arg(long, global = true, value_name = "PATH|-")]
+    #[arg(long, value_name = "PATH|-")]
     pub eve: Option<String>,
     /// SQLite database file.
-    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_db")]
+    #[arg(long, value_name = "PATH", conflicts_with = "no_db")]
     pub db: Option<PathBuf>,
     /// Do not write a database.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_db: bool,
     /// Store alerts and flows but not one row per packet.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_packet_rows: bool,
     /// Log every captured packet to this pcap file.
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        conflicts_with = "no_pcap_log"
-    )]
+    #[arg(long, value_name = "PATH", conflicts_with = "no_pcap_log")]
     pub pcap_log: Option<PathBuf>,
     /// Do not log packets to pcap.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_pcap_log: bool,
+}
+
+/// What detection uses besides the built-in detectors.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Detection")]
+pub struct DetectArgs {
     /// Directory of signature files (every *.json in it).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub signatures: Option<PathBuf>,
     /// Blocklist file or directory of IP/CIDR lists (repeatable; adds to `[enrich] blocklists`).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub blocklist: Vec<PathBuf>,
     /// GeoIP database (.mmdb: GeoLite2 or DB-IP City/Country) instead of the configured one.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub geoip: Option<PathBuf>,
 }
 
-impl GlobalArgs {
+/// The database a response or incident command reads and changes.
+#[derive(Debug, Args, Default, Clone)]
+pub struct DbArgs {
+    /// SQLite database file (default: [storage] db_path).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub db: Option<PathBuf>,
+}
+
+impl CaptureArgs {
     /// Apply the flags that were given on top of the loaded configuration.
     pub fn apply(&self, c: &mut Config) {
         if let Some(i) = &self.interface {
@@ -162,6 +216,12 @@ impl GlobalArgs {
         if let Some(b) = self.buffer_size {
             c.sniffer.buffer_size_mb = b;
         }
+    }
+}
+
+impl LimitArgs {
+    /// Apply the flags that were given on top of the loaded configuration.
+    pub fn apply(&self, c: &mut Config) {
         if let Some(w) = self.workers {
             c.sniffer.workers = w;
         }
@@ -171,6 +231,12 @@ impl GlobalArgs {
         if let Some(d) = self.duration {
             c.sniffer.capture_duration = d;
         }
+    }
+}
+
+impl OutputArgs {
+    /// Apply the flags that were given on top of the loaded configuration.
+    pub fn apply(&self, c: &mut Config) {
         if let Some(e) = &self.eve {
             c.output.eve_path = Some(PathBuf::from(e));
         }
@@ -191,6 +257,12 @@ impl GlobalArgs {
         if self.no_pcap_log {
             c.storage.pcap_log_enabled = false;
         }
+    }
+}
+
+impl DetectArgs {
+    /// Apply the flags that were given on top of the loaded configuration.
+    pub fn apply(&self, c: &mut Config) {
         if let Some(s) = &self.signatures {
             c.detector.signatures_dir = s.clone();
         }
@@ -198,6 +270,72 @@ impl GlobalArgs {
         if let Some(g) = &self.geoip {
             c.geoip.city_db = g.clone();
             c.geoip.enabled = true;
+        }
+    }
+}
+
+impl DbArgs {
+    /// Apply the flag that was given on top of the loaded configuration.
+    pub fn apply(&self, c: &mut Config) {
+        if let Some(db) = &self.db {
+            c.storage.db_path = db.clone();
+            c.storage.db_enabled = true;
+        }
+    }
+}
+
+impl Cli {
+    /// Apply the flags of the chosen command on top of the loaded configuration
+    /// (CLI > environment > file > defaults).
+    pub fn apply(&self, c: &mut Config) {
+        match &self.command {
+            None => {
+                self.capture.apply(c);
+                self.limits.apply(c);
+                self.outputs.apply(c);
+                self.detect.apply(c);
+            }
+            Some(Command::Config {
+                capture,
+                limits,
+                outputs,
+                detect,
+                ..
+            }) => {
+                capture.apply(c);
+                limits.apply(c);
+                outputs.apply(c);
+                detect.apply(c);
+            }
+            Some(
+                Command::Read {
+                    limits,
+                    outputs,
+                    detect,
+                    ..
+                }
+                | Command::Replay {
+                    limits,
+                    outputs,
+                    detect,
+                    ..
+                },
+            ) => {
+                limits.apply(c);
+                outputs.apply(c);
+                detect.apply(c);
+            }
+            Some(Command::Demo {
+                outputs, detect, ..
+            }) => {
+                outputs.apply(c);
+                detect.apply(c);
+                // The demo writes nothing unless asked to.
+                c.storage.db_enabled = outputs.db.is_some();
+                c.storage.pcap_log_enabled = outputs.pcap_log.is_some();
+            }
+            Some(Command::Respond(r)) => r.db().apply(c),
+            Some(Command::Generate { .. }) => {}
         }
     }
 }

@@ -15,12 +15,12 @@ use out::{out, outln};
 
 /// Runs the command `cli` names, after loading the configuration it points to.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
-    let loaded = crate::config::load(cli.global.config.as_deref(), &crate::config::process_env)?;
+    let loaded = crate::config::load(cli.config.as_deref(), &crate::config::process_env)?;
     let mut config = loaded.config;
-    cli.global.apply(&mut config);
+    cli.apply(&mut config);
     config.validate()?;
     match cli.command {
-        Some(Command::Read { file }) => run::read(&file, &config),
+        Some(Command::Read { file, .. }) => run::read(&file, &config),
         Some(Command::Generate {
             out,
             packets,
@@ -39,7 +39,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             outln!("wrote {n} packets to {}", out.display());
             Ok(())
         }
-        Some(Command::Config { print }) => {
+        Some(Command::Config { print, .. }) => {
             if print {
                 if let Some(src) = &loaded.source {
                     outln!(
@@ -55,13 +55,12 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some(Command::Replay { file, speed, fast }) => {
+        Some(Command::Replay {
+            file, speed, fast, ..
+        }) => {
             console::replay(&file, console::speed(speed, fast), &config)
         }
-        Some(Command::Demo { speed, fast }) => {
-            // The demo writes nothing unless asked to.
-            config.storage.db_enabled = cli.global.db.is_some();
-            config.storage.pcap_log_enabled = cli.global.pcap_log.is_some();
+        Some(Command::Demo { speed, fast, .. }) => {
             console::demo(console::speed(speed, fast), &config)
         }
         Some(Command::Respond(cmd)) => respond::run(cmd, &config),

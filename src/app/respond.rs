@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 
+use super::cli::DbArgs;
 use crate::config::Config;
 use crate::respond::audit;
 use crate::respond::enforcer::{Decision, Request};
@@ -21,9 +22,19 @@ pub enum RespondCmd {
     /// Block an address now ([response] dry_run decides whether the firewall is touched).
     Block(BlockArgs),
     /// Keep a block made with --confirm-within: re-apply it for its full duration.
-    Confirm { addr: IpAddr },
+    Confirm {
+        /// The blocked address to keep blocked.
+        addr: IpAddr,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Remove an address from every nsm-tui set.
-    Unblock { addr: IpAddr },
+    Unblock {
+        /// The address to unblock.
+        addr: IpAddr,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// End this host's TCP connections to and from an address now (`ss -K`; Linux, needs
     /// CONFIG_INET_DIAG_DESTROY). Pair it with `block` so the address cannot reconnect.
     Reset(ResetArgs),
@@ -31,16 +42,22 @@ pub enum RespondCmd {
     Blocks {
         #[command(subcommand)]
         cmd: BlocksCmd,
+        #[command(flatten)]
+        db: DbArgs,
     },
     /// Incidents: alerts grouped by source and category.
     Incidents {
         #[command(subcommand)]
         cmd: IncidentsCmd,
+        #[command(flatten)]
+        db: DbArgs,
     },
     /// Check the audit trail's hash chain.
     Audit {
         #[command(subcommand)]
         cmd: AuditCmd,
+        #[command(flatten)]
+        db: DbArgs,
     },
     /// Summary of incidents, alerts and responses.
     Report(ReportArgs),
@@ -49,11 +66,31 @@ pub enum RespondCmd {
         /// Only `json` for now.
         #[arg(long, default_value = "json")]
         format: String,
+        #[command(flatten)]
+        db: DbArgs,
     },
+}
+
+impl RespondCmd {
+    /// The database flag of whichever command this is.
+    pub fn db(&self) -> &DbArgs {
+        match self {
+            RespondCmd::Block(a) => &a.db,
+            RespondCmd::Reset(a) => &a.db,
+            RespondCmd::Report(a) => &a.db,
+            RespondCmd::Confirm { db, .. }
+            | RespondCmd::Unblock { db, .. }
+            | RespondCmd::Blocks { db, .. }
+            | RespondCmd::Incidents { db, .. }
+            | RespondCmd::Audit { db, .. }
+            | RespondCmd::Export { db, .. } => db,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct BlockArgs {
+    /// The address to block.
     pub addr: IpAddr,
     /// Duration: 90, 90s, 15m, 1h, 2d (default: [actions] default_action_timeout, escalated
     /// for repeat offenders).
@@ -80,10 +117,13 @@ pub struct BlockArgs {
     /// Exits non-zero when the guard refuses the address, naming why.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ResetArgs {
+    /// The address whose connections end.
     pub addr: IpAddr,
     /// Why, for the audit trail.
     #[arg(long, default_value = "manual reset from the command line")]
@@ -91,12 +131,15 @@ pub struct ResetArgs {
     /// Incident this action belongs to.
     #[arg(long)]
     pub incident: Option<i64>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BlocksCmd {
     /// Active blocks as recorded and as the firewall holds them.
     List {
+        /// text or json.
         #[arg(long, default_value = "text")]
         format: String,
     },
@@ -108,24 +151,32 @@ pub enum BlocksCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentsCmd {
+    /// Every stored incident, oldest first.
     List {
+        /// text or json.
         #[arg(long, default_value = "text")]
         format: String,
     },
+    /// One incident with its alerts, notes and actions.
     Show {
+        /// The incident's id (as `list` and the console show it).
         id: i64,
     },
     /// Mark an incident acknowledged.
     Ack {
+        /// The incident's id.
         id: i64,
     },
     /// Mark an incident resolved.
     Resolve {
+        /// The incident's id.
         id: i64,
     },
     /// Append a note to an incident.
     Note {
+        /// The incident's id.
         id: i64,
+        /// The note (one line).
         text: String,
     },
 }
@@ -144,6 +195,8 @@ pub struct ReportArgs {
     /// text or json.
     #[arg(long, default_value = "text")]
     pub format: String,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d`.
@@ -167,7 +220,7 @@ pub fn run(cmd: RespondCmd, config: &Config) -> anyhow::Result<()> {
     let db = config.storage.db_path.clone();
     match cmd {
         RespondCmd::Block(a) => block(&a, config),
-        RespondCmd::Confirm { addr } => {
+        RespondCmd::Confirm { addr, .. } => {
             let mut e = setup::enforcer(config, &db)?;
             report_decision(&e.confirm(addr, "cli", now_ns()))
         }
@@ -182,14 +235,15 @@ pub fn run(cmd: RespondCmd, config: &Config) -> anyhow::Result<()> {
             };
             report_decision(&e.reset(&req, now_ns(), 0))
         }
-        RespondCmd::Unblock { addr } => {
+        RespondCmd::Unblock { addr, .. } => {
             let mut e = setup::enforcer(config, &db)?;
             report_decision(&e.remove(addr, None, "cli", now_ns()))
         }
-        RespondCmd::Blocks { cmd } => blocks(cmd, config),
-        RespondCmd::Incidents { cmd } => super::incidents::run(cmd, &setup::open_db(&db)?),
+        RespondCmd::Blocks { cmd, .. } => blocks(cmd, config),
+        RespondCmd::Incidents { cmd, .. } => super::incidents::run(cmd, &setup::open_db(&db)?),
         RespondCmd::Audit {
             cmd: AuditCmd::Verify,
+            ..
         } => {
             let conn = setup::open_db(&db)?;
             let v = audit::verify(&conn)?;
@@ -212,7 +266,7 @@ pub fn run(cmd: RespondCmd, config: &Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        RespondCmd::Export { format } => {
+        RespondCmd::Export { format, .. } => {
             if format != "json" {
                 bail!("--format {format:?}: only json is supported");
             }
