@@ -57,7 +57,11 @@ pub fn need_root() -> bool {
 #[track_caller]
 pub fn shared_data() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    prerequisite(p.join("pcaps").is_dir(), "the shared capture corpus ../shared/data").then_some(p)
+    prerequisite(
+        p.join("pcaps").is_dir(),
+        "the shared capture corpus ../shared/data",
+    )
+    .then_some(p)
 }
 
 /// Every capture file under `dir`, sorted, recursively.
