@@ -49,11 +49,15 @@ fn frame_counts_match_tcpdump_on_every_shared_capture() {
             ));
         }
     }
-    println!(
-        "compared {compared} captures; {} not compared because tcpdump cannot read them:\n{}",
+    common::note(&format!(
+        "capture_counts: compared {compared} captures; {} not compared because tcpdump cannot \
+         read them{}",
         unreadable.len(),
-        unreadable.join("\n")
-    );
+        unreadable
+            .iter()
+            .map(|f| format!("\n  {f}"))
+            .collect::<String>()
+    ));
     assert!(compared > 300, "only {compared} captures compared");
     assert!(
         mismatches.is_empty(),

@@ -322,9 +322,12 @@ fn every_linktype_capture_decodes_its_ip_packets() {
             f.display()
         );
     }
-    println!(
-        "{} captures not compared with tcpdump, which cannot read them:\n{}",
+    common::note(&format!(
+        "read_cli: {} link-type captures not compared with tcpdump, which cannot read them{}",
         uncounted.len(),
-        uncounted.join("\n")
-    );
+        uncounted
+            .iter()
+            .map(|f| format!("\n  {f}"))
+            .collect::<String>()
+    ));
 }
