@@ -1,6 +1,7 @@
 //! The decoder over the shared capture corpus: every frame of every capture under
 //! `pcaps/linktypes/` and `pcaps/malformed/` decodes without panicking, and specific captures
-//! decode to what tcpdump shows in them. Skips when the shared data is absent.
+//! decode to what tcpdump shows in them. Without the shared data they skip with a note, or fail
+//! under CI and `NSM_TUI_REQUIRE_ALL=1`.
 mod common;
 
 use std::collections::BTreeMap;
@@ -33,14 +34,15 @@ fn decode_file(path: &Path) -> Vec<(RawFrame, Decoded)> {
     out
 }
 
+#[track_caller]
 fn pcaps() -> Option<PathBuf> {
     common::shared_data().map(|d| d.join("pcaps"))
 }
 
+#[track_caller]
 fn decoded(rel: &str) -> Option<Vec<Decoded>> {
     let path = pcaps()?.join(rel);
-    if !path.exists() {
-        eprintln!("note: {} is absent; skipping", path.display());
+    if !common::prerequisite(path.is_file(), &format!("the shared capture pcaps/{rel}")) {
         return None;
     }
     let all: Vec<Decoded> = decode_file(&path).into_iter().map(|(_, d)| d).collect();
@@ -184,7 +186,14 @@ fn cooked_captures_decode_ip() {
 fn raw_null_and_ipv6_captures_decode_ip() {
     let Some(root) = pcaps() else { return };
     for dir in ["raw", "null", "ipv6"] {
-        for file in common::captures_under(&root.join("linktypes").join(dir)) {
+        let files = common::captures_under(&root.join("linktypes").join(dir));
+        if !common::prerequisite(
+            !files.is_empty(),
+            &format!("the shared captures under pcaps/linktypes/{dir}"),
+        ) {
+            return;
+        }
+        for file in files {
             let ds: Vec<Decoded> = decode_file(&file).into_iter().map(|(_, d)| d).collect();
             if file.ends_with("null/loopback.pcap") {
                 // Despite its folder, this one is Ethernet carrying the 0x9000 loopback protocol.

@@ -274,6 +274,20 @@ fn attacks_fire_the_expected_categories_and_benign_captures_stay_quiet() {
         "web_attacks/http_dvwa_clearlogin.pcapng",
     ]);
     files.dedup();
+    let absent: Vec<&str> = files
+        .iter()
+        .copied()
+        .filter(|f| !pcaps.join(f).is_file())
+        .collect();
+    if !common::prerequisite(
+        absent.is_empty(),
+        &format!("the shared captures {absent:?} under pcaps/"),
+    ) || !common::prerequisite(
+        !common::captures_under(&pcaps.join("benign")).is_empty(),
+        "the shared benign captures under pcaps/benign",
+    ) {
+        return;
+    }
     let mut failures = Vec::new();
     let mut table = Vec::new();
     let mut results = BTreeMap::new();

@@ -1,6 +1,7 @@
 //! GeoIP: lookups in `.mmdb` files written by the test (GeoLite2 City layout, ASN layout,
 //! ip-location-db layout), scope labels, the cache bound, missing and corrupt files, and the
 //! bundled country database.
+mod common;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -206,8 +207,13 @@ fn missing_and_corrupt_files_are_errors_naming_the_path() {
 #[test]
 fn bundled_country_database_answers() {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(nsm_tui::enrich::geoip::BUNDLED_DB);
-    if !p.is_file() {
-        eprintln!("note: {} absent; skipping", p.display());
+    if !common::prerequisite(
+        p.is_file(),
+        &format!(
+            "the bundled GeoIP database {}",
+            nsm_tui::enrich::geoip::BUNDLED_DB
+        ),
+    ) {
         return;
     }
     let g = GeoIp::open(&p, None).unwrap();

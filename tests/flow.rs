@@ -1,10 +1,10 @@
 //! The flow table over real captures: Community ID against the spec's published value,
 //! orientation and TCP states against what the capture is known to contain, and packet/byte
 //! conservation under timeouts and eviction.
+mod common;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 
 use nsm_tui::capture::file::FileSource;
 use nsm_tui::capture::Source;
@@ -14,15 +14,12 @@ use nsm_tui::engine::flow::{EndReason, FlowConfig, FlowRecord, FlowState, FlowTa
 use nsm_tui::engine::frame::RawFrame;
 use nsm_tui::engine::packet::{Decoded, Transport};
 
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
-}
-
-/// Frames of a capture with their decoding, or `None` (and a note) when the data is absent.
+/// Frames of a capture with their decoding, or `None` when the shared data or the capture is
+/// absent (a skip note, or a failure under CI; see `common::prerequisite`).
+#[track_caller]
 fn load(rel: &str) -> Option<Vec<(RawFrame, Decoded)>> {
-    let path = data_dir().join(rel);
-    if !path.exists() {
-        eprintln!("note: {} not found; skipping", path.display());
+    let path = common::shared_data()?.join(rel);
+    if !common::prerequisite(path.is_file(), &format!("the shared capture {rel}")) {
         return None;
     }
     let mut src = FileSource::open(&path).expect("shared capture opens");

@@ -1,17 +1,13 @@
 //! Live capture for real: two network namespaces joined by a veth pair; tcpreplay sends a
 //! capture from one side, `nsm-tui --headless` captures on the other, and the counts match.
-//! Needs root, `ip` and `tcpreplay`; skips with a note otherwise. Always removes what it made.
+//! Needs root, `ip`, `sysctl`, `tcpreplay` and `tcpdump`; without them each test skips with a note,
+//! or fails naming what is missing under CI and `NSM_TUI_REQUIRE_ALL=1`. Always removes what it
+//! made.
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
 
 fn sh(args: &[&str]) -> Result<(), String> {
     let out = Command::new(args[0])
@@ -89,24 +85,28 @@ fn eve_events(path: &Path, event_type: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn can_run() -> bool {
-    if !is_root() || !common::have("ip") || !common::have("tcpreplay") {
-        eprintln!("note: needs root, iproute2 and tcpreplay; skipping the network-namespace test");
-        return false;
-    }
-    true
+/// Whether network namespaces can be made here: root, `ip` and `sysctl` (see `Netns::new`).
+#[track_caller]
+fn namespaces() -> bool {
+    common::need_root() && common::need_tool("ip") && common::need_tool("sysctl")
+}
+
+/// [`namespaces`], plus `tcpreplay` to send the fixture and `tcpdump` to count it.
+#[track_caller]
+fn can_replay() -> bool {
+    namespaces() && common::need_tool("tcpreplay") && common::need_tool("tcpdump")
 }
 
 #[test]
 fn headless_capture_on_veth_counts_what_tcpreplay_sent() {
-    if can_run() {
+    if can_replay() {
         capture_replay("veth", "nsmt-vb");
     }
 }
 
 #[test]
 fn headless_capture_on_any_counts_what_tcpreplay_sent() {
-    if can_run() {
+    if can_replay() {
         capture_replay("any", "any");
     }
 }
@@ -246,7 +246,7 @@ fn unknown_interface_lists_the_ones_that_exist() {
 
 #[test]
 fn bad_bpf_quotes_libpcap() {
-    if !can_run() {
+    if !namespaces() {
         return;
     }
     let ns = Netns::new("bpf").expect("creating network namespaces");
@@ -258,8 +258,7 @@ fn bad_bpf_quotes_libpcap() {
 
 #[test]
 fn capture_without_privileges_says_how_to_get_them() {
-    if !is_root() || !common::have("setpriv") {
-        eprintln!("note: needs root and setpriv to drop privileges; skipping");
+    if !common::need_root() || !common::need_tool("setpriv") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -313,7 +312,7 @@ fn capture_without_privileges_says_how_to_get_them() {
 
 #[test]
 fn quiet_link_delivers_partial_batches_and_stops_on_time() {
-    if !can_run() {
+    if !namespaces() || !common::need_tool("python3") {
         return;
     }
     let ns = Netns::new("quiet").expect("creating network namespaces");

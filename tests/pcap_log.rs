@@ -1,5 +1,6 @@
 //! The pcap logger against real files: round trips through pcap-file, rotation and link-type
-//! splitting, exports, and (when tcpdump is on PATH) that tcpdump reads what was written.
+//! splitting, exports, and that tcpdump reads what was written.
+mod common;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -125,18 +126,8 @@ fn round_trip_keeps_link_types_nanoseconds_and_orig_len() {
     }
 }
 
-fn tcpdump_available() -> bool {
-    Command::new("tcpdump")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// tcpdump's one-line-per-packet output of a file, or None when tcpdump is absent.
-fn tcpdump_lines(path: &Path, extra: &[&str]) -> Option<Vec<String>> {
-    if !tcpdump_available() {
-        return None;
-    }
+/// tcpdump's one-line-per-packet output of a file; callers check `common::need_tool("tcpdump")`.
+fn tcpdump_lines(path: &Path, extra: &[&str]) -> Vec<String> {
     let out = Command::new("tcpdump")
         .args(["-n", "-q", "-tt"])
         .args(extra)
@@ -150,12 +141,10 @@ fn tcpdump_lines(path: &Path, extra: &[&str]) -> Option<Vec<String>> {
         path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect(),
-    )
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn rotated(dir: &Path, frames: &[RawFrame], limit: u64) -> PcapLogSummary {
@@ -206,12 +195,12 @@ fn rotation_splits_by_size_and_tcpdump_reads_every_file() {
         .collect();
     assert_eq!(all, expected);
 
+    if !common::need_tool("tcpdump") {
+        return;
+    }
     let mut seen = 0;
     for info in &summary.files {
-        let Some(lines) = tcpdump_lines(&info.path, &["--nano"]) else {
-            println!("tcpdump not on PATH; skipping the tcpdump check");
-            return;
-        };
+        let lines = tcpdump_lines(&info.path, &["--nano"]);
         assert_eq!(
             lines.len() as u64,
             info.packets,
@@ -299,16 +288,12 @@ fn timestamps_outside_pcap_range_are_clamped_and_counted() {
     assert_eq!(back[2].1, len);
 }
 
+/// A capture of the shared corpus, or `None` when it is absent (a skip note, or a failure under
+/// CI; see `common::prerequisite`).
+#[track_caller]
 fn shared_capture(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!("{} absent; skipping", p.display());
-        None
-    }
+    let p = common::shared_data()?.join(rel);
+    common::prerequisite(p.is_file(), &format!("the shared capture {rel}")).then_some(p)
 }
 
 #[test]
@@ -316,6 +301,9 @@ fn real_capture_copied_through_the_logger_reads_the_same_in_tcpdump() {
     let Some(src) = shared_capture("pcaps/bruteforce/sshguess.pcap") else {
         return;
     };
+    if !common::need_tool("tcpdump") {
+        return;
+    }
     let mut source = FileSource::open(&src).unwrap();
     let mut frames = Vec::new();
     while let Some(f) = source.next_frame().unwrap() {
@@ -330,8 +318,7 @@ fn real_capture_copied_through_the_logger_reads_the_same_in_tcpdump() {
         assert_eq!((b.0, b.1, &b.2), (f.ts, f.orig_len, &f.data));
     }
     // Same decode, line for line (tcpdump prints microseconds unless asked for more).
-    if let (Some(a), Some(b)) = (tcpdump_lines(&src, &[]), tcpdump_lines(&copy, &[])) {
-        assert_eq!(a.len(), frames.len());
-        assert_eq!(a, b);
-    }
+    let (a, b) = (tcpdump_lines(&src, &[]), tcpdump_lines(&copy, &[]));
+    assert_eq!(a.len(), frames.len());
+    assert_eq!(a, b);
 }

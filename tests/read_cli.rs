@@ -102,7 +102,7 @@ fn read_writes_consistent_eve_sqlite_and_pcap_log() {
         .unwrap();
     assert_eq!(integrity, "ok");
 
-    if common::have("tcpdump") {
+    if common::need_tool("tcpdump") {
         assert_eq!(common::tcpdump_count(&plog), Some(3000));
     }
 }
@@ -234,7 +234,7 @@ fn sigterm_mid_run_flushes_database_and_pcap_log() {
         rows, pkts,
         "every analysed packet reached the database before exit"
     );
-    if common::have("tcpdump") {
+    if common::need_tool("tcpdump") {
         assert_eq!(
             common::tcpdump_count(&plog),
             Some(pkts),
@@ -288,7 +288,19 @@ fn every_linktype_capture_decodes_its_ip_packets() {
     let Some(data) = common::shared_data() else {
         return;
     };
-    for f in common::captures_under(&data.join("pcaps/linktypes")) {
+    if !common::need_tool("tcpdump") {
+        return;
+    }
+    let files = common::captures_under(&data.join("pcaps/linktypes"));
+    if !common::prerequisite(
+        !files.is_empty(),
+        "the shared captures under pcaps/linktypes",
+    ) {
+        return;
+    }
+    // Captures tcpdump cannot read have no count to compare with: counted and named below.
+    let mut uncounted = Vec::new();
+    for f in files {
         let out = bin()
             .arg("read")
             .arg(&f)
@@ -299,8 +311,10 @@ fn every_linktype_capture_decodes_its_ip_packets() {
         let ev = events(&String::from_utf8_lossy(&out.stdout));
         let d = &of_type(&ev, "stats")[0]["stats"]["decoder"];
         let pkts = d["pkts"].as_u64().unwrap();
-        let expected = common::tcpdump_count(&f).unwrap_or(pkts);
-        assert_eq!(pkts, expected, "{}", f.display());
+        match common::tcpdump_count(&f) {
+            Some(expected) => assert_eq!(pkts, expected, "{}", f.display()),
+            None => uncounted.push(f.display().to_string()),
+        }
         let invalid = d["invalid"].as_u64().unwrap();
         assert!(
             invalid * 10 <= pkts,
@@ -308,4 +322,12 @@ fn every_linktype_capture_decodes_its_ip_packets() {
             f.display()
         );
     }
+    common::note(&format!(
+        "read_cli: {} link-type captures not compared with tcpdump, which cannot read them{}",
+        uncounted.len(),
+        uncounted
+            .iter()
+            .map(|f| format!("\n  {f}"))
+            .collect::<String>()
+    ));
 }

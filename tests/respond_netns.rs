@@ -4,7 +4,9 @@
 //! never touched. Covers nftables and iptables+ipset: block, expiry, unblock, flush,
 //! reconcile after a wiped firewall, SSH-client/allowlist/private refusals, dry-run, caps,
 //! confirm-or-rollback blocks; and `nsm-tui reset` ending an established TCP connection.
-//! Needs root, iproute2, nft, iptables, ipset, python3 and curl; skips with a note otherwise.
+//! Needs root, iproute2, nft, iptables, ipset, python3 and curl (and ping, nmap, ss where said);
+//! without them a test skips with a note, or fails naming what is missing under CI and
+//! `NSM_TUI_REQUIRE_ALL=1`.
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -17,12 +19,6 @@ const CLIENT: &str = "203.0.113.2";
 const VICTIM_A: &str = "198.51.100.1";
 const VICTIM_C: &str = "203.0.113.1";
 const PORT: &str = "8080";
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
 
 fn sh(args: &[&str]) -> Output {
     Command::new(args[0])
@@ -228,13 +224,21 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Root and every tool a [`Lab`] and its firewall checks run; see `common::prerequisite`.
+#[track_caller]
 fn can_run() -> bool {
-    let tools = ["ip", "nft", "iptables", "ipset", "python3", "curl"];
-    if !is_root() || !tools.iter().all(|t| common::have(t)) {
-        eprintln!("note: needs root and {tools:?}; skipping the firewall namespace test");
-        return false;
-    }
-    true
+    common::need_root()
+        && [
+            "ip",
+            "nft",
+            "iptables",
+            "iptables-save",
+            "ipset",
+            "python3",
+            "curl",
+        ]
+        .iter()
+        .all(|t| common::need_tool(t))
 }
 
 fn live_config(lab: &Lab, firewall: &str, extra: &str) -> PathBuf {
@@ -525,8 +529,7 @@ fn ping_loss(lab: &Lab) -> f64 {
 /// the rest through; a quarantine cuts the attacker off entirely, except toward a management
 /// address; both are audited and removed by `unblock`.
 fn rate_limit_and_quarantine(lab: &Lab) {
-    if !common::have("ping") {
-        eprintln!("note: needs ping (iputils-ping); skipping the rate-limit test");
+    if !common::need_tool("ping") {
         return;
     }
     let cfg = lab.config(
@@ -635,8 +638,7 @@ fn iptables_ipset_blocks_in_a_namespace() {
 /// time from the triggering packet to the block being live (a measurement, not an assertion).
 #[test]
 fn nmap_scan_triggers_an_automatic_block() {
-    if !can_run() || !common::have("nmap") {
-        eprintln!("note: also needs nmap; skipping the automatic-response test");
+    if !can_run() || !common::need_tool("nmap") {
         return;
     }
     let lab = Lab::new("e");
@@ -787,12 +789,11 @@ impl Drop for Held {
 
 /// `nsm-tui reset ATTACKER` inside the victim namespace (dry run off) ends an established
 /// connection from the attacker: the attacker sees a reset or end of file, and the victim's
-/// `ss -tn` no longer lists it. A dry run first leaves it alone. Skips with a note when the
-/// kernel cannot destroy sockets (no CONFIG_INET_DIAG_DESTROY).
+/// `ss -tn` no longer lists it. A dry run first leaves it alone. Skips with a note (fails under CI)
+/// when the kernel cannot destroy sockets (no CONFIG_INET_DIAG_DESTROY).
 #[test]
 fn tcp_reset_ends_an_established_connection() {
-    if !can_run() || !common::have("ss") {
-        eprintln!("note: also needs ss; skipping the TCP reset test");
+    if !can_run() || !common::need_tool("ss") {
         return;
     }
     let lab = Lab::new("t");
@@ -841,14 +842,15 @@ fn tcp_reset_ends_an_established_connection() {
 
     let cfg = live_config(&lab, "nftables", "");
     let o = lab.nsm(&cfg, "reset.db", &[], &["reset", ATTACKER]);
-    if !o.status.success()
-        && String::from_utf8_lossy(&o.stderr).contains("CONFIG_INET_DIAG_DESTROY")
-    {
-        eprintln!(
-            "note: this kernel cannot destroy sockets (ss -K reset nothing); skipping the \
-             rest of the TCP reset test\n{}",
+    let cannot_destroy = !o.status.success()
+        && String::from_utf8_lossy(&o.stderr).contains("CONFIG_INET_DIAG_DESTROY");
+    if !common::prerequisite(
+        !cannot_destroy,
+        &format!(
+            "a kernel that can destroy sockets (CONFIG_INET_DIAG_DESTROY; ss -K reset nothing)\n{}",
             text(&o)
-        );
+        ),
+    ) {
         return;
     }
     assert!(o.status.success(), "{}", text(&o));

@@ -2,6 +2,7 @@
 //! the test swaps the signature file and the blocklist and signals it; packets written after the
 //! reload fire the new signature and match the new list, and a reload of a broken signature file
 //! keeps the set that was loaded.
+mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -77,10 +78,10 @@ fn hup(pid: u32) {
 
 #[test]
 fn sighup_reloads_signatures_and_a_broken_reload_keeps_the_old_set() {
-    if !Path::new("/proc/self/status").exists()
-        || Command::new("mkfifo").arg("--help").output().is_err()
+    if !common::prerequisite(Path::new("/proc/self/status").exists(), "/proc")
+        || !common::need_tool("mkfifo")
+        || !common::need_tool("kill")
     {
-        eprintln!("note: needs /proc and mkfifo; skipping");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

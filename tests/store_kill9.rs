@@ -2,7 +2,9 @@
 //! must pass `integrity_check` and hold at least every batch the child reported committed.
 //!
 //! The child is this test binary itself, re-executed with `NSM_KILL9_CHILD_DB` set so that
-//! `child_write_loop` runs the write loop instead of returning at once.
+//! `main` runs the write loop instead of the test. The target has `harness = false` (see
+//! Cargo.toml), so the child's entry point is not a test of its own: `main` runs the one test,
+//! [`sigkill_mid_write_leaves_a_sound_database`], and reports it the way libtest does.
 
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr};
@@ -47,19 +49,14 @@ fn packet(i: u64) -> PacketRow {
     }
 }
 
-/// The child's side: writes batches forever, announcing each commit. Returns at once in a
-/// normal test run.
-#[test]
-fn child_write_loop() {
-    let Ok(db) = std::env::var(CHILD_ENV) else {
-        return;
-    };
+/// The child's side: writes batches forever, announcing each commit; never returns.
+fn child_write_loop(db: &str) -> ! {
     let opts = StoreOptions {
         // Retention runs too, so the kill can land in a DELETE as well as an INSERT.
         max_packets: Some(KEEP),
         ..StoreOptions::default()
     };
-    let mut store = SqliteStore::open(std::path::Path::new(&db), &opts).unwrap();
+    let mut store = SqliteStore::open(std::path::Path::new(db), &opts).unwrap();
     let mut written = 0u64;
     loop {
         let rows: Vec<PacketRow> = (written..written + BATCH).map(packet).collect();
@@ -82,18 +79,11 @@ fn last_committed(lines: &[String]) -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
 fn sigkill_mid_write_leaves_a_sound_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kill9.db");
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "child_write_loop",
-            "--nocapture",
-            "--test-threads=1",
-        ])
         .env(CHILD_ENV, &db)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -170,4 +160,60 @@ fn sigkill_mid_write_leaves_a_sound_database() {
     let mut store = SqliteStore::open(&db, &StoreOptions::default()).unwrap();
     store.write_packets(&[packet(0)]).unwrap();
     assert_eq!(store.count("packets").unwrap(), n + 1);
+}
+
+const TEST_NAME: &str = "sigkill_mid_write_leaves_a_sound_database";
+
+/// Whether the libtest-style arguments `cargo test` passes select [`TEST_NAME`]: positional
+/// filters (substrings, or whole names with `--exact`), `--skip`, and `--ignored` (nothing here
+/// is ignored). Other flags (`--test-threads`, `--nocapture`, ...) do not change what runs.
+fn selected(args: &[String]) -> bool {
+    let (mut filters, mut skips, mut exact, mut ignored) = (Vec::new(), Vec::new(), false, false);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--exact" => exact = true,
+            "--ignored" => ignored = true,
+            "--skip" => skips.extend(it.next().cloned()),
+            // Flags that take their value as the next argument.
+            "--test-threads" | "--format" | "--color" | "--logfile" | "-Z" | "--shuffle-seed" => {
+                it.next();
+            }
+            f if f.starts_with('-') => {}
+            f => filters.push(f.to_string()),
+        }
+    }
+    let hit = |f: &String| {
+        if exact {
+            f == TEST_NAME
+        } else {
+            TEST_NAME.contains(f.as_str())
+        }
+    };
+    !ignored && (filters.is_empty() || filters.iter().any(hit)) && !skips.iter().any(hit)
+}
+
+fn main() {
+    if let Ok(db) = std::env::var(CHILD_ENV) {
+        child_write_loop(&db);
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        if selected(&args) {
+            println!("{TEST_NAME}: test");
+        }
+        return;
+    }
+    if !selected(&args) {
+        println!("\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 1 filtered out\n");
+        return;
+    }
+    println!("\nrunning 1 test");
+    let outcome = std::panic::catch_unwind(sigkill_mid_write_leaves_a_sound_database);
+    if outcome.is_ok() {
+        println!("test {TEST_NAME} ... ok\n\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n");
+    } else {
+        println!("test {TEST_NAME} ... FAILED\n\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n");
+        std::process::exit(101);
+    }
 }

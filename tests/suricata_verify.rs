@@ -292,18 +292,23 @@ fn translated_suricata_verify_rules_alert_as_often_as_suricata_expects() {
         return;
     };
     let sv = data.join("suricata-verify");
-    let Ok(index) = std::fs::read_to_string(sv.join("INDEX.tsv")) else {
-        eprintln!("note: no suricata-verify INDEX.tsv; skipping");
+    let index = std::fs::read_to_string(sv.join("INDEX.tsv"));
+    if !common::prerequisite(index.is_ok(), "the shared suricata-verify/INDEX.tsv") {
         return;
-    };
+    }
+    let index = index.unwrap_or_default();
     let (mut translated, mut matched, mut skipped, mut failures) = (0, 0, 0, Vec::new());
+    let mut missing = Vec::new();
     for line in index.lines().skip(1) {
         let f: Vec<&str> = line.split('\t').collect();
         let [test, dir, pcap, _, rules, _, expected, ..] = f[..] else {
             continue;
         };
         let want = expected_counts(expected);
-        let text = std::fs::read_to_string(sv.join(dir).join(rules)).unwrap_or_default();
+        let Ok(text) = std::fs::read_to_string(sv.join(dir).join(rules)) else {
+            missing.push(format!("suricata-verify/{dir}/{rules}"));
+            continue;
+        };
         let (mut sigs, mut notes) = (Vec::new(), Vec::new());
         for rule in text.lines().map(str::trim) {
             if rule.is_empty() || rule.starts_with('#') {
@@ -342,9 +347,16 @@ fn translated_suricata_verify_rules_alert_as_often_as_suricata_expects() {
         }
         matched += usize::from(ok);
     }
-    eprintln!(
-        "suricata-verify: {translated} vectors translated, {matched} matched, {skipped} skipped"
-    );
+    // Vectors whose rules the JSON format cannot express are counted, not silently dropped.
+    common::note(&format!(
+        "suricata-verify: {translated} vectors translated, {matched} matched, {skipped} not \
+         expressible as JSON signatures (listed as `skip` with --nocapture)"
+    ));
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(translated + skipped > 0, "INDEX.tsv lists no vectors");
+    // The vectors whose rules are absent were not checked: a failure under CI, a note otherwise.
+    common::prerequisite(
+        missing.is_empty(),
+        &format!("the shared rule files {missing:?}"),
+    );
 }

@@ -2,7 +2,8 @@
 //! writes a pcap whose packet count matches, `b` shows the confirm dialog, `q` quits cleanly;
 //! `a`/`n` acknowledge and annotate an incident in the database; space pauses, `R` reloads
 //! signatures, SIGTERM and a closed terminal end it.
-//! Skipped with a note when tmux is not installed.
+//! Without tmux each test skips with a note, or fails naming it under CI and
+//! `NSM_TUI_REQUIRE_ALL=1`.
 
 mod common;
 
@@ -67,11 +68,11 @@ impl Drop for Session {
     }
 }
 
-/// A temporary directory, the binary and the shipped signatures; `None` (with a note) when
-/// tmux is not installed.
+/// A temporary directory, the binary and the shipped signatures; `None` when tmux is not
+/// installed (see `common::prerequisite`).
+#[track_caller]
 fn setup() -> Option<(tempfile::TempDir, &'static str, PathBuf)> {
-    if !common::have("tmux") {
-        eprintln!("note: tmux is not installed; skipping the console end-to-end test");
+    if !common::need_tool("tmux") || !common::need_tool("kill") {
         return None;
     }
     let sigs = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");

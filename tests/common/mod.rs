@@ -2,6 +2,7 @@
 //! waiting for a headless capture to listen.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Whether every prerequisite of every test must be present: under CI (`CI` set to anything but
@@ -33,8 +34,20 @@ pub fn prerequisite(ok: bool, what: &str) -> bool {
         !require_all(),
         "{test} ({here}) needs {what}, which is missing; CI and NSM_TUI_REQUIRE_ALL=1 run every test"
     );
-    eprintln!("SKIPPED {test}: needs {what} (set NSM_TUI_REQUIRE_ALL=1 to make this a failure)");
+    // Straight to the process's standard error, not `eprintln!`: the test harness captures that
+    // and shows it only for failing tests, and a skip must be seen in a passing run.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: needs {what} (set NSM_TUI_REQUIRE_ALL=1 to make this a failure)"
+    );
     false
+}
+
+/// Prints `text` on the process's standard error even when the test passes (the harness
+/// captures `println!` and `eprintln!` of passing tests): for what a test counted but did not
+/// check, such as captures tcpdump itself cannot read.
+pub fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// `true` when `tool` is on PATH; see [`prerequisite`].
