@@ -359,6 +359,57 @@ fn engine_names_no_io_and_no_thread_plumbing() {
     );
 }
 
+/// SQL statements in string literals of `code` (before its test module): literals that open
+/// with an SQL verb.
+fn sql_literals(code: &str) -> Vec<String> {
+    const VERBS: &[&str] = &[
+        "SELECT ", "INSERT ", "UPDATE ", "DELETE ", "CREATE ", "PRAGMA ", "BEGIN", "COMMIT",
+        "ROLLBACK", "DROP ", "ALTER ",
+    ];
+    let code = code.split("#[cfg(test)]").next().unwrap_or(code);
+    code.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|lit| VERBS.iter().any(|v| lit.trim_start().starts_with(v)))
+        .map(|lit| lit.chars().take(60).collect())
+        .collect()
+}
+
+#[test]
+fn every_sql_statement_lives_in_the_store() {
+    let (src, files) = sources();
+    let mut found = BTreeSet::new();
+    let mut in_store = 0;
+    for f in &files {
+        let module = module_of(&src, f);
+        // The engine cannot reach a database (above); synth writes attack payloads.
+        if matches!(module.as_deref(), Some("engine" | "synth")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).expect("reading a source file");
+        let sql = sql_literals(&text);
+        if module.as_deref() == Some("store") {
+            in_store += sql.len();
+            continue;
+        }
+        for lit in sql {
+            found.insert(format!(
+                "{}: \"{lit}…\"",
+                f.strip_prefix(&src).unwrap_or(f).display()
+            ));
+        }
+    }
+    assert!(
+        in_store > 30,
+        "only {in_store} statements found in the store"
+    );
+    assert!(
+        found.is_empty(),
+        "SQL outside src/store (give the store a typed function):\n{}",
+        found.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}
+
 #[test]
 fn the_scanner_sees_what_it_must() {
     let code = strip(

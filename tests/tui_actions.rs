@@ -136,7 +136,7 @@ fn console_blocks_go_through_the_audited_responder() {
             .any(|(t, o)| t == "127.0.0.1" && o == "refused"),
         "{outcomes:?}"
     );
-    let v = nsm_tui::respond::audit::verify(&conn).unwrap();
+    let v = nsm_tui::store::audit::verify(&conn).unwrap();
     assert_eq!(v.rows, outcomes.len() as u64);
     assert_eq!(
         v.first_broken, None,

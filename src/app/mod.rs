@@ -57,9 +57,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Replay {
             file, speed, fast, ..
-        }) => {
-            console::replay(&file, console::speed(speed, fast), &config)
-        }
+        }) => console::replay(&file, console::speed(speed, fast), &config),
         Some(Command::Demo { speed, fast, .. }) => {
             console::demo(console::speed(speed, fast), &config)
         }

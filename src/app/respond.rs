@@ -10,12 +10,13 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 
 use super::cli::DbArgs;
+use super::out::{out, outln};
 use crate::config::Config;
-use crate::respond::audit;
 use crate::respond::enforcer::{Decision, Request};
 use crate::respond::fw::ActionKind;
 use crate::respond::reset::ResetRequest;
 use crate::respond::setup::{self, now_ns};
+use crate::store::audit;
 
 #[derive(Debug, Subcommand)]
 pub enum RespondCmd {
@@ -249,7 +250,7 @@ pub fn run(cmd: RespondCmd, config: &Config) -> anyhow::Result<()> {
             let v = audit::verify(&conn)?;
             match v.first_broken {
                 None => {
-                    println!("audit trail OK: {} rows, hash chain intact", v.rows);
+                    outln!("audit trail OK: {} rows, hash chain intact", v.rows);
                     Ok(())
                 }
                 Some((id, why)) => bail!("audit trail broken at row {id}: {why}"),
@@ -260,8 +261,8 @@ pub fn run(cmd: RespondCmd, config: &Config) -> anyhow::Result<()> {
             let conn = setup::open_db(&db)?;
             let r = super::report::build(&conn, now_ns(), secs)?;
             match a.format.as_str() {
-                "json" => println!("{}", serde_json::to_string_pretty(&r)?),
-                "text" => print!("{}", super::report::text(&r)),
+                "json" => outln!("{}", serde_json::to_string_pretty(&r)?),
+                "text" => out!("{}", super::report::text(&r)),
                 f => bail!("--format {f:?}: expected text or json"),
             }
             Ok(())
@@ -271,7 +272,7 @@ pub fn run(cmd: RespondCmd, config: &Config) -> anyhow::Result<()> {
                 bail!("--format {format:?}: only json is supported");
             }
             let conn = setup::open_db(&db)?;
-            println!("{}", super::report::export(&conn)?);
+            outln!("{}", super::report::export(&conn)?);
             Ok(())
         }
     }
@@ -318,7 +319,7 @@ fn block(a: &BlockArgs, config: &Config) -> anyhow::Result<()> {
 
 fn report_decision(d: &Decision) -> anyhow::Result<()> {
     for c in &d.commands {
-        println!(
+        outln!(
             "{}{c}",
             if d.outcome == audit::Outcome::DryRun {
                 "would run: "
@@ -335,7 +336,7 @@ fn report_decision(d: &Decision) -> anyhow::Result<()> {
             d.write_errors.len()
         )
     } else if d.outcome.carried_out() {
-        println!("{}", d.message);
+        outln!("{}", d.message);
         Ok(())
     } else {
         bail!("{} ({})", d.message, d.outcome.as_str())
@@ -358,12 +359,15 @@ fn blocks(cmd: BlocksCmd, config: &Config) -> anyhow::Result<()> {
             e.expire(now);
             let l = e.list(now);
             if format == "json" {
-                println!("{}", serde_json::to_string_pretty(&l)?);
+                outln!("{}", serde_json::to_string_pretty(&l)?);
                 return Ok(());
             }
-            println!(
+            outln!(
                 "{:<40} {:<11} {:>9} {:>7}  reason",
-                "address", "kind", "left (s)", "offense"
+                "address",
+                "kind",
+                "left (s)",
+                "offense"
             );
             for b in &l.recorded {
                 let left = b.secs_left(now).map_or("-".to_string(), |s| s.to_string());
@@ -372,21 +376,24 @@ fn blocks(cmd: BlocksCmd, config: &Config) -> anyhow::Result<()> {
                 } else {
                     ""
                 };
-                println!(
+                outln!(
                     "{:<40} {:<11} {left:>9} {:>7}  {}{waiting}",
-                    b.addr, b.kind, b.offense, b.reason
+                    b.addr,
+                    b.kind,
+                    b.offense,
+                    b.reason
                 );
             }
             match &l.live {
-                Some(live) => println!("firewall holds {} element(s)", live.len()),
-                None => println!("(dry run: the firewall was not read)"),
+                Some(live) => outln!("firewall holds {} element(s)", live.len()),
+                None => outln!("(dry run: the firewall was not read)"),
             }
             writes_ok(&e)
         }
         BlocksCmd::Flush => report_decision(&e.flush("cli", now)),
         BlocksCmd::Reconcile => {
             let r = e.reconcile(now);
-            println!(
+            outln!(
                 "re-applied {} block(s), ended {} expired, {} failed",
                 r.reapplied.len(),
                 r.expired,

@@ -16,6 +16,8 @@ use crate::pipeline::capture::CaptureEnd;
 use crate::pipeline::{report, EveTarget, PipelineOptions, RunSummary};
 use crate::store::PcapLogOptions;
 
+use super::out::out;
+
 /// Raise `stop` on SIGINT and SIGTERM; a second signal exits at once.
 pub fn install_stop_flag() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -45,12 +47,12 @@ pub fn detectors(c: &Config) -> Result<DetectorSet> {
     Ok(set)
 }
 
-fn print_summary(summary: &RunSummary, eve_on_stdout: bool) {
+fn print_summary(summary: &RunSummary, eve_on_stdout: bool) -> Result<()> {
     let text = report::summary(summary);
     if eve_on_stdout {
         eprint!("{text}");
     } else {
-        print!("{text}");
+        out!("{text}");
     }
     if let CaptureEnd::Error(e) = &summary.end {
         eprintln!("warning: the input ended early: {e}; everything before it was processed");
@@ -64,6 +66,7 @@ fn print_summary(summary: &RunSummary, eve_on_stdout: bool) {
             eprintln!("warning: {n} packets have link type {v} ({name}), which nsm-tui does not decode; they were counted, not analysed");
         }
     }
+    Ok(())
 }
 
 /// Run the headless pipeline over `src` with every configured output, then print the summary.
@@ -80,8 +83,7 @@ fn run_headless(
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
     let summary = crate::pipeline::run(src, detectors(c)?, opts, &stop, on_tick)?;
-    print_summary(&summary, eve_stdout);
-    Ok(())
+    print_summary(&summary, eve_stdout)
 }
 
 /// `nsm-tui read FILE`.

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
-use super::audit::{self, ActionRecord, Outcome};
 use super::enforcer::{Enforcer, Request};
 use super::policy::{self, PolicyAction, PolicyRule};
 use super::reset::ResetRequest;
@@ -27,6 +26,7 @@ use crate::engine::incident::{Change, Incident};
 use crate::metrics::{self as response_metrics, SharedMetrics};
 use crate::pipeline::incidents::IncidentTracker;
 use crate::pipeline::observer::Observer;
+use crate::store::audit::{self, ActionRecord, Outcome};
 use crate::store::incidents::IncidentStore;
 
 /// What the worker is asked to do.

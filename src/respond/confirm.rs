@@ -9,9 +9,9 @@
 
 use std::net::IpAddr;
 
-use super::audit::{ActionRecord, Outcome};
-use super::blocks::{self, BlockRow};
 use super::enforcer::{ends_after, Decision, Enforcer};
+use crate::store::audit::{ActionRecord, Outcome};
+use crate::store::blocks::{self, BlockRow};
 
 impl Enforcer {
     /// Confirms the blocks of `addr` that wait for it: each gets its full duration in the
@@ -57,7 +57,8 @@ impl Enforcer {
             incident_id: b.incident_id,
             ..self.record(actor, "confirm", &b.addr, &reason)
         };
-        let (Some(ip), Some(kind)) = (b.ip(), b.action_kind()) else {
+        let (Some(ip), Some(kind)) = (b.ip(), crate::respond::fw::ActionKind::parse(&b.kind))
+        else {
             let msg = format!(
                 "blocks row {} is unreadable: {:?} {:?}",
                 b.id, b.addr, b.kind
@@ -98,11 +99,11 @@ impl Enforcer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::respond::audit;
     use crate::respond::enforcer::{EnforcerSettings, Request};
     use crate::respond::exec::{CmdOutput, Runner};
     use crate::respond::fw::{nft::Nft, pf::Pf, ActionKind, Cmd, Firewall, FwOptions};
     use crate::respond::safety::Guard;
+    use crate::store::audit;
     use crate::store::schema::{migrate, MIGRATIONS};
     use rusqlite::Connection;
 

@@ -16,13 +16,13 @@ use std::net::IpAddr;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use super::audit::{self, ActionRecord, Outcome};
-use super::blocks::{self, BlockRow};
 use super::exec::{CmdOutput, Runner};
 use super::fw::{ActionKind, Cmd, Firewall};
 use super::limits::{escalate, Breaker, Caps, Load};
 use super::safety::Guard;
 use crate::metrics::{self as response_metrics, SharedMetrics};
+use crate::store::audit::{self, ActionRecord, Outcome};
+use crate::store::blocks::{self, BlockRow};
 
 /// Policy knobs of the enforcer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,18 +251,9 @@ impl Enforcer {
 
     pub(super) fn load(&self, now: i64) -> Load {
         let since = now - 60 * NS;
-        let last_minute: i64 = self
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM actions WHERE ts > ?1 \
-                 AND outcome IN ('executed', 'dry_run', 'awaiting_confirmation') \
-                 AND action IN ('block', 'rate_limit', 'quarantine', 'reset')",
-                [since],
-                |r| r.get(0),
-            )
-            .unwrap_or(0);
+        let last_minute = audit::actions_since(&self.conn, since).unwrap_or(0);
         Load {
-            last_minute: u64::try_from(last_minute).unwrap_or(0),
+            last_minute,
             in_flight: 0,
             active_blocks: blocks::count_active(&self.conn, now).unwrap_or(0),
         }

@@ -5,9 +5,7 @@
 //! Runs off the analysis path: the CLI's main thread, one response worker thread fed by a
 //! bounded queue, or the console's effect thread. Nothing here is called per packet.
 
-pub mod audit;
 pub mod auto;
-pub mod blocks;
 pub mod confirm;
 pub mod console;
 pub mod enforcer;

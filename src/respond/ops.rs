@@ -5,10 +5,10 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::audit::{ActionRecord, Outcome};
-use super::blocks::{self, BlockRow};
 use super::enforcer::{Decision, Enforcer};
 use super::fw::{ActionKind, Listed};
+use crate::store::audit::{ActionRecord, Outcome};
+use crate::store::blocks::{self, BlockRow};
 
 /// What `list` found: nsm-tui's records and, on a live firewall, what the sets hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,7 +52,10 @@ impl Enforcer {
             (true, false) => Outcome::Executed,
         };
         rec.outcome = outcome.as_str().into();
-        let action_id = self.wrote("the audit row", super::audit::append(&self.conn, &rec));
+        let action_id = self.wrote(
+            "the audit row",
+            crate::store::audit::append(&self.conn, &rec),
+        );
         let write_errors = self.take_write_errors();
         let message = if write_errors.is_empty() {
             message
@@ -199,7 +202,9 @@ impl Enforcer {
             let mut rec = self.record("system", "expire", &b.addr, &reason);
             rec.incident_id = b.incident_id;
             if !self.fw.native_expiry() {
-                if let (Some(ip), Some(k)) = (b.ip(), b.action_kind()) {
+                if let (Some(ip), Some(k)) =
+                    (b.ip(), crate::respond::fw::ActionKind::parse(&b.kind))
+                {
                     if let Ok(cmds) = self.fw.remove(k, ip) {
                         let (_, shown, status, out) = self.run_lenient(&cmds);
                         rec.command = Some(shown);
@@ -216,7 +221,10 @@ impl Enforcer {
             if ended == Some(false) {
                 continue;
             }
-            self.wrote("the audit row", super::audit::append(&self.conn, &rec));
+            self.wrote(
+                "the audit row",
+                crate::store::audit::append(&self.conn, &rec),
+            );
             if let Some(m) = &self.metrics {
                 crate::metrics::update(m, |m| m.record("expire", &rec.outcome));
             }
@@ -241,7 +249,8 @@ impl Enforcer {
         }
         let live = self.live_elements().unwrap_or_default();
         for b in blocks::active(&self.conn, now).unwrap_or_default() {
-            let (Some(ip), Some(kind)) = (b.ip(), b.action_kind()) else {
+            let (Some(ip), Some(kind)) = (b.ip(), crate::respond::fw::ActionKind::parse(&b.kind))
+            else {
                 continue;
             };
             if live.iter().any(|l| l.addr == ip && l.kind == kind) {
@@ -294,7 +303,7 @@ impl Enforcer {
             .filter(|b| b.temporary)
             .collect();
         for b in &temp {
-            if let (Some(ip), Some(k)) = (b.ip(), b.action_kind()) {
+            if let (Some(ip), Some(k)) = (b.ip(), crate::respond::fw::ActionKind::parse(&b.kind)) {
                 self.remove(ip, Some(k), "system", now);
             }
         }

@@ -10,9 +10,9 @@
 
 use std::net::IpAddr;
 
-use super::audit::{ActionRecord, Outcome};
 use super::enforcer::{Decision, Enforcer};
 use super::fw::Cmd;
+use crate::store::audit::{ActionRecord, Outcome};
 
 const NS: i64 = 1_000_000_000;
 
@@ -155,11 +155,11 @@ impl Enforcer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::respond::audit;
     use crate::respond::enforcer::EnforcerSettings;
     use crate::respond::exec::{CmdOutput, DryRunner, Runner};
     use crate::respond::fw::{nft::Nft, FwOptions};
     use crate::respond::safety::Guard;
+    use crate::store::audit;
     use crate::store::schema::{migrate, MIGRATIONS};
     use rusqlite::Connection;
 

@@ -6,9 +6,8 @@
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use rusqlite::Connection;
 
 use super::enforcer::{Enforcer, EnforcerSettings};
@@ -17,7 +16,6 @@ use super::fw::{self, FwOptions};
 use super::limits::Caps;
 use super::safety;
 use crate::config::Config;
-use crate::store::{SqliteStore, StoreOptions};
 
 /// Wall-clock nanoseconds since the epoch (response bookkeeping only; never detection).
 pub fn now_ns() -> i64 {
@@ -29,18 +27,7 @@ pub fn now_ns() -> i64 {
 
 /// Opens the database for response bookkeeping (WAL, migrated, 5 s busy time-out).
 pub fn open_db(path: &Path) -> anyhow::Result<Connection> {
-    drop(
-        SqliteStore::open(path, &StoreOptions::default())
-            .with_context(|| format!("opening database {}", path.display()))?,
-    );
-    let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    // The packet writer's durability (WAL, NORMAL): a commit survives a crash of the process
-    // and only a checkpoint waits for the disk. FULL, the default, synced on every incident
-    // update, and those run on the pipeline's output thread. Checkpoints are the packet
-    // writer's job (and the last connection's at close), never a side connection's commit.
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")?;
-    Ok(conn)
+    Ok(crate::store::sqlite::open_side(path)?)
 }
 
 /// Settings of the enforcer from `[response]` and `[actions]`.

@@ -8,6 +8,8 @@
 //! open the same file concurrently: the database runs in WAL mode, so they see every
 //! committed batch without waiting on the writer.
 
+pub mod audit;
+pub mod blocks;
 mod checkpoint;
 pub mod geo_records;
 pub mod incidents;

@@ -70,6 +70,31 @@ pub(super) fn int(v: u64) -> i64 {
     v as i64
 }
 
+/// A side connection to the database at `path` (response bookkeeping, incidents, edits):
+/// the file created and migrated first, then WAL with the packet writer's durability
+/// (`synchronous = NORMAL`: a commit survives a crash of the process and only a checkpoint
+/// waits for the disk; FULL synced on every incident update, on the pipeline's output thread),
+/// checkpoints left to the packet writer, and a 5 s busy time-out.
+pub fn open_side(path: &Path) -> Result<Connection, StoreError> {
+    drop(SqliteStore::open(path, &StoreOptions::default())?);
+    let err = |what: &'static str| {
+        move |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            what,
+            source,
+        }
+    };
+    let conn = Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(err("setting the busy time-out"))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
+        .map_err(err("setting synchronous = NORMAL"))?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens or creates the database at `path` (creating parent directories), switches it to
     /// WAL with `synchronous=NORMAL` and applies pending migrations.

@@ -244,6 +244,19 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
     })
 }
 
+/// Firewall and reset actions carried out (or dry-run) after `since` (ns): the load the
+/// enforcer's per-minute cap counts.
+pub fn actions_since(conn: &Connection, since: i64) -> rusqlite::Result<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM actions WHERE ts > ?1 \
+         AND outcome IN ('executed', 'dry_run', 'awaiting_confirmation') \
+         AND action IN ('block', 'rate_limit', 'quarantine', 'reset')",
+        [since],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

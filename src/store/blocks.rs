@@ -9,8 +9,6 @@ use std::net::IpAddr;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-use super::fw::ActionKind;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlockRow {
     pub id: i64,
@@ -33,9 +31,6 @@ pub struct BlockRow {
 impl BlockRow {
     pub fn ip(&self) -> Option<IpAddr> {
         self.addr.parse().ok()
-    }
-    pub fn action_kind(&self) -> Option<ActionKind> {
-        ActionKind::parse(&self.kind)
     }
     /// Whether this block still waits for `nsm-tui confirm`.
     pub fn awaiting_confirmation(&self) -> bool {
