@@ -110,6 +110,23 @@ fn a_flag_the_command_does_not_use_is_an_error() {
         .output()
         .expect("running nsm-tui");
     assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nsm-tui report --help"), "{err}");
+    // The configuration file is every command's, before or after its name.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "").expect("writing the configuration");
+    for args in [
+        vec!["--config", cfg.to_str().unwrap_or_default(), "config"],
+        vec!["config", "--config", cfg.to_str().unwrap_or_default()],
+    ] {
+        let out = bin().args(&args).output().expect("running nsm-tui");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let out = bin()
         .args(["report", "--eve", "x.json"])
         .output()

@@ -163,9 +163,9 @@ fn failed_audit_writes_are_counted_shown_and_fail_the_cli() {
     assert!(s.contains("AUDIT WRITES FAILED 1"), "{s}");
     // The CLI exits non-zero and says why.
     let o = Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+        .args(["block", "198.51.100.10", "--dry-run"])
         .arg("--db")
         .arg(&db)
-        .args(["block", "198.51.100.10", "--dry-run"])
         .env_remove("SSH_CONNECTION")
         .env_remove("SSH_CLIENT")
         .env_remove("DRY_RUN")

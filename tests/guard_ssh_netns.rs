@@ -260,9 +260,10 @@ impl Lab {
     }
 
     /// nsm-tui inside the server namespace with the SSH variables removed (as sudo does).
-    fn nsm_command(&self, db: &str) -> String {
+    /// (Options after the command name, as each command takes them.)
+    fn nsm_command(&self, db: &str, args: &str) -> String {
         format!(
-            "ip netns exec '{}' env -u SSH_CONNECTION -u SSH_CLIENT -u DRY_RUN '{}' --config '{}' --db '{}'",
+            "ip netns exec '{}' env -u SSH_CONNECTION -u SSH_CLIENT -u DRY_RUN '{}' --config '{}' {args} --db '{}'",
             self.server,
             env!("CARGO_BIN_EXE_nsm-tui"),
             self.path("nsm-tui.toml").display(),
@@ -273,7 +274,7 @@ impl Lab {
     fn nsm(&self, db: &str, args: &str) -> Output {
         Command::new("sh")
             .arg("-c")
-            .arg(format!("{} {args}", self.nsm_command(db)))
+            .arg(self.nsm_command(db, args))
             .env_remove("SSH_CONNECTION")
             .env_remove("SSH_CLIENT")
             .output()
@@ -356,7 +357,7 @@ fn ssh_peer_is_refused_without_ssh_connection_by_cli_and_console() {
 
     // The console, live on the server's veth.
     let session = format!("nsm-guard-{}", std::process::id());
-    let cmd = format!("{} -i '{}'", lab.nsm_command("console.db"), lab.veth);
+    let cmd = lab.nsm_command("console.db", &format!("-i '{}'", lab.veth));
     let ok = Command::new("tmux")
         .args([
             "new-session",

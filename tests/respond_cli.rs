@@ -8,9 +8,9 @@ use std::process::{Command, Output};
 
 fn nsm(db: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+        .args(args)
         .arg("--db")
         .arg(db)
-        .args(args)
         .env_remove("DRY_RUN")
         .env_remove("SSH_CONNECTION")
         .env_remove("SSH_CLIENT")

@@ -171,9 +171,9 @@ impl Lab {
         c.args(["netns", "exec", &self.victim, env!("CARGO_BIN_EXE_nsm-tui")])
             .arg("--config")
             .arg(config)
+            .args(args)
             .arg("--db")
-            .arg(self.dir.path().join(db))
-            .args(args);
+            .arg(self.dir.path().join(db));
         for k in [
             "DRY_RUN",
             "SSH_CONNECTION",

@@ -12,8 +12,7 @@ use crate::config::Config;
     name = "nsm-tui",
     version,
     about = "Network security monitoring for the terminal: capture, decode, detect, respond",
-    after_help = "Examples:\n  sudo nsm-tui --headless -i eth0 -f 'not port 22'\n  nsm-tui read capture.pcapng --eve alerts.json\n  nsm-tui config --print",
-    args_conflicts_with_subcommands = true
+    after_help = "Examples:\n  sudo nsm-tui --headless -i eth0 -f 'not port 22'\n  nsm-tui read capture.pcapng --eve alerts.json\n  nsm-tui config --print"
 )]
 pub struct Cli {
     /// Configuration file (default: ./nsm-tui.toml, then /etc/nsm-tui/config.toml).
@@ -116,7 +115,7 @@ pub enum Command {
 }
 
 /// Live capture settings (the console and `--headless`).
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Default, Clone, PartialEq)]
 #[command(next_help_heading = "Capture")]
 pub struct CaptureArgs {
     /// Capture interface (`any` for all; default: the default route's interface).
@@ -137,7 +136,7 @@ pub struct CaptureArgs {
 }
 
 /// How much to analyse, with how many threads.
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Default, Clone, PartialEq)]
 #[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
     /// Analysis worker threads (default: cores - 1, at least 1).
@@ -152,7 +151,7 @@ pub struct LimitArgs {
 }
 
 /// Where the run's results go.
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Default, Clone, PartialEq)]
 #[command(next_help_heading = "Outputs")]
 pub struct OutputArgs {
     /// EVE JSON output file, or `-` for standard output.
@@ -176,7 +175,7 @@ pub struct OutputArgs {
 }
 
 /// What detection uses besides the built-in detectors.
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Default, Clone, PartialEq)]
 #[command(next_help_heading = "Detection")]
 pub struct DetectArgs {
     /// Directory of signature files (every *.json in it).
@@ -191,10 +190,12 @@ pub struct DetectArgs {
 }
 
 /// The database a response or incident command reads and changes.
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Default, Clone, PartialEq)]
 pub struct DbArgs {
     /// SQLite database file (default: [storage] db_path).
-    #[arg(long, value_name = "PATH", global = true)]
+    // Its own id: a global arg shares its value with every arg of the same id up the tree,
+    // and the live run's `--db` is another option.
+    #[arg(long = "db", id = "database", value_name = "PATH", global = true)]
     pub db: Option<PathBuf>,
 }
 
@@ -285,6 +286,34 @@ impl DbArgs {
 }
 
 impl Cli {
+    /// Refuses live-run options given before a command's name (`nsm-tui --db x report`): the
+    /// command would not use them there; each command takes its options after its name.
+    pub fn check(&self) -> Result<(), String> {
+        let Some(cmd) = &self.command else {
+            return Ok(());
+        };
+        let given = self.headless
+            || self.capture != CaptureArgs::default()
+            || self.limits != LimitArgs::default()
+            || self.outputs != OutputArgs::default()
+            || self.detect != DetectArgs::default();
+        if !given {
+            return Ok(());
+        }
+        let name = match cmd {
+            Command::Read { .. } => "read",
+            Command::Generate { .. } => "generate",
+            Command::Replay { .. } => "replay",
+            Command::Demo { .. } => "demo",
+            Command::Config { .. } => "config",
+            Command::Respond(r) => r.name(),
+        };
+        Err(format!(
+            "options before the command name belong to live capture; put them after it \
+             (nsm-tui {name} … --option), and see `nsm-tui {name} --help` for the ones it takes"
+        ))
+    }
+
     /// Apply the flags of the chosen command on top of the loaded configuration
     /// (CLI > environment > file > defaults).
     pub fn apply(&self, c: &mut Config) {

@@ -15,6 +15,7 @@ use out::{out, outln};
 
 /// Runs the command `cli` names, after loading the configuration it points to.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
+    cli.check().map_err(anyhow::Error::msg)?;
     let loaded = crate::config::load(cli.config.as_deref(), &crate::config::process_env)?;
     let mut config = loaded.config;
     cli.apply(&mut config);

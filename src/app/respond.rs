@@ -73,6 +73,21 @@ pub enum RespondCmd {
 }
 
 impl RespondCmd {
+    /// The command's name as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RespondCmd::Block(_) => "block",
+            RespondCmd::Confirm { .. } => "confirm",
+            RespondCmd::Unblock { .. } => "unblock",
+            RespondCmd::Reset(_) => "reset",
+            RespondCmd::Blocks { .. } => "blocks",
+            RespondCmd::Incidents { .. } => "incidents",
+            RespondCmd::Audit { .. } => "audit",
+            RespondCmd::Report(_) => "report",
+            RespondCmd::Export { .. } => "export",
+        }
+    }
+
     /// The database flag of whichever command this is.
     pub fn db(&self) -> &DbArgs {
         match self {
