@@ -1,6 +1,7 @@
 //! Blocklists: the FireHOL, Spamhaus DROP and Emerging Threats formats, bad lines reported
 //! with file and line, directories, lookups agreeing with a brute-force reference on random
 //! tables, the detector, and `nsm-tui read --blocklist` naming the list in EVE.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "an integration test fails by panicking, its helpers included")]
 
 use std::net::IpAddr;
 use std::path::Path;

@@ -3,6 +3,7 @@
 //! Needs root, `ip`, `sysctl`, `tcpreplay` and `tcpdump`; without them each test skips with a note,
 //! or fails naming what is missing under CI and `NSM_TUI_REQUIRE_ALL=1`. Always removes what it
 //! made.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "an integration test fails by panicking, its helpers included")]
 mod common;
 
 use std::path::{Path, PathBuf};

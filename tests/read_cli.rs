@@ -1,5 +1,6 @@
 //! `nsm-tui read` end to end: the binary over real captures, checking EVE, SQLite, the pcap
 //! log and the summary against each other and against tcpdump.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "an integration test fails by panicking, its helpers included")]
 mod common;
 
 use std::path::{Path, PathBuf};

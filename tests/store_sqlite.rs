@@ -1,5 +1,6 @@
 //! The SQLite store against a real database file: migrations, refusal of newer schemas,
 //! batched writes, retention, indexes and the writer thread.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "an integration test fails by panicking, its helpers included")]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;

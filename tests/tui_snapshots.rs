@@ -1,5 +1,6 @@
 //! Snapshots of every console pane, the overlays and a whole scripted session, drawn with
 //! ratatui's TestBackend from a model filled by the real pipeline over the demo capture.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "an integration test fails by panicking, its helpers included")]
 
 mod tui_support;
 
