@@ -6,6 +6,11 @@
 //! The pipeline runs with its default detectors and signatures, no database, pcap log or EVE
 //! output (so analysis dominates and the blocklist's share is as large as it can be), three
 //! times each way, alternating; the best run of each is reported.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a bench aborts on a failed setup step"
+)]
 
 use std::hint::black_box;
 use std::net::IpAddr;

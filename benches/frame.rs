@@ -2,6 +2,11 @@
 //! an off-screen 200×50 terminal. Prints the time to apply a new filter over every retained
 //! packet, and the steady per-frame time (view refresh with 1,000 new packets + full draw).
 //! Target: under 5 ms per frame. Run with `cargo bench --bench frame`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a bench aborts on a failed setup step"
+)]
 
 use std::time::Instant;
 

@@ -6,6 +6,11 @@
 //!
 //! Packets come from the project's generator (seed 7, 1% attacks: the benchmark capture's mix),
 //! decoded once up front so only matching is timed. Each way runs three times; the best counts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a bench aborts on a failed setup step"
+)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};

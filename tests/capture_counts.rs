@@ -1,5 +1,10 @@
 //! The file source yields exactly as many frames as `tcpdump -r FILE | wc -l` for every
 //! capture in the shared corpus that tcpdump reads.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use nsm_tui::capture::file::FileSource;

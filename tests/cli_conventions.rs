@@ -1,6 +1,11 @@
 //! The command line as a user meets it: each subcommand's help lists only the options it uses,
 //! every argument is described, a flag given to a command that ignores it is an error, a
 //! closed pipe ends a command quietly, and an OS error is printed once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::io::Read;
 use std::process::{Command, Stdio};

@@ -1,5 +1,10 @@
 //! Configuration loading: defaults, the file, environment variables, their precedence, the
 //! error messages users see, masking of secrets, and the shipped example file.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

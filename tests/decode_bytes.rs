@@ -1,6 +1,11 @@
 //! Decoder tests from hand-written bytes: every link type, VLAN stacks, IPv4 options and
 //! fragments, IPv6 extension headers, TCP flags and options, UDP, ICMP, ARP, DNS over UDP and
 //! TCP, truncation at every layer, and "never panics" properties over arbitrary bytes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

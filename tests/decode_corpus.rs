@@ -2,6 +2,11 @@
 //! `pcaps/linktypes/` and `pcaps/malformed/` decodes without panicking, and specific captures
 //! decode to what tcpdump shows in them. Without the shared data they skip with a note, or fail
 //! under CI and `NSM_TUI_REQUIRE_ALL=1`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::collections::BTreeMap;

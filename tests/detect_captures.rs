@@ -3,6 +3,11 @@
 //! agrees with the one-regex-at-a-time reference on every packet of every capture.
 //!
 //! Run with `--nocapture` to print the capture → categories table.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::collections::BTreeMap;

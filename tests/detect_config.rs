@@ -1,5 +1,10 @@
 //! The `[detector.*]` threshold sections of the config file: errors name the file, line,
 //! section and key, and the binary's detectors really use the configured thresholds.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

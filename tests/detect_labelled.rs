@@ -2,6 +2,11 @@
 //! between two network namespaces by `tests/tools/make_labelled_captures.sh`) replayed through
 //! the real binary: each attack raises its category from the attacker's address, and the
 //! benign captures raise nothing above Low.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

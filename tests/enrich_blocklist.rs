@@ -1,6 +1,11 @@
 //! Blocklists: the FireHOL, Spamhaus DROP and Emerging Threats formats, bad lines reported
 //! with file and line, directories, lookups agreeing with a brute-force reference on random
 //! tables, the detector, and `nsm-tui read --blocklist` naming the list in EVE.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::net::IpAddr;
 use std::path::Path;

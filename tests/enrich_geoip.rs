@@ -1,6 +1,11 @@
 //! GeoIP: lookups in `.mmdb` files written by the test (GeoLite2 City layout, ASN layout,
 //! ip-location-db layout), scope labels, the cache bound, missing and corrupt files, and the
 //! bundled country database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::net::IpAddr;

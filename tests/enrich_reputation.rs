@@ -1,6 +1,11 @@
 //! AbuseIPDB reputation against a real HTTP server on loopback that answers like the
 //! documented v2 `check` endpoint: success (alert, cache, restart without re-spending
 //! quota), 401, 429 with Retry-After, malformed JSON, slow answers, and the daily quota.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};

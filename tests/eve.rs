@@ -1,6 +1,11 @@
 //! EVE JSON events have Suricata's field names, nesting and value formats. Packets are built
 //! as bytes, decoded by the real decoder, tracked by the real flow table and written by the
 //! real writer; the output is parsed back and checked key by key.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::io::{self, Write};
 use std::sync::Arc;

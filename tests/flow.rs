@@ -1,6 +1,11 @@
 //! The flow table over real captures: Community ID against the spec's published value,
 //! orientation and TCP states against what the capture is known to contain, and packet/byte
 //! conservation under timeouts and eviction.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::collections::HashSet;

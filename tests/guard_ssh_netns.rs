@@ -9,6 +9,11 @@
 //!
 //! Needs root, iproute2, OpenSSH (ssh, ssh-keygen, /usr/sbin/sshd) and tmux. Everything it
 //! made (namespaces, sshd, the session, tmux, files) is removed on drop, also on failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,11 @@
 //! and public addresses, the console's block dialog (through `tui::console::block_settings`,
 //! the library call the console makes) and `nsm-tui block --dry-run` give the same verdict,
 //! with the same reason. No root needed: dry runs change nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::net::IpAddr;

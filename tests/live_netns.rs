@@ -3,6 +3,11 @@
 //! Needs root, `ip`, `sysctl`, `tcpreplay` and `tcpdump`; without them each test skips with a note,
 //! or fails naming what is missing under CI and `NSM_TUI_REQUIRE_ALL=1`. Always removes what it
 //! made.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -116,7 +121,9 @@ fn capture_replay(tag: &str, iface: &str) {
     // One replay at a time: two captures side by side on a small machine drop packets, and a
     // drop is what this test must never see.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap");
     let expected = common::tcpdump_count(&fixture).expect("tcpdump reads the fixture");
     let ns = Netns::new(tag).expect("creating network namespaces");

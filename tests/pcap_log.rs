@@ -1,5 +1,10 @@
 //! The pcap logger against real files: round trips through pcap-file, rotation and link-type
 //! splitting, exports, and that tcpdump reads what was written.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::fs::File;

@@ -1,5 +1,10 @@
 //! `nsm-tui read` end to end: the binary over real captures, checking EVE, SQLite, the pcap
 //! log and the summary against each other and against tcpdump.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::path::{Path, PathBuf};

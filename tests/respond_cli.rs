@@ -2,6 +2,11 @@
 //! list/show/ack/note, report and export agree with the tables, the report's capture health
 //! matches the capture, dry-run blocks, confirm-within blocks and resets are audited, and
 //! `audit verify` names the first row someone edited.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -7,6 +7,11 @@
 //! Needs root, iproute2, nft, iptables, ipset, python3 and curl (and ping, nmap, ss where said);
 //! without them a test skips with a note, or fails naming what is missing under CI and
 //! `NSM_TUI_REQUIRE_ALL=1`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -5,6 +5,11 @@
 //! `main` runs the write loop instead of the test. The target has `harness = false` (see
 //! Cargo.toml), so the child's entry point is not a test of its own: `main` runs the one test,
 //! [`sigkill_mid_write_leaves_a_sound_database`], and reports it the way libtest does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr};

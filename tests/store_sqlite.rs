@@ -1,5 +1,10 @@
 //! The SQLite store against a real database file: migrations, refusal of newer schemas,
 //! batched writes, retention, indexes and the writer thread.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
@@ -160,9 +165,8 @@ fn newer_schema_is_refused_naming_file_and_versions() {
         .pragma_update(None, "user_version", newer)
         .unwrap();
 
-    let err = match SqliteStore::open(&path, &StoreOptions::default()) {
-        Err(e) => e,
-        Ok(_) => panic!("a database at version {newer} must not open"),
+    let Err(err) = SqliteStore::open(&path, &StoreOptions::default()) else {
+        panic!("a database at version {newer} must not open");
     };
     assert!(
         matches!(err, StoreError::NewerSchema { found, known, .. }

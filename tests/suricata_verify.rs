@@ -3,6 +3,11 @@
 //! protocol) are translated to JSON signatures, run through the real binary over the vector's
 //! pcap, and the alert count of every translated sid must equal Suricata's expected count.
 //! Everything else is skipped with its reason (printed; run with `--nocapture` to see it).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 mod common;
 
 use std::collections::BTreeMap;

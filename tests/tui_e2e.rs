@@ -4,6 +4,11 @@
 //! signatures, SIGTERM and a closed terminal end it.
 //! Without tmux each test skips with a note, or fails naming it under CI and
 //! `NSM_TUI_REQUIRE_ALL=1`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 mod common;
 

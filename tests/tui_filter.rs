@@ -1,5 +1,10 @@
 //! The console's filter language: every example of the issue, parsed and evaluated against a
 //! small model with one packet of each kind, plus errors with their positions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 mod tui_support;
 

@@ -1,6 +1,11 @@
 //! Incident lifecycle from the console: the model's state changes and notes (with the moves a
 //! person may not make refused), the `a`/`r`/`n` keys and their effects, and the writer that
 //! finds the stored incident in a real SQLite file and changes it there.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 mod tui_support;
 

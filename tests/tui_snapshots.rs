@@ -1,5 +1,10 @@
 //! Snapshots of every console pane, the overlays and a whole scripted session, drawn with
 //! ratatui's TestBackend from a model filled by the real pipeline over the demo capture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 mod tui_support;
 
@@ -163,7 +168,7 @@ fn detail_highlights_signature_matches() {
         .iter()
         .filter(|c| c.modifier.contains(hl.add_modifier) && c.symbol() != " ")
         .count();
-    let want: usize = ranges.iter().map(|r| r.len()).sum();
+    let want: usize = ranges.iter().map(std::iter::ExactSizeIterator::len).sum();
     assert!(
         marked >= want.min(16),
         "highlighted cells {marked}, matched bytes {want}"

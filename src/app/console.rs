@@ -123,7 +123,10 @@ fn console_pipeline_options(
     opts.tick = std::time::Duration::from_millis(250);
     let (enrich, notes) = crate::enrich::Enrichment::from_config(c);
     app.geo = enrich.geoip.clone();
-    app.reputation = enrich.reputation.as_ref().map(|r| r.status());
+    app.reputation = enrich
+        .reputation
+        .as_ref()
+        .map(crate::enrich::reputation::Reputation::status);
     if let Some(n) = notes
         .iter()
         .find(|n| n.contains("off") || n.contains("warning"))

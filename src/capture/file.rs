@@ -173,7 +173,7 @@ impl FileSource {
                         match opt {
                             IdbOption::IfTsResol(r) => iface.tsresol = *r,
                             IdbOption::IfTsOffset(o) => {
-                                iface.tsoffset = i64::try_from(*o).unwrap_or(0)
+                                iface.tsoffset = i64::try_from(*o).unwrap_or(0);
                             }
                             _ => {}
                         }

@@ -270,9 +270,8 @@ impl Parser {
 
     fn sev(&mut self) -> Result<Term, FilterError> {
         let pos = self.pos();
-        let cmp = match self.bump() {
-            Some((_, Tok::Op(c))) => c,
-            _ => return err(pos, "expected >=, >, =, <= or < after sev"),
+        let Some((_, Tok::Op(cmp))) = self.bump() else {
+            return err(pos, "expected >=, >, =, <= or < after sev");
         };
         let (p, w) = self.word("a severity (low, medium, high, critical)")?;
         match w.parse::<Severity>() {

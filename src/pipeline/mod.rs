@@ -366,7 +366,7 @@ fn start_stages(
                 .name(format!("analysis-{i}"))
                 .spawn(move || {
                     nice();
-                    worker::run(&rx, &tx, &det)
+                    worker::run(&rx, &tx, &det);
                 })
                 .context("starting an analysis worker")?,
         );

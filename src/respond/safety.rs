@@ -56,7 +56,7 @@ fn socket_addr(s: &str) -> Option<IpAddr> {
     let ip: IpAddr = host.parse().ok()?;
     Some(match ip {
         IpAddr::V6(v) => v.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     })
 }
 

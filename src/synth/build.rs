@@ -26,7 +26,10 @@ pub const PSH: u8 = 0x08;
 pub const ACK: u8 = 0x10;
 pub const URG: u8 = 0x20;
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "mirrors the fields of a TCP header, which callers name positionally like a packet description"
+)]
 pub fn tcp(
     src: Host,
     dst: Host,

@@ -302,7 +302,7 @@ pub fn attack(rng: &mut Rng, t: u64) -> Frames {
                             )
                         })
                         .collect();
-                    let name = format!("{label}.{}.t.tunnel-example.com", i);
+                    let name = format!("{label}.{i}.t.tunnel-example.com");
                     dns_exchange(rng, t + i * 50_000, c, &name, 16, true)
                 })
                 .collect()

@@ -40,7 +40,12 @@ pub fn matched_ranges(r: &Row) -> Vec<Range<usize>> {
     r.alerts
         .iter()
         .filter(|a| a.detector == Detector::Signature)
-        .filter(|a| a.evidence.get("decoded").and_then(|v| v.as_bool()) != Some(true))
+        .filter(|a| {
+            a.evidence
+                .get("decoded")
+                .and_then(serde_json::Value::as_bool)
+                != Some(true)
+        })
         .filter_map(|a| {
             let off = usize::try_from(a.evidence.get("offset")?.as_u64()?).ok()?;
             let len = unescaped_len(a.evidence.get("matched")?.as_str()?);

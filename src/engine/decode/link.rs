@@ -32,7 +32,7 @@ pub(super) fn ethernet(cx: &Cx, d: &mut Decoded) {
     let llc = cx.from(14);
     match llc {
         [0xaa, 0xaa, 0x03, 0, 0, 0, hi, lo, ..] => {
-            ether_payload(cx, 22, u16::from_be_bytes([*hi, *lo]), d)
+            ether_payload(cx, 22, u16::from_be_bytes([*hi, *lo]), d);
         }
         [0xff, 0xff, ..] => unknown_ethertype(d, PSEUDO_802_3),
         _ => unknown_ethertype(d, PSEUDO_802_2),

@@ -223,11 +223,10 @@ impl<W: Write> EveWriter<W> {
             .payload_printable
             .then(|| a.decoded.payload(&a.frame.data))
             .filter(|p| !p.is_empty());
-        let app_proto = flow.and_then(|f| f.app_proto).map(|p| p.as_str()).or(a
-            .decoded
-            .dns
-            .as_ref()
-            .map(|_| "dns"));
+        let app_proto = flow
+            .and_then(|f| f.app_proto)
+            .map(crate::engine::flow::AppProto::as_str)
+            .or(a.decoded.dns.as_ref().map(|_| "dns"));
         let body = alert::AlertBody {
             alert,
             app_proto,
@@ -378,7 +377,7 @@ fn geo_entries(m: &mut Obj, g: &GeoIp, t: &Tuple) -> io::Result<()> {
                 o.str("scope", sc.as_str());
                 o.close();
             }
-            geo => m.value(key, &geo)?,
+            geo @ Geo::Found(_) => m.value(key, &geo)?,
         }
     }
     Ok(())
