@@ -52,6 +52,11 @@ pub enum Command {
         /// Output pcap file.
         #[arg(long, short = 'o')]
         out: PathBuf,
+        /// Traffic to make: `mixed` (ordinary sessions with a share of attacks, about 6.6
+        /// packets per flow) or `attack` (a network under attack: scans, floods, random DNS and
+        /// injection requests in many short flows, about 3 packets per flow).
+        #[arg(long, default_value = "mixed", value_parser = ["mixed", "attack"])]
+        profile: String,
         /// Number of packets.
         #[arg(long, default_value_t = 100_000)]
         packets: u64,

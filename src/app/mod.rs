@@ -24,12 +24,14 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Read { file, .. }) => run::read(&file, &config),
         Some(Command::Generate {
             out,
+            profile,
             packets,
             seed,
             attack_share,
             session_gap_us,
         }) => {
             let opts = crate::synth::SynthOptions {
+                profile: profile.parse().map_err(anyhow::Error::msg)?,
                 packets,
                 seed,
                 attack_share,

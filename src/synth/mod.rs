@@ -5,6 +5,7 @@
 //! Used by `nsm-tui generate` to make the benchmark capture and the bundled demo capture.
 //! Deterministic: the same seed and options give byte-identical frames.
 
+mod attack_load;
 mod build;
 mod rng;
 mod scenarios;
@@ -16,9 +17,33 @@ use std::collections::BinaryHeap;
 
 use crate::engine::frame::{LinkType, RawFrame, Ts};
 
+/// Which traffic the generator makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Ordinary sessions (web, DNS, NTP, ping, TLS), `attack_share` of them attacks: about 6.6
+    /// packets per flow.
+    #[default]
+    Mixed,
+    /// A network under attack: scans, floods, random-subdomain DNS and injection requests in
+    /// many short flows from many sources, about 3 packets per flow.
+    Attack,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Profile, String> {
+        match s {
+            "mixed" => Ok(Profile::Mixed),
+            "attack" => Ok(Profile::Attack),
+            _ => Err(format!("profile {s:?}: expected mixed or attack")),
+        }
+    }
+}
+
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SynthOptions {
+    pub profile: Profile,
     pub packets: u64,
     pub seed: u64,
     /// Share of sessions that are attacks, 0.0..=1.0.
@@ -32,6 +57,7 @@ pub struct SynthOptions {
 impl Default for SynthOptions {
     fn default() -> Self {
         SynthOptions {
+            profile: Profile::Mixed,
             packets: 10_000,
             seed: 1,
             attack_share: 0.02,
@@ -67,7 +93,9 @@ impl Generator {
     fn refill(&mut self) {
         let gap = self.rng.below(self.opts.session_gap_us.max(1) * 2);
         self.now_us += gap;
-        let session = if self.rng.chance(self.opts.attack_share) {
+        let session = if self.opts.profile == Profile::Attack {
+            attack_load::flow(&mut self.rng, self.now_us)
+        } else if self.rng.chance(self.opts.attack_share) {
             scenarios::attack(&mut self.rng, self.now_us)
         } else {
             scenarios::benign(&mut self.rng, self.now_us)
@@ -128,5 +156,39 @@ mod tests {
         assert!(a.windows(2).all(|w| w[0].ts <= w[1].ts));
         let c: Vec<RawFrame> = Generator::new(SynthOptions { seed: 2, ..opts }).collect();
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn the_attack_profile_is_many_short_flows_of_mid_sized_packets() {
+        let opts = SynthOptions {
+            profile: Profile::Attack,
+            packets: 60_000,
+            ..SynthOptions::default()
+        };
+        let frames: Vec<RawFrame> = Generator::new(opts).collect();
+        assert_eq!(frames.len(), 60_000);
+        assert!(frames.windows(2).all(|w| w[0].ts <= w[1].ts));
+        let mean = frames.iter().map(|f| f.data.len()).sum::<usize>() / frames.len();
+        assert!((350..=500).contains(&mean), "mean packet {mean} bytes");
+        // Flows by unordered address and port pair (every flow of the profile has its own).
+        let flows: std::collections::HashSet<Vec<u8>> = frames
+            .iter()
+            .filter_map(|f| {
+                let ip = f.data.get(14..34)?;
+                let ports = f.data.get(34..38)?;
+                let (mut a, mut b) = (ip[12..16].to_vec(), ip[16..20].to_vec());
+                let (mut pa, mut pb) = (ports[0..2].to_vec(), ports[2..4].to_vec());
+                if (a.clone(), pa.clone()) > (b.clone(), pb.clone()) {
+                    std::mem::swap(&mut a, &mut b);
+                    std::mem::swap(&mut pa, &mut pb);
+                }
+                Some([a, pa, b, pb, vec![ip[9]]].concat())
+            })
+            .collect();
+        let per_flow = frames.len() as f64 / flows.len() as f64;
+        assert!(
+            (2.5..=3.5).contains(&per_flow),
+            "{per_flow} packets per flow"
+        );
     }
 }
