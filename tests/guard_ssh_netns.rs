@@ -16,6 +16,8 @@
 )]
 mod common;
 
+use common::{must, sh};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -23,22 +25,6 @@ use std::time::{Duration, Instant};
 const SERVER: &str = "198.51.100.1";
 const CLIENT: &str = "198.51.100.2";
 const SSHD: &str = "/usr/sbin/sshd";
-
-fn sh(args: &[&str]) -> Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn must(args: &[&str]) {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 fn text(o: &Output) -> String {
     format!(

@@ -14,6 +14,8 @@
 )]
 mod common;
 
+use common::{must, sh};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -24,22 +26,6 @@ const CLIENT: &str = "203.0.113.2";
 const VICTIM_A: &str = "198.51.100.1";
 const VICTIM_C: &str = "203.0.113.1";
 const PORT: &str = "8080";
-
-fn sh(args: &[&str]) -> Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn must(args: &[&str]) {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 /// Victim, attacker and client namespaces; removed (with the server) on drop.
 struct Lab {

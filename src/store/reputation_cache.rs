@@ -15,11 +15,11 @@ use super::schema;
 
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
-/// One provider's report on one address, as the table keeps it.
+/// One provider's report on one address (AbuseIPDB's answer), as the table keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedReport {
+pub struct Report {
     pub ip: IpAddr,
-    /// 0 to 100.
+    /// abuseConfidenceScore, 0 to 100.
     pub score: u8,
     pub total_reports: u64,
     pub isp: Option<String>,
@@ -87,7 +87,7 @@ impl ReputationCache {
     }
 
     /// A report fetched less than the TTL before `now` (nanoseconds).
-    pub fn get(&self, ip: IpAddr, now: i64) -> Result<Option<CachedReport>, rusqlite::Error> {
+    pub fn get(&self, ip: IpAddr, now: i64) -> Result<Option<Report>, rusqlite::Error> {
         let ttl = i64::try_from(self.ttl.as_nanos()).unwrap_or(i64::MAX);
         self.conn
             .query_row(
@@ -95,7 +95,7 @@ impl ReputationCache {
                  WHERE ip = ?1 AND provider = ?2 AND fetched_at > ?3",
                 params![ip.to_string(), self.provider, now.saturating_sub(ttl)],
                 |r| {
-                    Ok(CachedReport {
+                    Ok(Report {
                         ip,
                         score: u8::try_from(r.get::<_, i64>(0)?.clamp(0, 100)).unwrap_or(0),
                         total_reports: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
@@ -109,7 +109,7 @@ impl ReputationCache {
             .optional()
     }
 
-    pub fn put(&self, r: &CachedReport, now: i64) -> Result<(), rusqlite::Error> {
+    pub fn put(&self, r: &Report, now: i64) -> Result<(), rusqlite::Error> {
         self.conn.execute(
             "INSERT OR REPLACE INTO reputation_cache \
              (ip, provider, score, reports, isp, usage_type, country, fetched_at, raw) \

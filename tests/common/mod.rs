@@ -174,3 +174,21 @@ pub fn await_banner(capture: &mut std::process::Child) -> std::thread::JoinHandl
     let _ = rx.recv_timeout(std::time::Duration::from_secs(20));
     reader
 }
+
+/// Runs a command (program and arguments) and returns its output; panics when it cannot start.
+pub fn sh(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Runs a command that must succeed; the test fails with its standard error otherwise.
+pub fn must(args: &[&str]) {
+    let o = sh(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

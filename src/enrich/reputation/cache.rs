@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::client::Report;
-use crate::store::reputation_cache::{CachedReport, ReputationCache};
+use crate::store::reputation_cache::ReputationCache;
 
 pub use crate::store::reputation_cache::CacheError;
 
@@ -40,30 +40,11 @@ impl Cache {
 
     /// A report fetched less than the TTL before `now` (nanoseconds).
     pub fn get(&self, ip: IpAddr, now: i64) -> Result<Option<Report>, rusqlite::Error> {
-        Ok(self.0.get(ip, now)?.map(|r| Report {
-            ip: r.ip,
-            score: r.score,
-            total_reports: r.total_reports,
-            isp: r.isp,
-            usage_type: r.usage_type,
-            country_code: r.country_code,
-            raw: r.raw,
-        }))
+        self.0.get(ip, now)
     }
 
     pub fn put(&self, r: &Report, now: i64) -> Result<(), rusqlite::Error> {
-        self.0.put(
-            &CachedReport {
-                ip: r.ip,
-                score: r.score,
-                total_reports: r.total_reports,
-                isp: r.isp.clone(),
-                usage_type: r.usage_type.clone(),
-                country_code: r.country_code.clone(),
-                raw: r.raw.clone(),
-            },
-            now,
-        )
+        self.0.put(r, now)
     }
 
     /// Checks spent since midnight UTC of `now`.

@@ -12,19 +12,8 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-/// What AbuseIPDB says about one address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
-    pub ip: IpAddr,
-    /// abuseConfidenceScore, 0 to 100.
-    pub score: u8,
-    pub total_reports: u64,
-    pub isp: Option<String>,
-    pub usage_type: Option<String>,
-    pub country_code: Option<String>,
-    /// The response body as received, kept in the cache's `raw` column.
-    pub raw: String,
-}
+/// What AbuseIPDB says about one address: the report as the cache keeps it.
+pub use crate::store::reputation_cache::Report;
 
 /// Why a check failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
