@@ -1,5 +1,6 @@
-//! The console's model: a bounded ring of recent packets, incidents grouped from alerts,
-//! counters, rate history and top-N tables, all updated from analysed packets.
+//! The console's model: a bounded ring of recent packets, the run's incidents as its incident
+//! tracker reports them (with a person's state and notes), counters, rate history and top-N
+//! tables, all updated from analysed packets.
 //!
 //! Written only by the aggregator thread (through the console's observer adapter) and read by
 //! the UI thread under a short lock. Pure: time comes from frame timestamps, never the clock.

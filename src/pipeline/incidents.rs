@@ -30,7 +30,8 @@ pub struct IncidentTracker {
     /// Incidents changed since the last save, with the strongest change.
     dirty: HashMap<u64, (Incident, Change)>,
     inner: Fanout,
-    /// Saves that failed (kept and offered again); the first error, for the summary.
+    /// Saves that failed; their incidents are kept and offered again at the next flush (the
+    /// first failure is printed).
     pub save_failures: u64,
 }
 
