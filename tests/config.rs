@@ -44,8 +44,8 @@ fn defaults_match_the_documented_values() {
     assert_eq!(c.sniffer.capture_duration, 0);
     assert_eq!(c.sniffer.packet_count_limit, 0);
     assert_eq!(c.sniffer.snaplen, 65_535);
-    assert!(c.sniffer.promiscuous && c.sniffer.immediate_mode);
-    assert_eq!(c.sniffer.buffer_size_mb, 16);
+    assert!(c.sniffer.promiscuous && !c.sniffer.immediate_mode);
+    assert_eq!(c.sniffer.buffer_size_mb, 32);
     assert_eq!(c.sniffer.workers, 0);
     assert!((c.detector.anomaly_threshold - 2.5).abs() < f64::EPSILON);
     assert!((c.detector.confidence_threshold - 0.8).abs() < f64::EPSILON);

@@ -161,8 +161,8 @@ fn capture_replay(tag: &str, iface: &str) {
             &ns.a,
             "tcpreplay",
             "-q",
-            // A modest rate: with offloads on, libpcap sizes each ring slot for 64 KiB, so the
-            // 16 MiB ring holds a few hundred packets; a slow test machine must keep up.
+            // A modest rate: a slow test machine must keep up (benches/live.sh measures the
+            // rates capture keeps up with).
             "--pps=2000",
             "-i",
             "nsmt-va",
@@ -247,6 +247,28 @@ fn unknown_interface_lists_the_ones_that_exist() {
     assert!(err.contains("no such interface \"nosuchif0\""), "{err}");
     assert!(
         err.contains("interfaces that exist:") && err.contains("lo"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_small_capture_ring_is_warned_about_in_one_line() {
+    if !namespaces() {
+        return;
+    }
+    let ns = Netns::new("ring").expect("creating network namespaces");
+    let (ok, err) = headless(Some(&ns.b), &["-i", "nsmt-vb"]);
+    assert!(ok, "{err}");
+    assert!(
+        !err.contains("capture ring"),
+        "no warning by default: {err}"
+    );
+    let (ok, err) = headless(Some(&ns.b), &["-i", "nsmt-vb", "--buffer-size", "1"]);
+    assert!(ok, "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("capture ring")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].starts_with("warning: ") && warnings[0].contains("buffer_size_mb"),
         "{err}"
     );
 }

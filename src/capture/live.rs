@@ -1,7 +1,15 @@
 //! Live capture through libpcap (the `pcap` crate): interface choice, BPF filter, snaplen,
 //! promiscuous and immediate mode, buffer size, and the kernel drop counters.
 //!
-//! Runs on the capture thread; `next_frame` blocks up to the read timeout.
+//! Runs on the capture thread; `next_frame` waits at most the read timeout.
+//!
+//! How the ring is set up decides whether bursts survive. On Linux, immediate mode makes
+//! libpcap use TPACKET_V2: a ring of fixed-size slots of about `snaplen` bytes each, so 16 MiB
+//! with a 65535-byte snaplen holds only ~250 packets, which a 50k pkt/s burst fills in 5 ms.
+//! Without immediate mode libpcap uses TPACKET_V3: packets packed at their real size into
+//! blocks that the kernel hands over when full or after the read timeout (the block timeout).
+//! The defaults therefore leave immediate mode off and use a 10 ms timeout: the ring holds
+//! tens of thousands of packets and a packet reaches the detectors within about 10 ms.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,11 +31,14 @@ pub struct LiveOptions {
     pub promiscuous: bool,
     pub immediate: bool,
     pub buffer_size_mb: u32,
-    /// Read timeout, so the capture thread can notice shutdown and flush partial batches. A
-    /// few milliseconds: the last packets of a burst (the probe that completes a scan) wait at
-    /// most this long before the detectors see them.
+    /// Read timeout, and without immediate mode the kernel's block timeout: the longest a
+    /// packet waits in a partly filled block before the capture thread sees it. Also bounds
+    /// how long `next_frame` waits on a quiet link, so shutdown is noticed promptly.
     pub timeout_ms: i32,
 }
+
+/// The default read (block) timeout: packets reach the detectors within about this long.
+pub const DEFAULT_TIMEOUT_MS: i32 = 10;
 
 impl Default for LiveOptions {
     fn default() -> Self {
@@ -36,11 +47,62 @@ impl Default for LiveOptions {
             filter: None,
             snaplen: 65535,
             promiscuous: true,
-            immediate: true,
-            buffer_size_mb: 16,
-            timeout_ms: 5,
+            immediate: false,
+            buffer_size_mb: 32,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
         }
     }
+}
+
+/// Below this many full-size packets the kernel ring cannot absorb a short burst (a port
+/// scan, a ping flood, a stall of the capture thread) and `open` warns.
+pub const MIN_RING_SLOTS: u64 = 4096;
+
+/// Rounds up to libpcap's TPACKET_ALIGNMENT (16 bytes).
+fn tpacket_align(n: u64) -> u64 {
+    n.div_ceil(16) * 16
+}
+
+/// About how many full-size packets the kernel ring holds with these options. Immediate mode
+/// (TPACKET_V2) gives every packet a slot of snaplen plus ~70 bytes of headers, whatever its
+/// size; otherwise (TPACKET_V3) packets take their real size plus ~80 bytes, counted here at
+/// a full Ethernet frame (1514 bytes) or the snaplen when smaller.
+#[must_use]
+pub fn ring_slots(opts: &LiveOptions) -> u64 {
+    let buffer = u64::from(opts.buffer_size_mb) << 20;
+    let snaplen = u64::try_from(opts.snaplen.max(1)).unwrap_or(65535);
+    let slot = if opts.immediate {
+        tpacket_align(snaplen + 70)
+    } else {
+        tpacket_align(snaplen.min(1514) + 80)
+    };
+    buffer / slot
+}
+
+/// The one-line warning `open` prints when the ring is small, or `None`.
+#[must_use]
+pub fn small_ring_warning(opts: &LiveOptions) -> Option<String> {
+    let slots = ring_slots(opts);
+    if slots >= MIN_RING_SLOTS {
+        return None;
+    }
+    let how = if opts.immediate {
+        format!(
+            "immediate mode gives each packet a {}-byte slot of the {} MiB buffer",
+            opts.snaplen, opts.buffer_size_mb
+        )
+    } else {
+        format!("a {} MiB buffer", opts.buffer_size_mb)
+    };
+    let fix = if opts.immediate {
+        "turn immediate_mode off, lower snaplen or raise buffer_size_mb"
+    } else {
+        "raise buffer_size_mb"
+    };
+    Some(format!(
+        "warning: the kernel capture ring holds only about {slots} packets ({how}); bursts \
+         will be dropped in the kernel: {fix}"
+    ))
 }
 
 pub struct LiveSource {
@@ -49,11 +111,14 @@ pub struct LiveSource {
     linktype: LinkType,
     /// How long `next_frame` waits for a packet before returning `Ok(None)`.
     timeout: Duration,
+    /// Whether the last `next_frame` returned a frame: when the ring then runs dry,
+    /// `next_frame` returns at once so the capture thread hands over its partial batch.
+    streaming: bool,
 }
 
-/// Sleep between polls of the non-blocking handle while the link is quiet. At line rate the
-/// loop never sleeps; on an idle link this costs at most 200 wake-ups a second.
-const IDLE_POLL: Duration = Duration::from_millis(5);
+/// Sleep between polls of the non-blocking handle while no packet is ready. While packets
+/// flow the loop never sleeps; a block the kernel hands over waits at most this long.
+const IDLE_POLL: Duration = Duration::from_millis(1);
 
 /// The interface of the default IPv4 route from a `/proc/net/route` text.
 pub fn default_route_iface(route_table: &str) -> Option<String> {
@@ -100,6 +165,9 @@ fn looks_like_permission(msg: &str) -> bool {
 
 impl LiveSource {
     pub fn open(opts: &LiveOptions) -> Result<LiveSource, CaptureError> {
+        if let Some(w) = small_ring_warning(opts) {
+            eprintln!("{w}");
+        }
         let iface = match &opts.iface {
             Some(i) => i.clone(),
             None => pick_default_iface()?,
@@ -155,9 +223,10 @@ impl LiveSource {
             })?;
         }
         let linktype = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
-        // In immediate mode libpcap's read timeout does not fire on Linux, so a blocking read
-        // on a quiet link would hold a partial batch (and shutdown) until the next packet.
-        // Non-blocking reads with a bounded wait keep both prompt.
+        // A blocking read on a quiet link would hold shutdown until the next packet: in
+        // immediate mode libpcap's read timeout does not fire on Linux, and with TPACKET_V3
+        // the kernel never hands over an empty block. Non-blocking reads with a bounded wait
+        // keep shutdown prompt.
         let cap = cap.setnonblock().map_err(|e| CaptureError::Live {
             iface: iface.clone(),
             detail: e.to_string(),
@@ -165,6 +234,7 @@ impl LiveSource {
         Ok(LiveSource {
             cap,
             timeout: Duration::from_millis(u64::try_from(opts.timeout_ms).unwrap_or(100)),
+            streaming: false,
             iface,
             linktype,
         })
@@ -198,14 +268,22 @@ fn to_frame(
 }
 
 impl Source for LiveSource {
+    /// The next frame; `Ok(None)` when none is ready: at once when the ring has just run dry
+    /// (so a partial batch goes to the detectors now), else after waiting up to the timeout.
     fn next_frame(&mut self) -> Result<Option<RawFrame>, CaptureError> {
         let started = Instant::now();
         loop {
             match self.cap.next_packet() {
-                Err(pcap::Error::TimeoutExpired) if started.elapsed() < self.timeout => {
+                Err(pcap::Error::TimeoutExpired)
+                    if !self.streaming && started.elapsed() < self.timeout =>
+                {
                     std::thread::sleep(IDLE_POLL);
                 }
-                other => return to_frame(other, self.linktype, &self.iface),
+                other => {
+                    let r = to_frame(other, self.linktype, &self.iface);
+                    self.streaming = matches!(r, Ok(Some(_)));
+                    return r;
+                }
             }
         }
     }
@@ -245,7 +323,7 @@ impl LiveOptions {
             promiscuous: c.sniffer.promiscuous,
             immediate: c.sniffer.immediate_mode,
             buffer_size_mb: c.sniffer.buffer_size_mb,
-            ..LiveOptions::default()
+            timeout_ms: DEFAULT_TIMEOUT_MS,
         }
     }
 }
@@ -261,5 +339,41 @@ mod tests {
                      eth0\t00000000\t0100A8C0\t0003\n";
         assert_eq!(default_route_iface(table).as_deref(), Some("eth0"));
         assert_eq!(default_route_iface("Iface\tDestination\n"), None);
+    }
+
+    #[test]
+    fn default_ring_holds_thousands_of_packets() {
+        let d = LiveOptions::default();
+        assert!(!d.immediate);
+        assert!(ring_slots(&d) >= 4 * MIN_RING_SLOTS, "{}", ring_slots(&d));
+        assert_eq!(small_ring_warning(&d), None);
+        let c = crate::config::Config::default();
+        assert_eq!(small_ring_warning(&LiveOptions::from_config(&c)), None);
+    }
+
+    #[test]
+    fn immediate_mode_with_a_large_snaplen_warns() {
+        let o = LiveOptions {
+            immediate: true,
+            buffer_size_mb: 16,
+            ..LiveOptions::default()
+        };
+        // The issue's old defaults: ~250 slots of 64 KiB.
+        assert!((250..260).contains(&ring_slots(&o)), "{}", ring_slots(&o));
+        let w = small_ring_warning(&o).expect("a warning");
+        assert!(w.contains("immediate") && !w.contains('\n'), "{w}");
+        // A small snaplen makes immediate mode safe again.
+        let o = LiveOptions { snaplen: 1600, ..o };
+        assert_eq!(small_ring_warning(&o), None);
+    }
+
+    #[test]
+    fn a_small_buffer_warns() {
+        let o = LiveOptions {
+            buffer_size_mb: 1,
+            ..LiveOptions::default()
+        };
+        let w = small_ring_warning(&o).expect("a warning");
+        assert!(w.contains("buffer_size_mb"), "{w}");
     }
 }

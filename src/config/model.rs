@@ -62,9 +62,11 @@ pub struct SnifferConfig {
     /// Bytes kept per frame.
     pub snaplen: u32,
     pub promiscuous: bool,
-    /// Deliver frames as they arrive instead of when the kernel buffer fills.
+    /// Deliver every frame as it arrives. Off (the default), the kernel hands frames over in
+    /// blocks, when a block fills or after 10 ms; on, libpcap gives each frame a fixed slot
+    /// of `snaplen` bytes, so keep snaplen small (e.g. 1600) or the ring holds few frames.
     pub immediate_mode: bool,
-    /// Kernel capture buffer size in MiB.
+    /// Kernel capture buffer (the packet ring) in MiB.
     pub buffer_size_mb: u32,
     /// Analysis worker threads; 0 = auto (cores − 1, at least 1).
     pub workers: usize,
@@ -80,8 +82,8 @@ impl Default for SnifferConfig {
             analysis_batch_size: 1024,
             snaplen: 65_535,
             promiscuous: true,
-            immediate_mode: true,
-            buffer_size_mb: 16,
+            immediate_mode: false,
+            buffer_size_mb: 32,
             workers: 0,
         }
     }
