@@ -22,9 +22,7 @@ fn record_header(f: &mut File, sec: u32) {
 /// space, then a record claiming 128 MiB of which 100 bytes are present.
 fn sparse_capture(path: &Path) {
     let mut f = File::create(path).unwrap();
-    for v in [0xa1b2_c3d4u32] {
-        f.write_all(&v.to_le_bytes()).unwrap();
-    }
+    f.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
     f.write_all(&2u16.to_le_bytes()).unwrap();
     f.write_all(&4u16.to_le_bytes()).unwrap();
     for v in [0u32, 0, 0, 231] {
