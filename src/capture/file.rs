@@ -11,7 +11,7 @@ use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption
 use pcap_file::pcapng::blocks::Block;
 use pcap_file::pcapng::PcapNgReader;
 
-use super::pcap_lax::LaxPcapReader;
+use super::pcap_lax::{LaxPcapReader, MAX_FRAME_BYTES};
 use super::{CaptureError, Source};
 use crate::engine::frame::{LinkType, RawFrame, Ts};
 
@@ -191,7 +191,7 @@ impl FileSource {
                         linktype: iface.linktype,
                         iface: epb.interface_id,
                         orig_len: epb.original_len,
-                        data: epb.data.into_owned(),
+                        data: capped(&epb.data),
                     }));
                 }
                 Block::SimplePacket(spb) => {
@@ -203,13 +203,19 @@ impl FileSource {
                         linktype,
                         iface: 0,
                         orig_len: spb.original_len,
-                        data: spb.data.into_owned(),
+                        data: capped(&spb.data),
                     }));
                 }
                 _ => {}
             }
         }
     }
+}
+
+/// A packet block's bytes, at most `MAX_FRAME_BYTES` of them (pcap-file accepts blocks up to
+/// its 8 MB buffer; a frame never holds more than a classic pcap record may keep).
+fn capped(data: &[u8]) -> Vec<u8> {
+    data[..data.len().min(MAX_FRAME_BYTES)].to_vec()
 }
 
 fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

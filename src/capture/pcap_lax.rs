@@ -12,7 +12,13 @@ use crate::engine::frame::{LinkType, Ts};
 
 /// libpcap's MAXIMUM_SNAPLEN: records claiming more are damaged.
 const MAX_SNAPLEN: u32 = 262_144;
-/// Link types whose packets may legitimately be larger (D-Bus, USBPcap).
+/// The most bytes of one record the pipeline keeps, whatever the link type: libpcap's
+/// MAXIMUM_SNAPLEN. The link types that allow larger records (D-Bus, USBPcap) carry nothing
+/// the engine decodes, so their records are cut here (the rest is read and discarded) and a
+/// frame never holds more than 256 KiB.
+pub const MAX_FRAME_BYTES: usize = MAX_SNAPLEN as usize;
+/// Link types whose packets may legitimately be larger (D-Bus, USBPcap): records up to this
+/// length are accepted, as libpcap accepts them, but only `MAX_FRAME_BYTES` of them are kept.
 fn max_snaplen_for(linktype: LinkType) -> u32 {
     match linktype.0 {
         231 => 128 * 1024 * 1024,
@@ -127,8 +133,10 @@ impl<R: Read> LaxPcapReader<R> {
                 "invalid packet capture length {caplen}, bigger than maximum of {max}"
             ));
         }
-        let keep = caplen.min(self.header.snaplen) as usize;
+        let keep = (caplen.min(self.header.snaplen) as usize).min(MAX_FRAME_BYTES);
         // Read straight into spare capacity: no zero-filling of a buffer about to be overwritten.
+        // `keep` is at most 256 KiB, so a record that claims more than the file holds never
+        // allocates what it claims.
         let mut data = Vec::with_capacity(keep);
         let got = (&mut self.r)
             .take(keep as u64)
@@ -144,8 +152,9 @@ impl<R: Read> LaxPcapReader<R> {
             let skipped = io::copy(&mut (&mut self.r).take(discard), &mut io::sink())
                 .map_err(|e| e.to_string())?;
             if skipped < discard {
+                let got = keep as u64 + skipped;
                 return Err(format!(
-                    "truncated record: {caplen} captured bytes announced, fewer present"
+                    "truncated record: {caplen} captured bytes announced, {got} present"
                 ));
             }
         }
@@ -167,6 +176,16 @@ mod tests {
     use super::*;
 
     fn file(big: bool, nanos: bool, snaplen: u32, records: &[(u32, u32, u32, &[u8])]) -> Vec<u8> {
+        file_lt(big, nanos, snaplen, 1, records)
+    }
+
+    fn file_lt(
+        big: bool,
+        nanos: bool,
+        snaplen: u32,
+        linktype: u32,
+        records: &[(u32, u32, u32, &[u8])],
+    ) -> Vec<u8> {
         let w = |v: u32| {
             if big {
                 v.to_be_bytes()
@@ -192,7 +211,7 @@ mod tests {
         );
         out.extend_from_slice(&[0; 8]);
         out.extend_from_slice(&w(snaplen));
-        out.extend_from_slice(&w(1));
+        out.extend_from_slice(&w(linktype));
         for (s, f, orig, data) in records {
             out.extend_from_slice(&w(*s));
             out.extend_from_slice(&w(*f));
@@ -240,5 +259,38 @@ mod tests {
         let mut r = LaxPcapReader::new(&bytes[..]).unwrap();
         assert!(r.next_record().unwrap_err().contains("truncated record"));
         assert!(LaxPcapReader::new(&bytes[..10]).is_err());
+    }
+
+    #[test]
+    fn large_records_of_dbus_are_cut_to_the_frame_maximum() {
+        let big = vec![7u8; MAX_FRAME_BYTES + 1000];
+        let bytes = file_lt(
+            false,
+            false,
+            0,
+            231,
+            &[(1, 0, 2_000_000, &big), (2, 0, 2, b"gh")],
+        );
+        let mut r = LaxPcapReader::new(&bytes[..]).unwrap();
+        let a = r.next_record().unwrap().unwrap();
+        assert_eq!(a.data.len(), MAX_FRAME_BYTES);
+        assert_eq!(a.orig_len, 2_000_000);
+        assert_eq!(r.next_record().unwrap().unwrap().data, b"gh");
+    }
+
+    #[test]
+    fn a_record_claiming_more_than_the_file_holds_is_an_error() {
+        // Claims 128 MiB (D-Bus allows it); the file ends after 10 bytes.
+        let mut bytes = file_lt(false, false, 0, 231, &[]);
+        for v in [1u32, 0, 128 << 20, 128 << 20] {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        bytes.extend_from_slice(&[0; 10]);
+        let mut r = LaxPcapReader::new(&bytes[..]).unwrap();
+        let e = r.next_record().unwrap_err();
+        assert!(
+            e.contains("134217728 captured bytes announced, 10 present"),
+            "{e}"
+        );
     }
 }

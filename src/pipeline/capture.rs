@@ -42,6 +42,12 @@ pub enum CaptureEnd {
     Error(String),
 }
 
+/// A batch closes at `Limits::batch_size` frames or once its frames hold this many bytes,
+/// whichever comes first, so a batch's memory is bounded by bytes and not only by count: at
+/// most `BATCH_MAX_BYTES` plus one frame (a frame keeps at most 256 KiB), 2.25 MiB. Ordinary
+/// traffic never reaches it (1024 frames of 1,514 bytes are 1.5 MB).
+pub const BATCH_MAX_BYTES: usize = 2 << 20;
+
 /// Live capture hands over a partial batch once its first frame has waited this long, so a
 /// busy link that never fills a batch between read time-outs (a scan of a few hundred
 /// packets) still reaches the detectors within milliseconds.
@@ -62,6 +68,8 @@ pub fn run(
     let mut seq = 0u64;
     let mut cnt = 0u64;
     let mut frames = Vec::with_capacity(batch_size);
+    // Bytes held by the frames of the batch being filled.
+    let mut batch_bytes = 0usize;
     // When the batch being filled got its first frame (live capture only).
     let mut batch_started: Option<Instant> = None;
     let mut send = |frames: &mut Vec<RawFrame>, cnt: u64| -> bool {
@@ -114,13 +122,15 @@ pub fn run(
                 }
                 cnt += 1;
                 SharedCounters::add(&counters.received, 1);
+                batch_bytes += frame.data.len();
                 frames.push(frame);
-                let full = frames.len() >= batch_size;
+                let full = frames.len() >= batch_size || batch_bytes >= BATCH_MAX_BYTES;
                 let waited = live
                     && batch_started.get_or_insert_with(Instant::now).elapsed()
                         >= LIVE_BATCH_MAX_WAIT;
                 if full || waited {
                     batch_started = None;
+                    batch_bytes = 0;
                     if !send(&mut frames, cnt) {
                         break CaptureEnd::Stopped;
                     }
@@ -132,6 +142,7 @@ pub fn run(
             Ok(None) if live => {
                 // Read timeout: hand over what we have so a quiet link still shows up promptly.
                 batch_started = None;
+                batch_bytes = 0;
                 if !send(&mut frames, cnt) {
                     break CaptureEnd::Stopped;
                 }

@@ -43,22 +43,35 @@ use crate::store::{
     PcapLogOptions, PcapLogSummary, PcapLogger, SqliteStore, StoreOptions, WriterSummary,
 };
 
-/// Batches queued between the capture thread and the workers, per worker. A batch of 1024
-/// full-size frames is about 1.6 MB, so the queue holds at most a few MB per worker.
+// Every queue is bounded in bytes as well as in messages: a frame keeps at most 256 KiB
+// (`capture::pcap_lax::MAX_FRAME_BYTES`), a batch closes at 1024 frames or 2 MiB of frame
+// bytes (`capture::BATCH_MAX_BYTES`), so a batch holds at most 2.25 MiB of frames plus
+// ~0.5 MB of per-packet analysis (1024 × ~500 bytes); call it 2.75 MiB.
+
+/// Batches queued between the capture thread and the workers, per worker: 4 × 2.25 MiB =
+/// 9 MiB per worker at most (1024 full-size Ethernet frames are 1.5 MB)...
 const CAPTURE_QUEUE_PER_WORKER: usize = 4;
+/// ...and at most this many in all, whatever the worker count: 16 × 2.25 MiB = 36 MiB.
+const CAPTURE_QUEUE_MAX: usize = 16;
 /// Live capture gets a deeper queue (16 k frames at the default batch) to ride out bursts
-/// before it starts dropping.
+/// before it starts dropping: 16 × 2.25 MiB = 36 MiB at most.
 const LIVE_CAPTURE_QUEUE: usize = 16;
-/// Analysed batches queued for the aggregator, per worker.
+/// Analysed batches queued for the aggregator, per worker: 4 × 2.75 MiB = 11 MiB per
+/// worker...
 const RESULT_QUEUE_PER_WORKER: usize = 4;
-/// Result batches queued for the output stage (each one capture batch with its frames).
+/// ...and at most this many in all: 16 × 2.75 MiB = 44 MiB.
+const RESULT_QUEUE_MAX: usize = 16;
+/// Result batches queued for the output stage (each one capture batch with its frames):
+/// 8 × 2.75 MiB = 22 MiB at most.
 const OUTPUT_QUEUE: usize = 8;
-/// Messages queued for the SQLite writer (each up to `sinks::STORE_BATCH` rows, ~0.5 MB):
-/// 80k rows, more than one commit of the writer (50k), so the output stage goes on filling the
-/// next commit while the writer writes one (with 16, the writer waited for rows a third of
-/// the time).
+/// Messages queued for the SQLite writer (each up to `sinks::STORE_BATCH` rows of at most
+/// ~250 bytes, their payload a 64-byte snippet: ~0.5 MB): 80k rows, ~20 MB at most, more
+/// than one commit of the writer (50k), so the output stage goes on filling the next commit
+/// while the writer writes one (with 16, the writer waited for rows a third of the time).
 const STORE_QUEUE: usize = 40;
-/// Messages queued for the pcap logger (each up to `sinks::PCAP_BATCH` frames).
+/// Messages queued for the pcap logger (each up to `sinks::PCAP_BATCH` frames or
+/// `sinks::PCAP_BATCH_BYTES` bytes plus one frame, 2.25 MiB): 32 × 2.25 MiB = 72 MiB at
+/// most; 1024 full-size Ethernet frames are 1.5 MB, 48 MB for the queue.
 const PCAP_QUEUE: usize = 32;
 
 /// Where EVE JSON goes.
@@ -339,10 +352,11 @@ fn start_stages(
     let cap_queue = if live {
         LIVE_CAPTURE_QUEUE
     } else {
-        CAPTURE_QUEUE_PER_WORKER * workers
+        (CAPTURE_QUEUE_PER_WORKER * workers).min(CAPTURE_QUEUE_MAX)
     };
     let (batch_tx, batch_rx) = bounded::<Batch>(cap_queue);
-    let (result_tx, result_rx) = bounded::<AnalyzedBatch>(RESULT_QUEUE_PER_WORKER * workers);
+    let (result_tx, result_rx) =
+        bounded::<AnalyzedBatch>((RESULT_QUEUE_PER_WORKER * workers).min(RESULT_QUEUE_MAX));
     let packet_detectors = Arc::new(detectors.packet);
     let (done_tx, done) = bounded::<()>(1);
     let aggregator = std::thread::Builder::new()

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::Receiver;
 
 use super::observer::Observer;
-use super::sinks::{Sinks, PCAP_BATCH, STORE_BATCH};
+use super::sinks::{Sinks, PCAP_BATCH, PCAP_BATCH_BYTES, STORE_BATCH};
 use crate::engine::alert::{highest, Severity};
 use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::frame::{RawFrame, Ts};
@@ -78,6 +78,8 @@ pub struct Output {
     alert_rows: Vec<AlertRow>,
     flow_rows: Vec<FlowRow>,
     pcap_frames: Vec<RawFrame>,
+    /// Bytes held by `pcap_frames`.
+    pcap_bytes: usize,
     errors: Vec<String>,
     last_stats_row: Option<Instant>,
     /// Late (reputation) alerts by severity: the aggregator's counters never saw them.
@@ -101,6 +103,7 @@ impl Output {
             alert_rows: Vec::new(),
             flow_rows: Vec::new(),
             pcap_frames: Vec::with_capacity(PCAP_BATCH),
+            pcap_bytes: 0,
             errors: Vec::new(),
             last_stats_row: None,
             late: BTreeMap::new(),
@@ -182,11 +185,12 @@ impl Output {
         if self.sinks.pcap.is_some() {
             // The packet is done with: hand its bytes to the logger without copying them.
             let f = &mut a.frame;
+            self.pcap_bytes += f.data.len();
             self.pcap_frames.push(RawFrame {
                 data: std::mem::take(&mut f.data),
                 ..*f
             });
-            if self.pcap_frames.len() >= PCAP_BATCH {
+            if self.pcap_frames.len() >= PCAP_BATCH || self.pcap_bytes >= PCAP_BATCH_BYTES {
                 self.flush_pcap();
             }
         }
@@ -339,6 +343,7 @@ impl Output {
 
     fn flush_pcap(&mut self) {
         if !self.pcap_frames.is_empty() {
+            self.pcap_bytes = 0;
             let frames = std::mem::replace(&mut self.pcap_frames, Vec::with_capacity(PCAP_BATCH));
             self.sinks.pcap(frames);
         }

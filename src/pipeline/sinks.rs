@@ -15,8 +15,11 @@ use crate::store::StoreMsg;
 
 /// Rows sent to the SQLite writer in one message.
 pub const STORE_BATCH: usize = 2048;
-/// Frames sent to the pcap logger in one message.
+/// Frames sent to the pcap logger in one message...
 pub const PCAP_BATCH: usize = 1024;
+/// ...or fewer, once they hold this many bytes: a message holds at most 2 MiB plus one frame
+/// (at most 256 KiB), whatever the frames' sizes.
+pub const PCAP_BATCH_BYTES: usize = 2 << 20;
 
 /// The aggregator's outputs. Each is optional.
 pub struct Sinks {

@@ -39,7 +39,7 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
     pub(crate) fn new(cap: usize, ttl_secs: u64) -> Self {
         Table {
             map: HashMap::with_hasher(Hasher::new()),
-            cap: cap.max(1),
+            cap: fitting_cap(cap),
             ttl_ns: i64::try_from(ttl_secs)
                 .unwrap_or(i64::MAX / Ts::NANOS_PER_SEC)
                 .saturating_mul(Ts::NANOS_PER_SEC),
@@ -99,6 +99,20 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
     }
 }
 
+/// The cap a table keeps: `cap`, or less when `cap` lies just above what a power-of-two
+/// number of hash buckets holds. hashbrown fills at most 7/8 of its buckets, so the default
+/// 65,536 entries would need 131,072 buckets, twice the memory of 57,344 entries in 65,536
+/// buckets; under a flood of spoofed sources every table sits at its cap, and nine tables of
+/// doubled buckets cost ~70 MB. Entries beyond are evicted and counted as for any cap.
+fn fitting_cap(cap: usize) -> usize {
+    let cap = cap.max(1);
+    if cap < 64 {
+        return cap;
+    }
+    let fits = cap.next_power_of_two() / 8 * 7;
+    cap.min(fits)
+}
+
 /// A fixed window that restarts when a packet arrives after it has ended.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Window {
@@ -132,6 +146,16 @@ impl Window {
 /// timestamps a capture file holds.
 pub(crate) fn since(now: Ts, earlier: Ts) -> i64 {
     now.0.saturating_sub(earlier.0).max(0)
+}
+
+#[cfg(test)]
+#[test]
+fn caps_fit_their_hash_buckets() {
+    assert_eq!(fitting_cap(0), 1);
+    assert_eq!(fitting_cap(10), 10);
+    assert_eq!(fitting_cap(50_000), 50_000);
+    assert_eq!(fitting_cap(65_536), 57_344);
+    assert_eq!(fitting_cap(100_000), 100_000);
 }
 
 pub(crate) fn secs_ns(secs: u64) -> i64 {

@@ -181,6 +181,13 @@ impl FlowTable {
         std::mem::take(&mut self.pending)
     }
 
+    /// How many ended flows wait for the next `expire`: evictions and reused tuples end flows
+    /// between seconds, so a flood of new flows (a million a second) would otherwise pile up
+    /// a second's worth of records.
+    pub fn ended_pending(&self) -> usize {
+        self.pending.len()
+    }
+
     /// End every flow (reason `shutdown`), oldest first, after any that ended earlier.
     pub fn drain(&mut self) -> Vec<FlowRecord> {
         let mut out = Vec::new();
