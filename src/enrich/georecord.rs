@@ -22,8 +22,11 @@ use crate::store::geo_records::{GeoRecords, GeoRow};
 
 /// Addresses per message to the writer.
 const BATCH: usize = 256;
-/// Addresses remembered as recorded; past this the memory starts over (rows are upserts).
-const SEEN_CAP: usize = 500_000;
+/// Addresses remembered as recorded; past this the memory starts over (rows are upserts, so an
+/// address seen again is only recorded again). 114,688 is what 131,072 hash buckets hold
+/// without growing: about 3 MB (500,000 grew the table to a million buckets, 22 MB, kept after
+/// each clear).
+const SEEN_CAP: usize = 114_688;
 
 pub struct GeoRecorder {
     geo: Arc<GeoIp>,
