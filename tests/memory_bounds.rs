@@ -3,6 +3,12 @@
 //! records are cut to 256 KiB as they are read and the last one, which claims more than the
 //! file holds, ends the input with a message naming the file and the packet count; nothing
 //! allocates what a record claims. Peak-memory figures belong to `benches/memory.sh`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
+
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
