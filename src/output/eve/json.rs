@@ -35,6 +35,49 @@ impl<'a> Obj<'a> {
         self.buf.extend_from_slice(b"\":");
     }
 
+    /// Write `"key":` for a key that comes from data (escaped like any string).
+    fn any_key(&mut self, key: &str) {
+        if !std::mem::take(&mut self.first) {
+            self.buf.push(b',');
+        }
+        string(self.buf, key);
+        self.buf.push(b':');
+    }
+
+    /// A value known to hold nothing to escape (fixed names, timestamps, hex digits).
+    pub(super) fn plain(&mut self, key: &str, v: &[u8]) {
+        debug_assert!(!needs_escape(v), "{v:?}");
+        self.key(key);
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(v);
+        self.buf.push(b'"');
+    }
+
+    /// A payload as Suricata's `payload_printable`: every byte outside printable ASCII (and
+    /// CR, LF) shown as `.`, escaped as serde_json escapes it.
+    pub(super) fn printable(&mut self, key: &str, v: &[u8]) {
+        self.key(key);
+        self.buf.reserve(v.len() + 2);
+        self.buf.push(b'"');
+        for &b in v {
+            match b {
+                b'"' => self.buf.extend_from_slice(b"\\\""),
+                b'\\' => self.buf.extend_from_slice(b"\\\\"),
+                b'\n' => self.buf.extend_from_slice(b"\\n"),
+                b'\r' => self.buf.extend_from_slice(b"\\r"),
+                0x20..=0x7e => self.buf.push(b),
+                _ => self.buf.push(b'.'),
+            }
+        }
+        self.buf.push(b'"');
+    }
+
+    /// An array under a key that comes from data.
+    pub(super) fn arr_any(&mut self, key: &str) -> Arr<'_> {
+        self.any_key(key);
+        Arr::open(self.buf)
+    }
+
     pub(super) fn str(&mut self, key: &str, v: &str) {
         self.key(key);
         string(self.buf, v);
@@ -121,6 +164,24 @@ impl<'a> Arr<'a> {
         string(self.buf, v);
     }
 
+    /// A value as one string: a string as it is, anything else (numbers, booleans, arrays,
+    /// objects) as its compact JSON text.
+    pub(super) fn text_of(&mut self, v: &serde_json::Value) {
+        use serde_json::Value;
+        self.comma();
+        match v {
+            Value::String(t) => string(self.buf, t),
+            // Their JSON text holds nothing to escape.
+            Value::Number(_) | Value::Bool(_) | Value::Null => {
+                self.buf.push(b'"');
+                // Writing into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *self.buf, v);
+                self.buf.push(b'"');
+            }
+            Value::Array(_) | Value::Object(_) => string(self.buf, &v.to_string()),
+        }
+    }
+
     pub(super) fn obj(&mut self) -> Obj<'_> {
         self.comma();
         Obj::open(self.buf)
@@ -132,8 +193,31 @@ impl<'a> Arr<'a> {
 }
 
 /// Whether a JSON string body needs escaping: quotes, backslashes and control characters.
+/// Looks at eight bytes at a time.
 fn needs_escape(s: &[u8]) -> bool {
-    s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        if word_needs_escape(u64::from_le_bytes(w)) {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// Whether any byte of `w` is below 0x20, a quote or a backslash (the usual "has a byte less
+/// than" and "has a zero byte" bit tricks; exact as a yes or no).
+fn word_needs_escape(w: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
+    (below_space | has_zero(w ^ (LO * u64::from(b'"'))) | has_zero(w ^ (LO * u64::from(b'\\'))))
+        != 0
 }
 
 /// `s` as a JSON string, escaped as serde_json escapes it.
@@ -188,6 +272,31 @@ mod tests {
     }
 
     #[test]
+    fn escape_check_agrees_with_the_bytewise_one() {
+        let bytewise = |s: &[u8]| s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for len in 0..20 {
+            for pos in 0..len {
+                for b in 0..=255u8 {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = b;
+                    cases.push(v.clone());
+                    // Next to bytes that borrow or carry in the word arithmetic.
+                    if pos + 1 < len {
+                        v[pos + 1] = 0x80;
+                        cases.push(v.clone());
+                        v[pos + 1] = 0x21;
+                        cases.push(v);
+                    }
+                }
+            }
+        }
+        for c in &cases {
+            assert_eq!(needs_escape(c), bytewise(c), "{c:?}");
+        }
+    }
+
+    #[test]
     fn objects_arrays_numbers_and_addresses() {
         let mut buf = Vec::new();
         let mut o = Obj::open(&mut buf);
@@ -203,12 +312,13 @@ mod tests {
         a.str("p");
         a.obj().close();
         a.close();
+        o.printable("p", b"GET /\"x\\\r\n\t\x00\xff~");
         o.value("v", &[1.5f64]).unwrap();
         o.close();
         let text = String::from_utf8(buf).unwrap();
         assert_eq!(
             text,
-            r#"{"a":"x","n":18446744073709551615,"t":true,"v4":"192.0.2.255","v6":"2001:db8::1","in":{"z":0},"list":["p",{}],"v":[1.5]}"#
+            r#"{"a":"x","n":18446744073709551615,"t":true,"v4":"192.0.2.255","v6":"2001:db8::1","in":{"z":0},"list":["p",{}],"p":"GET /\"x\\\r\n...~","v":[1.5]}"#
         );
         assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
     }
