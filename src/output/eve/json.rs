@@ -57,19 +57,23 @@ impl<'a> Obj<'a> {
     /// CR, LF) shown as `.`, escaped as serde_json escapes it.
     pub(super) fn printable(&mut self, key: &str, v: &[u8]) {
         self.key(key);
-        self.buf.reserve(v.len() + 2);
-        self.buf.push(b'"');
-        for &b in v {
+        let buf = &mut *self.buf;
+        buf.reserve(v.len() + 2);
+        buf.push(b'"');
+        let mut start = 0;
+        for (i, &b) in v.iter().enumerate() {
+            if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+                continue;
+            }
+            buf.extend_from_slice(&v[start..i]);
+            start = i + 1;
             match b {
-                b'"' => self.buf.extend_from_slice(b"\\\""),
-                b'\\' => self.buf.extend_from_slice(b"\\\\"),
-                b'\n' => self.buf.extend_from_slice(b"\\n"),
-                b'\r' => self.buf.extend_from_slice(b"\\r"),
-                0x20..=0x7e => self.buf.push(b),
-                _ => self.buf.push(b'.'),
+                b'"' | b'\\' | b'\n' | b'\r' => escape(buf, b),
+                _ => buf.push(b'.'),
             }
         }
-        self.buf.push(b'"');
+        buf.extend_from_slice(&v[start..]);
+        buf.push(b'"');
     }
 
     /// An array under a key that comes from data.
@@ -193,59 +197,86 @@ impl<'a> Arr<'a> {
 }
 
 /// Whether a JSON string body needs escaping: quotes, backslashes and control characters.
-/// Looks at eight bytes at a time.
 fn needs_escape(s: &[u8]) -> bool {
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        if word_needs_escape(u64::from_le_bytes(w)) {
-            return true;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    first_escape(s, 0).is_some()
 }
 
-/// Whether any byte of `w` is below 0x20, a quote or a backslash (the usual "has a byte less
-/// than" and "has a zero byte" bit tricks; exact as a yes or no).
-fn word_needs_escape(w: u64) -> bool {
+/// Whether `b` must be escaped in a JSON string.
+fn is_escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// The eight bytes of `s` from `i` as a little-endian word.
+fn word_at(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The high bit of every byte of `w` that is below 0x20, a quote or a backslash, with the
+/// usual "has a byte less than" and "has a zero byte" bit tricks. Bits above the lowest set
+/// one may be spurious (borrows), the lowest is always right: it marks the first such byte.
+fn escape_mask(w: u64) -> u64 {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
     let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
-    (below_space | has_zero(w ^ (LO * u64::from(b'"'))) | has_zero(w ^ (LO * u64::from(b'\\'))))
-        != 0
+    below_space | has_zero(w ^ (LO * u64::from(b'"'))) | has_zero(w ^ (LO * u64::from(b'\\')))
 }
 
-/// `s` as a JSON string, escaped as serde_json escapes it.
-pub(super) fn string(buf: &mut Vec<u8>, s: &str) {
-    buf.push(b'"');
-    let bytes = s.as_bytes();
-    if !needs_escape(bytes) {
-        buf.extend_from_slice(bytes);
-    } else {
-        for &b in bytes {
-            match b {
-                b'"' => buf.extend_from_slice(b"\\\""),
-                b'\\' => buf.extend_from_slice(b"\\\\"),
-                b'\n' => buf.extend_from_slice(b"\\n"),
-                b'\r' => buf.extend_from_slice(b"\\r"),
-                b'\t' => buf.extend_from_slice(b"\\t"),
-                0x08 => buf.extend_from_slice(b"\\b"),
-                0x0c => buf.extend_from_slice(b"\\f"),
-                c if c < 0x20 => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    buf.extend_from_slice(b"\\u00");
-                    buf.push(HEX[usize::from(c >> 4)]);
-                    buf.push(HEX[usize::from(c & 0xf)]);
-                }
-                c => buf.push(c),
-            }
+/// The index of the first byte at or after `from` that needs escaping, looking at eight
+/// bytes at a time.
+fn first_escape(s: &[u8], mut from: usize) -> Option<usize> {
+    while from + 8 <= s.len() {
+        let mask = escape_mask(word_at(s, from));
+        if mask != 0 {
+            return Some(from + (mask.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    s[from..]
+        .iter()
+        .position(|&b| is_escaped(b))
+        .map(|p| from + p)
+}
+
+/// The escape sequence serde_json writes for a byte that needs one.
+fn escape(buf: &mut Vec<u8>, b: u8) {
+    match b {
+        b'"' => buf.extend_from_slice(b"\\\""),
+        b'\\' => buf.extend_from_slice(b"\\\\"),
+        b'\n' => buf.extend_from_slice(b"\\n"),
+        b'\r' => buf.extend_from_slice(b"\\r"),
+        b'\t' => buf.extend_from_slice(b"\\t"),
+        0x08 => buf.extend_from_slice(b"\\b"),
+        0x0c => buf.extend_from_slice(b"\\f"),
+        c => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            buf.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 0xf)],
+            ]);
         }
     }
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it: the runs between bytes to escape
+/// are copied whole.
+pub(super) fn string(buf: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    buf.reserve(bytes.len() + 2);
+    buf.push(b'"');
+    let mut start = 0;
+    while let Some(i) = first_escape(bytes, start) {
+        buf.extend_from_slice(&bytes[start..i]);
+        escape(buf, bytes[i]);
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
     buf.push(b'"');
 }
 
@@ -273,7 +304,7 @@ mod tests {
 
     #[test]
     fn escape_check_agrees_with_the_bytewise_one() {
-        let bytewise = |s: &[u8]| s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        let bytewise = |s: &[u8]| s.iter().position(|&b| is_escaped(b));
         let mut cases: Vec<Vec<u8>> = Vec::new();
         for len in 0..20 {
             for pos in 0..len {
@@ -292,7 +323,11 @@ mod tests {
             }
         }
         for c in &cases {
-            assert_eq!(needs_escape(c), bytewise(c), "{c:?}");
+            assert_eq!(first_escape(c, 0), bytewise(c), "{c:?}");
+            let text = String::from_utf8_lossy(c);
+            let mut buf = Vec::new();
+            string(&mut buf, &text);
+            assert_eq!(buf, serde_json::to_vec(&*text).unwrap_or_default());
         }
     }
 
