@@ -105,13 +105,26 @@ impl<'a> Obj<'a> {
         self.buf.push(b'"');
         match ip {
             IpAddr::V4(v4) => {
-                let mut b = itoa::Buffer::new();
+                // Up to 15 bytes, put together on the stack and copied once.
+                let mut text = [0u8; 15];
+                let mut n = 0;
                 for (i, o) in v4.octets().into_iter().enumerate() {
                     if i > 0 {
-                        self.buf.push(b'.');
+                        text[n] = b'.';
+                        n += 1;
                     }
-                    self.buf.extend_from_slice(b.format(o).as_bytes());
+                    if o >= 100 {
+                        text[n] = b'0' + o / 100;
+                        n += 1;
+                    }
+                    if o >= 10 {
+                        text[n] = b'0' + o / 10 % 10;
+                        n += 1;
+                    }
+                    text[n] = b'0' + o % 10;
+                    n += 1;
                 }
+                self.buf.extend_from_slice(&text[..n]);
             }
             IpAddr::V6(v6) => {
                 use std::io::Write as _;
@@ -328,6 +341,22 @@ mod tests {
             let mut buf = Vec::new();
             string(&mut buf, &text);
             assert_eq!(buf, serde_json::to_vec(&*text).unwrap_or_default());
+        }
+    }
+
+    #[test]
+    fn ipv4_addresses_as_display_writes_them() {
+        for o in [0u8, 1, 9, 10, 99, 100, 199, 200, 255] {
+            for ip in [
+                std::net::Ipv4Addr::new(o, 0, 255, o),
+                std::net::Ipv4Addr::new(10, o, o, 7),
+            ] {
+                let mut buf = Vec::new();
+                let mut m = Obj::open(&mut buf);
+                m.ip("a", IpAddr::V4(ip));
+                m.close();
+                assert_eq!(String::from_utf8_lossy(&buf), format!(r#"{{"a":"{ip}"}}"#));
+            }
         }
     }
 
