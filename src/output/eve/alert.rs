@@ -2,16 +2,13 @@
 //! evidence under `alert.metadata`, every value an array of strings as Suricata writes rule
 //! metadata.
 //!
-//! Serialized by the EVE writer on the output thread.
+//! Written by the EVE writer on the output thread, through the small JSON writer (no serde).
 
 use std::io;
 
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use super::fields::Printable;
-use super::json::Obj;
+use super::json::{Arr, Obj};
 use super::Body;
 use crate::engine::alert::Alert;
 
@@ -26,92 +23,63 @@ pub(super) struct AlertBody<'a> {
 
 impl Body for AlertBody<'_> {
     fn entries(&self, m: &mut Obj) -> io::Result<()> {
-        m.value("alert", &AlertObj(self.alert))?;
+        let a = self.alert;
+        let mut o = m.obj("alert");
+        o.plain("action", b"allowed");
+        o.u64("gid", 1u8);
+        o.u64("signature_id", a.rule.0);
+        o.u64("rev", 1u8);
+        o.str("signature", &a.description);
+        o.str("category", &a.category);
+        o.u64("severity", a.severity.eve_level());
+        metadata(&mut o, a);
+        o.close();
         if let Some(p) = self.app_proto {
             m.str("app_proto", p);
         }
         if let Some(p) = self.payload {
-            m.value("payload_printable", &Printable(p))?;
+            m.printable("payload_printable", p);
         }
         Ok(())
     }
 }
 
-struct AlertObj<'a>(&'a Alert);
-
-impl Serialize for AlertObj<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let a = self.0;
-        let mut m = s.serialize_map(Some(8))?;
-        m.serialize_entry("action", "allowed")?;
-        m.serialize_entry("gid", &1u8)?;
-        m.serialize_entry("signature_id", &a.rule.0)?;
-        m.serialize_entry("rev", &1u8)?;
-        m.serialize_entry("signature", &*a.description)?;
-        m.serialize_entry("category", &*a.category)?;
-        m.serialize_entry("severity", &a.severity.eve_level())?;
-        m.serialize_entry("metadata", &Metadata(a))?;
-        m.end()
+/// `metadata`: detector, explanation and evidence, every value an array of strings.
+fn metadata(o: &mut Obj, a: &Alert) {
+    let mut m = o.obj("metadata");
+    let mut list = m.arr("detector");
+    list.str(a.detector.as_str());
+    list.close();
+    if !a.explanation.is_empty() {
+        let mut list = m.arr("explanation");
+        list.str(&a.explanation);
+        list.close();
     }
-}
-
-struct Metadata<'a>(&'a Alert);
-
-impl Serialize for Metadata<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let a = self.0;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("detector", &[a.detector.as_str()])?;
-        if !a.explanation.is_empty() {
-            m.serialize_entry("explanation", &[a.explanation.as_str()])?;
-        }
-        match &a.evidence {
-            Value::Null => {}
-            Value::Object(fields) => {
-                for (k, v) in fields
-                    .iter()
-                    .filter(|(k, v)| !v.is_null() && !OWN_KEYS.contains(&k.as_str()))
-                {
-                    m.serialize_entry(k, &Strings(v))?;
-                }
+    match &a.evidence {
+        Value::Null => {}
+        Value::Object(fields) => {
+            for (k, v) in fields
+                .iter()
+                .filter(|(k, v)| !v.is_null() && !OWN_KEYS.contains(&k.as_str()))
+            {
+                strings(m.arr_any(k), v);
             }
-            other => m.serialize_entry("evidence", &Strings(other))?,
         }
-        m.end()
+        other => strings(m.arr("evidence"), other),
     }
+    m.close();
 }
 
 /// A JSON value as an array of strings: arrays element by element, scalars as one element,
 /// objects as their compact JSON text.
-struct Strings<'a>(&'a Value);
-
-impl Serialize for Strings<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Array(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for v in items.iter().filter(|v| !v.is_null()) {
-                    seq.serialize_element(&OneString(v))?;
-                }
-                seq.end()
-            }
-            v => {
-                let mut seq = s.serialize_seq(Some(1))?;
-                seq.serialize_element(&OneString(v))?;
-                seq.end()
+fn strings(mut list: Arr, v: &Value) {
+    match v {
+        Value::Array(items) => {
+            for v in items.iter().filter(|v| !v.is_null()) {
+                list.text_of(v);
             }
         }
+        v => list.text_of(v),
     }
-}
-
-struct OneString<'a>(&'a Value);
-
-impl Serialize for OneString<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::String(t) => s.serialize_str(t),
-            // Numbers, booleans, nested arrays and objects: their JSON text.
-            v => s.collect_str(v),
-        }
-    }
+    list.close();
 }

@@ -45,7 +45,7 @@ pub(super) struct Query<'a> {
 impl Body for Query<'_> {
     fn entries(&self, m: &mut Obj) -> io::Result<()> {
         let mut o = m.obj("dns");
-        o.str("type", "query");
+        o.plain("type", b"query");
         o.u64("id", self.info.id);
         o.str("rrname", &self.question.name);
         o.str("rrtype", &rrtype_text(self.question.qtype));
@@ -65,9 +65,10 @@ impl Body for Answer<'_> {
         let (info, flags) = (self.info, self.flags);
         let mut o = m.obj("dns");
         o.u64("version", 2u8);
-        o.str("type", "answer");
+        o.plain("type", b"answer");
         o.u64("id", info.id);
-        o.str("flags", &format!("{flags:x}"));
+        let (hex, len) = hex_digits(flags);
+        o.plain("flags", &hex[..len]);
         for (bit, key) in [(QR, "qr"), (AA, "aa"), (TC, "tc"), (RD, "rd"), (RA, "ra")] {
             if flags & bit != 0 {
                 o.bool(key, true);
@@ -78,7 +79,7 @@ impl Body for Answer<'_> {
             o.str("rrname", &q.name);
             o.str("rrtype", &rrtype_text(q.qtype));
         }
-        o.str("rcode", &rcode_text(info.rcode));
+        o.plain("rcode", rcode_text(info.rcode).as_bytes());
         if !info.answers.is_empty() {
             let mut list = o.arr("answers");
             for a in &info.answers {
@@ -99,6 +100,21 @@ impl Body for Answer<'_> {
         o.close();
         Ok(())
     }
+}
+
+/// `v` in lower-case hex without leading zeros (`format!("{v:x}")`), as digits and their count.
+fn hex_digits(v: u16) -> ([u8; 4], usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 4];
+    let mut len = 0;
+    for shift in [12u16, 8, 4, 0] {
+        let d = usize::from((v >> shift) & 0xf);
+        if d != 0 || len > 0 || shift == 0 {
+            out[len] = DIGITS[d];
+            len += 1;
+        }
+    }
+    (out, len)
 }
 
 /// `"grouped": {"A": ["1.2.3.4", …], "CNAME": […]}`: rendered rdata by record type, types in
@@ -122,4 +138,17 @@ fn grouped(o: &mut Obj, answers: &[DnsAnswer]) {
         list.close();
     }
     g.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_digits;
+
+    #[test]
+    fn flags_in_hex_as_format_writes_them() {
+        for v in [0u16, 1, 0xf, 0x10, 0x100, 0x8180, 0x8583, 0xffff] {
+            let (d, n) = hex_digits(v);
+            assert_eq!(std::str::from_utf8(&d[..n]).ok(), Some(&*format!("{v:x}")));
+        }
+    }
 }

@@ -1,11 +1,10 @@
 //! Small EVE field values, mostly without allocating: Suricata's timestamp format, two-digit
-//! hex TCP flags, printable payloads, and DNS type and rcode names.
+//! hex TCP flags, and DNS type and rcode names.
 //!
 //! Used by the EVE writer on the output thread.
 
 use std::borrow::Cow;
-
-use serde::{Serialize, Serializer};
+use std::cell::Cell;
 
 use crate::engine::frame::Ts;
 
@@ -21,24 +20,53 @@ impl EveTime {
     pub fn new(ts: Ts) -> Self {
         let secs = ts.secs();
         let micros = ts.subsec_nanos() / 1000;
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        let mut b = *b"0000-00-00T00:00:00.000000+0000";
-        put(&mut b[0..4], y.clamp(0, 9999).unsigned_abs());
-        put(&mut b[5..7], u64::from(m));
-        put(&mut b[8..10], u64::from(d));
-        put(&mut b[11..13], sod.unsigned_abs() / 3600);
-        put(&mut b[14..16], sod.unsigned_abs() / 60 % 60);
-        put(&mut b[17..19], sod.unsigned_abs() % 60);
+        // Events come in capture order, so most share the second of the one before: the
+        // date and time part is formatted once per second and kept per thread.
+        let mut b = LAST_SECOND.with(|c| {
+            let (last, b) = c.get();
+            if last == Some(secs) {
+                b
+            } else {
+                let b = format_second(secs);
+                c.set((Some(secs), b));
+                b
+            }
+        });
         put(&mut b[20..26], u64::from(micros));
         EveTime(b)
     }
 
+    /// The text as bytes (ASCII digits and punctuation; nothing to escape in JSON).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and punctuation are ever written.
         std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000000+0000")
     }
+}
+
+thread_local! {
+    /// The second last formatted on this thread and its text (microseconds left as zeros).
+    static LAST_SECOND: Cell<(Option<i64>, [u8; TS_LEN])> =
+        const { Cell::new((None, [0; TS_LEN])) };
+}
+
+/// `secs` (since the epoch) as `2024-01-15T10:20:30.000000+0000`.
+fn format_second(secs: i64) -> [u8; TS_LEN] {
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut b = *b"0000-00-00T00:00:00.000000+0000";
+    put(&mut b[0..4], y.clamp(0, 9999).unsigned_abs());
+    put(&mut b[5..7], u64::from(m));
+    put(&mut b[8..10], u64::from(d));
+    put(&mut b[11..13], sod.unsigned_abs() / 3600);
+    put(&mut b[14..16], sod.unsigned_abs() / 60 % 60);
+    put(&mut b[17..19], sod.unsigned_abs() % 60);
+    b
 }
 
 /// Writes `v` as zero-padded decimal filling `out` (higher digits are dropped).
@@ -78,30 +106,15 @@ impl Hex2 {
         Hex2([DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]])
     }
 
+    /// The two digits as bytes (nothing to escape in JSON).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         // Only hex digits are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("00")
-    }
-}
-
-/// A payload with every byte outside printable ASCII (and CR, LF) shown as `.`, as
-/// Suricata's `payload_printable`.
-pub struct Printable<'a>(pub &'a [u8]);
-
-impl Serialize for Printable<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let text: String = self
-            .0
-            .iter()
-            .map(|&b| {
-                if (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\r' {
-                    char::from(b)
-                } else {
-                    '.'
-                }
-            })
-            .collect();
-        s.serialize_str(&text)
     }
 }
 
@@ -198,6 +211,15 @@ mod tests {
             EveTime::new(Ts::from_parts(1_735_689_599, 999_999_999)).as_str(),
             "2024-12-31T23:59:59.999999+0000"
         );
+        // The same second again (the per-second cache), then the second after.
+        assert_eq!(
+            EveTime::new(Ts::from_parts(1_735_689_599, 1_000)).as_str(),
+            "2024-12-31T23:59:59.000001+0000"
+        );
+        assert_eq!(
+            EveTime::new(Ts::from_parts(1_735_689_600, 0)).as_str(),
+            "2025-01-01T00:00:00.000000+0000"
+        );
         // Before the epoch.
         assert_eq!(
             EveTime::new(Ts::from_parts(-1, 500_000_000)).as_str(),
@@ -207,24 +229,11 @@ mod tests {
 
     #[test]
     fn small_fields_as_text() {
-        let j = |v: &dyn erased::Ser| v.json();
         assert_eq!(Hex2::new(0x1b).as_str(), "1b");
         assert_eq!(Hex2::new(0x02).as_str(), "02");
         assert_eq!(rrtype_text(28), "AAAA");
         assert_eq!(rrtype_text(65_280), "65280");
         assert_eq!(rcode_text(3), "NXDOMAIN");
         assert_eq!(rcode_text(200), "200");
-        assert_eq!(j(&Printable(b"GET /\r\n\x00\xff")), "\"GET /\\r\\n..\"");
-    }
-
-    mod erased {
-        pub trait Ser {
-            fn json(&self) -> String;
-        }
-        impl<T: serde::Serialize> Ser for T {
-            fn json(&self) -> String {
-                serde_json::to_string(self).unwrap_or_default()
-            }
-        }
     }
 }

@@ -102,7 +102,7 @@ trait Body {
 
 impl Header<'_> {
     fn entries(&self, m: &mut Obj) -> io::Result<()> {
-        m.str("timestamp", EveTime::new(self.ts).as_str());
+        m.plain("timestamp", EveTime::new(self.ts).as_bytes());
         if let Some(id) = self.flow_id {
             m.u64("flow_id", id);
         }
@@ -112,7 +112,7 @@ impl Header<'_> {
         if let Some(c) = self.pcap_cnt {
             m.u64("pcap_cnt", c);
         }
-        m.str("event_type", self.event_type);
+        m.plain("event_type", self.event_type.as_bytes());
         if !self.vlan.is_empty() {
             m.value("vlan", self.vlan)?;
         }
@@ -143,10 +143,10 @@ impl Tuple {
             m.u64("dest_port", dp);
         }
         match self.proto {
-            Proto::Tcp => m.str("proto", "TCP"),
-            Proto::Udp => m.str("proto", "UDP"),
-            Proto::Icmp => m.str("proto", "ICMP"),
-            Proto::Icmpv6 => m.str("proto", "IPv6-ICMP"),
+            Proto::Tcp => m.plain("proto", b"TCP"),
+            Proto::Udp => m.plain("proto", b"UDP"),
+            Proto::Icmp => m.plain("proto", b"ICMP"),
+            Proto::Icmpv6 => m.plain("proto", b"IPv6-ICMP"),
             other => m.str("proto", &other.eve_name()),
         }
         if let Some((t, c)) = self.icmp {
