@@ -371,6 +371,8 @@ fn ssh_peer_is_refused_without_ssh_connection_by_cli_and_console() {
     let screen = lab.wait_for("[DRY RUN]");
     assert!(screen.contains("nsm-tui"), "{screen}");
     lab.keys(&[&format!("/src host {CLIENT}"), "Enter"]);
+    // The filter is applied (its title shows) and the client's packets are listed.
+    lab.wait_for(&format!("filter: src host {CLIENT}"));
     lab.wait_for(&format!("{CLIENT}:"));
     lab.keys(&["b"]);
     let screen = lab.wait_for("Block source address?");

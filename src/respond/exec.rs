@@ -4,7 +4,7 @@
 //! Called on the thread that carries out a response; blocks for as long as the command runs
 //! (bounded by the time-out).
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,6 +81,26 @@ fn failed(msg: String) -> CmdOutput {
     }
 }
 
+/// Reads a child's pipe to its end on a thread of its own, so a command that writes more than
+/// a pipe holds never waits on us while we wait on it.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<std::thread::JoinHandle<Vec<u8>>> {
+    let mut pipe = pipe?;
+    std::thread::Builder::new()
+        .name("cmd-output".into())
+        .spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+        .ok()
+}
+
+fn collected(h: Option<std::thread::JoinHandle<Vec<u8>>>) -> String {
+    h.and_then(|h| h.join().ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
 fn run_with_timeout(cmd: &Cmd, timeout: Duration) -> CmdOutput {
     let Some((prog, args)) = cmd.argv.split_first() else {
         return failed("empty command".into());
@@ -99,30 +119,34 @@ fn run_with_timeout(cmd: &Cmd, timeout: Duration) -> CmdOutput {
         Ok(c) => c,
         Err(e) => return failed(format!("could not run {prog}: {e}")),
     };
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
     if let (Some(text), Some(mut pipe)) = (&cmd.stdin, child.stdin.take()) {
         // Dropping the pipe afterwards closes it, so the program sees end of input.
         let _ = pipe.write_all(text.as_bytes());
     }
     let start = Instant::now();
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if start.elapsed() >= timeout => {
                 let _ = child.kill();
-                let _ = child.wait();
+                // Reaped elsewhere: a process stuck in the kernel may outlive SIGKILL for a
+                // while, and the caller (perhaps the console's UI thread) must not wait on it.
+                let _ = std::thread::Builder::new()
+                    .name("cmd-reaper".into())
+                    .spawn(move || {
+                        let _ = child.wait();
+                    });
                 return failed(format!("{prog} timed out after {timeout:?}"));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             Err(e) => return failed(format!("waiting for {prog}: {e}")),
         }
-    }
-    match child.wait_with_output() {
-        Ok(out) => CmdOutput {
-            status: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        },
-        Err(e) => failed(format!("collecting output of {prog}: {e}")),
+    };
+    CmdOutput {
+        status: status.code(),
+        stdout: collected(out),
+        stderr: collected(err),
     }
 }
 
@@ -148,6 +172,29 @@ impl Runner for DryRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_larger_than_a_pipe_is_collected_and_a_stuck_command_times_out_promptly() {
+        let mut r = SystemRunner {
+            timeout: Duration::from_secs(20),
+        };
+        let big = r.run(&Cmd::new(&["head", "-c", "300000", "/dev/zero"]));
+        assert_eq!((big.status, big.stdout.len()), (Some(0), 300_000));
+        let mut quick = SystemRunner {
+            timeout: Duration::from_millis(200),
+        };
+        let started = Instant::now();
+        let out = quick.run(&Cmd::new(&["sleep", "5"]));
+        assert!(
+            out.status.is_none() && out.stderr.contains("timed out"),
+            "{out:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn runs_without_a_shell_and_feeds_stdin() {

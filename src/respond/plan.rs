@@ -19,10 +19,13 @@ use crate::respond::safety::Guard;
 pub struct SessionProbe(pub Option<Arc<Mutex<Box<dyn Runner>>>>);
 
 impl SessionProbe {
-    /// A probe that runs the system's `ss`.
+    /// A probe that runs the system's `ss`, for at most 2 s: it runs on the console's UI
+    /// thread when `b` opens the dialog (a probe that fails keeps the peers found at start).
     pub fn system() -> SessionProbe {
         SessionProbe(Some(Arc::new(Mutex::new(Box::new(
-            crate::respond::exec::SystemRunner::default(),
+            crate::respond::exec::SystemRunner {
+                timeout: std::time::Duration::from_secs(2),
+            },
         )))))
     }
 }
