@@ -1,5 +1,5 @@
 //! One guard: for allowlisted, private (with and without `allow_private`), SSH-client, gateway
-//! and public addresses, the console's block dialog (through `tui::console::block_settings`,
+//! and public addresses, the console's block dialog (through `respond::plan::BlockSettings::from_config`,
 //! the library call the console makes) and `nsm-tui block --dry-run` give the same verdict,
 //! with the same reason. No root needed: dry runs change nothing.
 #![allow(
