@@ -6,11 +6,8 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use rusqlite::{params, Connection};
-
-use super::schema;
 
 /// One address's answer as the table keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,20 +31,11 @@ pub struct GeoRecords {
 }
 
 impl GeoRecords {
-    /// Opens its own connection to the database at `db` (migrated if it is new).
+    /// Opens its own connection to the database at `db` (a side connection: migrated, the
+    /// packet writer's durability, checkpoints left to the packet writer).
     pub fn open(db: &Path) -> Result<GeoRecords, String> {
-        let mut conn = Connection::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| format!("{}: {e}", db.display()))?;
-        schema::migrate(&mut conn, db, schema::MIGRATIONS).map_err(|e| e.to_string())?;
-        // As the packet writer's connection: a commit survives a crash of the process, and
-        // only a checkpoint waits for the disk (FULL, the default, syncs the WAL on every
-        // commit, which stalled the packet writer's commits behind it). Checkpoints are left
-        // to the packet writer.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
-            .map_err(|e| format!("{}: {e}", db.display()))?;
         Ok(GeoRecords {
-            conn,
+            conn: super::sqlite::open_side(db).map_err(|e| e.to_string())?,
             path: db.to_path_buf(),
         })
     }

@@ -162,10 +162,8 @@ impl IncidentStore {
 pub struct EditConnection(Connection);
 
 impl EditConnection {
-    pub fn open(path: &std::path::Path) -> rusqlite::Result<EditConnection> {
-        let c = Connection::open(path)?;
-        c.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(EditConnection(c))
+    pub fn open(path: &std::path::Path) -> Result<EditConnection, super::StoreError> {
+        super::sqlite::open_side(path).map(EditConnection)
     }
     pub fn conn(&self) -> &Connection {
         &self.0

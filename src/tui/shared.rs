@@ -88,14 +88,19 @@ impl ModelObserver {
             self.shared.try_lock()
         };
         if let Some(mut m) = guard {
-            for p in self.pending.drain(..) {
-                match p {
-                    Pending::Packet(a, flow) => m.apply(&a, flow.as_ref()),
-                    Pending::Incident(inc, change) => m.incident_changed(&inc, change),
-                }
-            }
+            drain_into(&mut self.pending, &mut m);
             drop(m);
             self.shared.bump();
+        }
+    }
+}
+
+/// Applies what waited, in order.
+fn drain_into(pending: &mut Vec<Pending>, m: &mut Model) {
+    for p in pending.drain(..) {
+        match p {
+            Pending::Packet(a, flow) => m.apply(&a, flow.as_ref()),
+            Pending::Incident(inc, change) => m.incident_changed(&inc, change),
         }
     }
 }
@@ -106,7 +111,16 @@ impl Observer for ModelObserver {
         self.flush(false);
     }
     fn incident(&mut self, inc: &Incident, change: Change, _alert: &crate::engine::alert::Alert) {
-        self.pending.push(Pending::Incident(inc.clone(), change));
+        // Applied in place while the UI does not hold the model; only otherwise is the
+        // incident (with its alert list) cloned to wait.
+        if let Some(mut m) = self.shared.try_lock() {
+            drain_into(&mut self.pending, &mut m);
+            m.incident_changed(inc, change);
+            drop(m);
+            self.shared.bump();
+        } else {
+            self.pending.push(Pending::Incident(inc.clone(), change));
+        }
     }
     fn flow_ended(&mut self, _r: &FlowRecord) {}
     fn late_alert(&mut self, a: &Analyzed, alert: &crate::engine::alert::Alert) {
