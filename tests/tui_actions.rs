@@ -105,9 +105,8 @@ fn console_blocks_go_through_the_audited_responder() {
     let mut g = nsm_tui::engine::incident::Grouper::new(300, 10).first_id(4);
     let (stored, change) = g.add(&alert, Some(ip("203.0.113.7")), None);
     let conn = nsm_tui::respond::setup::open_db(&db).unwrap();
-    nsm_tui::store::incidents::IncidentStore::new(conn)
-        .save(stored, change)
-        .unwrap();
+    let row = nsm_tui::store::incidents::IncidentSave::of(stored, change);
+    nsm_tui::store::incidents::upsert(&conn, &[row]).unwrap();
     let s = BlockSettings::default();
     let plan = s.plan(ip("203.0.113.7"), "port_scan".into(), Some(stored.id));
     let out = r.block(&plan, 1_700_000_000);

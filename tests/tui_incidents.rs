@@ -14,7 +14,7 @@ use nsm_tui::engine::alert::Severity;
 use nsm_tui::engine::incident::{Change, Grouper, IncidentState};
 use nsm_tui::engine::model::{IncidentEdit, Model, ModelConfig};
 use nsm_tui::respond::plan::BlockSettings;
-use nsm_tui::store::incidents::{get, EditConnection, IncidentStore};
+use nsm_tui::store::incidents::{get, save_all, upsert, EditConnection, IncidentSave};
 use nsm_tui::tui::app::{App, Effect, Focus, Overlay};
 use nsm_tui::tui::incident_edit::write;
 use nsm_tui::tui::keymap::KeyMap;
@@ -144,12 +144,14 @@ fn the_writer_changes_the_stored_incident_of_the_same_id() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("i.db");
     let conn = nsm_tui::respond::setup::open_db(&path).unwrap();
-    let mut store = IncidentStore::new(conn);
     // The run's grouper made the console's incidents; the store saves the same ones.
     let m = model();
-    for inc in m.incidents() {
-        store.save(inc, Change::Opened).unwrap();
-    }
+    let rows: Vec<IncidentSave> = m
+        .incidents()
+        .iter()
+        .map(|inc| IncidentSave::of(inc, Change::Opened))
+        .collect();
+    upsert(&conn, &rows).unwrap();
     let id = m.incidents()[0].id;
     let edits = EditConnection::open(&path).unwrap();
     let out = write(
@@ -172,13 +174,11 @@ fn the_writer_changes_the_stored_incident_of_the_same_id() {
         0,
     );
     assert!(out.ok, "{}", out.message);
-    let row = get(store.connection(), i64::try_from(id).unwrap())
-        .unwrap()
-        .unwrap();
+    let row = get(&conn, i64::try_from(id).unwrap()).unwrap().unwrap();
     assert_eq!(row.state, "acknowledged");
     assert!(row.notes.contains("blocked upstream"), "{}", row.notes);
     // `incidents list` shows it under the same number.
-    let listed = nsm_tui::store::incidents::list(store.connection(), i64::MIN).unwrap();
+    let listed = nsm_tui::store::incidents::list(&conn, i64::MIN).unwrap();
     assert_eq!(
         listed.iter().map(|r| r.id).collect::<Vec<_>>(),
         [i64::try_from(id).unwrap()]
@@ -247,7 +247,7 @@ fn a_flush_of_incidents_is_saved_whole_or_not_at_all() {
     use nsm_tui::engine::frame::Ts;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("i.db");
-    let mut store = IncidentStore::new(nsm_tui::respond::setup::open_db(&path).unwrap());
+    let mut conn = nsm_tui::respond::setup::open_db(&path).unwrap();
     let mut g = Grouper::new(300, 100);
     let src = |o: u8| Some(std::net::IpAddr::from([203, 0, 113, o]));
     let t = Ts(1_000_000_000);
@@ -255,29 +255,42 @@ fn a_flush_of_incidents_is_saved_whole_or_not_at_all() {
     let scan = (scan.0.clone(), scan.1);
     let brute = g.add(&alert(t, Severity::High, "brute_force", 2), src(2), None);
     let brute = (brute.0.clone(), brute.1);
-    let batch = [scan.clone(), brute.clone()];
+    let batch = [
+        IncidentSave::of(&scan.0, scan.1),
+        IncidentSave::of(&brute.0, brute.1),
+    ];
     let count = |c: &rusqlite::Connection| -> i64 {
         c.query_row("SELECT COUNT(*) FROM incidents", [], |r| r.get(0))
             .unwrap()
     };
     // The second insert fails: the first, already made in the same transaction, goes too.
-    store
-        .connection()
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON incidents WHEN NEW.category = 'brute_force' \
+    conn.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON incidents WHEN NEW.category = 'brute_force' \
              BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-        )
-        .unwrap();
-    assert!(store.save_all(&batch).is_err());
-    assert_eq!(count(store.connection()), 0);
+    )
+    .unwrap();
+    assert!(save_all(&mut conn, &batch).is_err());
+    assert_eq!(count(&conn), 0);
     // Offered again once the database takes it: both saved, the scan as a new row.
-    store
-        .connection()
-        .execute_batch("DROP TRIGGER refuse")
+    conn.execute_batch("DROP TRIGGER refuse").unwrap();
+    save_all(&mut conn, &batch).unwrap();
+    assert_eq!(count(&conn), 2);
+    // Saved again (an update): still two rows, a person's state kept, an escalation
+    // reopening a resolved incident.
+    conn.execute_batch("UPDATE incidents SET state = 'resolved'")
         .unwrap();
-    store.save_all(&batch).unwrap();
-    assert_eq!(count(store.connection()), 2);
-    // Saved again (an update): still two rows.
-    store.save_all(&[(scan.0, Change::Updated)]).unwrap();
-    assert_eq!(count(store.connection()), 2);
+    save_all(&mut conn, &[IncidentSave::of(&scan.0, Change::Updated)]).unwrap();
+    assert_eq!(count(&conn), 2);
+    let state = |c: &rusqlite::Connection, cat: &str| -> String {
+        c.query_row(
+            "SELECT state FROM incidents WHERE category = ?1",
+            [cat],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(state(&conn, "port_scan"), "resolved");
+    let escalated = IncidentSave::of(&brute.0, Change::Escalated(Severity::Medium));
+    save_all(&mut conn, &[escalated]).unwrap();
+    assert_eq!(state(&conn, "brute_force"), "new");
 }

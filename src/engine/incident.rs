@@ -98,14 +98,21 @@ pub enum Change {
     Escalated(Severity),
 }
 
-/// Groups alerts into incidents. Open incidents are bounded by `max_open`; the one idle
-/// longest is closed (forgotten by the grouper, kept wherever it was persisted) when full.
+/// What an open incident is grouped by: its source and its category.
+pub type IncidentKey = (Option<IpAddr>, Arc<str>);
+
+/// Groups alerts into incidents. Open incidents are bounded by `max_open`; when full, the
+/// sixteenth of them idle longest is closed at once (forgotten by the grouper, kept wherever
+/// it was persisted), so that a flood of new sources costs a constant amount per alert rather
+/// than a scan of the whole table each.
 #[derive(Debug, Clone)]
 pub struct Grouper {
     window_ns: i64,
     max_open: usize,
     next_id: u64,
-    open: HashMap<(Option<IpAddr>, Arc<str>), Incident>,
+    open: HashMap<IncidentKey, Incident>,
+    /// Incidents closed since the caller last took them (past the window, or to make room).
+    closed: Vec<Incident>,
 }
 
 /// The response defaults: a 300 s window, 10,000 open incidents.
@@ -124,6 +131,7 @@ impl Grouper {
             max_open: max_open.max(1),
             next_id: 1,
             open: HashMap::new(),
+            closed: Vec::new(),
         }
     }
 
@@ -138,7 +146,18 @@ impl Grouper {
         self.open.len()
     }
 
-    /// Adds one alert seen from `src` to `dst`; returns the incident as it now stands.
+    /// The open incident of `key`, if any.
+    pub fn get(&self, key: &IncidentKey) -> Option<&Incident> {
+        self.open.get(key)
+    }
+
+    /// The incidents closed by `add` since the last call (their final state), oldest first.
+    pub fn take_closed(&mut self) -> Vec<Incident> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Adds one alert seen from `src` to `dst`; returns the incident as it now stands. An
+    /// incident this closes is kept for `take_closed`.
     pub fn add(
         &mut self,
         alert: &Alert,
@@ -152,7 +171,7 @@ impl Grouper {
             .get(&key)
             .is_some_and(|i| alert.ts.0.saturating_sub(i.last_seen.0) > window);
         if stale {
-            self.open.remove(&key);
+            self.closed.extend(self.open.remove(&key));
         }
         if !self.open.contains_key(&key) && self.open.len() >= self.max_open {
             self.close_idlest();
@@ -206,14 +225,22 @@ impl Grouper {
         (inc, change)
     }
 
+    /// Closes the sixteenth of the open incidents idle longest (at least one).
     fn close_idlest(&mut self) {
-        if let Some(k) = self
+        let n = (self.open.len() / 16).max(1);
+        let mut by_age: Vec<((Ts, u64), &IncidentKey)> = self
             .open
             .iter()
-            .min_by_key(|(_, i)| (i.last_seen, i.id))
-            .map(|(k, _)| k.clone())
-        {
-            self.open.remove(&k);
+            .map(|(k, i)| ((i.last_seen, i.id), k))
+            .collect();
+        if n < by_age.len() {
+            by_age.select_nth_unstable_by_key(n - 1, |(age, _)| *age);
+            by_age.truncate(n);
+        }
+        by_age.sort_unstable_by_key(|(age, _)| *age);
+        let keys: Vec<IncidentKey> = by_age.into_iter().map(|(_, k)| k.clone()).collect();
+        for k in keys {
+            self.closed.extend(self.open.remove(&k));
         }
     }
 
@@ -315,5 +342,39 @@ mod tests {
         assert_eq!(i.destinations.len(), MAX_DESTINATIONS);
         assert!("acknowledged".parse::<IncidentState>().is_ok());
         assert!(!can_move(IncidentState::New, IncidentState::New));
+    }
+
+    #[test]
+    fn a_full_table_closes_the_idlest_sixteenth_and_hands_them_over() {
+        let mut g = Grouper::new(3600, 32);
+        for n in 0..32u8 {
+            g.add(
+                &alert(i64::from(n), "x", Severity::Low),
+                Some(IpAddr::from([198, 51, 100, n])),
+                None,
+            );
+        }
+        // The first source is seen again: now the second is the idlest.
+        g.add(
+            &alert(40, "x", Severity::Low),
+            Some(IpAddr::from([198, 51, 100, 0])),
+            None,
+        );
+        assert!(g.take_closed().is_empty());
+        g.add(
+            &alert(41, "x", Severity::Low),
+            Some(IpAddr::from([198, 51, 100, 200])),
+            None,
+        );
+        let closed: Vec<u64> = g.take_closed().iter().map(|i| i.id).collect();
+        assert_eq!(closed, vec![2, 3]);
+        assert_eq!(g.open_count(), 31);
+        // Past the window: the old incident is closed and handed over, a new one opens.
+        let key = (Some(IpAddr::from([198, 51, 100, 0])), Arc::from("x"));
+        assert_eq!(g.get(&key).map(|i| i.id), Some(1));
+        let (i, c) = g.add(&alert(9000, "x", Severity::Low), key.0, None);
+        assert_eq!((i.id, c), (34, Change::Opened));
+        let closed = g.take_closed();
+        assert_eq!((closed.len(), closed[0].id, closed[0].count), (1, 1, 2));
     }
 }

@@ -259,12 +259,11 @@ fn open_outputs(
             .with_context(|| format!("opening database {}", path.display()))?;
         let (tx, rx) = bounded(STORE_QUEUE);
         store = Some(crate::store::spawn_writer(db, rx));
-        if let Some(g) = &opts.enrich.geoip {
-            match crate::enrich::georecord::GeoRecorder::start(path, g.clone()) {
-                Ok(r) => geo_record = Some(r),
-                Err(e) => eprintln!("warning: GeoIP not recorded in the database: {e}"),
-            }
-        }
+        geo_record = opts
+            .enrich
+            .geoip
+            .as_ref()
+            .map(|g| crate::enrich::georecord::GeoRecorder::new(g.clone()));
         sinks.store = Some(tx);
     }
     let mut pcap = None;

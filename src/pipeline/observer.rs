@@ -2,6 +2,7 @@
 //! model). Called on the aggregator thread: implementations must be quick and never block on
 //! the UI; they publish snapshots for the UI thread to read. `Fanout` feeds several.
 
+use super::sinks::StoreLink;
 use crate::engine::alert::Alert;
 use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::incident::{Change, Incident};
@@ -9,6 +10,9 @@ use crate::engine::record::Analyzed;
 use crate::engine::stats::Stats;
 
 pub trait Observer: Send {
+    /// The run writes a database: rows of the observer's own go to its writer through `link`
+    /// (called once, before the first packet).
+    fn attach_store(&mut self, _link: &StoreLink) {}
     /// A packet after every detector ran; `a.alerts` holds all its alerts.
     fn packet(&mut self, a: &Analyzed, flow: Option<&FlowMeta>);
     /// A flow ended (timeout, eviction, close or shutdown).
@@ -30,6 +34,9 @@ pub trait Observer: Send {
 pub struct Fanout(pub Vec<Box<dyn Observer>>);
 
 impl Observer for Fanout {
+    fn attach_store(&mut self, link: &StoreLink) {
+        self.0.iter_mut().for_each(|o| o.attach_store(link));
+    }
     fn packet(&mut self, a: &Analyzed, flow: Option<&FlowMeta>) {
         self.0.iter_mut().for_each(|o| o.packet(a, flow));
     }

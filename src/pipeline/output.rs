@@ -20,6 +20,7 @@ use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::frame::{RawFrame, Ts};
 use crate::engine::record::{Analyzed, PacketRow, ThreatRef};
 use crate::engine::stats::Stats;
+use crate::enrich::georecord::GeoRecorder;
 use crate::store::rows::CaptureStatsRow;
 use crate::store::{AlertRow, FlowRow, StoreMsg};
 
@@ -68,7 +69,7 @@ pub struct OutputOptions {
     /// `STOPPED_REPUTATION_WAIT`, since the person asked to stop.
     pub stopped: Arc<AtomicBool>,
     /// Writes the GeoIP of each new address to the database's `ip_geo` table.
-    pub geo_record: Option<crate::enrich::georecord::GeoRecorder>,
+    pub geo_record: Option<GeoRecorder>,
 }
 
 pub struct Output {
@@ -95,7 +96,10 @@ pub struct OutputEnd {
 }
 
 impl Output {
-    pub fn new(sinks: Sinks, opts: OutputOptions) -> Self {
+    pub fn new(sinks: Sinks, mut opts: OutputOptions) -> Self {
+        if let (Some(o), Some(link)) = (&mut opts.observer, sinks.store_link()) {
+            o.attach_store(&link);
+        }
         Output {
             sinks,
             opts,
@@ -164,8 +168,18 @@ impl Output {
         if let Some(r) = &mut self.opts.reputation {
             r.observe(a, meta.map(|m| m.flow_id));
         }
-        if let Some(g) = &mut self.opts.geo_record {
-            g.observe(a);
+        // The answers the `packets_geo` and `alerts_geo` views join: the addresses of the
+        // packet and alert rows the database keeps.
+        let geo_wanted = self.opts.store_packets || !a.alerts.is_empty();
+        if let Some(rows) = self
+            .opts
+            .geo_record
+            .as_mut()
+            .filter(|_| geo_wanted)
+            .and_then(|g| g.observe(a))
+        {
+            let n = rows.len();
+            self.sinks.store(StoreMsg::Geo(rows), n);
         }
         if let Some(eve) = &mut self.sinks.eve {
             let mut res = Ok(());
@@ -256,9 +270,10 @@ impl Output {
         for (sev, n) in &self.late {
             *s.alerts.entry(*sev).or_default() += n;
         }
-        if let Some(g) = self.opts.geo_record.take() {
-            if let Err(e) = g.finish() {
-                self.errors.push(format!("GeoIP recorder: {e}"));
+        if let Some(rows) = self.opts.geo_record.as_mut().map(GeoRecorder::take) {
+            let n = rows.len();
+            if n > 0 {
+                self.sinks.store(StoreMsg::Geo(rows), n);
             }
         }
         let s = &s;

@@ -31,7 +31,63 @@ pub struct Sinks {
     pub counters: Arc<SharedCounters>,
 }
 
+/// The SQLite writer's queue as an observer that stores rows of its own (the incident
+/// tracker) holds it: the same queue as the output stage's rows, the same drop policy.
+#[derive(Clone)]
+pub struct StoreLink {
+    tx: Sender<StoreMsg>,
+    lossy: bool,
+    counters: Arc<SharedCounters>,
+}
+
+/// Why a message did not reach the writer.
+pub enum NotSent {
+    /// Live capture and the queue is full: the message is handed back to offer again later.
+    Full(StoreMsg),
+    /// The writer ended (its error is reported when it is joined).
+    Closed,
+}
+
+impl StoreLink {
+    /// Queues `msg`; replaying a file waits for room, live capture never does.
+    pub fn offer(&self, msg: StoreMsg) -> Result<(), NotSent> {
+        if self.lossy {
+            self.tx.try_send(msg).map_err(|e| match e {
+                TrySendError::Full(m) => NotSent::Full(m),
+                TrySendError::Disconnected(_) => NotSent::Closed,
+            })
+        } else {
+            self.tx.send(msg).map_err(|_| NotSent::Closed)
+        }
+    }
+
+    /// Queues `msg` at the end of a run: live capture waits up to `wait` for room.
+    pub fn offer_last(&self, msg: StoreMsg, wait: std::time::Duration) -> Result<(), NotSent> {
+        if !self.lossy {
+            return self.offer(msg);
+        }
+        self.tx.send_timeout(msg, wait).map_err(|e| match e {
+            crossbeam_channel::SendTimeoutError::Timeout(m) => NotSent::Full(m),
+            crossbeam_channel::SendTimeoutError::Disconnected(_) => NotSent::Closed,
+        })
+    }
+
+    /// Counts `rows` rows given up on as database drops.
+    pub fn dropped(&self, rows: usize) {
+        SharedCounters::add(&self.counters.db_drops, rows as u64);
+    }
+}
+
 impl Sinks {
+    /// A link to the SQLite writer's queue for an observer, when there is a database.
+    pub fn store_link(&self) -> Option<StoreLink> {
+        self.store.as_ref().map(|tx| StoreLink {
+            tx: tx.clone(),
+            lossy: self.lossy,
+            counters: self.counters.clone(),
+        })
+    }
+
     pub fn none(counters: Arc<SharedCounters>) -> Sinks {
         Sinks {
             eve: None,

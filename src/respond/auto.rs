@@ -27,7 +27,7 @@ use crate::metrics::{self as response_metrics, SharedMetrics};
 use crate::pipeline::incidents::IncidentTracker;
 use crate::pipeline::observer::Observer;
 use crate::store::audit::{self, ActionRecord, Outcome};
-use crate::store::incidents::IncidentStore;
+use crate::store::incidents;
 
 /// What the worker is asked to do.
 enum Work {
@@ -106,18 +106,20 @@ pub fn observer(
     if c.response.auto_response_enabled {
         inner.push(Box::new(ResponseObserver::new(c, metrics, live)?));
     }
-    let store = if c.storage.db_enabled {
-        Some(IncidentStore::new(setup::open_db(&c.storage.db_path)?))
-    } else {
-        None
-    };
-    let tracker =
-        IncidentTracker::new(c.response.incident_window_secs, store, inner).map_err(|e| {
+    // New incidents are numbered past those the database holds; the pipeline attaches its
+    // writer, which saves them.
+    let first_id = if c.storage.db_enabled {
+        let conn = setup::open_db(&c.storage.db_path)?;
+        incidents::next_id(&conn).map_err(|e| {
             anyhow::anyhow!(
                 "reading incidents from {}: {e}",
                 c.storage.db_path.display()
             )
-        })?;
+        })?
+    } else {
+        1
+    };
+    let tracker = IncidentTracker::new(c.response.incident_window_secs, first_id, inner);
     Ok(Some(Box::new(tracker)))
 }
 

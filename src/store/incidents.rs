@@ -2,10 +2,9 @@
 //! alerts join), reading them back, and the person-driven lifecycle (acknowledge, resolve,
 //! notes). Works beside a running writer (WAL, busy time-out).
 //!
-//! `IncidentStore` runs on the pipeline's output thread (through the observer); the other
-//! functions run on the CLI's main thread or the console's effect thread.
-
-use std::collections::HashSet;
+//! `IncidentSave` rows are made by the run's incident tracker on the pipeline's output thread
+//! and written by the SQLite writer (`upsert`, inside its transactions); the other functions
+//! run on the CLI's main thread or the console's effect thread.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -30,131 +29,131 @@ pub struct IncidentRow {
     pub notes: String,
 }
 
+/// The incident's alert list as stored: `[{"ts":…,"signature_id":…,"pcap_cnt":…,"severity":"…"}]`
+/// (written by hand: this runs for every saved incident, and every value is a number or a
+/// fixed word).
 fn refs_json(i: &Incident) -> String {
-    let v: Vec<serde_json::Value> = i
-        .alerts
-        .iter()
-        .map(|a| {
-            serde_json::json!({
-                "ts": a.ts.0, "signature_id": a.rule.0, "pcap_cnt": a.packet,
-                "severity": a.severity.as_str()
-            })
-        })
-        .collect();
-    serde_json::Value::Array(v).to_string()
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 + i.alerts.len() * 72);
+    out.push('[');
+    for (n, a) in i.alerts.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            r#"{{"ts":{},"signature_id":{},"pcap_cnt":{},"severity":"{}"}}"#,
+            a.ts.0,
+            a.rule.0,
+            a.packet,
+            a.severity.as_str()
+        );
+    }
+    out.push(']');
+    out
 }
 
+/// The incident's destinations as stored: a JSON array of address strings.
 fn dests_json(i: &Incident) -> String {
-    serde_json::Value::Array(
-        i.destinations
-            .iter()
-            .map(|d| serde_json::Value::String(d.to_string()))
-            .collect(),
-    )
-    .to_string()
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 + i.destinations.len() * 18);
+    out.push('[');
+    for (n, d) in i.destinations.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{d}\"");
+    }
+    out.push(']');
+    out
 }
 
-/// Keeps the database rows of the tracker's open incidents current. Rows take the incident's
-/// own id, so the console, the CLI and the audit trail name one incident by one number.
-pub struct IncidentStore {
-    conn: Connection,
-    /// Incidents with a row already (updated in place from then on).
-    saved: HashSet<u64>,
+/// One incident as the grouper sees it, ready to be inserted or updated in place (row id =
+/// its id, so the console, the CLI and the audit trail name one incident by one number). Made
+/// on the pipeline's output thread, written by the SQLite writer inside its transactions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentSave {
+    pub id: i64,
+    pub source: String,
+    pub category: String,
+    pub severity: &'static str,
+    /// The state a new row starts in.
+    pub state: &'static str,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub alert_count: i64,
+    pub destinations: String,
+    pub alert_refs: String,
+    /// The severity rose: an existing row marked resolved goes back to `new`.
+    pub reopen: bool,
 }
 
-impl IncidentStore {
-    pub fn new(conn: Connection) -> IncidentStore {
-        IncidentStore {
-            conn,
-            saved: HashSet::new(),
+impl IncidentSave {
+    pub fn of(inc: &Incident, change: Change) -> IncidentSave {
+        IncidentSave {
+            id: i64::try_from(inc.id).unwrap_or(i64::MAX),
+            source: inc
+                .source
+                .map_or_else(|| "-".to_string(), |s| s.to_string()),
+            category: inc.category.to_string(),
+            severity: inc.severity.as_str(),
+            state: inc.state.as_str(),
+            first_seen: inc.first_seen.0,
+            last_seen: inc.last_seen.0,
+            alert_count: i64::try_from(inc.count).unwrap_or(i64::MAX),
+            destinations: dests_json(inc),
+            alert_refs: refs_json(inc),
+            reopen: matches!(change, Change::Escalated(_)),
         }
     }
+}
 
-    /// The id the next new incident takes: one past the highest the table holds.
-    pub fn next_id(&self) -> rusqlite::Result<u64> {
-        let max: Option<i64> = self
-            .conn
-            .query_row("SELECT MAX(id) FROM incidents", [], |r| r.get(0))?;
-        Ok(max.map_or(1, |m| u64::try_from(m).unwrap_or(0) + 1))
+/// Inserts or updates `rows` on `conn` (inside the caller's transaction). An existing row
+/// keeps a person's state change and notes, except that an escalation reopens a resolved
+/// incident.
+pub fn upsert(conn: &Connection, rows: &[IncidentSave]) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
     }
+    let mut st = conn.prepare_cached(
+        "INSERT INTO incidents (id, source, category, severity, state, first_seen, last_seen, \
+         alert_count, destinations, notes, alert_refs) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', ?10) \
+         ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, \
+         last_seen = excluded.last_seen, first_seen = excluded.first_seen, \
+         alert_count = excluded.alert_count, destinations = excluded.destinations, \
+         alert_refs = excluded.alert_refs, \
+         state = CASE WHEN ?11 AND state = 'resolved' THEN 'new' ELSE state END",
+    )?;
+    for r in rows {
+        st.execute(params![
+            r.id,
+            r.source,
+            r.category,
+            r.severity,
+            r.state,
+            r.first_seen,
+            r.last_seen,
+            r.alert_count,
+            r.destinations,
+            r.alert_refs,
+            r.reopen
+        ])?;
+    }
+    Ok(())
+}
 
-    /// Saves every incident of `changed` in one transaction (one commit, one trip for the
-    /// write lock, however many incidents an interval changed). All or nothing: on an error
-    /// nothing of the batch is kept and the caller may offer it again.
-    pub fn save_all(&mut self, changed: &[(Incident, Change)]) -> rusqlite::Result<()> {
-        self.conn.execute_batch("BEGIN")?;
-        let known: Vec<u64> = changed
-            .iter()
-            .map(|(inc, _)| inc.id)
-            .filter(|k| self.saved.contains(k))
-            .collect();
-        let saved = changed
-            .iter()
-            .try_for_each(|(inc, change)| self.save(inc, *change).map(drop));
-        match saved.and_then(|()| self.conn.execute_batch("COMMIT")) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                // Rows inserted by the rolled-back transaction are gone: forget their ids.
-                for (inc, _) in changed {
-                    if !known.contains(&inc.id) {
-                        self.saved.remove(&inc.id);
-                    }
-                }
-                Err(e)
-            }
-        }
-    }
+/// Saves `rows` in one transaction of their own: all or nothing.
+pub fn save_all(conn: &mut Connection, rows: &[IncidentSave]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    upsert(&tx, rows)?;
+    tx.commit()
+}
 
-    /// Inserts or updates `inc` (row id = its id). A person's state change in the database is
-    /// kept, except that an escalation reopens a resolved incident.
-    pub fn save(&mut self, inc: &Incident, change: Change) -> rusqlite::Result<()> {
-        let source = inc
-            .source
-            .map_or_else(|| "-".to_string(), |s| s.to_string());
-        let id = i64::try_from(inc.id).unwrap_or(i64::MAX);
-        if self.saved.contains(&inc.id) {
-            let reopen = matches!(change, Change::Escalated(_));
-            self.conn.execute(
-                "UPDATE incidents SET severity = ?2, last_seen = ?3, first_seen = ?4, alert_count = ?5, \
-                 destinations = ?6, alert_refs = ?7, \
-                 state = CASE WHEN ?8 AND state = 'resolved' THEN 'new' ELSE state END WHERE id = ?1",
-                params![
-                    id,
-                    inc.severity.as_str(),
-                    inc.last_seen.0,
-                    inc.first_seen.0,
-                    i64::try_from(inc.count).unwrap_or(i64::MAX),
-                    dests_json(inc),
-                    refs_json(inc),
-                    reopen
-                ],
-            )?;
-            return Ok(());
-        }
-        self.conn.execute(
-            "INSERT INTO incidents (id, source, category, severity, state, first_seen, last_seen, \
-             alert_count, destinations, notes, alert_refs) VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?9)",
-            params![
-                source,
-                inc.category.as_ref(),
-                inc.severity.as_str(),
-                inc.state.as_str(),
-                inc.first_seen.0,
-                inc.last_seen.0,
-                i64::try_from(inc.count).unwrap_or(i64::MAX),
-                dests_json(inc),
-                refs_json(inc),
-                id
-            ],
-        )?;
-        self.saved.insert(inc.id);
-        Ok(())
-    }
-
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
+/// The id the next new incident takes: one past the highest the table holds.
+pub fn next_id(conn: &Connection) -> rusqlite::Result<u64> {
+    let max: Option<i64> = conn.query_row("SELECT MAX(id) FROM incidents", [], |r| r.get(0))?;
+    Ok(max.map_or(1, |m| u64::try_from(m).unwrap_or(0) + 1))
 }
 
 /// A connection for a person's edits (the console's effect thread, the CLI), beside a

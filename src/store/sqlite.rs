@@ -58,6 +58,14 @@ pub struct RetentionReport {
     pub flows: u64,
 }
 
+/// The rows a batch carries beside packets, alerts and flows: the incident tracker's saves and
+/// the GeoIP recorder's answers, written in the same transaction on the same connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SideRows<'a> {
+    pub incidents: &'a [super::incidents::IncidentSave],
+    pub geo: &'a [super::geo_records::GeoRow],
+}
+
 /// An open, migrated database.
 pub struct SqliteStore {
     conn: Connection,
@@ -142,17 +150,17 @@ impl SqliteStore {
 
     /// Writes all rows in one transaction.
     pub fn write_packets(&mut self, rows: &[PacketRow]) -> Result<(), StoreError> {
-        self.write_batch(&[rows], &[], &[])
+        self.write_batch(&[rows], &[], &[], SideRows::default())
     }
 
     /// Writes all alerts in one transaction.
     pub fn write_alerts(&mut self, alerts: &[AlertRow]) -> Result<(), StoreError> {
-        self.write_batch(&[], alerts, &[])
+        self.write_batch(&[], alerts, &[], SideRows::default())
     }
 
     /// Writes all flows in one transaction.
     pub fn write_flows(&mut self, flows: &[FlowRow]) -> Result<(), StoreError> {
-        self.write_batch(&[], &[], flows)
+        self.write_batch(&[], &[], flows, SideRows::default())
     }
 
     /// Writes packets, alerts and flows together in one transaction: all or nothing.
@@ -163,6 +171,7 @@ impl SqliteStore {
         packets: &[&[PacketRow]],
         alerts: &[AlertRow],
         flows: &[FlowRow],
+        side: SideRows<'_>,
     ) -> Result<(), StoreError> {
         let path = &self.path;
         let wrap = |what| sql_err(path, what);
@@ -172,6 +181,8 @@ impl SqliteStore {
         }
         insert::alerts(&tx, alerts).map_err(wrap("inserting alerts"))?;
         insert::flows(&tx, flows).map_err(wrap("inserting flows"))?;
+        super::incidents::upsert(&tx, side.incidents).map_err(wrap("saving incidents"))?;
+        super::geo_records::upsert(&tx, side.geo).map_err(wrap("recording GeoIP answers"))?;
         tx.commit().map_err(wrap("commit"))
     }
 

@@ -1,5 +1,6 @@
-//! The SQLite writer thread: receives rows from the aggregator and the output stage (packets,
-//! alerts, flows, capture counter snapshots) and commits them in large transactions.
+//! The SQLite writer thread: receives rows from the output stage (packets, alerts, flows,
+//! incidents, GeoIP answers, capture counter snapshots) and commits them in large
+//! transactions: the run's one connection that writes, so nothing waits on another's lock.
 //!
 //! `spawn_writer` starts the thread; it owns the `SqliteStore`. It blocks on the channel when
 //! idle and on the disk while committing, never on anyone else. Queued messages are coalesced
@@ -16,8 +17,10 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::checkpoint::Checkpointer;
+use super::geo_records::GeoRow;
+use super::incidents::IncidentSave;
 use super::rows::{AlertRow, CaptureStatsRow, FlowRow};
-use super::sqlite::SqliteStore;
+use super::sqlite::{SideRows, SqliteStore};
 use super::StoreError;
 use crate::engine::frame::Ts;
 use crate::engine::record::PacketRow;
@@ -28,6 +31,10 @@ pub enum StoreMsg {
     Packets(Vec<PacketRow>),
     Alerts(Vec<AlertRow>),
     Flows(Vec<FlowRow>),
+    /// Incidents opened or changed (the run's incident tracker).
+    Incidents(Vec<IncidentSave>),
+    /// GeoIP answers of addresses seen (the GeoIP recorder).
+    Geo(Vec<GeoRow>),
     /// The capture counters at a stats tick or at the end of a run.
     CaptureStats(CaptureStatsRow),
     /// Commit everything received so far, then send `()` back.
@@ -40,6 +47,10 @@ pub struct WriterSummary {
     pub packets: u64,
     pub alerts: u64,
     pub flows: u64,
+    /// Incident saves (a new incident or a change of one).
+    pub incident_saves: u64,
+    /// GeoIP answers recorded.
+    pub geo_rows: u64,
     /// Capture counter snapshots written.
     pub capture_stats: u64,
     /// Transactions committed.
@@ -56,6 +67,8 @@ struct Pending {
     packet_rows: usize,
     alerts: Vec<AlertRow>,
     flows: Vec<FlowRow>,
+    incidents: Vec<IncidentSave>,
+    geo: Vec<GeoRow>,
     capture_stats: Vec<CaptureStatsRow>,
     acks: Vec<Sender<()>>,
 }
@@ -69,12 +82,19 @@ impl Pending {
             }
             StoreMsg::Alerts(mut v) => self.alerts.append(&mut v),
             StoreMsg::Flows(mut v) => self.flows.append(&mut v),
+            StoreMsg::Incidents(mut v) => self.incidents.append(&mut v),
+            StoreMsg::Geo(mut v) => self.geo.append(&mut v),
             StoreMsg::CaptureStats(r) => self.capture_stats.push(r),
             StoreMsg::Flush(ack) => self.acks.push(ack),
         }
     }
     fn rows(&self) -> usize {
-        self.packet_rows + self.alerts.len() + self.flows.len() + self.capture_stats.len()
+        self.packet_rows
+            + self.alerts.len()
+            + self.flows.len()
+            + self.incidents.len()
+            + self.geo.len()
+            + self.capture_stats.len()
     }
 }
 
@@ -147,14 +167,20 @@ impl Writer {
     }
 
     fn commit(&mut self, pending: Pending) -> Result<(), StoreError> {
-        let data_rows = pending.packet_rows + pending.alerts.len() + pending.flows.len();
+        let data_rows = pending.rows() - pending.capture_stats.len();
         if data_rows > 0 {
             let runs: Vec<&[PacketRow]> = pending.packets.iter().map(Vec::as_slice).collect();
+            let side = SideRows {
+                incidents: &pending.incidents,
+                geo: &pending.geo,
+            };
             self.store
-                .write_batch(&runs, &pending.alerts, &pending.flows)?;
+                .write_batch(&runs, &pending.alerts, &pending.flows, side)?;
             self.summary.packets += pending.packet_rows as u64;
             self.summary.alerts += pending.alerts.len() as u64;
             self.summary.flows += pending.flows.len() as u64;
+            self.summary.incident_saves += pending.incidents.len() as u64;
+            self.summary.geo_rows += pending.geo.len() as u64;
             self.summary.batches += 1;
             let newest = pending.packets.iter().flatten().map(|p| p.ts).max();
             self.newest = self.newest.max(newest);
