@@ -29,16 +29,38 @@ const MIN_UDP_FLOOD_SOURCES: usize = 20;
 /// DNS answers (and their fragments) one query of the destination's own may explain.
 const ANSWERS_PER_QUERY: u32 = 4;
 
+/// The ports and sources of one kind of traffic toward a host, allocated with its first
+/// packet: most tracked hosts see one kind or none, and four empty maps with their hashers
+/// were 256 bytes of every host in the table.
+#[derive(Default)]
+struct Spread {
+    ports: HashMap<u16, u32, Hasher>,
+    sources: Set<IpAddr>,
+}
+
+impl Spread {
+    fn of(slot: &mut Option<Box<Spread>>) -> &mut Spread {
+        slot.get_or_insert_with(Box::default)
+    }
+    fn sources(slot: Option<&Spread>) -> usize {
+        slot.map_or(0, |s| s.sources.len())
+    }
+    /// `top_share` of the ports, `(0, 0.0)` before any.
+    fn top_share(slot: Option<&Spread>, total: u32) -> (u16, f64) {
+        slot.map_or((0, 0.0), |s| top_share(&s.ports, total))
+    }
+}
+
 #[derive(Default)]
 struct Toward {
     syns: u32,
     acks: u32,
-    syn_ports: HashMap<u16, u32, Hasher>,
-    sources: Set<IpAddr>,
+    /// SYN destination ports and sources.
+    syn: Option<Box<Spread>>,
     echo: u32,
     udp: u32,
-    udp_ports: HashMap<u16, u32, Hasher>,
-    udp_sources: Set<IpAddr>,
+    /// UDP destination ports and sources.
+    udp_spread: Option<Box<Spread>>,
     /// UDP packets with ports (later fragments have none).
     udp_ported: u32,
     dns_answers_in: u32,
@@ -184,8 +206,9 @@ impl StatefulDetector for FloodDetector {
         match k {
             Kind::Syn(port) => {
                 c.syns = c.syns.saturating_add(1);
-                count_port(&mut c.syn_ports, port);
-                capped_insert(&mut c.sources, ip.src, SOURCE_CAP);
+                let spread = Spread::of(&mut c.syn);
+                count_port(&mut spread.ports, port);
+                capped_insert(&mut spread.sources, ip.src, SOURCE_CAP);
                 self.check_syn(a, ip.dst, out);
             }
             Kind::Ack => c.acks = c.acks.saturating_add(1),
@@ -207,29 +230,31 @@ impl StatefulDetector for FloodDetector {
             Kind::Udp { dns_answer } => {
                 c.udp = c.udp.saturating_add(1);
                 c.dns_answers_in = c.dns_answers_in.saturating_add(u32::from(dns_answer));
+                let spread = Spread::of(&mut c.udp_spread);
                 if let Some((_, dport)) = a.decoded.ports() {
-                    count_port(&mut c.udp_ports, dport);
+                    count_port(&mut spread.ports, dport);
                     c.udp_ported += 1;
                 }
-                capped_insert(&mut c.udp_sources, ip.src, SOURCE_CAP);
+                capped_insert(&mut spread.sources, ip.src, SOURCE_CAP);
+                let udp_sources = spread.sources.len();
                 // A client's own lookups explain a few answers (and fragments) each.
                 let explained = c.dns_queries_out.saturating_mul(ANSWERS_PER_QUERY);
                 let excluded = c.dns_answers_in.min(explained);
                 let unsolicited = c.dns_answers_in - excluded;
                 let n = c.udp - excluded;
                 // A few sources spraying many ports are a UDP port scan, not a flood.
-                let many = c.udp_sources.len() >= MIN_UDP_FLOOD_SOURCES;
+                let many = udp_sources >= MIN_UDP_FLOOD_SOURCES;
                 let reflected = many && unsolicited >= refl_t;
                 if c.alerted[2] || (n < udp_t && !reflected) {
                     return;
                 }
                 // Past the count only: the busiest port takes a scan of the port counts.
-                let (top_port, share) = top_share(&c.udp_ports, c.udp_ported);
+                let (top_port, share) = Spread::top_share(c.udp_spread.as_deref(), c.udp_ported);
                 let flood_like = share >= MIN_TOP_PORT_SHARE || many;
                 if (n >= udp_t && flood_like) || reflected {
                     c.alerted[2] = true;
                     let extra = json!({
-                        "dns_answers_excluded": excluded, "distinct_sources": c.udp_sources.len(),
+                        "dns_answers_excluded": excluded, "distinct_sources": udp_sources,
                         "unsolicited_dns_answers": unsolicited, "reflection_threshold": refl_t,
                         "top_port": top_port, "top_port_share": share,
                     });
@@ -263,12 +288,13 @@ impl FloodDetector {
         if half_open < half_open_ratio {
             return;
         }
-        let (top_port, share) = top_share(&c.syn_ports, c.syns);
-        if share < MIN_TOP_PORT_SHARE && c.sources.len() < MIN_SPOOFED_SOURCES {
+        let (top_port, share) = Spread::top_share(c.syn.as_deref(), c.syns);
+        let sources = Spread::sources(c.syn.as_deref());
+        if share < MIN_TOP_PORT_SHARE && sources < MIN_SPOOFED_SOURCES {
             return;
         }
         c.alerted[0] = true;
-        let (syns, acks, sources) = (c.syns, c.acks, c.sources.len());
+        let (syns, acks) = (c.syns, c.acks);
         let elapsed = self.elapsed(dst, now);
         let cfg = &self.cfg;
         let rate = f64::from(syns) / elapsed.max(1e-3);
