@@ -428,7 +428,7 @@ fn read_waits_for_checks_and_writes_the_late_alert_to_eve() {
 
 #[test]
 fn sigterm_cuts_the_wait_for_pending_checks() {
-    // The server never answers within the run; `read` would wait `finish_wait` (30 s) for it.
+    // The server never answers within the run; `read` would wait `READ_FINISH_WAIT` for it.
     let script: Arc<Script> = Arc::new(|req: &Seen, _| Reply {
         delay: Duration::from_secs(20),
         ..json_reply(200, check_body(&req.ip(), 96, 230))
@@ -457,11 +457,205 @@ fn sigterm_cuts_the_wait_for_pending_checks() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("AbuseIPDB: "), "{stderr}");
-    // Stopped: at most the 2 s grace after the signal, well before the check's own 10 s
-    // time-out (and the 30 s wait) would have ended the run.
+    // Stopped: the 2 s grace after the signal replaced the end-of-read wait, well before the
+    // check's own 10 s time-out would have ended the run.
+    assert!(
+        stderr.contains("1 check skipped at the end (waited up to 2 s)"),
+        "{stderr}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "the run kept waiting after SIGTERM: {:?}",
         started.elapsed()
+    );
+}
+
+/// Runs `nsm-tui read` on `pcap` against the API at `base`, with `extra` arguments.
+fn read_with(pcap: &std::path::Path, base: &str, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+        .arg("read")
+        .arg(pcap)
+        .args(extra)
+        .env("ABUSEIPDB_API_KEY", KEY)
+        .env("ABUSEIPDB_BASE_URL", base)
+        .env_remove("DRY_RUN")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_redirect_to_another_origin_never_receives_the_key() {
+    // Two ports on loopback are two origins: the API answers 302 to the other one.
+    let other: Arc<Script> =
+        Arc::new(|req: &Seen, _| json_reply(200, check_body(&req.ip(), 99, 1)));
+    let (other_base, other_seen) = serve(other);
+    let target = format!("{other_base}/check?ipAddress=45.1.2.3&maxAgeInDays=90");
+    let script: Arc<Script> = Arc::new(move |_: &Seen, _| Reply {
+        headers: vec![("Location", target.clone())],
+        ..json_reply(302, String::new())
+    });
+    let (base, seen) = serve(script);
+    let (found, r) = run(
+        opts(&base),
+        &[packet(1, [45, 1, 2, 3], [10, 0, 0, 1])],
+        Duration::from_secs(10),
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    let leaked: Vec<Seen> = other_seen.lock().unwrap().clone();
+    assert!(
+        leaked.iter().all(|s| s.header("Key").is_none()),
+        "the key went to another origin: {leaked:?}"
+    );
+    assert!(leaked.is_empty(), "a redirect was followed: {leaked:?}");
+    assert!(found.is_empty());
+    let st = r.status().snapshot();
+    assert_eq!(st.errors, 1);
+    assert!(st.last_error.unwrap().contains("302"));
+}
+
+/// Rows and the longest stored answer of the reputation cache in `db`.
+fn cache_rows(db: &std::path::Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT COUNT(*), COALESCE(MAX(LENGTH(raw)), 0) FROM reputation_cache",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_huge_answer_is_refused_and_the_cache_keeps_only_parsed_fields() {
+    // 45.0.0.1 gets a valid answer padded to 4 MiB; 45.0.0.2 a valid one padded to 30 KiB
+    // (under the cap: accepted, but only its parsed fields are kept).
+    let script: Arc<Script> = Arc::new(|req: &Seen, _| {
+        let ip = req.ip();
+        let pad = if ip == "45.0.0.1" { 4 << 20 } else { 30 << 10 };
+        let body = check_body(&ip, 97, 3).replacen(
+            "\"isTor\":false",
+            &format!("\"isTor\":false,\"padding\":\"{}\"", "a".repeat(pad)),
+            1,
+        );
+        json_reply(200, body)
+    });
+    let (base, _seen) = serve(script);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rep.db");
+    let mut o = opts(&base);
+    o.db = Some(db.clone());
+    let pkts = [
+        packet(1, [45, 0, 0, 1], [10, 0, 0, 1]),
+        packet(2, [45, 0, 0, 2], [10, 0, 0, 1]),
+    ];
+    let (found, r) = run(o, &pkts, Duration::from_secs(10));
+    let st = r.status().snapshot();
+    drop(r);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].report.ip.to_string(), "45.0.0.2");
+    assert_eq!(st.errors, 1);
+    let err = st.last_error.unwrap();
+    assert!(err.contains("larger than 65536 bytes"), "{err}");
+    let (rows, longest) = cache_rows(&db);
+    assert_eq!(rows, 1);
+    assert!(longest < 1024, "a cache row holds {longest} bytes");
+}
+
+#[test]
+fn an_unanswering_service_is_given_a_short_grace_and_the_skipped_checks_are_reported() {
+    // The server never answers within the run.
+    let script: Arc<Script> = Arc::new(|req: &Seen, _| Reply {
+        delay: Duration::from_secs(120),
+        ..json_reply(200, check_body(&req.ip(), 96, 230))
+    });
+    let (base, _seen) = serve(script);
+    let (_dir, pcap) = one_packet_capture();
+    let out = read_with(&pcap, &base, &["--no-db", "--no-pcap-log"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        nsm_tui::enrich::READ_FINISH_WAIT,
+        Duration::from_secs(3),
+        "the end of a read waits a few seconds, not half a minute"
+    );
+    assert!(
+        stderr.contains("1 check skipped at the end (waited up to 3 s)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn reputation_alerts_open_incidents_and_trigger_the_response_policy() {
+    let script: Arc<Script> =
+        Arc::new(|req: &Seen, _| json_reply(200, check_body(&req.ip(), 96, 230)));
+    let (base, _seen) = serve(script);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("two.pcap");
+    // One address talks to us, we talk to the other: each is the incident's subject.
+    let frames = [
+        packet(1, [45, 33, 32, 156], [10, 0, 0, 7]).frame,
+        packet(2, [10, 0, 0, 7], [45, 79, 19, 196]).frame,
+    ];
+    nsm_tui::store::write_pcap(&pcap, &frames).unwrap();
+    let cfg = dir.path().join("auto.toml");
+    std::fs::write(
+        &cfg,
+        "[response]\nauto_response_enabled = true\ndry_run = true\nresponse_threshold = 0.0\n\
+         policy = [\"*:Critical:block:600\"]\n",
+    )
+    .unwrap();
+    let db = dir.path().join("auto.db");
+    let out = read_with(
+        &pcap,
+        &base,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--no-pcap-log",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut q = conn
+        .prepare("SELECT source, category, severity FROM incidents ORDER BY source")
+        .unwrap();
+    let incidents: Vec<(String, String, String)> = q
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        incidents,
+        [
+            (
+                "45.33.32.156".into(),
+                "reputation".into(),
+                "critical".into()
+            ),
+            (
+                "45.79.19.196".into(),
+                "reputation".into(),
+                "critical".into()
+            ),
+        ],
+        "{stderr}"
+    );
+    let mut q = conn
+        .prepare("SELECT action, target, outcome FROM actions ORDER BY target")
+        .unwrap();
+    let actions: Vec<(String, String, String)> = q
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("block".into(), "45.33.32.156".into(), "dry_run".into()),
+            ("block".into(), "45.79.19.196".into(), "dry_run".into()),
+        ],
+        "{stderr}"
     );
 }

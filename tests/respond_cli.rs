@@ -304,3 +304,157 @@ fn dry_run_resets_and_confirm_windows_are_audited() {
     assert_eq!(outcomes(&db), want);
     assert!(stdout(&nsm(&db, &["audit", "verify"])).contains("6 rows"));
 }
+
+#[test]
+fn a_zero_block_is_refused_and_a_long_one_capped_at_max_block_secs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("dur.db");
+    let zero = nsm(&db, &["block", "198.51.100.7", "--for", "0"]);
+    assert!(!zero.status.success());
+    let err = String::from_utf8_lossy(&zero.stderr);
+    assert!(
+        err.contains("--for 0") && err.contains("at least 1 s"),
+        "{err}"
+    );
+    let month = stdout(&nsm(&db, &["block", "198.51.100.7", "--for", "30d"]));
+    assert!(month.contains("for 604800 s"), "{month}");
+    assert!(!month.contains("2592000"), "{month}");
+
+    // A policy rule of 0 s is refused when automatic response starts.
+    let cfg = dir.path().join("zero.toml");
+    std::fs::write(
+        &cfg,
+        "[response]\nauto_response_enabled = true\npolicy = [\"*:High:block:0\"]\n",
+    )
+    .expect("config");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap");
+    let o = Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+        .arg("read")
+        .arg(&fixture)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--no-db", "--no-pcap-log"])
+        .env_remove("DRY_RUN")
+        .output()
+        .expect("nsm-tui read");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("seconds \"0\""), "{err}");
+}
+
+#[test]
+fn ipv4_mapped_addresses_are_refused_and_recorded_as_ipv4() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("mapped.db");
+    for refused in ["::ffff:127.0.0.1", "::ffff:192.168.1.1"] {
+        let o = nsm(&db, &["block", refused, "--for", "10m"]);
+        assert!(!o.status.success(), "{refused} was not refused");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("refused"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let out = stdout(&nsm(&db, &["block", "::ffff:198.51.100.7", "--for", "10m"]));
+    assert!(!out.contains("::ffff"), "{out}");
+    let conn = rusqlite::Connection::open(&db).expect("db");
+    let targets: Vec<String> = conn
+        .prepare("SELECT target FROM actions ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(targets, ["127.0.0.1", "192.168.1.1", "198.51.100.7"]);
+}
+
+/// A reason or note as a hostile user could store it: a colour change, a cleared line and a
+/// forged second line.
+const HOSTILE: &str = "scan\u{1b}[31m\u{1b}[2K\nFORGED 203.0.113.1 unblocked";
+
+fn assert_inert(out: &str) {
+    assert!(
+        !out.contains('\u{1b}'),
+        "an escape reached the terminal: {out:?}"
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with("FORGED")),
+        "a stored newline forged a line: {out:?}"
+    );
+    assert!(out.contains("\\u{1b}[31m"), "{out:?}");
+}
+
+#[test]
+fn control_characters_in_stored_text_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = demo_db(dir.path());
+    // A recorded block whose reason came from `--reason` (a dry run records none).
+    let conn = rusqlite::Connection::open(&db).expect("db");
+    conn.execute(
+        "INSERT INTO blocks (addr, kind, backend, created, expires, reason) \
+         VALUES ('198.51.100.9', 'block', 'nftables', 1, NULL, ?1)",
+        [HOSTILE],
+    )
+    .expect("insert");
+    let listed = stdout(&nsm(&db, &["blocks", "list"]));
+    assert_inert(&listed);
+
+    let id: i64 = conn
+        .query_row("SELECT MIN(id) FROM incidents", [], |r| r.get(0))
+        .expect("incident");
+    stdout(&nsm(&db, &["incidents", "note", &id.to_string(), HOSTILE]));
+    let shown = stdout(&nsm(&db, &["incidents", "show", &id.to_string()]));
+    assert_inert(&shown);
+}
+
+#[test]
+fn deleting_the_newest_audit_rows_or_all_of_them_is_detected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("anchor.db");
+    for addr in ["198.51.100.7", "198.51.100.8", "203.0.113.9"] {
+        stdout(&nsm(&db, &["block", addr, "--for", "10m"]));
+    }
+    let anchor = dir.path().join("anchor.db.audit-anchor");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&anchor)
+            .expect("anchor file")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(stdout(&nsm(&db, &["audit", "verify"])).contains("3 rows"));
+
+    let conn = rusqlite::Connection::open(&db).expect("db");
+    conn.execute("DELETE FROM actions WHERE id = 3", [])
+        .expect("delete the newest row");
+    let v = nsm(&db, &["audit", "verify"]);
+    assert!(
+        !v.status.success(),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let err = String::from_utf8_lossy(&v.stderr);
+    assert!(err.contains("newest rows were deleted"), "{err}");
+
+    conn.execute("DELETE FROM actions", [])
+        .expect("delete every row");
+    let v = nsm(&db, &["audit", "verify"]);
+    assert!(
+        !v.status.success(),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let err = String::from_utf8_lossy(&v.stderr);
+    assert!(err.contains("every row was deleted"), "{err}");
+
+    // Without its anchor the table cannot prove it is whole.
+    std::fs::remove_file(&anchor).expect("remove anchor");
+    stdout(&nsm(&db, &["block", "198.51.100.10", "--for", "10m"]));
+    std::fs::remove_file(&anchor).expect("remove anchor");
+    let v = nsm(&db, &["audit", "verify"]);
+    assert!(!v.status.success());
+    assert!(
+        String::from_utf8_lossy(&v.stderr).contains("is missing"),
+        "{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+}

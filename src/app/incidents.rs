@@ -1,5 +1,6 @@
 //! `nsm-tui incidents list|show|ack|resolve|note`. Main thread of the binary.
 
+use crate::engine::text::printable;
 use anyhow::bail;
 
 use super::out::outln;
@@ -22,8 +23,8 @@ fn line(i: &IncidentRow) -> String {
         i.level,
         i.severity,
         i.state,
-        i.source,
-        i.category,
+        printable(&i.source),
+        printable(&i.category),
         i.alert_count,
         when(i.first_seen),
         when(i.last_seen)
@@ -77,7 +78,11 @@ fn show(conn: &Connection, id: i64) -> anyhow::Result<()> {
     outln!("{}", line(&i));
     outln!("destinations: {}", i.destinations);
     if !i.notes.is_empty() {
-        outln!("notes:\n{}", i.notes.trim_end());
+        // One note a line; whatever a note holds is shown escaped, never as a line of its own.
+        outln!("notes:");
+        for n in i.notes.trim_end().lines() {
+            outln!("{}", printable(n));
+        }
     }
     outln!(
         "alerts (first {}):",
@@ -98,10 +103,10 @@ fn show(conn: &Connection, id: i64) -> anyhow::Result<()> {
             "  #{} {} {} {} {} → {}",
             a.id,
             when(a.ts),
-            a.actor,
-            a.action,
-            a.target,
-            a.outcome
+            printable(&a.actor),
+            printable(&a.action),
+            printable(&a.target),
+            printable(&a.outcome)
         );
     }
     Ok(())

@@ -4,6 +4,7 @@
 //!
 //! Called on the binary's main thread.
 
+use crate::engine::text::printable;
 use std::net::IpAddr;
 
 use anyhow::bail;
@@ -299,7 +300,14 @@ fn block(a: &BlockArgs, config: &Config) -> anyhow::Result<()> {
         .as_deref()
         .map(parse_duration)
         .transpose()
-        .map_err(anyhow::Error::msg)?;
+        .map_err(|e| anyhow::anyhow!("--for: {e}"))?;
+    if secs == Some(0) {
+        bail!(
+            "--for 0: a block lasts at least 1 s (a 0 s firewall element would never expire); \
+             at most [response] max_block_secs = {} s",
+            config.response.max_block_secs
+        );
+    }
     let confirm_within = match a.confirm_within.as_deref() {
         Some(w) => parse_duration(w).map_err(|e| anyhow::anyhow!("--confirm-within: {e}"))?,
         None => config.response.confirm_within_secs,
@@ -393,10 +401,10 @@ fn blocks(cmd: BlocksCmd, config: &Config) -> anyhow::Result<()> {
                 };
                 outln!(
                     "{:<40} {:<11} {left:>9} {:>7}  {}{waiting}",
-                    b.addr,
-                    b.kind,
+                    printable(&b.addr),
+                    printable(&b.kind),
                     b.offense,
-                    b.reason
+                    printable(&b.reason)
                 );
             }
             match &l.live {

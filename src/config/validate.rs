@@ -203,6 +203,7 @@ impl Config {
             "response",
             vec![
                 ("response_threshold", non_negative(r.response_threshold)),
+                ("max_block_secs", at_least(r.max_block_secs, 1)),
                 (
                     "max_concurrent_actions",
                     between(r.max_concurrent_actions, 1, 1024),

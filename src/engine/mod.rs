@@ -17,6 +17,7 @@ pub mod packet;
 pub mod record;
 pub mod response_metrics;
 pub mod stats;
+pub mod text;
 
 pub use alert::{Alert, Detector, RuleId, Severity};
 pub use frame::{LinkType, RawFrame, Ts};

@@ -20,8 +20,10 @@ use blocklist::{Blocklist, BlocklistBuilder};
 use geoip::GeoIp;
 use reputation::{Reputation, ReputationOptions};
 
-/// How long `nsm-tui read` waits at the end for reputation checks still in flight.
-pub const READ_FINISH_WAIT: Duration = Duration::from_secs(30);
+/// How long `nsm-tui read` waits at the end for reputation checks still in flight: a few
+/// seconds (an answer takes well under one); a service that does not answer costs no more,
+/// and the checks given up are counted in the summary.
+pub const READ_FINISH_WAIT: Duration = Duration::from_secs(3);
 
 /// The enrichers a pipeline runs with. `Default` is none at all.
 #[derive(Default)]

@@ -172,6 +172,14 @@ impl Observer for IncidentTracker {
     fn late_alert(&mut self, a: &Analyzed, alert: &Alert) {
         self.inner.late_alert(a, alert);
         let (src, dst) = endpoints(a);
+        // A reputation alert is about the reported address, which may be the packet's
+        // destination (a local host talking to it): the incident, and so any response, then
+        // names the reported address, never the local host.
+        let (src, dst) = if alert.evidence["direction"] == "destination" {
+            (dst, src)
+        } else {
+            (src, dst)
+        };
         self.on_alert(alert, src, dst);
     }
     fn incident(&mut self, inc: &Incident, change: Change, alert: &Alert) {

@@ -18,6 +18,7 @@ impl Enforcer {
     /// firewall (read back to verify) and in the `blocks` table, and an audit row `confirmed`.
     /// `now` is wall-clock nanoseconds.
     pub fn confirm(&mut self, addr: IpAddr, actor: &str, now: i64) -> Decision {
+        let addr = addr.to_canonical();
         // A window that already passed is recorded as rolled back first, not confirmed.
         self.expire(now);
         let target = addr.to_string();

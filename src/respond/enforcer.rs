@@ -259,24 +259,37 @@ impl Enforcer {
         }
     }
 
-    fn duration(&self, req: &Request) -> (u64, u32) {
+    /// How long the block lasts and which offense it is. Every duration, whoever asked for
+    /// it (command line, console, policy, escalation), is at most `max_secs`; an explicit 0
+    /// is refused (Err), since a firewall element without a timeout never expires.
+    fn duration(&self, req: &Request) -> Result<(u64, u32), String> {
         let offense = blocks::prior_offenses(&self.conn, &req.addr.to_string())
             .unwrap_or(0)
             .saturating_add(1);
-        let secs = req.secs.unwrap_or_else(|| {
-            escalate(
-                self.settings.default_secs,
+        let max = self.settings.max_secs.max(1);
+        let secs = match req.secs {
+            Some(0) => {
+                return Err(
+                    "refused: a duration of 0 s would never expire; give at least 1 s (at most                      max_block_secs)"
+                        .to_string(),
+                )
+            }
+            Some(s) => s.min(max),
+            None => escalate(
+                self.settings.default_secs.max(1),
                 offense,
                 self.settings.escalation_factor,
-                self.settings.max_secs,
+                max,
             )
-        });
-        (secs, offense)
+            .min(max),
+        };
+        Ok((secs, offense))
     }
 
     /// Whether an action on `addr` may run now: the never-block guard, then the caps and the
     /// circuit breaker. Err is the refusal to audit.
     pub(super) fn admit(&mut self, addr: IpAddr, now: i64, in_flight: usize) -> Result<(), String> {
+        let addr = addr.to_canonical();
         self.refresh_guard();
         if let Some(why) = self.guard.verdict(addr) {
             return Err(format!("refused: {why}"));
@@ -288,8 +301,14 @@ impl Enforcer {
         self.breaker.admit(now / NS, load)
     }
 
-    /// Blocks, rate-limits or quarantines `req.addr`; `now` is wall-clock nanoseconds.
+    /// Blocks, rate-limits or quarantines `req.addr`; `now` is wall-clock nanoseconds. An
+    /// IPv4-mapped IPv6 address is taken as the IPv4 address it carries, for the guard, the
+    /// records and the firewall alike.
     pub fn apply(&mut self, req: &Request, now: i64, in_flight: usize) -> Decision {
+        let req = &Request {
+            addr: req.addr.to_canonical(),
+            ..req.clone()
+        };
         let target = req.addr.to_string();
         let mut rec = ActionRecord {
             ts: now,
@@ -300,7 +319,10 @@ impl Enforcer {
         if let Err(why) = self.admit(req.addr, now, in_flight) {
             return self.finish(rec, Outcome::Refused, why, 0);
         }
-        let (secs, offense) = self.duration(req);
+        let (secs, offense) = match self.duration(req) {
+            Ok(d) => d,
+            Err(why) => return self.finish(rec, Outcome::Refused, why, 0),
+        };
         let window = req.confirm_within.filter(|w| *w > 0);
         if window.is_some() && !self.fw.native_expiry() {
             let why = format!(
@@ -520,6 +542,61 @@ mod tests {
         assert_eq!(e.write_failures(), 1);
         // The audit row still landed.
         assert!(d.action_id.is_some());
+    }
+
+    #[test]
+    fn durations_are_never_zero_and_never_past_max_secs() {
+        let listing = r#"{"nftables":[{"set":{"name":"block4","elem":[{"elem":{"val":"198.51.100.4","timeout":3600,"expires":3599}}]}}]}"#;
+        let mut e = enforcer(listing);
+        let zero = Request {
+            secs: Some(0),
+            ..req("198.51.100.4")
+        };
+        let d = e.apply(&zero, 1_000 * NS, 0);
+        assert_eq!(d.outcome, Outcome::Refused, "{d:?}");
+        assert!(d.message.contains("0 s would never expire"), "{d:?}");
+        let month = Request {
+            secs: Some(30 * 86_400),
+            ..req("198.51.100.4")
+        };
+        let d = e.apply(&month, 1_000 * NS, 0);
+        assert_eq!(
+            (d.outcome, d.secs),
+            (Outcome::Executed, 7 * 86_400),
+            "{d:?}"
+        );
+        assert!(d.commands.iter().all(|c| !c.contains("2592000")), "{d:?}");
+        // Escalation stops at the cap too.
+        e.settings.max_secs = 5000;
+        let d = e.apply(&req("198.51.100.4"), 1_010 * NS, 0);
+        assert_eq!((d.outcome, d.secs), (Outcome::Executed, 5000), "{d:?}");
+    }
+
+    #[test]
+    fn mapped_ipv4_addresses_meet_the_guard_as_ipv4() {
+        let listing = r#"{"nftables":[{"set":{"name":"block4","elem":[{"elem":{"val":"198.51.100.4","timeout":3600,"expires":3599}}]}}]}"#;
+        let mut e = enforcer(listing);
+        e.guard.protected.push(super::super::safety::Protected {
+            net: "203.0.113.5".parse().unwrap(),
+            prefix: 32,
+            why: "an address of this host".into(),
+        });
+        for refused in [
+            "::ffff:127.0.0.1",
+            "::ffff:203.0.113.5",
+            "::ffff:192.168.1.1",
+        ] {
+            let d = e.apply(&req(refused), 1_000 * NS, 0);
+            assert_eq!(d.outcome, Outcome::Refused, "{refused}: {d:?}");
+        }
+        let d = e.apply(&req("::ffff:198.51.100.4"), 1_000 * NS, 0);
+        assert_eq!(d.outcome, Outcome::Executed, "{d:?}");
+        assert!(d.commands.iter().all(|c| !c.contains("::ffff")), "{d:?}");
+        let addr: String = e
+            .conn
+            .query_row("SELECT addr FROM blocks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(addr, "198.51.100.4");
     }
 
     #[test]

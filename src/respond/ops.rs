@@ -80,6 +80,7 @@ impl Enforcer {
         actor: &str,
         now: i64,
     ) -> Decision {
+        let addr = addr.to_canonical();
         let kinds: Vec<ActionKind> = match kind {
             Some(k) => vec![k],
             None => vec![

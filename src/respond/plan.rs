@@ -127,7 +127,11 @@ impl BlockSettings {
     ) -> BlockSettings {
         BlockSettings {
             firewall: c.actions.firewall_type,
-            timeout_secs: c.actions.default_action_timeout,
+            // The enforcer never blocks longer than max_block_secs; the dialog says the same.
+            timeout_secs: c
+                .actions
+                .default_action_timeout
+                .min(c.response.max_block_secs),
             escalation_factor: c.response.escalation_factor,
             dry_run: c.response.dry_run,
             guard: crate::respond::safety::for_config(c, env),
@@ -151,6 +155,8 @@ impl BlockSettings {
     }
 
     pub fn plan(&self, addr: IpAddr, reason: String, incident: Option<u64>) -> BlockPlan {
+        // An IPv4-mapped address is planned (and shown) as the IPv4 address it carries.
+        let addr = addr.to_canonical();
         BlockPlan {
             addr,
             argv: block_command(self.firewall, addr, self.timeout_secs),

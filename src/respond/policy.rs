@@ -86,7 +86,14 @@ fn parse_one(e: &str) -> Result<PolicyRule, String> {
         Some(s) => Some(
             s.trim()
                 .parse::<u64>()
-                .map_err(|_| format!("seconds {s:?} is not a whole number"))?,
+                .map_err(|_| format!("seconds {s:?} is not a whole number"))
+                .and_then(|n| {
+                    // A 0 s block would be a firewall element that never expires.
+                    (n > 0).then_some(n).ok_or_else(|| {
+                        "seconds \"0\": a block lasts at least 1 s (and at most max_block_secs)"
+                            .to_string()
+                    })
+                })?,
         ),
         None => None,
     };

@@ -112,6 +112,11 @@ impl Enforcer {
     /// Resets the TCP connections to and from `req.addr`; `now` is wall-clock nanoseconds.
     /// Passes the same guard and caps as a block and leaves one audit row.
     pub fn reset(&mut self, req: &ResetRequest, now: i64, in_flight: usize) -> Decision {
+        // An IPv4-mapped address is the IPv4 address it carries (see `apply`).
+        let req = &ResetRequest {
+            addr: req.addr.to_canonical(),
+            ..req.clone()
+        };
         let target = req.addr.to_string();
         let mut rec = ActionRecord {
             ts: now,

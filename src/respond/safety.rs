@@ -165,6 +165,8 @@ impl Guard {
 
     /// Why `ip` must not be blocked, or `None` when it may be.
     pub fn verdict(&self, ip: IpAddr) -> Option<String> {
+        // `::ffff:127.0.0.1` is 127.0.0.1 to the kernel: judge the address it carries.
+        let ip = ip.to_canonical();
         if self.ssh_peers.contains(&ip) {
             return Some(format!(
                 "{ip} is the peer of an established SSH session to this host (sshd); blocking \

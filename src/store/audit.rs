@@ -1,6 +1,8 @@
 //! The audit trail: every response decision as one row of the SQLite `actions` table, each
 //! row's `hash` = SHA-1 over the previous row's hash and this row's canonical fields, so any
 //! edit, deletion or reordering breaks the chain at that row; `verify` finds the first break.
+//! Every append also records the new head in the anchor file beside the database
+//! (`audit_anchor`), so deleting the newest rows, or all of them, shows too.
 //!
 //! Called on whichever thread decides or carries out a response, and by `nsm-tui audit
 //! verify`. Appends take SQLite's write lock (BEGIN IMMEDIATE) so two processes writing the
@@ -9,6 +11,8 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha1::{Digest, Sha1};
+
+use super::audit_anchor::{self, Head};
 
 /// How a decision ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -127,7 +131,8 @@ pub fn row_hash(prev_hash: &str, r: &ActionRecord) -> String {
         .collect()
 }
 
-/// Appends `r` to the chain; returns the new row's id.
+/// Appends `r` to the chain and its head to the anchor file; returns the new row's id. A
+/// failed anchor write undoes the row: a row the anchor does not name would read as tampering.
 pub fn append(conn: &Connection, r: &ActionRecord) -> rusqlite::Result<i64> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let res = append_locked(conn, r);
@@ -153,6 +158,7 @@ fn append_locked(conn: &Connection, r: &ActionRecord) -> rusqlite::Result<i64> {
         .optional()?
         .unwrap_or_default();
     let hash = row_hash(&prev, r);
+    let hash_kept = hash.clone();
     conn.execute(
         "INSERT INTO actions (ts, actor, action, target, reason, incident_id, alert_id, command, \
          exit_status, output, outcome, prev_hash, hash) \
@@ -173,14 +179,33 @@ fn append_locked(conn: &Connection, r: &ActionRecord) -> rusqlite::Result<i64> {
             hash
         ],
     )?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    if let Some(path) = audit_anchor::path_for(conn) {
+        let head = Head {
+            id,
+            hash: hash_kept,
+        };
+        audit_anchor::record(&path, &head).map_err(|e| {
+            anchor_error(format!("writing the audit anchor {}: {e}", path.display()))
+        })?;
+    }
+    Ok(id)
+}
+
+/// A failed read or write of the anchor file, as the I/O error it is.
+fn anchor_error(message: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+        Some(message),
+    )
 }
 
 /// The result of walking the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verification {
     pub rows: u64,
-    /// The id of the first row whose hash or link does not match, and what is wrong.
+    /// The id of the first row whose hash or link does not match, and what is wrong (for a
+    /// table that disagrees with its anchor: the newest row's id, 0 when empty).
     pub first_broken: Option<(i64, String)>,
 }
 
@@ -212,6 +237,7 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
     let mut rows = stmt.query([])?;
     let mut prev = String::new();
     let mut n = 0u64;
+    let mut last: Option<Head> = None;
     while let Some(row) = rows.next()? {
         let (id, rec, stored_prev, stored_hash) = read_row(row)?;
         n += 1;
@@ -237,10 +263,21 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
             });
         }
         prev = stored_hash;
+        last = Some(Head {
+            id,
+            hash: prev.clone(),
+        });
     }
+    drop(rows);
+    let anchored = match audit_anchor::path_for(conn) {
+        Some(path) => audit_anchor::check(&path, last.as_ref()).map_err(|e| {
+            anchor_error(format!("reading the audit anchor {}: {e}", path.display()))
+        })?,
+        None => None,
+    };
     Ok(Verification {
         rows: n,
-        first_broken: None,
+        first_broken: anchored.map(|why| (last.map_or(0, |h| h.id), why)),
     })
 }
 

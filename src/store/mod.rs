@@ -9,6 +9,7 @@
 //! committed batch without waiting on the writer.
 
 pub mod audit;
+pub mod audit_anchor;
 pub mod blocks;
 mod checkpoint;
 pub mod geo_records;

@@ -25,7 +25,7 @@ pub struct Report {
     pub isp: Option<String>,
     pub usage_type: Option<String>,
     pub country_code: Option<String>,
-    /// The provider's answer as received.
+    /// The parsed fields of the provider's answer, as JSON (never the answer as received).
     pub raw: String,
 }
 

@@ -4,6 +4,7 @@
 //!
 //! Drawn on the UI thread.
 
+use crate::engine::text::printable;
 use std::ops::Range;
 
 use ratatui::layout::Rect;
@@ -256,7 +257,11 @@ fn incident_lines(i: &Incident, m: &Model, th: &Theme) -> Vec<Line<'static>> {
     ];
     if !i.notes.is_empty() {
         lines.push(Line::styled("Notes", th.title()));
-        lines.extend(i.notes.iter().map(|n| Line::raw(format!("  {n}"))));
+        lines.extend(
+            i.notes
+                .iter()
+                .map(|n| Line::raw(format!("  {}", printable(n)))),
+        );
     }
     lines.push(Line::styled("Alerts", th.title()));
     for a in &i.alerts {

@@ -3,6 +3,7 @@
 //! Drawn on the UI thread. A dialog is as tall as its wrapped text, and its key line is drawn
 //! on its own last row, so it is never cut off (a too-long text is cut above it instead).
 
+use crate::engine::text::printable;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
@@ -68,7 +69,7 @@ pub fn render_confirm(f: &mut Frame, app: &App, plan: &BlockPlan, area: Rect) {
             Span::raw("Address:   "),
             Span::styled(plan.addr.to_string(), th.title()),
         ]),
-        Line::from(format!("Reason:    {}", plan.reason)),
+        Line::from(format!("Reason:    {}", printable(&plan.reason))),
         Line::from("Command:"),
         Line::styled(format!("  {}", plan.command_line()), th.accent()),
         Line::from(format!(

@@ -15,6 +15,13 @@ use serde::Deserialize;
 /// What AbuseIPDB says about one address: the report as the cache keeps it.
 pub use crate::store::reputation_cache::Report;
 
+/// The largest answer read. AbuseIPDB's `check` answers are well under a few KiB; a larger
+/// body is refused unread rather than held in memory or written to the cache.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Longest ISP or usage-type text kept from an answer (the rest is cut).
+const MAX_FIELD_CHARS: usize = 200;
+
 /// Why a check failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
@@ -89,8 +96,12 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// `base` is the API root (`https://api.abuseipdb.com/api/v2`); requests go to
     /// `{base}/check`.
+    ///
+    /// Redirects are never followed: the key header would otherwise travel to whatever host
+    /// the answer names, and the API has no reason to redirect a `check` call.
     pub fn new(base: &str, key: &str, timeout: Duration) -> Result<Client, CheckError> {
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)
             .user_agent(concat!("nsm-tui/", env!("CARGO_PKG_VERSION")))
@@ -122,9 +133,9 @@ impl Client {
             .map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         let retry_after = retry_after(resp.headers());
-        let body = resp.text().await.map_err(|e| self.transport_error(e))?;
+        let body = self.read_capped(resp).await?;
         match status {
-            s if s.is_success() => parse_report(ip, body),
+            s if s.is_success() => parse_report(ip, &body),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(CheckError::Unauthorized {
                 status: status.as_u16(),
                 detail: error_detail(&body),
@@ -135,6 +146,30 @@ impl Client {
                 detail: error_detail(&body),
             }),
         }
+    }
+
+    /// The body, refused once it passes [`MAX_ANSWER_BYTES`] (by its announced length or by
+    /// what arrives), so a hostile or broken server cannot make the client hold it.
+    async fn read_capped(&self, mut resp: reqwest::Response) -> Result<String, CheckError> {
+        let too_big = || {
+            CheckError::Malformed(format!(
+                "answer larger than {MAX_ANSWER_BYTES} bytes refused"
+            ))
+        };
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(too_big());
+        }
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(e))? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     fn transport_error(&self, e: reqwest::Error) -> CheckError {
@@ -149,8 +184,10 @@ impl Client {
     }
 }
 
-fn parse_report(ip: IpAddr, body: String) -> Result<Report, CheckError> {
-    let env: Envelope = serde_json::from_str(&body).map_err(|e| {
+/// The report in `body`; only the parsed fields are kept (`raw` holds them as JSON, not the
+/// answer as received, so the cache never stores more than a few hundred bytes a row).
+fn parse_report(ip: IpAddr, body: &str) -> Result<Report, CheckError> {
+    let env: Envelope = serde_json::from_str(body).map_err(|e| {
         let start: String = body.chars().take(80).collect();
         CheckError::Malformed(format!("{e} (body starts {start:?})"))
     })?;
@@ -161,14 +198,28 @@ fn parse_report(ip: IpAddr, body: String) -> Result<Report, CheckError> {
             d.abuse_confidence_score
         )));
     }
+    let cut = |s: Option<String>, n: usize| s.map(|s| s.chars().take(n).collect::<String>());
+    let (isp, usage_type) = (
+        cut(d.isp, MAX_FIELD_CHARS),
+        cut(d.usage_type, MAX_FIELD_CHARS),
+    );
+    let country_code = cut(d.country_code, 8);
+    let raw = serde_json::json!({
+        "abuseConfidenceScore": d.abuse_confidence_score,
+        "totalReports": d.total_reports,
+        "isp": isp,
+        "usageType": usage_type,
+        "countryCode": country_code,
+    })
+    .to_string();
     Ok(Report {
         ip,
         score: d.abuse_confidence_score,
         total_reports: d.total_reports,
-        isp: d.isp,
-        usage_type: d.usage_type,
-        country_code: d.country_code,
-        raw: body,
+        isp,
+        usage_type,
+        country_code,
+        raw,
     })
 }
 
@@ -208,7 +259,7 @@ mod tests {
             "usageType":"Data Center/Web Hosting/Transit","isp":"Tencent Cloud Computing",
             "domain":"tencent.com","hostnames":[],"totalReports":1,"numDistinctUsers":1,
             "lastReportedAt":"2018-12-20T20:55:14+00:00"}}"#;
-        let r = parse_report(ip, body.to_string()).unwrap();
+        let r = parse_report(ip, body).unwrap();
         assert_eq!(r.score, 100);
         assert_eq!(r.total_reports, 1);
         assert_eq!(
@@ -216,7 +267,7 @@ mod tests {
             Some("Data Center/Web Hosting/Transit")
         );
         assert!(matches!(
-            parse_report(ip, "{\"data\":".into()),
+            parse_report(ip, "{\"data\":"),
             Err(CheckError::Malformed(_))
         ));
         assert_eq!(

@@ -120,6 +120,10 @@ pub struct Status {
     pub alerts: AtomicU64,
     /// Findings lost because the aggregator's channel was full.
     pub findings_dropped: AtomicU64,
+    /// Checks still waiting or in flight when the end of the run stopped waiting for them.
+    pub skipped_at_end: AtomicU64,
+    /// How long (seconds) the end of the run waited for pending checks, once it gave up.
+    pub end_wait_secs: AtomicU64,
     /// The API refused the key; no more checks this run.
     pub stopped: AtomicBool,
     pub last_error: Mutex<Option<String>>,
@@ -136,6 +140,8 @@ pub struct StatusSnapshot {
     pub skipped_quota: u64,
     pub quota_remaining: u64,
     pub alerts: u64,
+    pub skipped_at_end: u64,
+    pub end_wait_secs: u64,
     pub stopped: bool,
     pub last_error: Option<String>,
 }
@@ -152,6 +158,8 @@ impl Status {
             skipped_quota: g(&self.skipped_quota),
             quota_remaining: g(&self.quota_limit).saturating_sub(g(&self.quota_used)),
             alerts: g(&self.alerts),
+            skipped_at_end: g(&self.skipped_at_end),
+            end_wait_secs: g(&self.end_wait_secs),
             stopped: self.stopped.load(Ordering::Relaxed),
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
         }
@@ -174,6 +182,14 @@ impl StatusSnapshot {
         );
         if self.errors > 0 {
             s.push_str(&format!(", {} errors", self.errors));
+        }
+        if self.skipped_at_end > 0 {
+            s.push_str(&format!(
+                ", {} check{} skipped at the end (waited up to {} s)",
+                self.skipped_at_end,
+                if self.skipped_at_end == 1 { "" } else { "s" },
+                self.end_wait_secs
+            ));
         }
         if self.stopped {
             s.push_str(" (stopped: API key refused)");
@@ -307,6 +323,7 @@ impl Reputation {
     ) -> Vec<Finding> {
         self.tx = None;
         let mut deadline = Instant::now() + timeout;
+        let mut waited = timeout;
         let mut stop_seen = false;
         let mut out = Vec::new();
         while let Some(w) = &self.worker {
@@ -316,9 +333,16 @@ impl Reputation {
             if !stop_seen && stop.load(Ordering::Relaxed) {
                 stop_seen = true;
                 deadline = deadline.min(Instant::now() + grace);
+                waited = waited.min(grace);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                // Said in the summary: these addresses went unchecked.
+                let skipped = self.status.pending.load(Ordering::Relaxed);
+                self.status.skipped_at_end.store(skipped, Ordering::Relaxed);
+                self.status
+                    .end_wait_secs
+                    .store(waited.as_secs(), Ordering::Relaxed);
                 self.cancelled.store(true, Ordering::Relaxed);
                 self.cancel.notify_one();
                 break;

@@ -161,7 +161,11 @@ impl Worker {
         match e {
             CheckError::Unauthorized { .. } => {
                 if !self.status.stopped.swap(true, Ordering::Relaxed) {
-                    eprintln!("warning: {e}; reputation checks stopped for this run");
+                    // The detail is the server's text: escaped before it reaches a terminal.
+                    eprintln!(
+                        "warning: {}; reputation checks stopped for this run",
+                        crate::engine::text::printable(&e.to_string())
+                    );
                 }
                 Outcome::Done
             }
