@@ -81,6 +81,8 @@ fn read_back(path: &Path) -> ReadBack {
 #[test]
 fn round_trip_keeps_link_types_nanoseconds_and_orig_len() {
     let dir = tempfile::tempdir().unwrap();
+    // Only the data directory is ever created; any other must exist.
+    std::fs::create_dir(dir.path().join("out")).unwrap();
     let base = dir.path().join("out/capture.pcap");
     let kinds = [LinkType::ETHERNET, LinkType::LINUX_SLL, LinkType::RAW];
     let frames: Vec<RawFrame> = (0..60u32)
@@ -259,7 +261,7 @@ fn export_and_thread_helpers_write_readable_files() {
     let (tx, rx) = crossbeam_channel::bounded(4);
     let logger =
         PcapLogger::create(&dir.path().join("live.pcap"), PcapLogOptions::default()).unwrap();
-    let handle = spawn_pcap_logger(logger, rx);
+    let handle = spawn_pcap_logger(logger, rx, std::sync::Arc::default());
     for chunk in frames.chunks(6) {
         tx.send(chunk.to_vec()).unwrap();
     }

@@ -114,6 +114,8 @@ fn names(conn: &Connection, kind: &str) -> Vec<String> {
 #[test]
 fn fresh_database_is_migrated_and_reopening_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
+    // The store creates no directory but the data directory.
+    std::fs::create_dir_all(dir.path().join("nested/deeper")).unwrap();
     let path = dir.path().join("nested/deeper/packets.db");
     let opts = StoreOptions::default();
     let mut store = SqliteStore::open(&path, &opts).unwrap();

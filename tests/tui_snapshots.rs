@@ -321,3 +321,18 @@ fn geoip_countries_and_reputation_quota_show() {
     let bar = pane(130, 2, |f, r| status::render(f, &a, &m, r));
     assert!(bar.contains("AbuseIPDB 3 pending, quota 988"), "{bar}");
 }
+
+#[test]
+fn status_bar_shows_writes_lost_to_a_full_disk() {
+    let mut m = demo().lock();
+    let a = app(&m);
+    let before = pane(160, 2, |f, r| status::render(f, &a, &m, r));
+    assert!(!before.contains("WRITES FAILED"), "{before}");
+    // The shared model is restored before the lock is released.
+    let saved = m.stats.clone();
+    m.stats.eve_lost = 12;
+    m.stats.pcap_lost = 345;
+    let bar = pane(160, 2, |f, r| status::render(f, &a, &m, r));
+    m.stats = saved;
+    assert!(bar.contains("WRITES FAILED eve 12 pcap 345"), "{bar}");
+}

@@ -103,7 +103,10 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
     result?;
     let summary = summary?;
     eprint!("{}", crate::pipeline::report::summary(&summary));
-    Ok(())
+    match summary.output_failure() {
+        Some(why) => Err(anyhow::anyhow!(why)),
+        None => Ok(()),
+    }
 }
 
 /// The pipeline's options for a console run: no EVE on standard output (the screen), a
@@ -278,8 +281,11 @@ impl Drop for TempFile {
 /// `nsm-tui demo`: the bundled attack capture, replayed into the console.
 pub fn demo(speed: Speed, c: &Config) -> Result<()> {
     let path = std::env::temp_dir().join(format!("nsm-tui-demo-{}.pcap", std::process::id()));
-    std::fs::write(&path, DEMO_PCAP)
-        .with_context(|| format!("writing the demo capture to {}", path.display()))?;
+    // A predictable name in a shared directory: created exclusively, never through a link.
+    let mut f = crate::store::safe_file::create_new(&path).context("writing the demo capture")?;
     let tmp = TempFile(path);
+    std::io::Write::write_all(&mut f, DEMO_PCAP)
+        .with_context(|| format!("writing the demo capture to {}", tmp.0.display()))?;
+    drop(f);
     replay_named(&tmp.0, Some("demo (bundled capture)"), speed, c)
 }

@@ -83,7 +83,11 @@ fn run_headless(
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
     let summary = crate::pipeline::run(src, detectors(c)?, opts, &stop, on_tick)?;
-    print_summary(&summary, eve_stdout)
+    print_summary(&summary, eve_stdout)?;
+    match summary.output_failure() {
+        Some(why) => Err(anyhow::anyhow!(why)),
+        None => Ok(()),
+    }
 }
 
 /// `nsm-tui read FILE`.
@@ -112,7 +116,8 @@ pub fn generate(out: &Path, opts: crate::synth::SynthOptions) -> Result<u64> {
             rotate_bytes: None,
         },
     )
-    .with_context(|| format!("creating {}", out.display()))?;
+    .with_context(|| format!("creating {}", out.display()))?
+    .refusing_existing();
     for frame in crate::synth::Generator::new(opts) {
         log.write(&frame)
             .with_context(|| format!("writing {}", out.display()))?;

@@ -22,7 +22,7 @@ pub use mask::{mask_secret, mask_url_credentials, mask_url_path};
 pub use model::{
     ActionsConfig, Config, ConsoleConfig, DetectorConfig, FirewallType, GeoipConfig,
     IntegrationsConfig, OutputConfig, ResponseConfig, SnifferConfig, StorageConfig,
-    ABUSEIPDB_DEFAULT_URL,
+    ABUSEIPDB_DEFAULT_URL, DATA_DIR,
 };
 pub use validate::Violation;
 

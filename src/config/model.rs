@@ -5,7 +5,7 @@
 //! names follow the original Python design so existing config files and habits carry over.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -299,6 +299,11 @@ impl Default for IntegrationsConfig {
     }
 }
 
+/// The data directory the default database and pcap log live in (relative to the working
+/// directory): the one directory nsm-tui creates when it is missing; every other output's
+/// directory must exist.
+pub const DATA_DIR: &str = "data";
+
 /// `[storage]`: the SQLite database and the pcap log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -320,12 +325,12 @@ pub struct StorageConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
-            db_path: PathBuf::from("data/packets.db"),
+            db_path: Path::new(DATA_DIR).join("packets.db"),
             db_enabled: true,
             store_packets: true,
             retention_max_packets: 1_000_000,
             retention_max_age_hours: 168,
-            pcap_log_path: PathBuf::from("data/captured_packets.pcap"),
+            pcap_log_path: Path::new(DATA_DIR).join("captured_packets.pcap"),
             pcap_log_enabled: true,
             pcap_rotate_mb: 100,
         }

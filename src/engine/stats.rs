@@ -165,6 +165,11 @@ pub struct Stats {
     pub alerts: BTreeMap<Severity, u64>,
     /// Rows the SQLite writer could not keep up with and dropped (live only).
     pub db_drops: u64,
+    /// EVE events lost to write errors (a full disk): at least the events written after the
+    /// first failure, which ends the EVE output for the run.
+    pub eve_lost: u64,
+    /// Frames the pcap log lost to write errors (a full disk), from the first failure on.
+    pub pcap_lost: u64,
     /// Wall-clock seconds the run has taken (filled by the pipeline, not the engine).
     pub uptime_secs: f64,
 }

@@ -148,10 +148,7 @@ impl Aggregator {
 
     fn current_stats(&mut self) -> Stats {
         self.stats.capture = self.counters.capture();
-        self.stats.db_drops = self
-            .counters
-            .db_drops
-            .load(std::sync::atomic::Ordering::Relaxed);
+        self.counters.sink_stats(&mut self.stats);
         self.stats.flow = self.flows.stats();
         self.stats.clone()
     }

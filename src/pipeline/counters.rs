@@ -2,6 +2,7 @@
 //! read by the aggregator for stats and by the UI for the status bar.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use crate::engine::stats::CaptureStats;
 
@@ -15,6 +16,10 @@ pub struct SharedCounters {
     pub db_drops: AtomicU64,
     /// Frames the pcap logger's queue had no room for (live capture only).
     pub pcap_drops: AtomicU64,
+    /// EVE events lost to write errors (the output stage).
+    pub eve_lost: AtomicU64,
+    /// Frames the pcap log lost to write errors (the pcap logger thread; shared with it).
+    pub pcap_lost: Arc<AtomicU64>,
 }
 
 impl SharedCounters {
@@ -25,6 +30,12 @@ impl SharedCounters {
             if_drops: self.if_drops.load(Relaxed),
             queue_drops: self.queue_drops.load(Relaxed),
         }
+    }
+    /// Copies the sinks' counters into `s`.
+    pub fn sink_stats(&self, s: &mut crate::engine::stats::Stats) {
+        s.db_drops = self.db_drops.load(Relaxed);
+        s.eve_lost = self.eve_lost.load(Relaxed);
+        s.pcap_lost = self.pcap_lost.load(Relaxed);
     }
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);

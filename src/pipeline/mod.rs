@@ -100,6 +100,23 @@ pub struct PipelineOptions {
     pub response_metrics: Option<crate::metrics::SharedMetrics>,
 }
 
+impl RunSummary {
+    /// Why the run must end in failure although it ran to its end: an output lost what it
+    /// was given (a full disk) or failed part-way.
+    pub fn output_failure(&self) -> Option<String> {
+        let s = &self.stats;
+        if s.eve_lost + s.pcap_lost == 0 && self.errors.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "outputs failed: {} EVE events and {} pcap log packets lost; {}",
+            s.eve_lost,
+            s.pcap_lost,
+            self.errors.join("; ")
+        ))
+    }
+}
+
 /// What a finished run reports.
 #[derive(Debug)]
 pub struct RunSummary {
@@ -120,15 +137,7 @@ fn open_eve(target: &EveTarget, opts: EveOptions) -> Result<EveWriter<Box<dyn Wr
             std::io::stdout(),
         )),
         EveTarget::File(p) => {
-            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("opening EVE output {}", p.display()))?;
+            let f = crate::store::safe_file::open_append(p).context("opening the EVE output")?;
             Box::new(std::io::BufWriter::with_capacity(1 << 16, f))
         }
     };
@@ -194,6 +203,8 @@ pub fn run(
         },
         None => None,
     };
+    // The pcap logger counts what it lost until it ends.
+    counters.sink_stats(&mut stats);
     let wall = started.elapsed();
     stats.uptime_secs = wall.as_secs_f64();
     Ok(RunSummary {
@@ -255,7 +266,7 @@ fn open_outputs(
     let mut store = None;
     let mut geo_record = None;
     if let Some((path, sopts)) = &opts.db {
-        let db = SqliteStore::open(path, sopts)
+        let db = SqliteStore::open_writer(path, sopts)
             .with_context(|| format!("opening database {}", path.display()))?;
         let (tx, rx) = bounded(STORE_QUEUE);
         store = Some(crate::store::spawn_writer(db, rx));
@@ -271,7 +282,11 @@ fn open_outputs(
         let logger = PcapLogger::create(path, *popts)
             .with_context(|| format!("opening pcap log {}", path.display()))?;
         let (tx, rx) = bounded(PCAP_QUEUE);
-        pcap = Some(crate::store::spawn_pcap_logger(logger, rx));
+        pcap = Some(crate::store::spawn_pcap_logger(
+            logger,
+            rx,
+            counters.pcap_lost.clone(),
+        ));
         sinks.pcap = Some(tx);
     }
     Ok(Outputs {
@@ -426,8 +441,9 @@ impl Stages {
         for (sev, n) in out_end.late_alerts {
             *stats.alerts.entry(sev).or_default() += n;
         }
-        // The output stage may have counted database drops after the aggregator's last look.
-        stats.db_drops = counters.db_drops.load(std::sync::atomic::Ordering::Relaxed);
+        // The output stage and the pcap logger may have counted drops and losses after the
+        // aggregator's last look.
+        counters.sink_stats(&mut stats);
         Ok((end, stats, out_end.errors))
     }
 }

@@ -85,7 +85,11 @@ pub struct Output {
     last_stats_row: Option<Instant>,
     /// Late (reputation) alerts by severity: the aggregator's counters never saw them.
     late: BTreeMap<Severity, u64>,
+    /// The EVE output failed (a full disk); every event after counts as lost.
+    eve_dead: bool,
 }
+
+type Eve = crate::output::eve::EveWriter<Box<dyn std::io::Write + Send>>;
 
 /// What the output stage hands back when it ends.
 pub struct OutputEnd {
@@ -111,6 +115,7 @@ impl Output {
             errors: Vec::new(),
             last_stats_row: None,
             late: BTreeMap::new(),
+            eve_dead: false,
         }
     }
 
@@ -154,11 +159,31 @@ impl Output {
         }
     }
 
-    fn eve_failed(&mut self, e: &std::io::Error) {
+    /// Writes `events` EVE events with `write`; after a failure, counts them as lost.
+    fn write_eve(&mut self, events: u64, write: impl FnOnce(&mut Eve) -> std::io::Result<()>) {
+        if events == 0 {
+            return;
+        }
+        match &mut self.sinks.eve {
+            Some(eve) => {
+                if let Err(e) = write(eve) {
+                    self.eve_failed(&e, events);
+                }
+            }
+            None if self.eve_dead => {
+                super::counters::SharedCounters::add(&self.sinks.counters.eve_lost, events);
+            }
+            None => {}
+        }
+    }
+
+    fn eve_failed(&mut self, e: &std::io::Error, events: u64) {
         self.errors.push(format!(
             "EVE output: {e}; EVE disabled for the rest of the run"
         ));
         self.sinks.eve = None;
+        self.eve_dead = true;
+        super::counters::SharedCounters::add(&self.sinks.counters.eve_lost, events);
     }
 
     fn packet(&mut self, a: &mut Analyzed, meta: Option<&FlowMeta>) {
@@ -181,7 +206,8 @@ impl Output {
             let n = rows.len();
             self.sinks.store(StoreMsg::Geo(rows), n);
         }
-        if let Some(eve) = &mut self.sinks.eve {
+        let events = a.alerts.len() as u64 + u64::from(a.decoded.dns.is_some());
+        self.write_eve(events, |eve| {
             let mut res = Ok(());
             for al in &a.alerts {
                 res = res.and(eve.alert(a, al, meta));
@@ -189,10 +215,8 @@ impl Output {
             if a.decoded.dns.is_some() {
                 res = res.and(eve.dns(a, meta));
             }
-            if let Err(e) = res {
-                self.eve_failed(&e);
-            }
-        }
+            res
+        });
         if self.sinks.store.is_some() {
             self.store_rows(a, meta.map(|m| m.flow_id));
         }
@@ -242,11 +266,7 @@ impl Output {
         if let Some(o) = &mut self.opts.observer {
             o.flow_ended(r);
         }
-        if let Some(eve) = &mut self.sinks.eve {
-            if let Err(e) = eve.flow(r) {
-                self.eve_failed(&e);
-            }
-        }
+        self.write_eve(1, |eve| eve.flow(r));
         if self.sinks.store.is_some() {
             self.flow_rows.push(flow_row(r));
             if self.flow_rows.len() >= STORE_BATCH {
@@ -280,11 +300,7 @@ impl Output {
         self.flush_store();
         self.final_stats_row(s);
         self.flush_pcap();
-        if let Some(eve) = &mut self.sinks.eve {
-            if let Err(e) = eve.stats(s, ts).and_then(|()| eve.flush()) {
-                self.errors.push(format!("EVE output: {e}"));
-            }
-        }
+        self.write_eve(1, |eve| eve.stats(s, ts).and_then(|()| eve.flush()));
         if let Some(o) = &mut self.opts.observer {
             o.finished(s);
         }
@@ -297,11 +313,7 @@ impl Output {
             if let Some(o) = &mut self.opts.observer {
                 o.late_alert(&f.packet, &f.alert);
             }
-            if let Some(eve) = &mut self.sinks.eve {
-                if let Err(e) = eve.alert(&f.packet, &f.alert, None) {
-                    self.eve_failed(&e);
-                }
-            }
+            self.write_eve(1, |eve| eve.alert(&f.packet, &f.alert, None));
             if self.sinks.store.is_some() {
                 self.alert_rows
                     .push(AlertRow::for_decoded(f.alert, &f.packet.decoded));

@@ -117,6 +117,13 @@ pub fn summary(r: &RunSummary) -> String {
             p.files.len()
         );
     }
+    if s.eve_lost + s.pcap_lost > 0 {
+        let _ = writeln!(
+            out,
+            "LOST:     {} EVE events, {} pcap log packets (write errors)",
+            s.eve_lost, s.pcap_lost
+        );
+    }
     for e in &r.errors {
         let _ = writeln!(out, "warning:  {e}");
     }

@@ -29,6 +29,8 @@ pub struct Sinks {
     /// Live capture: never block on a full sink queue, count the loss instead.
     pub lossy: bool,
     pub counters: Arc<SharedCounters>,
+    /// The pcap logger ended early; frames after count as lost.
+    pcap_dead: bool,
 }
 
 /// The SQLite writer's queue as an observer that stores rows of its own (the incident
@@ -95,6 +97,7 @@ impl Sinks {
             pcap: None,
             lossy: false,
             counters,
+            pcap_dead: false,
         }
     }
 
@@ -120,7 +123,12 @@ impl Sinks {
     }
 
     pub fn pcap(&mut self, frames: Vec<RawFrame>) {
-        let Some(tx) = &self.pcap else { return };
+        let Some(tx) = &self.pcap else {
+            if self.pcap_dead {
+                SharedCounters::add(&self.counters.pcap_lost, frames.len() as u64);
+            }
+            return;
+        };
         let n = frames.len() as u64;
         let ok = if self.lossy {
             match tx.try_send(frames) {
@@ -135,7 +143,10 @@ impl Sinks {
             tx.send(frames).is_ok()
         };
         if !ok {
+            // The logger thread ended early: these frames, and all after, are lost.
+            SharedCounters::add(&self.counters.pcap_lost, n);
             self.pcap = None;
+            self.pcap_dead = true;
         }
     }
 }

@@ -14,7 +14,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
-use rusqlite::Connection;
 
 /// How often the background checkpoint runs.
 const EVERY: Duration = Duration::from_millis(500);
@@ -34,7 +33,7 @@ impl Checkpointer {
     /// Opens a second connection to `path` and starts checkpointing; `None` when either fails
     /// (the writer then keeps SQLite's automatic checkpoints).
     pub fn start(path: &Path) -> Option<Checkpointer> {
-        let conn = Connection::open(path).ok()?;
+        let conn = super::sqlite::connect(path).ok()?;
         conn.busy_timeout(Duration::from_secs(5)).ok()?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
             .ok()?;
@@ -86,6 +85,7 @@ impl Drop for Checkpointer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     #[test]
     fn copies_committed_frames_into_the_file_in_the_background() {

@@ -19,6 +19,7 @@ pub mod pcap_log;
 pub mod report;
 pub mod reputation_cache;
 pub mod rows;
+pub mod safe_file;
 pub mod schema;
 pub mod sqlite;
 pub mod writer;
@@ -69,6 +70,8 @@ pub enum StoreError {
     },
     #[error("database {}: journal_mode is {mode:?}, expected \"wal\"", path.display())]
     NotWal { path: PathBuf, mode: String },
+    #[error(transparent)]
+    File(#[from] safe_file::SafeFileError),
     #[error("cannot start storage thread: {0}")]
     Spawn(std::io::Error),
     #[error("pcap file {}: {source}", path.display())]

@@ -8,8 +8,10 @@
 //! File naming: the first file is the path given (`capture.pcap`); every later file — after
 //! a rotation, or for a new link type — takes the next number before the extension:
 //! `capture.1.pcap`, `capture.2.pcap`, … (a path without an extension gets `capture.1`).
-//! Numbers follow creation order across all link types; `PcapLogSummary::files` lists each
-//! file with its link type and counts. A pcap file holds a single link type, so frames of a
+//! A name that already exists (an earlier run's file, or anything else) is never opened or
+//! truncated: the log takes the next free number, as tcpdump -C numbers its files, so every
+//! run keeps the files of the runs before it. Numbers follow creation order across all link
+//! types; `PcapLogSummary::files` lists each file with its link type and counts. A pcap file holds a single link type, so frames of a
 //! pcapng with several kinds of interface go to one open file per link type (at most
 //! `MAX_OPEN_FILES` at once; the least recently used is closed beyond that and a later frame
 //! of its type starts a new file). Rotation (`rotate_bytes`) starts a new file before a
@@ -23,12 +25,15 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Receiver;
 use pcap_file::pcap::PcapHeader;
 use pcap_file::{DataLink, Endianness, TsResolution};
 
+use super::safe_file::SafeFileError;
 use super::StoreError;
 use crate::engine::frame::{LinkType, RawFrame, Ts};
 
@@ -38,6 +43,8 @@ pub const MAX_SNAPLEN: u32 = 262_144;
 pub const MAX_OPEN_FILES: usize = 8;
 const GLOBAL_HEADER_LEN: u64 = 24;
 const RECORD_HEADER_LEN: u64 = 16;
+/// Numbers tried past existing files before the log gives up on a base name.
+const MAX_SKIPPED: u64 = 100_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PcapLogOptions {
@@ -94,6 +101,8 @@ pub struct PcapLogger {
     closed: Vec<(u64, PcapFileInfo)>,
     tick: u64,
     summary: PcapLogSummary,
+    /// Refuse a name that exists (exports) instead of moving on to the next number (the log).
+    refuse_existing: bool,
 }
 
 /// The path of file number `index` in the sequence starting at `base`.
@@ -110,15 +119,17 @@ pub fn numbered_path(base: &Path, index: u64) -> PathBuf {
 }
 
 impl PcapLogger {
-    /// Prepares a logger writing to `path` (and numbered siblings). Creates the parent
-    /// directory; the first file is created by the first frame, since its link type decides
+    /// Prepares a logger writing to `path` (and numbered siblings). Checks the directory (see
+    /// `safe_file`); the first file is created by the first frame, since its link type decides
     /// the header.
     pub fn create(path: &Path, opts: PcapLogOptions) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        super::safe_file::prepare_dir(path)?;
+        // The first file is created later; a link in its place is refused now, not mid-run.
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(SafeFileError::Symlink {
+                path: path.to_path_buf(),
+            }
+            .into());
         }
         let snaplen = if opts.snaplen == 0 {
             MAX_SNAPLEN
@@ -133,7 +144,16 @@ impl PcapLogger {
             closed: Vec::new(),
             tick: 0,
             summary: PcapLogSummary::default(),
+            refuse_existing: false,
         })
+    }
+
+    /// For a file that must be new (an export, a generated capture): a path that exists is
+    /// refused instead of skipped.
+    #[must_use]
+    pub fn refusing_existing(mut self) -> Self {
+        self.refuse_existing = true;
+        self
     }
 
     /// Appends one frame to the file for its link type.
@@ -217,13 +237,7 @@ impl PcapLogger {
     }
 
     fn open_next(&mut self, linktype: LinkType) -> Result<OpenFile, StoreError> {
-        let path = numbered_path(&self.base, self.next_index);
-        self.next_index += 1;
-        let io_err = |source| StoreError::Io {
-            path: path.clone(),
-            source,
-        };
-        let file = File::create(&path).map_err(io_err)?;
+        let (path, file) = self.create_next()?;
         let header = PcapHeader {
             version_major: 2,
             version_minor: 4,
@@ -253,6 +267,27 @@ impl PcapLogger {
             writer,
             last_used: self.tick,
         })
+    }
+}
+
+impl PcapLogger {
+    /// Creates the next file of the sequence, new and exclusive: a file that already exists
+    /// (an earlier run's) is never opened; the log moves on to the next number, an export is
+    /// refused. A symbolic link in the sequence is refused either way.
+    fn create_next(&mut self) -> Result<(PathBuf, File), StoreError> {
+        loop {
+            let path = numbered_path(&self.base, self.next_index);
+            self.next_index += 1;
+            match super::safe_file::create_new(&path) {
+                Ok(f) => return Ok((path, f)),
+                Err(SafeFileError::Exists { .. })
+                    if !self.refuse_existing && self.next_index < MAX_SKIPPED =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 
@@ -291,13 +326,14 @@ fn pcap_time(ts: Ts) -> (u32, u32, bool) {
 }
 
 /// Writes `frames` to `path` with no rotation (frames of another link type than the first
-/// go to numbered siblings, as the logger names them). Returns the number of frames written.
+/// go to numbered siblings, as the logger names them); refuses a path that exists. Returns the number of frames written.
 /// With no frames, writes an empty Ethernet pcap so the file exists.
 pub fn write_pcap<'a>(
     path: &Path,
     frames: impl IntoIterator<Item = &'a RawFrame>,
 ) -> Result<u64, StoreError> {
     let mut logger = PcapLogger::create(path, PcapLogOptions::default())?;
+    logger = logger.refusing_existing();
     for frame in frames {
         logger.write(frame)?;
     }
@@ -309,21 +345,39 @@ pub fn write_pcap<'a>(
 }
 
 /// Starts the pcap logger thread (named `pcap-logger`): writes every batch received,
-/// flushes whenever the channel is momentarily empty, and finishes when it closes.
+/// flushes whenever the channel is momentarily empty, and finishes when it closes. After a
+/// write error (a full disk) it writes nothing more but keeps receiving until the channel
+/// closes, adding every frame it could not write to `lost` (frames still in the failed
+/// write's buffer are not counted: at most 64 KiB); the error is returned at the end.
 pub fn spawn_pcap_logger(
     mut logger: PcapLogger,
     rx: Receiver<Vec<RawFrame>>,
+    lost: Arc<AtomicU64>,
 ) -> JoinHandle<Result<PcapLogSummary, StoreError>> {
     let run = move || {
+        let mut failed = None;
         for batch in &rx {
-            for frame in &batch {
-                logger.write(frame)?;
+            if failed.is_some() {
+                lost.fetch_add(batch.len() as u64, Relaxed);
+                continue;
             }
-            if rx.is_empty() {
-                logger.flush()?;
+            let mut result = Ok(());
+            for (i, frame) in batch.iter().enumerate() {
+                if let Err(e) = logger.write(frame) {
+                    lost.fetch_add((batch.len() - i) as u64, Relaxed);
+                    result = Err(e);
+                    break;
+                }
             }
+            if result.is_ok() && rx.is_empty() {
+                result = logger.flush();
+            }
+            failed = result.err();
         }
-        logger.finish()
+        match failed {
+            Some(e) => Err(e),
+            None => logger.finish(),
+        }
     };
     std::thread::Builder::new()
         .name("pcap-logger".into())

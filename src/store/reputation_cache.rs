@@ -57,15 +57,9 @@ impl ReputationCache {
             source: e,
         };
         let mut conn = match path {
-            Some(p) => {
-                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| err(Box::new(e)))?;
-                }
-                Connection::open(p)
-            }
-            None => Connection::open_in_memory(),
-        }
-        .map_err(|e| err(Box::new(e)))?;
+            Some(p) => super::sqlite::connect(p).map_err(|e| err(Box::new(e)))?,
+            None => Connection::open_in_memory().map_err(|e| err(Box::new(e)))?,
+        };
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| err(Box::new(e)))?;
         if path.is_some() {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use rusqlite::{Connection, Transaction};
 
 use super::rows::{AlertRow, CaptureStatsRow, FlowRow};
+use super::safe_file::{self, DbLock};
 use super::StoreError;
 use super::{insert, schema};
 use crate::engine::frame::Ts;
@@ -71,6 +72,19 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     opts: StoreOptions,
+    /// Held by the capture's writer (`open_writer`).
+    _lock: Option<DbLock>,
+}
+
+/// A connection to the database at `path`, checked first (SQLite opens the file itself):
+/// no link followed, a new file created 0640, the directory not open to other users.
+pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
+    safe_file::prepare_db(path)?;
+    let flags = rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// u64 counters and ids go into INTEGER columns bit-for-bit; `as u64` reverses it.
@@ -92,10 +106,7 @@ pub fn open_side(path: &Path) -> Result<Connection, StoreError> {
             source,
         }
     };
-    let conn = Connection::open(path).map_err(|source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let conn = connect(path)?;
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(err("setting the busy time-out"))?;
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
@@ -104,26 +115,29 @@ pub fn open_side(path: &Path) -> Result<Connection, StoreError> {
 }
 
 impl SqliteStore {
-    /// Opens or creates the database at `path` (creating parent directories), switches it to
-    /// WAL with `synchronous=NORMAL` and applies pending migrations.
+    /// Opens or creates the database at `path` (its directory must exist, but for the data
+    /// directory; see `safe_file`), switches it to WAL with `synchronous=NORMAL` and applies
+    /// pending migrations.
     pub fn open(path: &Path, opts: &StoreOptions) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let mut conn = connect(path)?;
         configure(&conn, path, opts)?;
         schema::migrate(&mut conn, path, schema::MIGRATIONS)?;
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
             opts: opts.clone(),
+            _lock: None,
         })
+    }
+
+    /// `open` for the one process that writes captured traffic into the database: takes the
+    /// database's lock first, so a second capture writing the same file is refused (naming
+    /// the first) instead of storing everything twice. Held until the store is dropped.
+    pub fn open_writer(path: &Path, opts: &StoreOptions) -> Result<SqliteStore, StoreError> {
+        let lock = DbLock::acquire(path)?;
+        let mut store = SqliteStore::open(path, opts)?;
+        store._lock = Some(lock);
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {

@@ -19,15 +19,19 @@ use crate::respond::plan::BlockPlan;
 const MAX_NOTE_CHARS: usize = 500;
 
 impl App {
+    /// The export prompt's proposal: the next number whose file does not exist yet (an export
+    /// never overwrites a file, so an earlier session's names are skipped).
     pub(super) fn default_path(&self, scope: ExportScope) -> String {
-        self.export_dir
-            .join(format!(
-                "nsm-tui-{}-{}.pcap",
-                scope.slug(),
-                self.exports + 1
-            ))
-            .display()
-            .to_string()
+        let name = |n: u32| {
+            self.export_dir
+                .join(format!("nsm-tui-{}-{n}.pcap", scope.slug()))
+        };
+        let mut n = self.exports.saturating_add(1);
+        while n < self.exports.saturating_add(10_000) && std::fs::symlink_metadata(name(n)).is_ok()
+        {
+            n += 1;
+        }
+        name(n).display().to_string()
     }
 
     pub(super) fn filter_key(&mut self, ev: &KeyEvent, mut f: FilterInput) -> Vec<Effect> {

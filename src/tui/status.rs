@@ -79,6 +79,16 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         let style = if n > 0 { th.warning() } else { th.dim() };
         spans.push(Span::styled(format!("{name} {} ", fmt::count(n)), style));
     }
+    if st.eve_lost + st.pcap_lost > 0 {
+        spans.push(Span::styled(
+            format!(
+                "│ WRITES FAILED eve {} pcap {} ",
+                fmt::count(st.eve_lost),
+                fmt::count(st.pcap_lost)
+            ),
+            th.error(),
+        ));
+    }
     let lost = app
         .response
         .as_ref()
