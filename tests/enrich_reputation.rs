@@ -632,12 +632,12 @@ fn reputation_alerts_open_incidents_and_trigger_the_response_policy() {
             (
                 "45.33.32.156".into(),
                 "reputation".into(),
-                "critical".into()
+                "Critical".into()
             ),
             (
                 "45.79.19.196".into(),
                 "reputation".into(),
-                "critical".into()
+                "Critical".into()
             ),
         ],
         "{stderr}"
