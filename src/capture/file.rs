@@ -78,15 +78,37 @@ pub struct FileSource {
 }
 
 impl FileSource {
+    /// Opens the capture file at `path`, or standard input for `-`.
+    ///
+    /// # Errors
+    /// `Open` when the file cannot be opened or read, `NotACapture` for an unknown magic number,
+    /// `Corrupt` for a bad file header.
     pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
+        let f: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            let f = File::open(path).map_err(|source| CaptureError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            Box::new(f)
+        };
+        FileSource::from_reader(path, f)
+    }
+
+    /// Reads a capture from `f`, read once from start to end; `path` names it in errors
+    /// (`-` reads as "standard input"). What `open` does after opening, and what the fuzz
+    /// target for capture files calls with bytes held in memory.
+    ///
+    /// # Errors
+    /// As for [`FileSource::open`].
+    pub fn from_reader(
+        path: &Path,
+        mut f: Box<dyn Read + Send>,
+    ) -> Result<FileSource, CaptureError> {
         let open_err = |source| CaptureError::Open {
             path: path.to_path_buf(),
             source,
-        };
-        let mut f: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-            Box::new(std::io::stdin())
-        } else {
-            Box::new(File::open(path).map_err(open_err)?)
         };
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut f, &mut magic).map_err(open_err)?;
@@ -271,5 +293,46 @@ impl Source for FileSource {
                 .collect(),
             Reader::Empty => Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic little-endian microsecond pcap of link type 1 holding one 3-byte record.
+    fn one_record_pcap() -> Vec<u8> {
+        let mut b = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        b.extend_from_slice(&[0; 8]);
+        b.extend_from_slice(&65535u32.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        for v in [7u32, 5, 3, 60] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&[1, 2, 3]);
+        b
+    }
+
+    #[test]
+    fn from_reader_reads_a_capture_held_in_memory() {
+        let bytes: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(one_record_pcap()));
+        let mut src = FileSource::from_reader(Path::new("memory.pcap"), bytes).unwrap();
+        let frame = src.next_frame().unwrap().unwrap();
+        assert_eq!(frame.data, vec![1, 2, 3]);
+        assert_eq!(frame.orig_len, 60);
+        assert_eq!(frame.ts, Ts(7_000_005_000));
+        assert_eq!(src.linktype(), Some(LinkType(1)));
+        assert!(src.next_frame().unwrap().is_none());
+        assert_eq!(src.name(), "memory.pcap");
+    }
+
+    #[test]
+    fn from_reader_names_the_input_in_its_errors() {
+        let bytes: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(b"GIF89a".to_vec()));
+        let Err(e) = FileSource::from_reader(Path::new("picture.gif"), bytes) else {
+            panic!("a GIF opened as a capture");
+        };
+        let text = e.to_string();
+        assert!(text.contains("picture.gif"), "{text}");
     }
 }
