@@ -252,7 +252,7 @@ impl Output {
         });
         let row = PacketRow::new(a, iface, flow_id, threat);
         for al in &a.alerts {
-            self.alert_rows.push(AlertRow::for_packet(al.clone(), &row));
+            self.alert_rows.push(AlertRow::of_packet(al, &row));
         }
         if self.opts.store_packets {
             self.packet_rows.push(row);

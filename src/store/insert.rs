@@ -171,7 +171,7 @@ pub(super) fn alerts(tx: &Transaction<'_>, rows: &[AlertRow]) -> rusqlite::Resul
         put(&r.dst_port)?;
         put(&proto_text(r.proto))?;
         put(&a.explanation)?;
-        put(&(!a.evidence.is_null()).then(|| a.evidence.to_string()))
+        put(&r.evidence)
     })
 }
 

@@ -15,7 +15,12 @@ use crate::engine::stats::Stats;
 /// One row of the `alerts` table: the alert plus the addresses of the packet it fired on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRow {
+    /// The alert, its evidence taken out (see `evidence`).
     pub alert: Alert,
+    /// The evidence as the `evidence` column stores it (compact JSON), serialised when the
+    /// row is made: a few hundred bytes instead of a tree of values while the row waits for
+    /// its commit, and the serialising done on the output stage rather than the writer.
+    pub evidence: Option<String>,
     pub src: Option<IpAddr>,
     pub dst: Option<IpAddr>,
     pub src_port: Option<u16>,
@@ -23,11 +28,19 @@ pub struct AlertRow {
     pub proto: Proto,
 }
 
+/// The alert without its evidence, and the evidence as JSON text (`None` when there is none).
+fn split_evidence(mut alert: Alert) -> (Alert, Option<String>) {
+    let evidence = std::mem::take(&mut alert.evidence);
+    let text = (!evidence.is_null()).then(|| evidence.to_string());
+    (alert, text)
+}
+
 impl AlertRow {
-    /// The alert with the addresses of the packet row it fired on.
     pub fn for_packet(alert: Alert, packet: &PacketRow) -> Self {
+        let (alert, evidence) = split_evidence(alert);
         AlertRow {
             alert,
+            evidence,
             src: packet.src,
             dst: packet.dst,
             src_port: packet.src_port,
@@ -36,10 +49,32 @@ impl AlertRow {
         }
     }
 
-    /// The alert with the addresses of a decoded frame.
-    pub fn for_decoded(alert: Alert, decoded: &Decoded) -> Self {
+    /// The row of `alert` of a packet, copying the alert but not its evidence tree.
+    pub fn of_packet(alert: &Alert, packet: &PacketRow) -> Self {
+        let evidence = (!alert.evidence.is_null()).then(|| alert.evidence.to_string());
+        let alert = Alert {
+            explanation: alert.explanation.clone(),
+            description: alert.description.clone(),
+            category: alert.category.clone(),
+            evidence: serde_json::Value::Null,
+            ..*alert
+        };
         AlertRow {
             alert,
+            evidence,
+            src: packet.src,
+            dst: packet.dst,
+            src_port: packet.src_port,
+            dst_port: packet.dst_port,
+            proto: packet.proto,
+        }
+    }
+
+    pub fn for_decoded(alert: Alert, decoded: &Decoded) -> Self {
+        let (alert, evidence) = split_evidence(alert);
+        AlertRow {
+            alert,
+            evidence,
             src: decoded.ip.map(|ip| ip.src),
             dst: decoded.ip.map(|ip| ip.dst),
             src_port: decoded.ports().map(|p| p.0),
@@ -49,7 +84,6 @@ impl AlertRow {
     }
 }
 
-/// One row of the `flows` table, written when a flow ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowRow {
     pub flow_id: u64,
