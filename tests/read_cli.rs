@@ -336,3 +336,91 @@ fn every_linktype_capture_decodes_its_ip_packets() {
             .collect::<String>()
     ));
 }
+
+/// Flow ids are unique across runs (as Suricata's are): two reads of the same capture share
+/// none, while within each run every flow's events carry one id.
+#[test]
+fn two_runs_share_no_flow_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = |name: &str| -> std::collections::HashSet<u64> {
+        let eve = dir.path().join(name);
+        let out = bin()
+            .arg("read")
+            .arg(demo())
+            .args(["--no-db", "--no-pcap-log", "--eve"])
+            .arg(&eve)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ev = events(&std::fs::read_to_string(&eve).unwrap());
+        let flows = of_type(&ev, "flow");
+        let ids: std::collections::HashSet<u64> = flows
+            .iter()
+            .map(|f| f["flow_id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ids.len(), flows.len(), "a flow id repeats within one run");
+        // Every alert names a flow of the same run.
+        for a in of_type(&ev, "alert") {
+            if let Some(id) = a["flow_id"].as_u64() {
+                assert!(
+                    ids.contains(&id),
+                    "alert names flow {id}, not a flow of its run"
+                );
+            }
+        }
+        ids
+    };
+    let (a, b) = (ids("a.json"), ids("b.json"));
+    assert!(a.len() > 100, "{} flows", a.len());
+    assert_eq!(a.len(), b.len());
+    assert!(
+        a.is_disjoint(&b),
+        "{} flow ids in both runs",
+        a.intersection(&b).count()
+    );
+}
+
+/// Every EVE event names the sensor in `host`, as Suricata's do: `[output] sensor_name`, else
+/// this machine's host name.
+#[test]
+fn eve_events_name_the_sensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = |config: Option<&str>| -> std::collections::BTreeSet<String> {
+        let eve = dir.path().join("eve.json");
+        let _ = std::fs::remove_file(&eve);
+        let mut c = bin();
+        if let Some(text) = config {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, text).unwrap();
+            c.arg("--config").arg(path);
+        }
+        let out = c
+            .arg("read")
+            .arg(demo())
+            .args(["--no-db", "--no-pcap-log", "--eve"])
+            .arg(&eve)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        events(&std::fs::read_to_string(&eve).unwrap())
+            .iter()
+            .map(|e| e["host"].as_str().unwrap_or("(none)").to_string())
+            .collect()
+    };
+    let named = hosts(Some("[output]\nsensor_name = \"sensor-7\"\n"));
+    assert_eq!(named, ["sensor-7".to_string()].into());
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(hosts(None), [machine.trim().to_string()].into());
+    assert_eq!(
+        hosts(Some("[output]\nsensor_name = \"\"\n")),
+        ["(none)".to_string()].into()
+    );
+}

@@ -352,6 +352,10 @@ pub struct OutputConfig {
     pub max_flows: usize,
     /// Seconds of capture time between stats events; 0 = none.
     pub stats_interval_secs: u64,
+    /// The sensor's name, written as every EVE event's `host` (Suricata's `sensor-name`);
+    /// unset = this machine's host name, empty = no `host` field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensor_name: Option<String>,
 }
 
 impl Default for OutputConfig {
@@ -361,6 +365,7 @@ impl Default for OutputConfig {
             flow_timeout_secs: 120,
             max_flows: 100_000,
             stats_interval_secs: 5,
+            sensor_name: None,
         }
     }
 }

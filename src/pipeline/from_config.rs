@@ -50,6 +50,7 @@ impl PipelineOptions {
                 max_flows: c.output.max_flows,
             },
             eve,
+            sensor_name: sensor_name(c),
             db,
             store_packets: c.storage.store_packets,
             pcap_log,
@@ -58,5 +59,17 @@ impl PipelineOptions {
             enrich: crate::enrich::Enrichment::default(),
             response_metrics: None,
         }
+    }
+}
+
+/// The sensor's name for EVE's `host`, as Suricata's `sensor-name`: the configured one, else
+/// this machine's host name; `None` when neither is known (or the configured one is empty).
+fn sensor_name(c: &Config) -> Option<String> {
+    match &c.output.sensor_name {
+        Some(n) => Some(n.trim().to_string()).filter(|n| !n.is_empty()),
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty()),
     }
 }

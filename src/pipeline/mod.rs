@@ -87,6 +87,8 @@ pub struct PipelineOptions {
     pub limits: Limits,
     pub flow: FlowConfig,
     pub eve: Option<EveTarget>,
+    /// EVE's `host`: the sensor's name (`[output] sensor_name`, else this machine's host name).
+    pub sensor_name: Option<String>,
     pub db: Option<(PathBuf, StoreOptions)>,
     pub store_packets: bool,
     pub pcap_log: Option<(PathBuf, PcapLogOptions)>,
@@ -256,6 +258,7 @@ fn open_outputs(
             } else {
                 Vec::new()
             },
+            host: opts.sensor_name.clone(),
             ..EveOptions::default()
         };
         let mut w = open_eve(t, eve_opts)?;

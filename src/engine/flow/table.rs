@@ -83,6 +83,9 @@ pub struct FlowTable {
     evict_from: i64,
     pending: Vec<FlowRecord>,
     seq: u64,
+    /// Where this table's flow ids start: random per table (per run), so that the ids of two
+    /// runs or two sensors do not meet in one SIEM, as Suricata's do not.
+    id_base: u64,
     stats: FlowStats,
     closed: u64,
 }
@@ -106,6 +109,7 @@ impl FlowTable {
             evict_from: 0,
             pending: Vec::new(),
             seq: 0,
+            id_base: RandomState::new().hash_one(0x6e73_6d2d_7475_69u64),
             stats: FlowStats::default(),
             closed: 0,
         }
@@ -282,8 +286,14 @@ impl FlowTable {
         if self.index.len() >= self.max_flows {
             self.evict_one();
         }
+        // A bijection on 52 bits: ids stay distinct within the run (for 2^52 flows); the one
+        // input that maps to 0 (no flow) is skipped.
         self.seq += 1;
-        let flow_id = mix52(self.seq);
+        let mut flow_id = mix52(self.id_base.wrapping_add(self.seq));
+        if flow_id == 0 {
+            self.seq += 1;
+            flow_id = mix52(self.id_base.wrapping_add(self.seq));
+        }
         let f = new_flow(ts, d, pk, flow_id);
         let slot = match self.free.pop() {
             Some(s) => s,
