@@ -109,7 +109,7 @@ impl FlowTable {
             evict_from: 0,
             pending: Vec::new(),
             seq: 0,
-            id_base: RandomState::new().hash_one(0x6e73_6d2d_7475_69u64),
+            id_base: RandomState::new().hash_one(0x006e_736d_2d74_7569_u64),
             stats: FlowStats::default(),
             closed: 0,
         }
