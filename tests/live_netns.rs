@@ -387,3 +387,75 @@ fn quiet_link_delivers_partial_batches_and_stops_on_time() {
         Some(3)
     );
 }
+
+/// Live EVE reaches the file while capture goes on, as a SIEM shipper needs: an alert at once,
+/// other events within the stats tick, and a `stats` event every `stats_interval_secs`.
+#[test]
+fn live_eve_reaches_the_file_while_capture_continues() {
+    if !namespaces() || !common::need_tool("python3") {
+        return;
+    }
+    let ns = Netns::new("evelive").expect("creating network namespaces");
+    let _ = sh(&["ip", "-n", &ns.b, "link", "set", "lo", "up"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let eve = dir.path().join("eve.json");
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[output]\nstats_interval_secs = 1\n").unwrap();
+    let mut capture = Command::new("ip")
+        .args(["netns", "exec", &ns.b, env!("CARGO_BIN_EXE_nsm-tui")])
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--headless", "-i", "lo", "-f", "udp", "--duration", "30"])
+        .arg("--eve")
+        .arg(&eve)
+        .args(["--no-db", "--no-pcap-log"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting nsm-tui");
+    let stderr = common::await_banner(&mut capture);
+    // Waits (generously: this is not a speed measurement) for `want` in the EVE file while
+    // nsm-tui is still capturing.
+    let wait_for = |want: &dyn Fn(&[serde_json::Value]) -> bool, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let events: Vec<serde_json::Value> = std::fs::read_to_string(&eve)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            if want(&events) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} never reached the EVE file"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let send = "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+                s.sendto(b'cat /etc/shadow', ('127.0.0.1', 9))";
+    sh(&["ip", "netns", "exec", &ns.b, "python3", "-c", send]).expect("sending a datagram");
+    let alert = |ev: &[serde_json::Value]| {
+        ev.iter()
+            .any(|e| e["event_type"] == "alert" && e["alert"]["signature_id"] == 1_000_041)
+    };
+    wait_for(&alert, "the alert");
+    let stats_count =
+        |ev: &[serde_json::Value]| ev.iter().filter(|e| e["event_type"] == "stats").count();
+    wait_for(&|ev| stats_count(ev) >= 2, "two periodic stats events");
+    assert!(
+        capture.try_wait().expect("polling nsm-tui").is_none(),
+        "nsm-tui is still capturing"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &capture.id().to_string()])
+        .status();
+    let out = capture.wait_with_output().expect("nsm-tui output");
+    let stderr = stderr.join().unwrap_or_default();
+    assert!(out.status.success(), "{stderr}");
+    // The last stats event, written at the end, counts the datagram.
+    let last = eve_events(&eve, "stats");
+    assert!(last.last().unwrap()["stats"]["decoder"]["pkts"].as_u64() >= Some(1));
+}

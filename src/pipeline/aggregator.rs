@@ -19,6 +19,9 @@ use crate::engine::frame::Ts;
 use crate::engine::record::Analyzed;
 use crate::engine::stats::Stats;
 
+/// How often fresh counters go to the console and the output stage, packets or not.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
 /// Flows ended per hand-over when the input ends.
 const DRAIN_CHUNK: usize = 4096;
 /// Ended flows are handed on at each new capture second, or as soon as this many are waiting:
@@ -68,11 +71,18 @@ impl Aggregator {
     pub fn run(mut self, rx: &Receiver<AnalyzedBatch>) -> Stats {
         let mut pending: BTreeMap<u64, Vec<Analyzed>> = BTreeMap::new();
         let mut next = 0u64;
-        for batch in rx {
-            pending.insert(batch.seq, batch.packets);
-            while let Some(packets) = pending.remove(&next) {
-                next += 1;
-                self.batch(packets);
+        // A quiet link still gets its counters published (and live EVE its stats events).
+        loop {
+            match rx.recv_timeout(PUBLISH_EVERY) {
+                Ok(batch) => {
+                    pending.insert(batch.seq, batch.packets);
+                    while let Some(packets) = pending.remove(&next) {
+                        next += 1;
+                        self.batch(packets);
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
             self.maybe_publish();
         }
@@ -154,7 +164,7 @@ impl Aggregator {
     }
 
     fn maybe_publish(&mut self) {
-        if self.last_publish.elapsed() >= Duration::from_millis(250) {
+        if self.last_publish.elapsed() >= PUBLISH_EVERY {
             self.last_publish = Instant::now();
             let s = self.current_stats();
             if let Ok(mut p) = self.published.lock() {

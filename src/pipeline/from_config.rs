@@ -55,6 +55,8 @@ impl PipelineOptions {
             store_packets: c.storage.store_packets,
             pcap_log,
             tick: Duration::from_secs(c.output.stats_interval_secs.max(1)),
+            eve_stats_every: (c.output.stats_interval_secs > 0)
+                .then(|| Duration::from_secs(c.output.stats_interval_secs)),
             observer: None,
             enrich: crate::enrich::Enrichment::default(),
             response_metrics: None,

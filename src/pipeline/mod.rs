@@ -94,6 +94,9 @@ pub struct PipelineOptions {
     pub pcap_log: Option<(PathBuf, PcapLogOptions)>,
     /// How often `on_tick` is called with fresh stats.
     pub tick: Duration,
+    /// Live capture writes an EVE `stats` event this often (`[output] stats_interval_secs`;
+    /// None = only at the end).
+    pub eve_stats_every: Option<Duration>,
     /// Sees every analysed packet on the aggregator thread (the console's model).
     pub observer: Option<Box<dyn observer::Observer>>,
     /// GeoIP for EVE, AbuseIPDB reputation (late alerts join the output stage).
@@ -350,6 +353,8 @@ fn start_stages(
             reputation_wait: opts.enrich.finish_wait,
             stopped: stop.clone(),
             geo_record,
+            live,
+            eve_stats_every: opts.eve_stats_every,
         },
     );
     let output = std::thread::Builder::new()

@@ -70,6 +70,12 @@ pub struct OutputOptions {
     pub stopped: Arc<AtomicBool>,
     /// Writes the GeoIP of each new address to the database's `ip_geo` table.
     pub geo_record: Option<GeoRecorder>,
+    /// Live capture: EVE reaches its file within the aggregator's stats tick (a quarter of a
+    /// second) and an alert at once.
+    pub live: bool,
+    /// Live capture writes a `stats` event this often (None: only at the end; a file replay
+    /// always, so that its EVE does not depend on how fast it ran).
+    pub eve_stats_every: Option<Duration>,
 }
 
 pub struct Output {
@@ -87,6 +93,8 @@ pub struct Output {
     late: BTreeMap<Severity, u64>,
     /// The EVE output failed (a full disk); every event after counts as lost.
     eve_dead: bool,
+    /// When the last live `stats` event was written.
+    last_eve_stats: Instant,
 }
 
 type Eve = crate::output::eve::EveWriter<Box<dyn std::io::Write + Send>>;
@@ -116,6 +124,7 @@ impl Output {
             last_stats_row: None,
             late: BTreeMap::new(),
             eve_dead: false,
+            last_eve_stats: Instant::now(),
         }
     }
 
@@ -154,8 +163,36 @@ impl Output {
                     o.stats(&s);
                 }
                 self.stats_row(&s);
+                self.live_eve(&s);
             }
             OutEvent::Finished(s, ts) => self.finish(&s, ts),
+        }
+    }
+
+    /// Live capture: the periodic `stats` event when it is due, and everything written so far
+    /// handed to the file.
+    fn live_eve(&mut self, s: &Stats) {
+        if !self.opts.live {
+            return;
+        }
+        let due = self
+            .opts
+            .eve_stats_every
+            .is_some_and(|every| self.last_eve_stats.elapsed() >= every);
+        if due {
+            self.last_eve_stats = Instant::now();
+            let now = Ts(wall_ns());
+            self.write_eve(1, |eve| eve.stats(s, now));
+        }
+        self.flush_eve();
+    }
+
+    /// Hands what EVE holds to the file (live capture).
+    fn flush_eve(&mut self) {
+        if let Some(eve) = &mut self.sinks.eve {
+            if let Err(e) = eve.flush() {
+                self.eve_failed(&e, 0);
+            }
         }
     }
 
@@ -217,6 +254,10 @@ impl Output {
             }
             res
         });
+        // Live capture: an alert reaches the file at once (a SIEM sees it while it matters).
+        if !a.alerts.is_empty() && self.opts.live {
+            self.flush_eve();
+        }
         if self.sinks.store.is_some() {
             self.store_rows(a, meta.map(|m| m.flow_id));
         }
