@@ -459,3 +459,65 @@ fn live_eve_reaches_the_file_while_capture_continues() {
     let last = eve_events(&eve, "stats");
     assert!(last.last().unwrap()["stats"]["decoder"]["pkts"].as_u64() >= Some(1));
 }
+
+/// SIGHUP reopens the EVE file by name, as Suricata does for logrotate: after `mv eve.json
+/// eve.json.1; kill -HUP`, the next events go to a new `eve.json`, and none is lost or written
+/// twice.
+#[test]
+fn sighup_reopens_the_eve_file_after_it_was_moved() {
+    if !namespaces() || !common::need_tool("python3") {
+        return;
+    }
+    let ns = Netns::new("evehup").expect("creating network namespaces");
+    let _ = sh(&["ip", "-n", &ns.b, "link", "set", "lo", "up"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let eve = dir.path().join("eve.json");
+    let moved = dir.path().join("eve.json.1");
+    let mut capture = Command::new("ip")
+        .args(["netns", "exec", &ns.b, env!("CARGO_BIN_EXE_nsm-tui")])
+        .args(["--headless", "-i", "lo", "-f", "udp", "--duration", "30"])
+        .arg("--eve")
+        .arg(&eve)
+        .args(["--no-db", "--no-pcap-log"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting nsm-tui");
+    let stderr = common::await_banner(&mut capture);
+    let alerts = |p: &Path| eve_events(p, "alert").len();
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let send = "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+                s.sendto(b'cat /etc/shadow', ('127.0.0.1', 9))";
+    sh(&["ip", "netns", "exec", &ns.b, "python3", "-c", send]).expect("sending a datagram");
+    wait("the first alert never reached eve.json", &|| {
+        alerts(&eve) == 1
+    });
+    std::fs::rename(&eve, &moved).unwrap();
+    let _ = Command::new("kill")
+        .args(["-HUP", &capture.id().to_string()])
+        .status();
+    wait("SIGHUP did not make a new eve.json", &|| eve.exists());
+    sh(&["ip", "netns", "exec", &ns.b, "python3", "-c", send]).expect("sending a datagram");
+    wait("the second alert never reached the new eve.json", &|| {
+        alerts(&eve) == 1
+    });
+    assert!(
+        capture.try_wait().expect("polling nsm-tui").is_none(),
+        "a hangup does not end the capture"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &capture.id().to_string()])
+        .status();
+    let out = capture.wait_with_output().expect("nsm-tui output");
+    let stderr = stderr.join().unwrap_or_default();
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!((alerts(&moved), alerts(&eve)), (1, 1), "{stderr}");
+    // The end of the run goes to the new file.
+    assert!(!eve_events(&eve, "stats").is_empty(), "{stderr}");
+}

@@ -77,6 +77,11 @@ fn run_headless(
 ) -> Result<()> {
     let mut opts = PipelineOptions::from_config(c);
     opts.enrich = enrichment(c);
+    // SIGHUP also reopens the EVE file (after logrotate moved it), as Suricata does.
+    let reopen = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, reopen.clone())
+        .context("installing the SIGHUP handler")?;
+    opts.eve_reopen = Some(reopen);
     let metrics = crate::metrics::shared();
     opts.observer = crate::respond::auto::observer(c, &metrics, src.is_live(), Vec::new())?;
     opts.response_metrics = c.response.auto_response_enabled.then_some(metrics);

@@ -87,6 +87,8 @@ pub struct PipelineOptions {
     pub limits: Limits,
     pub flow: FlowConfig,
     pub eve: Option<EveTarget>,
+    /// Raised on SIGHUP: the EVE file is reopened by name at the next tick.
+    pub eve_reopen: Option<Arc<AtomicBool>>,
     /// EVE's `host`: the sensor's name (`[output] sensor_name`, else this machine's host name).
     pub sensor_name: Option<String>,
     pub db: Option<(PathBuf, StoreOptions)>,
@@ -265,6 +267,9 @@ fn open_outputs(
             ..EveOptions::default()
         };
         let mut w = open_eve(t, eve_opts)?;
+        if let (EveTarget::File(p), Some(flag)) = (t, &opts.eve_reopen) {
+            sinks.eve_reopen = Some((p.clone(), flag.clone()));
+        }
         w.set_geoip(opts.enrich.geoip.clone());
         w.set_response_metrics(opts.response_metrics.clone());
         sinks.eve = Some(w);

@@ -172,6 +172,7 @@ impl Output {
     /// Live capture: the periodic `stats` event when it is due, and everything written so far
     /// handed to the file.
     fn live_eve(&mut self, s: &Stats) {
+        self.maybe_reopen_eve();
         if !self.opts.live {
             return;
         }
@@ -185,6 +186,35 @@ impl Output {
             self.write_eve(1, |eve| eve.stats(s, now));
         }
         self.flush_eve();
+    }
+
+    /// After SIGHUP: what EVE holds goes to the old file, and the next events to a file opened
+    /// by name (a new one when logrotate moved the old one away). A file that cannot be opened
+    /// leaves EVE on the old one, with a warning.
+    fn maybe_reopen_eve(&mut self) {
+        let Some((path, flag)) = &self.sinks.eve_reopen else {
+            return;
+        };
+        if !flag.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let Some(eve) = &mut self.sinks.eve else {
+            return;
+        };
+        match crate::store::safe_file::open_append(path) {
+            Ok(f) => {
+                let w: Box<dyn std::io::Write + Send> =
+                    Box::new(std::io::BufWriter::with_capacity(1 << 16, f));
+                if let Err(e) = eve.switch_to(w) {
+                    self.eve_failed(&e, 0);
+                } else {
+                    eprintln!("EVE output reopened: {}", path.display());
+                }
+            }
+            Err(e) => eprintln!(
+                "warning: EVE output not reopened ({e}); still writing to the file it had open"
+            ),
+        }
     }
 
     /// Hands what EVE holds to the file (live capture).

@@ -24,6 +24,9 @@ pub const PCAP_BATCH_BYTES: usize = 2 << 20;
 /// The aggregator's outputs. Each is optional.
 pub struct Sinks {
     pub eve: Option<EveWriter<Box<dyn Write + Send>>>,
+    /// The EVE file and the flag SIGHUP raises: the file is reopened by name (after
+    /// logrotate moved it away), as Suricata does.
+    pub eve_reopen: Option<(std::path::PathBuf, Arc<std::sync::atomic::AtomicBool>)>,
     pub store: Option<Sender<StoreMsg>>,
     pub pcap: Option<Sender<Vec<RawFrame>>>,
     /// Live capture: never block on a full sink queue, count the loss instead.
@@ -93,6 +96,7 @@ impl Sinks {
     pub fn none(counters: Arc<SharedCounters>) -> Sinks {
         Sinks {
             eve: None,
+            eve_reopen: None,
             store: None,
             pcap: None,
             lossy: false,

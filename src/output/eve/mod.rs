@@ -320,6 +320,14 @@ impl<W: Write> EveWriter<W> {
         self.out.flush()
     }
 
+    /// Flushes what the current writer holds, then writes to `out` from now on (a reopened
+    /// file after SIGHUP, as Suricata does for log rotation).
+    pub fn switch_to(&mut self, out: W) -> io::Result<()> {
+        self.out.flush()?;
+        self.out = out;
+        Ok(())
+    }
+
     /// The inner writer, after flushing nothing (call `flush` first if needed).
     pub fn into_inner(self) -> W {
         self.out
