@@ -388,6 +388,47 @@ fn quiet_link_delivers_partial_batches_and_stops_on_time() {
     );
 }
 
+/// `nsm-tui --headless` on the loopback of namespace `ns` (UDP only, at most 30 s), EVE to
+/// `eve`, no database or pcap log, plus `extra` arguments (before the others); returns the
+/// process once it is capturing, with the thread collecting its standard error.
+fn headless_on_lo(
+    ns: &str,
+    eve: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    let _ = sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+    let mut capture = Command::new("ip")
+        .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_nsm-tui")])
+        .args(extra)
+        .args(["--headless", "-i", "lo", "-f", "udp", "--duration", "30"])
+        .arg("--eve")
+        .arg(eve)
+        .args(["--no-db", "--no-pcap-log"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting nsm-tui");
+    let stderr = common::await_banner(&mut capture);
+    (capture, stderr)
+}
+
+/// Waits (generously: this is not a speed measurement) until `done`, failing with `what`.
+fn wait_until(what: &str, done: &dyn Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends one UDP datagram carrying `/etc/shadow` (signature 1000041) to port 9 on the loopback
+/// of namespace `ns`.
+fn send_shadow_datagram(ns: &str) {
+    let send = "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+                s.sendto(b'cat /etc/shadow', ('127.0.0.1', 9))";
+    sh(&["ip", "netns", "exec", ns, "python3", "-c", send]).expect("sending a datagram");
+}
+
 /// Live EVE reaches the file while capture goes on, as a SIEM shipper needs: an alert at once,
 /// other events within the stats tick, and a `stats` event every `stats_interval_secs`.
 #[test]
@@ -396,55 +437,22 @@ fn live_eve_reaches_the_file_while_capture_continues() {
         return;
     }
     let ns = Netns::new("evelive").expect("creating network namespaces");
-    let _ = sh(&["ip", "-n", &ns.b, "link", "set", "lo", "up"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let eve = dir.path().join("eve.json");
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, "[output]\nstats_interval_secs = 1\n").unwrap();
-    let mut capture = Command::new("ip")
-        .args(["netns", "exec", &ns.b, env!("CARGO_BIN_EXE_nsm-tui")])
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--headless", "-i", "lo", "-f", "udp", "--duration", "30"])
-        .arg("--eve")
-        .arg(&eve)
-        .args(["--no-db", "--no-pcap-log"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting nsm-tui");
-    let stderr = common::await_banner(&mut capture);
-    // Waits (generously: this is not a speed measurement) for `want` in the EVE file while
-    // nsm-tui is still capturing.
-    let wait_for = |want: &dyn Fn(&[serde_json::Value]) -> bool, what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let events: Vec<serde_json::Value> = std::fs::read_to_string(&eve)
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect();
-            if want(&events) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what} never reached the EVE file"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    let send = "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
-                s.sendto(b'cat /etc/shadow', ('127.0.0.1', 9))";
-    sh(&["ip", "netns", "exec", &ns.b, "python3", "-c", send]).expect("sending a datagram");
-    let alert = |ev: &[serde_json::Value]| {
-        ev.iter()
-            .any(|e| e["event_type"] == "alert" && e["alert"]["signature_id"] == 1_000_041)
-    };
-    wait_for(&alert, "the alert");
-    let stats_count =
-        |ev: &[serde_json::Value]| ev.iter().filter(|e| e["event_type"] == "stats").count();
-    wait_for(&|ev| stats_count(ev) >= 2, "two periodic stats events");
+    let (mut capture, stderr) =
+        headless_on_lo(&ns.b, &eve, &["--config".as_ref(), cfg.as_os_str()]);
+    send_shadow_datagram(&ns.b);
+    wait_until("the alert never reached the EVE file", &|| {
+        eve_events(&eve, "alert")
+            .iter()
+            .any(|e| e["alert"]["signature_id"] == 1_000_041)
+    });
+    wait_until(
+        "two periodic stats events never reached the EVE file",
+        &|| eve_events(&eve, "stats").len() >= 2,
+    );
     assert!(
         capture.try_wait().expect("polling nsm-tui").is_none(),
         "nsm-tui is still capturing"
@@ -469,42 +477,22 @@ fn sighup_reopens_the_eve_file_after_it_was_moved() {
         return;
     }
     let ns = Netns::new("evehup").expect("creating network namespaces");
-    let _ = sh(&["ip", "-n", &ns.b, "link", "set", "lo", "up"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let eve = dir.path().join("eve.json");
     let moved = dir.path().join("eve.json.1");
-    let mut capture = Command::new("ip")
-        .args(["netns", "exec", &ns.b, env!("CARGO_BIN_EXE_nsm-tui")])
-        .args(["--headless", "-i", "lo", "-f", "udp", "--duration", "30"])
-        .arg("--eve")
-        .arg(&eve)
-        .args(["--no-db", "--no-pcap-log"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting nsm-tui");
-    let stderr = common::await_banner(&mut capture);
+    let (mut capture, stderr) = headless_on_lo(&ns.b, &eve, &[]);
     let alerts = |p: &Path| eve_events(p, "alert").len();
-    let wait = |what: &str, done: &dyn Fn() -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !done() {
-            assert!(Instant::now() < deadline, "{what}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    let send = "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
-                s.sendto(b'cat /etc/shadow', ('127.0.0.1', 9))";
-    sh(&["ip", "netns", "exec", &ns.b, "python3", "-c", send]).expect("sending a datagram");
-    wait("the first alert never reached eve.json", &|| {
+    send_shadow_datagram(&ns.b);
+    wait_until("the first alert never reached eve.json", &|| {
         alerts(&eve) == 1
     });
     std::fs::rename(&eve, &moved).unwrap();
     let _ = Command::new("kill")
         .args(["-HUP", &capture.id().to_string()])
         .status();
-    wait("SIGHUP did not make a new eve.json", &|| eve.exists());
-    sh(&["ip", "netns", "exec", &ns.b, "python3", "-c", send]).expect("sending a datagram");
-    wait("the second alert never reached the new eve.json", &|| {
+    wait_until("SIGHUP did not make a new eve.json", &|| eve.exists());
+    send_shadow_datagram(&ns.b);
+    wait_until("the second alert never reached the new eve.json", &|| {
         alerts(&eve) == 1
     });
     assert!(

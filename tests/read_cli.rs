@@ -337,26 +337,38 @@ fn every_linktype_capture_decodes_its_ip_packets() {
     ));
 }
 
+/// `read` of the demo capture into `eve` (no database, no pcap log), with `config` as the
+/// configuration file's text when given; its EVE events.
+fn demo_eve(dir: &Path, eve: &Path, config: Option<&str>) -> Vec<serde_json::Value> {
+    let _ = std::fs::remove_file(eve);
+    let mut c = bin();
+    if let Some(text) = config {
+        let path = dir.join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        c.arg("--config").arg(path);
+    }
+    let out = c
+        .arg("read")
+        .arg(demo())
+        .args(["--no-db", "--no-pcap-log", "--eve"])
+        .arg(eve)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    events(&std::fs::read_to_string(eve).unwrap())
+}
+
 /// Flow ids are unique across runs (as Suricata's are): two reads of the same capture share
 /// none, while within each run every flow's events carry one id.
 #[test]
 fn two_runs_share_no_flow_id() {
     let dir = tempfile::tempdir().unwrap();
     let ids = |name: &str| -> std::collections::HashSet<u64> {
-        let eve = dir.path().join(name);
-        let out = bin()
-            .arg("read")
-            .arg(demo())
-            .args(["--no-db", "--no-pcap-log", "--eve"])
-            .arg(&eve)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let ev = events(&std::fs::read_to_string(&eve).unwrap());
+        let ev = demo_eve(dir.path(), &dir.path().join(name), None);
         let flows = of_type(&ev, "flow");
         let ids: std::collections::HashSet<u64> = flows
             .iter()
@@ -390,27 +402,7 @@ fn two_runs_share_no_flow_id() {
 fn eve_events_name_the_sensor() {
     let dir = tempfile::tempdir().unwrap();
     let hosts = |config: Option<&str>| -> std::collections::BTreeSet<String> {
-        let eve = dir.path().join("eve.json");
-        let _ = std::fs::remove_file(&eve);
-        let mut c = bin();
-        if let Some(text) = config {
-            let path = dir.path().join("c.toml");
-            std::fs::write(&path, text).unwrap();
-            c.arg("--config").arg(path);
-        }
-        let out = c
-            .arg("read")
-            .arg(demo())
-            .args(["--no-db", "--no-pcap-log", "--eve"])
-            .arg(&eve)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        events(&std::fs::read_to_string(&eve).unwrap())
+        demo_eve(dir.path(), &dir.path().join("eve.json"), config)
             .iter()
             .map(|e| e["host"].as_str().unwrap_or("(none)").to_string())
             .collect()

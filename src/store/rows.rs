@@ -51,23 +51,18 @@ impl AlertRow {
 
     /// The row of `alert` of a packet, copying the alert but not its evidence tree.
     pub fn of_packet(alert: &Alert, packet: &PacketRow) -> Self {
-        let evidence = (!alert.evidence.is_null()).then(|| alert.evidence.to_string());
-        let alert = Alert {
-            explanation: alert.explanation.clone(),
-            description: alert.description.clone(),
-            category: alert.category.clone(),
-            evidence: serde_json::Value::Null,
-            ..*alert
-        };
-        AlertRow {
-            alert,
-            evidence,
-            src: packet.src,
-            dst: packet.dst,
-            src_port: packet.src_port,
-            dst_port: packet.dst_port,
-            proto: packet.proto,
-        }
+        let mut row = AlertRow::for_packet(
+            Alert {
+                explanation: alert.explanation.clone(),
+                description: alert.description.clone(),
+                category: alert.category.clone(),
+                evidence: serde_json::Value::Null,
+                ..*alert
+            },
+            packet,
+        );
+        row.evidence = (!alert.evidence.is_null()).then(|| alert.evidence.to_string());
+        row
     }
 
     pub fn for_decoded(alert: Alert, decoded: &Decoded) -> Self {
