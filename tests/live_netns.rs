@@ -412,6 +412,25 @@ fn headless_on_lo(
     (capture, stderr)
 }
 
+/// Checks the capture is still running, stops it with SIGTERM as an operator would, checks it
+/// ended well; returns its standard error.
+fn stop_capturing(
+    mut capture: std::process::Child,
+    stderr: std::thread::JoinHandle<String>,
+) -> String {
+    assert!(
+        capture.try_wait().expect("polling nsm-tui").is_none(),
+        "nsm-tui is still capturing"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &capture.id().to_string()])
+        .status();
+    let out = capture.wait_with_output().expect("nsm-tui output");
+    let stderr = stderr.join().unwrap_or_default();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
 /// Waits (generously: this is not a speed measurement) until `done`, failing with `what`.
 fn wait_until(what: &str, done: &dyn Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -441,8 +460,7 @@ fn live_eve_reaches_the_file_while_capture_continues() {
     let eve = dir.path().join("eve.json");
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, "[output]\nstats_interval_secs = 1\n").unwrap();
-    let (mut capture, stderr) =
-        headless_on_lo(&ns.b, &eve, &["--config".as_ref(), cfg.as_os_str()]);
+    let (capture, stderr) = headless_on_lo(&ns.b, &eve, &["--config".as_ref(), cfg.as_os_str()]);
     send_shadow_datagram(&ns.b);
     wait_until("the alert never reached the EVE file", &|| {
         eve_events(&eve, "alert")
@@ -453,16 +471,7 @@ fn live_eve_reaches_the_file_while_capture_continues() {
         "two periodic stats events never reached the EVE file",
         &|| eve_events(&eve, "stats").len() >= 2,
     );
-    assert!(
-        capture.try_wait().expect("polling nsm-tui").is_none(),
-        "nsm-tui is still capturing"
-    );
-    let _ = Command::new("kill")
-        .args(["-TERM", &capture.id().to_string()])
-        .status();
-    let out = capture.wait_with_output().expect("nsm-tui output");
-    let stderr = stderr.join().unwrap_or_default();
-    assert!(out.status.success(), "{stderr}");
+    stop_capturing(capture, stderr);
     // The last stats event, written at the end, counts the datagram.
     let last = eve_events(&eve, "stats");
     assert!(last.last().unwrap()["stats"]["decoder"]["pkts"].as_u64() >= Some(1));
@@ -480,7 +489,7 @@ fn sighup_reopens_the_eve_file_after_it_was_moved() {
     let dir = tempfile::tempdir().expect("tempdir");
     let eve = dir.path().join("eve.json");
     let moved = dir.path().join("eve.json.1");
-    let (mut capture, stderr) = headless_on_lo(&ns.b, &eve, &[]);
+    let (capture, stderr) = headless_on_lo(&ns.b, &eve, &[]);
     let alerts = |p: &Path| eve_events(p, "alert").len();
     send_shadow_datagram(&ns.b);
     wait_until("the first alert never reached eve.json", &|| {
@@ -495,16 +504,7 @@ fn sighup_reopens_the_eve_file_after_it_was_moved() {
     wait_until("the second alert never reached the new eve.json", &|| {
         alerts(&eve) == 1
     });
-    assert!(
-        capture.try_wait().expect("polling nsm-tui").is_none(),
-        "a hangup does not end the capture"
-    );
-    let _ = Command::new("kill")
-        .args(["-TERM", &capture.id().to_string()])
-        .status();
-    let out = capture.wait_with_output().expect("nsm-tui output");
-    let stderr = stderr.join().unwrap_or_default();
-    assert!(out.status.success(), "{stderr}");
+    let stderr = stop_capturing(capture, stderr);
     assert_eq!((alerts(&moved), alerts(&eve)), (1, 1), "{stderr}");
     // The end of the run goes to the new file.
     assert!(!eve_events(&eve, "stats").is_empty(), "{stderr}");
