@@ -82,7 +82,7 @@ fn flow_row(i: u64) -> FlowRow {
     FlowRow {
         flow_id: i,
         community_id: format!("1:flow{i}="),
-        proto: "udp".into(),
+        proto: nsm_tui::engine::packet::Proto::Udp,
         src: IpAddr::V4(Ipv4Addr::new(10, 1, 1, 1)),
         src_port: 5353,
         dst: IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -91,10 +91,10 @@ fn flow_row(i: u64) -> FlowRow {
         pkts_toclient: 2,
         bytes_toserver: 300,
         bytes_toclient: 200,
-        state: "closed".into(),
+        state: "closed",
         first_ts: Ts::from_parts(1_700_000_000 + i as i64, 0),
         last_ts: Ts::from_parts(1_700_000_010 + i as i64, 0),
-        reason: "timeout".into(),
+        reason: "timeout",
     }
 }
 

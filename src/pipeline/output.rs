@@ -461,7 +461,7 @@ fn flow_row(r: &FlowRecord) -> FlowRow {
     FlowRow {
         flow_id: r.flow_id,
         community_id: r.community_id.to_string(),
-        proto: r.proto().name(),
+        proto: r.proto(),
         src: r.src_ip,
         src_port: r.src_port,
         dst: r.dest_ip,
@@ -470,12 +470,9 @@ fn flow_row(r: &FlowRecord) -> FlowRow {
         pkts_toclient: r.pkts_toclient,
         bytes_toserver: r.bytes_toserver,
         bytes_toclient: r.bytes_toclient,
-        state: r.tcp.map_or_else(
-            || r.state.as_str().to_string(),
-            |t| t.state.as_str().to_string(),
-        ),
+        state: r.tcp.map_or_else(|| r.state.as_str(), |t| t.state.as_str()),
         first_ts: r.start,
         last_ts: r.end,
-        reason: r.reason.as_str().to_string(),
+        reason: r.reason.as_str(),
     }
 }

@@ -180,7 +180,7 @@ pub(super) fn flows(tx: &Transaction<'_>, rows: &[FlowRow]) -> rusqlite::Result<
     insert_all(tx, FLOW_COLS, rows, |f, put| {
         put(&int(f.flow_id))?;
         put(&f.community_id)?;
-        put(&f.proto)?;
+        put(&proto_text(f.proto))?;
         put(&src.set(Some(f.src)))?;
         put(&f.src_port)?;
         put(&dst.set(Some(f.dst)))?;

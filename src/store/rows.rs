@@ -83,8 +83,8 @@ impl AlertRow {
 pub struct FlowRow {
     pub flow_id: u64,
     pub community_id: String,
-    /// `Proto::name` of the flow (`tcp`, `udp`, …).
-    pub proto: String,
+    /// Stored as `Proto::name` (`tcp`, `udp`, …).
+    pub proto: Proto,
     pub src: IpAddr,
     pub src_port: u16,
     pub dst: IpAddr,
@@ -94,11 +94,11 @@ pub struct FlowRow {
     pub bytes_toserver: u64,
     pub bytes_toclient: u64,
     /// Flow state at the end (`new`, `established`, `closed`, …).
-    pub state: String,
+    pub state: &'static str,
     pub first_ts: Ts,
     pub last_ts: Ts,
     /// Why the flow ended (`timeout`, `shutdown`, `forced`, …).
-    pub reason: String,
+    pub reason: &'static str,
 }
 
 /// One row of the `capture_stats` table: a run's counters so far (totals since it started).
