@@ -179,3 +179,36 @@ fn sighup_reloads_signatures_and_a_broken_reload_keeps_the_old_set() {
         .collect();
     assert_eq!(listed.len(), 1, "{text}");
 }
+
+#[test]
+fn reloading_the_built_in_set_swaps_in_the_same_set() {
+    let c = nsm_tui::config::Config::default();
+    let (_, handles) = nsm_tui::pipeline::detectors::build(&c).unwrap();
+    assert_eq!(
+        handles.origin,
+        nsm_tui::pipeline::signature_source::SignatureOrigin::BuiltIn
+    );
+    let before = {
+        use nsm_tui::engine::detect::SignatureSource;
+        handles.signatures.current().len()
+    };
+    assert!(before > 0);
+    let r = nsm_tui::pipeline::detectors::reload(&handles);
+    assert!(r.swapped && r.skipped.is_empty(), "{r:?}");
+    assert_eq!(r.loaded, before);
+}
+
+#[test]
+fn a_reload_that_finds_no_signature_keeps_the_loaded_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.json");
+    std::fs::write(&rules, signature(8_000_001, "alphamarker")).unwrap();
+    let mut c = nsm_tui::config::Config::default();
+    c.detector.signatures_dir = Some(dir.path().to_path_buf());
+    let (_, handles) = nsm_tui::pipeline::detectors::build(&c).unwrap();
+    std::fs::remove_file(&rules).unwrap();
+    let r = nsm_tui::pipeline::detectors::reload(&handles);
+    assert!(!r.swapped, "{r:?}");
+    use nsm_tui::engine::detect::SignatureSource;
+    assert_eq!(handles.signatures.current().len(), 1);
+}
