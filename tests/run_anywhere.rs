@@ -180,3 +180,28 @@ fn a_missing_signatures_path_is_an_error_naming_it() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
 }
+
+#[test]
+fn a_data_directory_that_cannot_be_created_is_named_with_the_way_out() {
+    // procfs refuses new directories, even to root: a working directory nsm-tui cannot write.
+    if !common::prerequisite(Path::new("/proc/self").is_dir(), "/proc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+        .arg("read")
+        .arg(&capture)
+        .arg("--no-pcap-log")
+        .current_dir("/proc")
+        .env("HOME", tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot create the data directory /proc/data"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--no-db"), "{stderr}");
+}
