@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Err(e) if nsm_tui::app::out::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nsm-tui: error: {}", nsm_tui::app::out::error_text(&e));
-            ExitCode::FAILURE
+            ExitCode::from(nsm_tui::app::out::exit_status(&e))
         }
     }
 }

@@ -51,7 +51,8 @@ fn defaults_match_the_documented_values() {
     assert!((c.detector.confidence_threshold - 0.8).abs() < f64::EPSILON);
     assert_eq!(c.detector.feature_window_size, 100);
     assert_eq!(c.detector.model_update_interval, 300);
-    assert_eq!(c.detector.signatures_dir, Path::new("signatures"));
+    // Unset: the installed directories, then the built-in set (never the working directory).
+    assert_eq!(c.detector.signatures_dir, None);
     assert!(!c.response.auto_response_enabled);
     assert!(c.response.dry_run);
     assert_eq!(c.response.max_concurrent_actions, 5);
@@ -70,7 +71,7 @@ fn defaults_match_the_documented_values() {
     assert_eq!(c.output.flow_timeout_secs, 120);
     assert_eq!(c.output.max_flows, 100_000);
     assert_eq!(c.output.stats_interval_secs, 5);
-    assert_eq!(c.geoip.city_db, Path::new("geoip/GeoLite2-City.mmdb"));
+    assert_eq!(c.geoip.city_db, None);
     assert_eq!(c.console.fps, 20);
     assert_eq!(c.console.retained_packets, 100_000);
     assert_eq!(c.console.theme, "dark");

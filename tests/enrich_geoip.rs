@@ -179,49 +179,34 @@ fn missing_and_corrupt_files_are_errors_naming_the_path() {
     assert!(matches!(e, GeoIpError::Corrupt { .. }));
     assert!(e.to_string().contains("bad.mmdb"), "{e}");
 
-    // Through the configuration: a warning, no enricher, no panic.
+    // Through the configuration: an error naming the file, never a quiet fallback.
     let cfg = GeoipConfig {
-        city_db: bad.clone(),
+        city_db: Some(bad.clone()),
         ..GeoipConfig::default()
     };
-    let (g, notes) = GeoIp::from_config(&cfg);
-    assert!(g.is_none());
-    assert!(
-        notes
-            .iter()
-            .any(|n| n.starts_with("warning") && n.contains("bad.mmdb")),
-        "{notes:?}"
-    );
+    let e = GeoIp::from_config(&cfg).unwrap_err();
+    assert!(e.to_string().contains("bad.mmdb"), "{e}");
 
     let cfg = GeoipConfig {
-        city_db: city_db(dir.path()),
+        city_db: Some(city_db(dir.path())),
         asn_db: Some(missing),
         ..GeoipConfig::default()
     };
-    let (g, notes) = GeoIp::from_config(&cfg);
-    assert!(g.is_none());
-    assert!(notes.iter().any(|n| n.contains("nope.mmdb")), "{notes:?}");
+    let e = GeoIp::from_config(&cfg).unwrap_err();
+    assert!(e.to_string().contains("nope.mmdb"), "{e}");
 
     let off = GeoipConfig {
         enabled: false,
         ..GeoipConfig::default()
     };
-    assert!(GeoIp::from_config(&off).0.is_none());
+    assert!(GeoIp::from_config(&off).unwrap().0.is_none());
 }
 
 #[test]
 fn bundled_country_database_answers() {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(nsm_tui::enrich::geoip::BUNDLED_DB);
-    if !common::prerequisite(
-        p.is_file(),
-        &format!(
-            "the bundled GeoIP database {}",
-            nsm_tui::enrich::geoip::BUNDLED_DB
-        ),
-    ) {
-        return;
-    }
-    let g = GeoIp::open(&p, None).unwrap();
+    // Compiled into the binary: no file needed at run time.
+    let g = GeoIp::built_in(None).unwrap();
+    assert_eq!(g.sources(), [nsm_tui::enrich::geoip::BUILT_IN_NAME]);
     // Well-known allocations that have not moved between registries in decades.
     for (a, cc) in [
         ("8.8.8.8", "US"),
@@ -237,6 +222,24 @@ fn bundled_country_database_answers() {
         );
     }
     assert_eq!(g.lookup(ip("192.168.0.1")), Geo::Scope(Scope::Private));
+}
+
+#[test]
+fn unconfigured_geoip_uses_the_installed_database_then_the_built_in_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let installed = dir.path().join("GeoLite2-City.mmdb");
+    let (g, notes) = GeoIp::from_config_with(&GeoipConfig::default(), &installed).unwrap();
+    assert_eq!(
+        g.unwrap().sources(),
+        [nsm_tui::enrich::geoip::BUILT_IN_NAME]
+    );
+    assert!(notes.iter().any(|n| n.contains("built-in")), "{notes:?}");
+    std::fs::copy(city_db(dir.path()), &installed).unwrap();
+    let (g, _) = GeoIp::from_config_with(&GeoipConfig::default(), &installed).unwrap();
+    assert_eq!(
+        g.unwrap().sources(),
+        [installed.display().to_string().as_str()]
+    );
 }
 
 /// A UDP exchange between a private host and a London address, as a pcap file.

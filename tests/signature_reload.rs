@@ -1,7 +1,8 @@
 //! Signature reload on SIGHUP in a headless run: `nsm-tui read` of a FIFO keeps running while
 //! the test swaps the signature file and the blocklist and signals it; packets written after the
 //! reload fire the new signature and match the new list, and a reload of a broken signature file
-//! keeps the set that was loaded.
+//! keeps the set that was loaded. A run on the built-in set (nothing configured) reloads it as
+//! the same set, and a reload that finds no signature at all keeps the loaded one.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -178,4 +179,113 @@ fn sighup_reloads_signatures_and_a_broken_reload_keeps_the_old_set() {
         .filter(|v| v["alert"]["category"] == "reputation" && v["src_ip"] == "203.0.113.7")
         .collect();
     assert_eq!(listed.len(), 1, "{text}");
+}
+
+#[test]
+fn reloading_the_built_in_set_swaps_in_the_same_set() {
+    let c = nsm_tui::config::Config::default();
+    let (_, handles) = nsm_tui::pipeline::detectors::build(&c).unwrap();
+    assert_eq!(
+        handles.origin,
+        nsm_tui::pipeline::signature_source::SignatureOrigin::BuiltIn
+    );
+    let before = {
+        use nsm_tui::engine::detect::SignatureSource;
+        handles.signatures.current().len()
+    };
+    assert!(before > 0);
+    let r = nsm_tui::pipeline::detectors::reload(&handles);
+    assert!(r.swapped && r.skipped.is_empty(), "{r:?}");
+    assert_eq!(r.loaded, before);
+}
+
+#[test]
+fn a_reload_that_finds_no_signature_keeps_the_loaded_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.json");
+    std::fs::write(&rules, signature(8_000_001, "alphamarker")).unwrap();
+    let mut c = nsm_tui::config::Config::default();
+    c.detector.signatures_dir = Some(dir.path().to_path_buf());
+    let (_, handles) = nsm_tui::pipeline::detectors::build(&c).unwrap();
+    std::fs::remove_file(&rules).unwrap();
+    let r = nsm_tui::pipeline::detectors::reload(&handles);
+    assert!(!r.swapped, "{r:?}");
+    use nsm_tui::engine::detect::SignatureSource;
+    assert_eq!(handles.signatures.current().len(), 1);
+}
+
+#[test]
+fn sighup_in_a_run_on_the_built_in_set_reloads_it_and_it_still_fires() {
+    if !common::prerequisite(Path::new("/proc/self/status").exists(), "/proc")
+        || !common::need_tool("mkfifo")
+        || !common::need_tool("kill")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("in.pcap");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let eve = dir.path().join("eve.json");
+    // From `/`, with nothing configured: the built-in set.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nsm-tui"))
+        .arg("read")
+        .arg(&fifo)
+        .arg("--eve")
+        .arg(&eve)
+        .args(["--no-db", "--no-pcap-log"])
+        .current_dir("/")
+        .env("HOME", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, lines) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(&pcap_header()).unwrap();
+    w.flush().unwrap();
+    let start = Instant::now();
+    while !catches_sighup(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no SIGHUP handler"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let n = nsm_tui::pipeline::signature_source::load(
+        &nsm_tui::pipeline::signature_source::SignatureOrigin::BuiltIn,
+    )
+    .0
+    .len();
+    hup(pid);
+    wait_line(
+        &lines,
+        &format!("signatures reloaded from built-in: {n} loaded"),
+    );
+    // Built-in signature 1000090 (credential-dumping tool names, any protocol).
+    w.write_all(&udp_record(b"xx mimikatz xx", 1)).unwrap();
+    drop(w);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&eve).unwrap();
+    let ids: Vec<u64> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| {
+            v["event_type"] == "alert" && v["alert"]["metadata"]["detector"][0] == "signature"
+        })
+        .map(|v| v["alert"]["signature_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![1_000_090], "{text}");
 }

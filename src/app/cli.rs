@@ -270,11 +270,11 @@ impl DetectArgs {
     /// Apply the flags that were given on top of the loaded configuration.
     pub fn apply(&self, c: &mut Config) {
         if let Some(s) = &self.signatures {
-            c.detector.signatures_dir = s.clone();
+            c.detector.signatures_dir = Some(s.clone());
         }
         c.enrich.blocklists.extend(self.blocklist.iter().cloned());
         if let Some(g) = &self.geoip {
-            c.geoip.city_db = g.clone();
+            c.geoip.city_db = Some(g.clone());
             c.geoip.enabled = true;
         }
     }

@@ -74,8 +74,7 @@ pub fn run(src: Box<dyn Source>, c: &Config, controls: Arc<Controls>) -> Result<
     // A hangup means the terminal (or the SSH session) went away: stop as on SIGTERM.
     signal_hook::flag::register(signal_hook::consts::SIGHUP, stop.clone())
         .context("installing the SIGHUP handler")?;
-    let dir = c.detector.signatures_dir.clone();
-    let reloader: effects::Reloader = Box::new(move || reload_outcome(&dir, &handles));
+    let reloader: effects::Reloader = Box::new(move || reload_outcome(&handles));
     let responder = responder(c, &mut app, &metrics);
     let incidents = if c.storage.db_enabled {
         incident_edit::db_writer(c.storage.db_path.clone())
@@ -124,7 +123,7 @@ fn console_pipeline_options(
         opts.eve = None;
     }
     opts.tick = std::time::Duration::from_millis(250);
-    let (enrich, notes) = crate::enrich::Enrichment::from_config(c);
+    let (enrich, notes) = crate::enrich::Enrichment::from_config(c)?;
     app.geo = enrich.geoip.clone();
     app.reputation = enrich
         .reputation
@@ -208,7 +207,7 @@ fn ui_loop(app: &mut App, ch: &Channels, fps: u32) -> Result<()> {
 }
 
 /// The status-bar line for a signature reload.
-fn reload_outcome(dir: &Path, handles: &crate::pipeline::detectors::Handles) -> Outcome {
+fn reload_outcome(handles: &crate::pipeline::detectors::Handles) -> Outcome {
     let r = crate::pipeline::detectors::reload(handles);
     let skipped = match r.skipped.first() {
         None => String::new(),
@@ -230,7 +229,7 @@ fn reload_outcome(dir: &Path, handles: &crate::pipeline::detectors::Handles) -> 
             ok: false,
             message: format!(
                 "no signature in {} could be loaded; the previous set stays{skipped}",
-                dir.display()
+                handles.origin
             ),
         }
     }

@@ -10,6 +10,7 @@ pub mod report;
 pub mod respond;
 pub mod run;
 
+use anyhow::Context;
 use cli::{Cli, Command};
 use out::{out, outln};
 
@@ -52,8 +53,12 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                 } else {
                     outln!("# effective configuration (defaults, then environment, then flags)");
                 }
+                for line in sources(&config)? {
+                    outln!("# {line}");
+                }
                 out!("{}", config.to_toml_masked());
             } else {
+                sources(&config)?;
                 outln!("configuration OK");
             }
             Ok(())
@@ -68,4 +73,18 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         None if cli.headless => run::headless(&config),
         None => console::live(&config),
     }
+}
+
+/// Which signature set and GeoIP databases the configuration selects, loaded as a run would
+/// load them (so `config` fails as the run would): `signatures: built-in (57 signatures)`.
+fn sources(c: &crate::config::Config) -> anyhow::Result<Vec<String>> {
+    let (set, origin) = crate::pipeline::detectors::load_configured(c)?;
+    let mut lines = vec![format!("signatures: {origin} ({} signatures)", set.len())];
+    let (geo, _) = crate::enrich::geoip::GeoIp::from_config(&c.geoip)
+        .context("checking the GeoIP databases")?;
+    lines.push(match geo {
+        Some(g) => format!("geoip: {}", g.sources().join(", ")),
+        None => "geoip: off".to_string(),
+    });
+    Ok(lines)
 }

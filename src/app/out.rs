@@ -30,6 +30,20 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The exit status for a failed command: 2 when the signatures cannot be used (a sensor that
+/// would detect nothing must not look like one that ran), 1 for everything else.
+pub fn exit_status(e: &anyhow::Error) -> u8 {
+    let unusable_signatures = e.chain().any(|c| {
+        c.downcast_ref::<crate::pipeline::signature_source::SignatureSourceError>()
+            .is_some()
+    });
+    if unusable_signatures {
+        2
+    } else {
+        1
+    }
+}
+
 /// The error and its causes, outermost first, joined by `: `; a cause whose text the message
 /// already ends with (an error that prints its source, then carries it as its source too) is
 /// not repeated.

@@ -32,12 +32,12 @@ pub fn install_stop_flag() -> Result<Arc<AtomicBool>> {
 }
 
 /// GeoIP and AbuseIPDB reputation as configured; their notices are printed once, here.
-pub fn enrichment(c: &Config) -> crate::enrich::Enrichment {
-    let (e, notes) = crate::enrich::Enrichment::from_config(c);
+pub fn enrichment(c: &Config) -> Result<crate::enrich::Enrichment> {
+    let (e, notes) = crate::enrich::Enrichment::from_config(c)?;
     for n in notes {
         eprintln!("{n}");
     }
-    e
+    Ok(e)
 }
 
 /// The detectors the configuration asks for; signatures reload on SIGHUP.
@@ -76,7 +76,7 @@ fn run_headless(
     on_tick: impl FnMut(&crate::engine::stats::Stats),
 ) -> Result<()> {
     let mut opts = PipelineOptions::from_config(c);
-    opts.enrich = enrichment(c);
+    opts.enrich = enrichment(c)?;
     // SIGHUP also reopens the EVE file (after logrotate moved it), as Suricata does.
     let reopen = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, reopen.clone())

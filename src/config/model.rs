@@ -101,8 +101,10 @@ pub struct DetectorConfig {
     pub feature_window_size: usize,
     /// Seconds of capture time between baseline/model updates.
     pub model_update_interval: u64,
-    /// Directory of signature rule files.
-    pub signatures_dir: PathBuf,
+    /// Directory (or file) of signature rules; unset = `/etc/nsm-tui/signatures`, then
+    /// `/usr/share/nsm-tui/signatures`, then the set built into the binary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signatures_dir: Option<PathBuf>,
     /// `[detector.anomaly]`: protocol anomalies (Xmas, Null, land, ...).
     pub anomaly: AnomalyConfig,
     /// `[detector.scan]`: port scans and host sweeps.
@@ -139,7 +141,7 @@ impl Default for DetectorConfig {
             confidence_threshold: 0.8,
             feature_window_size: 100,
             model_update_interval: 300,
-            signatures_dir: PathBuf::from("signatures"),
+            signatures_dir: None,
             anomaly: AnomalyConfig::default(),
             scan: ScanConfig::default(),
             brute_force: BruteForceConfig::default(),
@@ -375,8 +377,10 @@ impl Default for OutputConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct GeoipConfig {
     pub enabled: bool,
-    /// City database; when this file is missing the enricher falls back to the bundled one.
-    pub city_db: PathBuf,
+    /// City (or country) database; unset = `/usr/share/nsm-tui/GeoLite2-City.mmdb`, then
+    /// the country database built into the binary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city_db: Option<PathBuf>,
     /// Optional ASN database.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asn_db: Option<PathBuf>,
@@ -386,7 +390,7 @@ impl Default for GeoipConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            city_db: PathBuf::from("geoip/GeoLite2-City.mmdb"),
+            city_db: None,
             asn_db: None,
         }
     }

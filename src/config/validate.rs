@@ -194,7 +194,10 @@ impl Config {
                     "model_update_interval",
                     at_least(d.model_update_interval, 1),
                 ),
-                ("signatures_dir", not_empty_path(&d.signatures_dir)),
+                (
+                    "signatures_dir",
+                    d.signatures_dir.as_deref().map_or(Ok(()), not_empty_path),
+                ),
             ],
         )?;
         check_thresholds(d)?;
@@ -256,7 +259,10 @@ impl Config {
         )?;
         first(
             "geoip",
-            vec![("city_db", not_empty_path(&self.geoip.city_db))],
+            vec![(
+                "city_db",
+                self.geoip.city_db.as_deref().map_or(Ok(()), not_empty_path),
+            )],
         )?;
         let e = &self.enrich;
         first(

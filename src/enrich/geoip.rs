@@ -6,6 +6,7 @@
 //! Opened on the main thread at start-up; `lookup` takes `&self` and is called from the
 //! aggregator thread (EVE, SQLite) and the console, so the cache sits behind a mutex.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -18,8 +19,19 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::addr::{scope, Scope};
 use crate::config::GeoipConfig;
 
-/// The database shipped in `geoip/`: country level, CC BY 4.0 data (see `geoip/README.md`).
+/// The database shipped in `geoip/` of the source tree and compiled into the binary: country
+/// level, CC BY 4.0 data (see `geoip/README.md`).
 pub const BUNDLED_DB: &str = "geoip/geo-whois-asn-country.mmdb";
+
+/// The bundled database's bytes (about 8 MB of the binary, paged in from it as lookups touch
+/// them rather than copied to the heap).
+static BUILT_IN_DB: &[u8] = include_bytes!("../../geoip/geo-whois-asn-country.mmdb");
+
+/// How the built-in database is named in notices and `config --print`.
+pub const BUILT_IN_NAME: &str = "built-in geo-whois-asn-country.mmdb";
+
+/// The installed location database used when none is configured, before the built-in one.
+pub const SYSTEM_CITY_DB: &str = "/usr/share/nsm-tui/GeoLite2-City.mmdb";
 
 /// Addresses remembered per cache generation; the cache holds at most twice this.
 pub const CACHE_GENERATION: usize = 32_768;
@@ -171,8 +183,9 @@ impl Record {
 }
 
 struct Db {
-    path: PathBuf,
-    reader: Reader<Vec<u8>>,
+    /// The file's path, or [`BUILT_IN_NAME`].
+    source: String,
+    reader: Reader<Cow<'static, [u8]>>,
 }
 
 impl Db {
@@ -182,12 +195,26 @@ impl Db {
                 path: path.to_path_buf(),
             });
         }
-        let reader = Reader::open_readfile(path).map_err(|e| GeoIpError::Corrupt {
+        let corrupt = |reason: String| GeoIpError::Corrupt {
             path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|e| corrupt(e.to_string()))?;
+        let reader = Reader::from_source(Cow::Owned(bytes)).map_err(|e| corrupt(e.to_string()))?;
         Ok(Db {
-            path: path.to_path_buf(),
+            source: path.display().to_string(),
+            reader,
+        })
+    }
+
+    fn built_in() -> Result<Db, GeoIpError> {
+        let reader =
+            Reader::from_source(Cow::Borrowed(BUILT_IN_DB)).map_err(|e| GeoIpError::Corrupt {
+                path: PathBuf::from(BUILT_IN_NAME),
+                reason: e.to_string(),
+            })?;
+        Ok(Db {
+            source: BUILT_IN_NAME.to_string(),
             reader,
         })
     }
@@ -215,7 +242,7 @@ pub struct GeoIp {
 impl std::fmt::Debug for GeoIp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GeoIp")
-            .field("dbs", &self.paths())
+            .field("dbs", &self.sources())
             .finish_non_exhaustive()
     }
 }
@@ -223,7 +250,16 @@ impl std::fmt::Debug for GeoIp {
 impl GeoIp {
     /// Opens a location database and, optionally, an ASN database.
     pub fn open(city: &Path, asn: Option<&Path>) -> Result<GeoIp, GeoIpError> {
-        let mut dbs = vec![Db::open(city)?];
+        GeoIp::with_location(Db::open(city)?, asn)
+    }
+
+    /// The country database compiled into the binary and, optionally, an ASN database.
+    pub fn built_in(asn: Option<&Path>) -> Result<GeoIp, GeoIpError> {
+        GeoIp::with_location(Db::built_in()?, asn)
+    }
+
+    fn with_location(location: Db, asn: Option<&Path>) -> Result<GeoIp, GeoIpError> {
+        let mut dbs = vec![location];
         if let Some(a) = asn {
             dbs.push(Db::open(a)?);
         }
@@ -240,9 +276,9 @@ impl GeoIp {
         self
     }
 
-    /// The files in use.
-    pub fn paths(&self) -> Vec<&Path> {
-        self.dbs.iter().map(|d| d.path.as_path()).collect()
+    /// The databases in use: file paths, or [`BUILT_IN_NAME`].
+    pub fn sources(&self) -> Vec<&str> {
+        self.dbs.iter().map(|d| d.source.as_str()).collect()
     }
 
     /// The database type each file declares (`GeoLite2-City`, `DBIP-Country-Lite` …).
@@ -295,61 +331,29 @@ impl GeoIp {
         }
     }
 
-    /// The databases the configuration asks for. A configured file that is missing or
-    /// unreadable is a warning naming it, and GeoIP is skipped; when the default
-    /// `geoip/GeoLite2-City.mmdb` is absent, the bundled country database is used. Returns the
-    /// enricher (if any) and the notices to show.
-    pub fn from_config(c: &GeoipConfig) -> (Option<GeoIp>, Vec<String>) {
-        let mut notes = Vec::new();
-        if !c.enabled {
-            return (None, notes);
-        }
-        let is_default = c.city_db == GeoipConfig::default().city_db;
-        let city = if is_default && !c.city_db.is_file() {
-            match bundled_path() {
-                Some(p) => p,
-                None => {
-                    notes.push(format!(
-                        "warning: GeoIP skipped: neither {} nor the bundled {BUNDLED_DB} was found",
-                        c.city_db.display()
-                    ));
-                    return (None, notes);
-                }
-            }
-        } else {
-            c.city_db.clone()
-        };
-        match GeoIp::open(&city, c.asn_db.as_deref()) {
-            Ok(g) => {
-                notes.push(format!(
-                    "GeoIP: {}",
-                    g.paths()
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                (Some(g), notes)
-            }
-            Err(e) => {
-                notes.push(format!("warning: {e}; GeoIP enrichment skipped"));
-                (None, notes)
-            }
-        }
+    /// The databases the configuration asks for: the configured `city_db` (flag or file),
+    /// else [`SYSTEM_CITY_DB`] when installed, else the built-in country database; plus the
+    /// configured `asn_db`. A configured file that is missing or unreadable is an error naming
+    /// it. Returns the enricher (none when GeoIP is off) and the notice naming the databases.
+    pub fn from_config(c: &GeoipConfig) -> Result<(Option<GeoIp>, Vec<String>), GeoIpError> {
+        GeoIp::from_config_with(c, Path::new(SYSTEM_CITY_DB))
     }
-}
 
-/// The bundled database: relative to the working directory, or to the executable's folders
-/// (a binary run from `target/release/` inside the source tree).
-pub fn bundled_path() -> Option<PathBuf> {
-    let here = PathBuf::from(BUNDLED_DB);
-    if here.is_file() {
-        return Some(here);
+    /// [`GeoIp::from_config`] with the installed location database at `system_city`.
+    pub fn from_config_with(
+        c: &GeoipConfig,
+        system_city: &Path,
+    ) -> Result<(Option<GeoIp>, Vec<String>), GeoIpError> {
+        if !c.enabled {
+            return Ok((None, Vec::new()));
+        }
+        let asn = c.asn_db.as_deref();
+        let g = match &c.city_db {
+            Some(p) => GeoIp::open(p, asn)?,
+            None if system_city.is_file() => GeoIp::open(system_city, asn)?,
+            None => GeoIp::built_in(asn)?,
+        };
+        let note = format!("GeoIP: {}", g.sources().join(", "));
+        Ok((Some(g), vec![note]))
     }
-    let exe = std::env::current_exe().ok()?;
-    exe.ancestors()
-        .skip(1)
-        .take(4)
-        .map(|d| d.join(BUNDLED_DB))
-        .find(|p| p.is_file())
 }

@@ -45,9 +45,10 @@ impl std::fmt::Debug for Enrichment {
 
 impl Enrichment {
     /// GeoIP and reputation as the configuration asks, with the notices to show once (which
-    /// database is used, a missing file, reputation off for want of a key).
-    pub fn from_config(c: &Config) -> (Enrichment, Vec<String>) {
-        let (geo, mut notes) = GeoIp::from_config(&c.geoip);
+    /// database is used, reputation off for want of a key). A configured GeoIP database that
+    /// cannot be opened is an error naming it.
+    pub fn from_config(c: &Config) -> Result<(Enrichment, Vec<String>), geoip::GeoIpError> {
+        let (geo, mut notes) = GeoIp::from_config(&c.geoip)?;
         let reputation = match ReputationOptions::from_config(c) {
             None => {
                 notes.push(
@@ -70,7 +71,7 @@ impl Enrichment {
             reputation,
             finish_wait: READ_FINISH_WAIT,
         };
-        (e, notes)
+        Ok((e, notes))
     }
 }
 

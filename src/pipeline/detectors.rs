@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::engine::detect::signature::{RuleFiles, SignatureError};
 use crate::engine::detect::{DetectorSet, SignatureSet, SignatureSource};
 use crate::enrich::blocklist::BlocklistHandle;
+use crate::pipeline::signature_source::{self, SignatureOrigin};
 
 /// The current signature set, shared by every worker's detector and swapped whole on reload.
 #[derive(Debug, Clone)]
@@ -63,15 +64,14 @@ pub fn load_signatures(path: &Path) -> (SignatureSet, Vec<SignatureError>) {
     }
 }
 
-fn report(errors: &[SignatureError], loaded: usize, path: &Path) {
+fn report(errors: &[SignatureError], loaded: usize, origin: &SignatureOrigin) {
     for e in errors {
         eprintln!("warning: signature skipped: {e}");
     }
     if !errors.is_empty() {
         eprintln!(
-            "warning: {} signature problem(s) in {}; {loaded} signatures loaded",
+            "warning: {} signature problem(s) in {origin}; {loaded} signatures loaded",
             errors.len(),
-            path.display()
         );
     }
 }
@@ -81,16 +81,36 @@ fn report(errors: &[SignatureError], loaded: usize, path: &Path) {
 pub struct Handles {
     pub signatures: SignatureHandle,
     pub blocklist: Option<BlocklistHandle>,
-    signatures_dir: PathBuf,
+    /// Where the signatures were loaded from; a reload reads the same source again.
+    pub origin: SignatureOrigin,
     blocklists: Vec<PathBuf>,
+}
+
+/// The signature source the configuration selects (see `signature_source::resolve`).
+pub fn signature_origin(c: &Config) -> Result<SignatureOrigin> {
+    let system: Vec<&Path> = signature_source::SYSTEM_DIRS
+        .iter()
+        .map(Path::new)
+        .collect();
+    Ok(signature_source::resolve(
+        c.detector.signatures_dir.as_deref(),
+        &system,
+    )?)
+}
+
+/// The signature set the configuration selects, with where it came from; problems in the
+/// files are printed, and a source without a single signature is an error.
+pub fn load_configured(c: &Config) -> Result<(SignatureSet, SignatureOrigin)> {
+    let origin = signature_origin(c)?;
+    let (set, errors) = signature_source::load_checked(&origin)?;
+    report(&errors, set.len(), &origin);
+    Ok((set, origin))
 }
 
 /// The default detectors with the configured signatures and blocklists, and the handles that
 /// swap them on reload.
 pub fn build(c: &Config) -> Result<(DetectorSet, Handles)> {
-    let dir = &c.detector.signatures_dir;
-    let (set, errors) = load_signatures(dir);
-    report(&errors, set.len(), dir);
+    let (set, origin) = load_configured(c)?;
     let handle = SignatureHandle::new(set);
     let mut set = DetectorSet::defaults(&c.detector.thresholds(), Arc::new(handle.clone()));
     let (blocklist, notes) = crate::enrich::load_blocklists(&c.enrich.blocklists);
@@ -105,7 +125,7 @@ pub fn build(c: &Config) -> Result<(DetectorSet, Handles)> {
     let handles = Handles {
         signatures: handle,
         blocklist,
-        signatures_dir: dir.clone(),
+        origin,
         blocklists: c.enrich.blocklists.clone(),
     };
     Ok((set, handles))
@@ -118,16 +138,17 @@ pub struct Reloaded {
     pub skipped: Vec<String>,
     /// Blocklist entries loaded, when lists are configured; their problems join `skipped`.
     pub blocklist_entries: Option<usize>,
-    /// False when nothing loaded and something was wrong: the old set stays, as Suricata
-    /// keeps its rules when a reload fails.
+    /// False when nothing loaded: the old set stays, as Suricata keeps its rules when a
+    /// reload fails (and as start-up refuses a source without signatures).
     pub swapped: bool,
 }
 
-/// Load the signatures (and the blocklists configured at start) again and swap them in.
+/// Load the signatures (and the blocklists configured at start) again from the source used at
+/// start, and swap them in; the built-in set reloads as the same set.
 pub fn reload(h: &Handles) -> Reloaded {
-    let (set, errors) = load_signatures(&h.signatures_dir);
+    let (set, errors) = signature_source::load(&h.origin);
     let loaded = set.len();
-    let swapped = loaded > 0 || errors.is_empty();
+    let swapped = loaded > 0;
     if swapped {
         h.signatures.replace(set);
     }
@@ -158,7 +179,7 @@ pub fn reload_on_sighup(handles: Handles) -> Result<()> {
     std::thread::Builder::new()
         .name("signature-reload".into())
         .spawn(move || {
-            let dir = handles.signatures_dir.clone();
+            let origin = handles.origin.clone();
             for _ in signals.forever() {
                 let r = reload(&handles);
                 for e in &r.skipped {
@@ -168,15 +189,10 @@ pub fn reload_on_sighup(handles: Handles) -> Result<()> {
                     eprintln!("blocklists reloaded: {n} entries");
                 }
                 if r.swapped {
-                    eprintln!(
-                        "signatures reloaded from {}: {} loaded",
-                        dir.display(),
-                        r.loaded
-                    );
+                    eprintln!("signatures reloaded from {origin}: {} loaded", r.loaded);
                 } else {
                     eprintln!(
-                        "warning: no signature in {} could be loaded; the previous set stays",
-                        dir.display()
+                        "warning: no signature in {origin} could be loaded; the previous set stays"
                     );
                 }
             }

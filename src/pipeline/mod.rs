@@ -15,6 +15,7 @@ pub mod observer;
 pub mod output;
 pub mod priority;
 pub mod report;
+pub mod signature_source;
 pub mod sinks;
 pub mod worker;
 

@@ -51,6 +51,16 @@ pub enum SafeFileError {
         path.display(), crate::config::DATA_DIR
     )]
     NoDir { path: PathBuf },
+    #[error(
+        "cannot create the data directory {} (for the default database and pcap log): {source}; \
+         start nsm-tui from a directory it can write to, set [storage] db_path and \
+         pcap_log_path, or pass --no-db / --no-pcap-log",
+        path.display()
+    )]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{} already exists; remove it or choose another name", path.display())]
     Exists { path: PathBuf },
     #[error(
@@ -125,7 +135,12 @@ pub fn prepare_dir(path: &Path) -> Result<(), SafeFileError> {
         match std::fs::DirBuilder::new().mode(DIR_MODE).create(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_err(dir)(e)),
+            Err(source) => {
+                // Relative to the working directory, which the message names as well.
+                let path =
+                    std::env::current_dir().map_or_else(|_| dir.to_path_buf(), |c| c.join(dir));
+                return Err(SafeFileError::DataDir { path, source });
+            }
         }
     }
     check_dir(dir)

@@ -27,7 +27,7 @@ pub fn quiet_config() -> Config {
     c.storage.pcap_log_enabled = false;
     c.output.eve_path = None;
     // Relative (tests run in the crate directory), so alert explanations quote no machine path.
-    c.detector.signatures_dir = "signatures".into();
+    c.detector.signatures_dir = Some("signatures".into());
     c
 }
 
