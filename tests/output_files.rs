@@ -242,6 +242,16 @@ fn a_second_process_writing_the_same_database_is_refused_naming_the_first() {
         .spawn()
         .unwrap();
     let first_err = common::await_banner(&mut first);
+    // The banner comes when libpcap listens; the database is opened (and locked) just after.
+    let lock = dir.path().join("shared.db.lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&lock).map_or(true, |t| !t.contains(&first.id().to_string())) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first writer never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let second = read(&[&db], &["--db"]);
     let _ = first.kill();
     let _ = first.wait();
