@@ -16,29 +16,11 @@ use std::process::{Command, Output, Stdio};
 use nsm_tui::store::safe_file::SafeFileError;
 use nsm_tui::store::StoreError;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nsm-tui"));
-    for v in [
-        "NETWORK_INTERFACE",
-        "CAPTURE_DURATION",
-        "PACKET_LIMIT",
-        "DRY_RUN",
-    ] {
-        c.env_remove(v);
-    }
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap")
-}
-
 /// `nsm-tui read` of the demo capture writing the given outputs (`flags[i]` takes
 /// `outputs[i]`); the database and the pcap log are off unless named.
 fn read(outputs: &[&Path], flags: &[&str]) -> Output {
-    let mut c = bin();
-    c.arg("read").arg(demo());
+    let mut c = common::nsm();
+    c.arg("read").arg(common::demo());
     for (flag, path) in flags.iter().zip(outputs) {
         c.arg(flag).arg(path);
     }
@@ -224,7 +206,7 @@ fn a_second_process_writing_the_same_database_is_refused_naming_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shared.db");
     // The first writer: a headless capture on loopback that sees nothing and runs until killed.
-    let mut first = bin()
+    let mut first = common::nsm()
         .args([
             "--headless",
             "-i",

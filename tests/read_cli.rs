@@ -7,27 +7,8 @@
 )]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nsm-tui"));
-    // Keep the environment from changing the configuration under test.
-    for v in [
-        "NETWORK_INTERFACE",
-        "CAPTURE_DURATION",
-        "PACKET_LIMIT",
-        "DRY_RUN",
-    ] {
-        c.env_remove(v);
-    }
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap")
-}
 
 fn events(text: &str) -> Vec<serde_json::Value> {
     text.lines()
@@ -54,9 +35,9 @@ fn read_writes_consistent_eve_sqlite_and_pcap_log() {
         dir.path().join("p.db"),
         dir.path().join("log.pcap"),
     );
-    let out = bin()
+    let out = common::nsm()
         .arg("read")
-        .arg(demo())
+        .arg(common::demo())
         .arg("--eve")
         .arg(&eve)
         .arg("--db")
@@ -114,9 +95,9 @@ fn read_writes_consistent_eve_sqlite_and_pcap_log() {
 
 #[test]
 fn eve_to_stdout_keeps_the_summary_off_it() {
-    let out = bin()
+    let out = common::nsm()
         .arg("read")
-        .arg(demo())
+        .arg(common::demo())
         .args(["--eve", "-", "--no-db", "--no-pcap-log"])
         .output()
         .unwrap();
@@ -129,9 +110,9 @@ fn eve_to_stdout_keeps_the_summary_off_it() {
 #[test]
 fn read_dash_takes_the_capture_from_standard_input() {
     // As `tcpdump -r -` does: `zcat x.pcap.gz | nsm-tui read -`.
-    let out = bin()
+    let out = common::nsm()
         .args(["read", "-", "--no-db", "--no-pcap-log"])
-        .stdin(std::fs::File::open(demo()).unwrap())
+        .stdin(std::fs::File::open(common::demo()).unwrap())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -141,9 +122,9 @@ fn read_dash_takes_the_capture_from_standard_input() {
 
 #[test]
 fn packet_limit_and_duration_are_honoured() {
-    let out = bin()
+    let out = common::nsm()
         .arg("read")
-        .arg(demo())
+        .arg(common::demo())
         .args(["-c", "100", "--eve", "-", "--no-db", "--no-pcap-log"])
         .output()
         .unwrap();
@@ -151,9 +132,9 @@ fn packet_limit_and_duration_are_honoured() {
     let ev = events(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(of_type(&ev, "stats")[0]["stats"]["decoder"]["pkts"], 100);
 
-    let out = bin()
+    let out = common::nsm()
         .arg("read")
-        .arg(demo())
+        .arg(common::demo())
         .args(["--duration", "2", "--eve", "-", "--no-db", "--no-pcap-log"])
         .output()
         .unwrap();
@@ -173,7 +154,7 @@ fn a_file_that_is_not_a_capture_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("notes.txt");
     std::fs::write(&bad, "hello world, not a pcap").unwrap();
-    let out = bin()
+    let out = common::nsm()
         .arg("read")
         .arg(&bad)
         .args(["--no-db", "--no-pcap-log"])
@@ -185,7 +166,7 @@ fn a_file_that_is_not_a_capture_is_a_clear_error() {
         stderr.contains("notes.txt") && stderr.contains("not a pcap or pcapng file"),
         "{stderr}"
     );
-    let out = bin()
+    let out = common::nsm()
         .args(["read", "/nonexistent/x.pcap", "--no-db"])
         .output()
         .unwrap();
@@ -196,7 +177,7 @@ fn a_file_that_is_not_a_capture_is_a_clear_error() {
 fn sigterm_mid_run_flushes_database_and_pcap_log() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.pcap");
-    let gen = bin()
+    let gen = common::nsm()
         .args(["generate", "--packets", "400000", "--seed", "3", "--out"])
         .arg(&big)
         .output()
@@ -207,7 +188,7 @@ fn sigterm_mid_run_flushes_database_and_pcap_log() {
         dir.path().join("s.pcap"),
         dir.path().join("s.json"),
     );
-    let child = bin()
+    let child = common::nsm()
         .arg("read")
         .arg(&big)
         .arg("--db")
@@ -257,7 +238,7 @@ fn malformed_corpus_runs_to_the_end_without_a_panic() {
     assert!(files.len() >= 290, "{} malformed captures", files.len());
     let mut unsupported_lines = 0;
     for f in &files {
-        let out = bin()
+        let out = common::nsm()
             .arg("read")
             .arg(f)
             .args(["--no-db", "--no-pcap-log", "--eve", "-"])
@@ -306,7 +287,7 @@ fn every_linktype_capture_decodes_its_ip_packets() {
     // Captures tcpdump cannot read have no count to compare with: counted and named below.
     let mut uncounted = Vec::new();
     for f in files {
-        let out = bin()
+        let out = common::nsm()
             .arg("read")
             .arg(&f)
             .args(["--no-db", "--no-pcap-log", "--eve", "-"])
@@ -341,7 +322,7 @@ fn every_linktype_capture_decodes_its_ip_packets() {
 /// configuration file's text when given; its EVE events.
 fn demo_eve(dir: &Path, eve: &Path, config: Option<&str>) -> Vec<serde_json::Value> {
     let _ = std::fs::remove_file(eve);
-    let mut c = bin();
+    let mut c = common::nsm();
     if let Some(text) = config {
         let path = dir.join("c.toml");
         std::fs::write(&path, text).unwrap();
@@ -349,7 +330,7 @@ fn demo_eve(dir: &Path, eve: &Path, config: Option<&str>) -> Vec<serde_json::Val
     }
     let out = c
         .arg("read")
-        .arg(demo())
+        .arg(common::demo())
         .args(["--no-db", "--no-pcap-log", "--eve"])
         .arg(eve)
         .output()

@@ -82,6 +82,41 @@ fn hup(pid: u32) {
     assert!(ok.success());
 }
 
+/// For a `read` of the FIFO `fifo` just spawned as `child` (stderr piped): collects its
+/// standard error lines on a thread, opens the FIFO for writing (which lets nsm-tui's open
+/// return), writes the pcap header and waits until the SIGHUP handler is installed. Returns the
+/// pid, the lines, the reader thread and the FIFO's writing end.
+fn started(
+    child: &mut std::process::Child,
+    fifo: &Path,
+) -> (
+    u32,
+    mpsc::Receiver<String>,
+    std::thread::JoinHandle<()>,
+    std::fs::File,
+) {
+    let pid = child.id();
+    let (tx, lines) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut w = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+    w.write_all(&pcap_header()).unwrap();
+    w.flush().unwrap();
+    let start = Instant::now();
+    while !catches_sighup(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no SIGHUP handler"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (pid, lines, reader, w)
+}
+
 #[test]
 fn sighup_reloads_signatures_and_a_broken_reload_keeps_the_old_set() {
     if !common::prerequisite(Path::new("/proc/self/status").exists(), "/proc")
@@ -120,27 +155,7 @@ fn sighup_reloads_signatures_and_a_broken_reload_keeps_the_old_set() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let (tx, lines) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-
-    // Opening the FIFO for writing lets nsm-tui's open return; then it installs its handlers.
-    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    w.write_all(&pcap_header()).unwrap();
-    w.flush().unwrap();
-    let start = Instant::now();
-    while !catches_sighup(pid) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no SIGHUP handler"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (pid, lines, reader, mut w) = started(&mut child, &fifo);
 
     std::fs::write(&rules, signature(8_000_002, "betamarker")).unwrap();
     std::fs::write(&blocklist, "# test list\n203.0.113.0/24\n").unwrap();
@@ -243,25 +258,7 @@ fn sighup_in_a_run_on_the_built_in_set_reloads_it_and_it_still_fires() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let (tx, lines) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    w.write_all(&pcap_header()).unwrap();
-    w.flush().unwrap();
-    let start = Instant::now();
-    while !catches_sighup(pid) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no SIGHUP handler"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (pid, lines, reader, mut w) = started(&mut child, &fifo);
     let n = nsm_tui::pipeline::signature_source::load(
         &nsm_tui::pipeline::signature_source::SignatureOrigin::BuiltIn,
     )

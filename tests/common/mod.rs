@@ -192,3 +192,24 @@ pub fn must(args: &[&str]) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// `nsm-tui` run from the project's directory, with the environment variables that override
+/// the configuration removed, so they cannot change the run under test.
+pub fn nsm() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nsm-tui"));
+    for v in [
+        "NETWORK_INTERFACE",
+        "CAPTURE_DURATION",
+        "PACKET_LIMIT",
+        "DRY_RUN",
+    ] {
+        c.env_remove(v);
+    }
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+/// The bundled demo capture.
+pub fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap")
+}
