@@ -78,7 +78,12 @@ fn run(path: &Path, set: &SignatureSet) -> Summary {
             p.inspect(&a, &mut alerts);
         }
         let ctx = flows
-            .update(a.frame.ts, &a.decoded, a.frame.orig_len)
+            .update(
+                a.frame.ts,
+                &a.decoded,
+                a.frame.orig_len,
+                a.decoded.payload(&a.frame.data),
+            )
             .map(|u| FlowCtx::from(&u));
         flows.expire(a.frame.ts);
         a.alerts = alerts.clone();

@@ -137,7 +137,12 @@ fn tcp_flow_record() -> FlowRecord {
             data,
         );
         table
-            .update(a.frame.ts, &a.decoded, a.frame.orig_len)
+            .update(
+                a.frame.ts,
+                &a.decoded,
+                a.frame.orig_len,
+                a.decoded.payload(&a.frame.data),
+            )
             .expect("TCP/IPv4 has a flow");
     }
     table.drain().pop().expect("one flow")
@@ -211,7 +216,7 @@ fn icmp_flow_event_has_types_and_no_ports() {
             eth_ipv4(src, dst, 1, &[ty, 0, 0, 0, 0, 1, 0, 1]),
         );
         table
-            .update(pkt.frame.ts, &pkt.decoded, pkt.frame.orig_len)
+            .update(pkt.frame.ts, &pkt.decoded, pkt.frame.orig_len, &[])
             .expect("ICMP has a flow");
     }
     let mut w = writer();
@@ -383,7 +388,7 @@ fn dns_events_use_version_2_shapes() {
     let mut w = writer();
     for a in [&q, &r, &nx] {
         let u = table
-            .update(a.frame.ts, &a.decoded, a.frame.orig_len)
+            .update(a.frame.ts, &a.decoded, a.frame.orig_len, &[])
             .expect("UDP has a flow");
         w.dns(a, Some(&u.meta)).expect("writing to memory");
     }

@@ -50,7 +50,7 @@ fn run(frames: &[(RawFrame, Decoded)], cfg: FlowConfig) -> Run {
     let mut table = FlowTable::new(cfg);
     let (mut records, mut pkts, mut bytes, mut max_active) = (Vec::new(), 0, 0, 0);
     for (f, d) in frames {
-        if table.update(f.ts, d, f.orig_len).is_some() {
+        if table.update(f.ts, d, f.orig_len, &[]).is_some() {
             pkts += 1;
             bytes += u64::from(f.orig_len);
         }
@@ -342,7 +342,7 @@ mod random {
             for (s, d, sp, dp, kind, flags, dt, len) in pkts {
                 secs += dt;
                 let ts = Ts::from_parts(secs, 0);
-                let u = t.update(ts, &packet(s, d, sp, dp, kind, flags), len);
+                let u = t.update(ts, &packet(s, d, sp, dp, kind, flags), len, &[]);
                 prop_assert!(u.is_some());
                 accepted += 1;
                 bytes += u64::from(len);

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::detect::config::{
-    AnomalyConfig, BruteForceConfig, DetectConfig, DnsTunnelConfig, FloodConfig, LimitsConfig,
-    ScanConfig,
+    AnomalyConfig, BaselineConfig, BeaconConfig, BruteForceConfig, DetectConfig, DnsTunnelConfig,
+    FloodConfig, ForestConfig, LimitsConfig, ScanConfig,
 };
 
 /// The whole configuration: defaults, overlaid by the file, then by environment variables,
@@ -93,11 +93,12 @@ impl Default for SnifferConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectorConfig {
-    /// Z-score above which a statistical feature counts as anomalous.
+    /// z-score above which a statistical feature counts as anomalous (how many spreads above
+    /// its baseline).
     pub anomaly_threshold: f64,
     /// Minimum confidence (0–1) for an alert to be raised.
     pub confidence_threshold: f64,
-    /// Packets per feature window for the statistical detectors.
+    /// Seconds of capture time per host window of the statistical detectors.
     pub feature_window_size: usize,
     /// Seconds of capture time between baseline/model updates.
     pub model_update_interval: u64,
@@ -117,6 +118,12 @@ pub struct DetectorConfig {
     pub dns_tunnel: DnsTunnelConfig,
     /// `[detector.limits]`: memory bounds of the detectors' per-address state.
     pub limits: LimitsConfig,
+    /// `[detector.baseline]`: per-host baselines and behaviour profiles.
+    pub baseline: BaselineConfig,
+    /// `[detector.beaconing]`: regular connections to one destination.
+    pub beaconing: BeaconConfig,
+    /// `[detector.isolation_forest]`: outlier scoring of every flow.
+    pub isolation_forest: ForestConfig,
 }
 
 impl DetectorConfig {
@@ -130,6 +137,15 @@ impl DetectorConfig {
             flood: self.flood.clone(),
             dns_tunnel: self.dns_tunnel.clone(),
             limits: self.limits.clone(),
+            baseline: self.baseline.clone(),
+            beaconing: self.beaconing.clone(),
+            isolation_forest: self.isolation_forest.clone(),
+            learn: crate::engine::detect::config::LearnParams {
+                anomaly_threshold: self.anomaly_threshold,
+                window_secs: u64::try_from(self.feature_window_size).unwrap_or(u64::MAX),
+                update_secs: self.model_update_interval,
+                confidence: self.confidence_threshold,
+            },
         }
     }
 }
@@ -137,9 +153,9 @@ impl DetectorConfig {
 impl Default for DetectorConfig {
     fn default() -> Self {
         Self {
-            anomaly_threshold: 2.5,
+            anomaly_threshold: 4.0,
             confidence_threshold: 0.8,
-            feature_window_size: 100,
+            feature_window_size: 60,
             model_update_interval: 300,
             signatures_dir: None,
             anomaly: AnomalyConfig::default(),
@@ -148,6 +164,9 @@ impl Default for DetectorConfig {
             flood: FloodConfig::default(),
             dns_tunnel: DnsTunnelConfig::default(),
             limits: LimitsConfig::default(),
+            baseline: BaselineConfig::default(),
+            beaconing: BeaconConfig::default(),
+            isolation_forest: ForestConfig::default(),
         }
     }
 }

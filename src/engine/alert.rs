@@ -88,6 +88,7 @@ pub enum Detector {
     Heuristic,
     Reputation,
     Statistical,
+    Behavioural,
     Ml,
 }
 
@@ -99,6 +100,7 @@ impl Detector {
             Detector::Heuristic => "heuristic",
             Detector::Reputation => "reputation",
             Detector::Statistical => "statistical",
+            Detector::Behavioural => "behavioural",
             Detector::Ml => "ml",
         }
     }

@@ -8,6 +8,7 @@ pub mod alert;
 pub mod community_id;
 pub mod decode;
 pub mod detect;
+pub mod features;
 pub mod filter;
 pub mod flow;
 pub mod frame;

@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::counters::SharedCounters;
 use super::output::{OutBatch, OutEvent};
 use super::worker::AnalyzedBatch;
-use crate::engine::detect::{FlowCtx, StatefulDetector};
+use crate::engine::detect::{FlowAlert, FlowCtx, FlowDetector, StatefulDetector};
 use crate::engine::flow::{FlowMeta, FlowTable};
 use crate::engine::frame::Ts;
 use crate::engine::record::Analyzed;
@@ -33,6 +33,8 @@ const ENDED_FLUSH: usize = 4096;
 pub struct Aggregator {
     flows: FlowTable,
     detectors: Vec<Box<dyn StatefulDetector>>,
+    /// Detectors fed each ended flow and the passing of capture time.
+    flow_detectors: Vec<Box<dyn FlowDetector>>,
     out: Sender<OutBatch>,
     /// Events for the batch being processed, by position.
     events: Vec<(usize, OutEvent)>,
@@ -48,6 +50,7 @@ impl Aggregator {
     pub fn new(
         flows: FlowTable,
         detectors: Vec<Box<dyn StatefulDetector>>,
+        flow_detectors: Vec<Box<dyn FlowDetector>>,
         out: Sender<OutBatch>,
         counters: Arc<SharedCounters>,
         published: Arc<Mutex<Stats>>,
@@ -55,6 +58,7 @@ impl Aggregator {
         Aggregator {
             flows,
             detectors,
+            flow_detectors,
             out,
             events: Vec::new(),
             counters,
@@ -130,7 +134,8 @@ impl Aggregator {
         self.stats.decoder.record(&a.frame, &a.decoded);
         let ts = a.frame.ts;
         self.last_ts = self.last_ts.max(ts);
-        let update = self.flows.update(ts, &a.decoded, a.frame.orig_len);
+        let payload = a.decoded.payload(&a.frame.data);
+        let update = self.flows.update(ts, &a.decoded, a.frame.orig_len, payload);
         let ctx = update.as_ref().map(FlowCtx::from);
         let mut alerts = std::mem::take(&mut a.alerts);
         for d in &mut self.detectors {
@@ -148,12 +153,32 @@ impl Aggregator {
         }
         a.alerts = alerts;
         if ts.secs() != self.last_expire_sec || self.flows.ended_pending() >= ENDED_FLUSH {
+            let new_second = ts.secs() != self.last_expire_sec;
             self.last_expire_sec = ts.secs();
-            for r in self.flows.expire(ts) {
+            let ended = self.flows.expire(ts);
+            let mut found = Vec::new();
+            for d in &mut self.flow_detectors {
+                for r in &ended {
+                    d.flow_ended(r, &mut found);
+                }
+                if new_second {
+                    d.tick(ts, &mut found);
+                }
+            }
+            for r in ended {
                 self.events.push((i + 1, OutEvent::FlowEnded(r)));
             }
+            self.flow_alerts(i + 1, found);
         }
         update.map(|u| u.meta)
+    }
+
+    /// Count alerts the flow detectors raised and queue them after packet `at`.
+    fn flow_alerts(&mut self, at: usize, found: Vec<FlowAlert>) {
+        for fa in found {
+            *self.stats.alerts.entry(fa.alert.severity).or_default() += 1;
+            self.events.push((at, OutEvent::FlowAlert(Box::new(fa))));
+        }
     }
 
     fn current_stats(&mut self) -> Stats {
@@ -180,10 +205,22 @@ impl Aggregator {
         // In pieces, so the output stage writes the first flows while the rest are ended.
         self.send_events();
         let out = &self.out;
+        let flow_detectors = &mut self.flow_detectors;
+        let stats = &mut self.stats;
         self.flows.drain_chunks(DRAIN_CHUNK, |records| {
+            let mut found = Vec::new();
+            for d in flow_detectors.iter_mut() {
+                for r in &records {
+                    d.flow_ended(r, &mut found);
+                }
+            }
             let events = records
                 .into_iter()
                 .map(|r| (0, OutEvent::FlowEnded(r)))
+                .chain(found.into_iter().map(|fa| {
+                    *stats.alerts.entry(fa.alert.severity).or_default() += 1;
+                    (0, OutEvent::FlowAlert(Box::new(fa)))
+                }))
                 .collect();
             // As in `send`: a gone output thread reports its own error at join.
             let _ = out.send(OutBatch {
@@ -192,6 +229,12 @@ impl Aggregator {
                 events,
             });
         });
+        let mut found = Vec::new();
+        for d in &mut self.flow_detectors {
+            d.finish(&mut found);
+        }
+        self.flow_alerts(0, found);
+        self.send_events();
         let stats = self.current_stats();
         if let Ok(mut p) = self.published.lock() {
             *p = stats.clone();

@@ -373,6 +373,7 @@ fn start_stages(
     let aggregator = Aggregator::new(
         FlowTable::new(opts.flow),
         detectors.stateful,
+        detectors.flow,
         out_tx,
         counters.clone(),
         published.clone(),

@@ -16,6 +16,7 @@ use crossbeam_channel::Receiver;
 use super::observer::Observer;
 use super::sinks::{Sinks, PCAP_BATCH, PCAP_BATCH_BYTES, STORE_BATCH};
 use crate::engine::alert::{highest, Severity};
+use crate::engine::detect::FlowAlert;
 use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::frame::{RawFrame, Ts};
 use crate::engine::record::{Analyzed, PacketRow, ThreatRef};
@@ -34,6 +35,8 @@ const FINAL_STATS_WAIT: Duration = Duration::from_secs(2);
 /// Something that happened between packets.
 pub enum OutEvent {
     FlowEnded(FlowRecord),
+    /// An alert about a flow or a host's window (statistical, behavioural, machine learning).
+    FlowAlert(Box<FlowAlert>),
     /// Fresh counters for the observer.
     Stats(Stats),
     /// The last event: final counters and the newest capture time.
@@ -158,6 +161,7 @@ impl Output {
     fn event(&mut self, ev: OutEvent) {
         match ev {
             OutEvent::FlowEnded(r) => self.flow_ended(&r),
+            OutEvent::FlowAlert(fa) => self.flow_alert(*fa),
             OutEvent::Stats(s) => {
                 if let Some(o) = &mut self.opts.observer {
                     o.stats(&s);
@@ -374,6 +378,31 @@ impl Output {
         self.write_eve(1, |eve| eve.stats(s, ts).and_then(|()| eve.flush()));
         if let Some(o) = &mut self.opts.observer {
             o.finished(s);
+        }
+    }
+
+    /// An alert about traffic rather than a packet: written, stored and grouped as the alert of
+    /// a packet carrying the addresses it is about.
+    fn flow_alert(&mut self, fa: FlowAlert) {
+        let a = fa.as_packet();
+        let meta = fa.alert.flow_id.map(|flow_id| FlowMeta {
+            flow_id,
+            community_id: fa.community_id(0),
+            app_proto: None,
+        });
+        if let Some(o) = &mut self.opts.observer {
+            o.late_alert(&a, &fa.alert);
+        }
+        self.write_eve(1, |eve| eve.alert(&a, &fa.alert, meta.as_ref()));
+        if self.opts.live {
+            self.flush_eve();
+        }
+        if self.sinks.store.is_some() {
+            self.alert_rows
+                .push(AlertRow::for_decoded(fa.alert, &a.decoded));
+            if self.alert_rows.len() >= STORE_BATCH {
+                self.flush_store();
+            }
         }
     }
 

@@ -228,8 +228,24 @@ CREATE INDEX capture_stats_ts ON capture_stats(ts);
 ALTER TABLE blocks ADD COLUMN pending_secs INTEGER;
 ";
 
+/// Schema version 6: what the statistical detectors learned, saved at the end of a run (and
+/// as it goes) and loaded at the start of the next. `kind` is `host` (the key an address),
+/// `population` (hosts in general) or `network` (all traffic); `profile` is the JSON of one
+/// profile; `window_schema` the hash of the window features it was learned on (rows of
+/// another schema are ignored); `updated` wall-clock nanoseconds.
+const V6: &str = r"
+CREATE TABLE profiles (
+    key           TEXT    PRIMARY KEY,
+    kind          TEXT    NOT NULL,
+    window_schema TEXT    NOT NULL,
+    windows       INTEGER NOT NULL,
+    profile       TEXT    NOT NULL,
+    updated       INTEGER NOT NULL
+);
+";
+
 /// All migrations, in order. `MIGRATIONS.len()` is the schema version this code writes.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build creates and understands.
 pub fn current_version() -> i64 {

@@ -65,6 +65,7 @@ pub struct RetentionReport {
 pub struct SideRows<'a> {
     pub incidents: &'a [super::incidents::IncidentSave],
     pub geo: &'a [super::geo_records::GeoRow],
+    pub profiles: Option<&'a crate::engine::detect::stats::Learned>,
 }
 
 /// An open, migrated database.
@@ -197,6 +198,9 @@ impl SqliteStore {
         insert::flows(&tx, flows).map_err(wrap("inserting flows"))?;
         super::incidents::upsert(&tx, side.incidents).map_err(wrap("saving incidents"))?;
         super::geo_records::upsert(&tx, side.geo).map_err(wrap("recording GeoIP answers"))?;
+        if let Some(l) = side.profiles {
+            super::profiles::save(&tx, l, wall_ns()).map_err(wrap("saving profiles"))?;
+        }
         tx.commit().map_err(wrap("commit"))
     }
 
@@ -331,6 +335,13 @@ fn configure(conn: &Connection, path: &Path, opts: &StoreOptions) -> Result<(), 
     .map_err(wrap("setting pragmas"))?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(())
+}
+
+/// Wall-clock nanoseconds since the epoch (when a profile was saved).
+fn wall_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 fn sql_err<'a>(

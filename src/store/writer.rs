@@ -37,6 +37,8 @@ pub enum StoreMsg {
     Geo(Vec<GeoRow>),
     /// The capture counters at a stats tick or at the end of a run.
     CaptureStats(CaptureStatsRow),
+    /// What the statistical detectors learned (saved over the previous save).
+    Profiles(Box<crate::engine::detect::stats::Learned>),
     /// Commit everything received so far, then send `()` back.
     Flush(Sender<()>),
 }
@@ -70,6 +72,8 @@ struct Pending {
     incidents: Vec<IncidentSave>,
     geo: Vec<GeoRow>,
     capture_stats: Vec<CaptureStatsRow>,
+    /// Only the newest save counts.
+    profiles: Option<Box<crate::engine::detect::stats::Learned>>,
     acks: Vec<Sender<()>>,
 }
 
@@ -85,6 +89,7 @@ impl Pending {
             StoreMsg::Incidents(mut v) => self.incidents.append(&mut v),
             StoreMsg::Geo(mut v) => self.geo.append(&mut v),
             StoreMsg::CaptureStats(r) => self.capture_stats.push(r),
+            StoreMsg::Profiles(l) => self.profiles = Some(l),
             StoreMsg::Flush(ack) => self.acks.push(ack),
         }
     }
@@ -95,6 +100,7 @@ impl Pending {
             + self.incidents.len()
             + self.geo.len()
             + self.capture_stats.len()
+            + self.profiles.as_ref().map_or(0, |l| l.hosts.len() + 2)
     }
 }
 
@@ -173,6 +179,7 @@ impl Writer {
             let side = SideRows {
                 incidents: &pending.incidents,
                 geo: &pending.geo,
+                profiles: pending.profiles.as_deref(),
             };
             self.store
                 .write_batch(&runs, &pending.alerts, &pending.flows, side)?;

@@ -21,6 +21,15 @@
 //! | 9_000_016 | `dns_tunnel`    | High     | heuristic |
 //! | 9_000_017 | `protocol_scan` | Medium   | heuristic |
 //! | 9_000_018 | `dhcp_flood`    | High     | heuristic |
+//! | 9_000_030 | `anomaly_volume`| Medium   | statistical |
+//! | 9_000_031 | `fan_out`       | Medium   | statistical |
+//! | 9_000_032 | `unusual_port`  | Low      | behavioural |
+//! | 9_000_033 | `off_hours`     | Low      | behavioural |
+//! | 9_000_034 | `protocol_shift`| Low      | statistical |
+//! | 9_000_035 | `new_talker`    | Low      | behavioural |
+//! | 9_000_036 | `beaconing`     | High     | behavioural |
+//! | 9_000_037 | `exfiltration`  | High     | statistical |
+//! | 9_000_039 | `ml_outlier`    | Low      | ml        |
 
 use std::sync::Arc;
 
@@ -159,8 +168,72 @@ pub const DHCP_FLOOD: Builtin = rule(
     "DHCP flood",
 );
 
+pub const ANOMALY_VOLUME: Builtin = rule(
+    9_000_030,
+    "anomaly_volume",
+    Severity::Medium,
+    Detector::Statistical,
+    "Traffic volume far above the host's baseline",
+);
+pub const FAN_OUT: Builtin = rule(
+    9_000_031,
+    "fan_out",
+    Severity::Medium,
+    Detector::Statistical,
+    "Sudden growth in destinations or ports contacted",
+);
+pub const UNUSUAL_PORT: Builtin = rule(
+    9_000_032,
+    "unusual_port",
+    Severity::Low,
+    Detector::Behavioural,
+    "Service port this host has never used",
+);
+pub const OFF_HOURS: Builtin = rule(
+    9_000_033,
+    "off_hours",
+    Severity::Low,
+    Detector::Behavioural,
+    "Activity outside the host's usual hours",
+);
+pub const PROTOCOL_SHIFT: Builtin = rule(
+    9_000_034,
+    "protocol_shift",
+    Severity::Low,
+    Detector::Statistical,
+    "Protocol mix shifted away from the host's baseline",
+);
+pub const NEW_TALKER: Builtin = rule(
+    9_000_035,
+    "new_talker",
+    Severity::Low,
+    Detector::Behavioural,
+    "New host talking on the network",
+);
+pub const BEACONING: Builtin = rule(
+    9_000_036,
+    "beaconing",
+    Severity::High,
+    Detector::Behavioural,
+    "Beaconing: connections to one destination at a regular interval",
+);
+pub const EXFILTRATION: Builtin = rule(
+    9_000_037,
+    "exfiltration",
+    Severity::High,
+    Detector::Statistical,
+    "Outbound volume to one destination far above the host's profile",
+);
+pub const ML_OUTLIER: Builtin = rule(
+    9_000_039,
+    "ml_outlier",
+    Severity::Low,
+    Detector::Ml,
+    "Flows unlike the learned traffic (Isolation Forest)",
+);
+
 /// Every built-in rule, in id order.
-pub const ALL: [Builtin; 15] = [
+pub const ALL: [Builtin; 24] = [
     XMAS_SCAN,
     NULL_SCAN,
     FIN_SCAN,
@@ -176,6 +249,15 @@ pub const ALL: [Builtin; 15] = [
     DNS_TUNNEL,
     PROTOCOL_SCAN,
     DHCP_FLOOD,
+    ANOMALY_VOLUME,
+    FAN_OUT,
+    UNUSUAL_PORT,
+    OFF_HOURS,
+    PROTOCOL_SHIFT,
+    NEW_TALKER,
+    BEACONING,
+    EXFILTRATION,
+    ML_OUTLIER,
 ];
 
 /// Ids from here up are reserved for built-in rules; signature files may not use them.
@@ -185,6 +267,28 @@ impl Builtin {
     /// An alert of this rule on packet `a`, with the rule's own description.
     pub fn alert(&self, a: &Analyzed, explanation: String, evidence: serde_json::Value) -> Alert {
         self.alert_described(a, self.description, explanation, evidence)
+    }
+
+    /// An alert of this rule about traffic rather than one packet (a flow that ended, a host's
+    /// window that closed): no packet number.
+    pub fn alert_at(
+        &self,
+        ts: crate::engine::frame::Ts,
+        explanation: String,
+        evidence: serde_json::Value,
+    ) -> Alert {
+        Alert {
+            ts,
+            rule: RuleId(self.id),
+            description: Arc::from(self.description),
+            severity: self.severity,
+            category: Arc::from(self.category),
+            detector: self.detector,
+            packet: 0,
+            flow_id: None,
+            explanation,
+            evidence,
+        }
     }
 
     /// An alert of this rule with a more specific description (e.g. "Slow port scan").

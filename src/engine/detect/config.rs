@@ -17,6 +17,132 @@ pub struct DetectConfig {
     pub flood: FloodConfig,
     pub dns_tunnel: DnsTunnelConfig,
     pub limits: LimitsConfig,
+    pub baseline: BaselineConfig,
+    pub beaconing: BeaconConfig,
+    pub isolation_forest: ForestConfig,
+    /// The `[detector]` keys the learning detectors share (not a section of its own).
+    #[serde(skip)]
+    pub learn: LearnParams,
+}
+
+/// `[detector]` keys of the learning detectors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LearnParams {
+    /// z-score above which a feature is anomalous (`anomaly_threshold`).
+    pub anomaly_threshold: f64,
+    /// Seconds of capture time per host window (`feature_window_size`).
+    pub window_secs: u64,
+    /// Seconds of capture time between model refreshes (`model_update_interval`).
+    pub update_secs: u64,
+    /// Least classifier probability that raises an alert (`confidence_threshold`).
+    pub confidence: f64,
+}
+
+impl Default for LearnParams {
+    fn default() -> Self {
+        LearnParams {
+            anomaly_threshold: 4.0,
+            window_secs: 60,
+            update_secs: 300,
+            confidence: 0.8,
+        }
+    }
+}
+
+/// `[detector.baseline]`: per-host baselines (EWMA and z-score) and behaviour profiles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BaselineConfig {
+    pub enabled: bool,
+    /// Windows a baseline learns before it may raise an alert.
+    pub warmup_windows: u64,
+    /// Weight of the newest window in each baseline (0–1).
+    pub alpha: f64,
+    /// Hosts profiled at once; past it the least recently active profile is dropped.
+    pub max_hosts: usize,
+    /// `[start, end)` hours (UTC) of the working day; unset: each host's learned hours.
+    pub business_hours: Option<[u8; 2]>,
+    /// Seconds over which bytes to one destination add up (slow exfiltration).
+    pub exfil_window_secs: u64,
+    /// Least bytes to one destination within that window that may raise an alert.
+    pub exfil_min_bytes: u64,
+    /// `new_talker` alerts per window at most (a spoofed flood brings thousands of new hosts).
+    pub new_talkers_per_window: usize,
+}
+
+impl Default for BaselineConfig {
+    fn default() -> Self {
+        BaselineConfig {
+            enabled: true,
+            warmup_windows: 10,
+            alpha: 0.1,
+            max_hosts: 20_000,
+            business_hours: None,
+            exfil_window_secs: 3600,
+            exfil_min_bytes: 10 << 20,
+            new_talkers_per_window: 3,
+        }
+    }
+}
+
+/// `[detector.beaconing]`: regular connections from one host to one destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BeaconConfig {
+    pub enabled: bool,
+    /// Connections in the series before it is judged.
+    pub min_connections: usize,
+    /// Largest spread of the intervals, as a share of their mean.
+    pub max_jitter: f64,
+    /// Shortest mean interval, seconds (faster is a flood or a session, not a beacon).
+    pub min_interval_secs: f64,
+    /// Destination ports never judged (DNS, NTP, DHCP, NetBIOS, SSDP, mDNS by default).
+    pub allow_ports: Vec<u16>,
+    /// Destinations never judged: addresses or CIDR prefixes (`192.0.2.0/24`).
+    pub allow_destinations: Vec<String>,
+    /// (host, destination, port) series tracked at once.
+    pub max_pairs: usize,
+}
+
+impl Default for BeaconConfig {
+    fn default() -> Self {
+        BeaconConfig {
+            enabled: true,
+            min_connections: 8,
+            max_jitter: 0.1,
+            min_interval_secs: 10.0,
+            allow_ports: vec![53, 67, 68, 123, 137, 138, 1900, 5353],
+            allow_destinations: Vec::new(),
+            max_pairs: 50_000,
+        }
+    }
+}
+
+/// `[detector.isolation_forest]`: unsupervised outlier scoring of every flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForestConfig {
+    pub enabled: bool,
+    /// Share of training flows taken as outliers (sets the score threshold).
+    pub contamination: f64,
+    pub n_estimators: usize,
+    pub max_samples: usize,
+    /// Without a learned model: flows of the run sampled before the first forest is trained.
+    pub train_flows: usize,
+    pub seed: u64,
+}
+
+impl Default for ForestConfig {
+    fn default() -> Self {
+        ForestConfig {
+            enabled: true,
+            contamination: 0.001,
+            n_estimators: 100,
+            max_samples: 256,
+            train_flows: 4096,
+            seed: 7,
+        }
+    }
 }
 
 /// Protocol anomalies: one alert per (source, category) per window.

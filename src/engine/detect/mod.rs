@@ -9,14 +9,22 @@ pub mod anomaly;
 pub mod builtin;
 pub mod config;
 pub mod heuristics;
+pub mod learn;
+pub mod ml;
 pub mod signature;
+pub mod stats;
 mod table;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::engine::alert::Alert;
+use crate::engine::community_id::CommunityId;
+use crate::engine::flow::FlowRecord;
+use crate::engine::frame::{LinkType, RawFrame, Ts};
+use crate::engine::packet::{Decoded, IpInfo, TcpInfo, Transport, UdpInfo};
 use crate::engine::record::Analyzed;
 
 pub use config::DetectConfig;
@@ -71,16 +79,127 @@ pub trait StatefulDetector: Send {
     }
 }
 
+/// An alert about traffic rather than one packet — a flow that ended, a host's window that
+/// closed — with the addresses it is about (incidents group by `host`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowAlert {
+    pub alert: Alert,
+    pub host: IpAddr,
+    /// The other side, when there is one.
+    pub peer: Option<IpAddr>,
+    /// The flow's ports (host's, peer's) and protocol, when the alert is about one flow.
+    pub ports: Option<(u16, u16)>,
+    pub ip_proto: u8,
+}
+
+impl FlowAlert {
+    /// An alert about one flow: its client is the host, its server the peer.
+    pub fn of_flow(mut alert: Alert, r: &FlowRecord) -> Self {
+        alert.flow_id = Some(r.flow_id);
+        FlowAlert {
+            alert,
+            host: r.src_ip,
+            peer: Some(r.dest_ip),
+            ports: r.has_ports().then_some((r.src_port, r.dest_port)),
+            ip_proto: r.ip_proto,
+        }
+    }
+
+    /// An alert about a host's behaviour over a window.
+    pub fn about(alert: Alert, host: IpAddr, peer: Option<IpAddr>) -> Self {
+        FlowAlert {
+            alert,
+            host,
+            peer,
+            ports: None,
+            ip_proto: 0,
+        }
+    }
+
+    fn transport(&self) -> Transport {
+        match (self.ip_proto, self.ports) {
+            (6, Some((src_port, dst_port))) => Transport::Tcp(TcpInfo {
+                src_port,
+                dst_port,
+                ..TcpInfo::default()
+            }),
+            (17, Some((src_port, dst_port))) => Transport::Udp(UdpInfo { src_port, dst_port }),
+            (0, _) => Transport::None,
+            (p, _) => Transport::Other(p),
+        }
+    }
+
+    /// A packet-shaped record carrying the addresses the alert is about (and the alert), so
+    /// that EVE, SQLite and incident grouping treat it as any other alert: no bytes, packet
+    /// number 0 (none).
+    pub fn as_packet(&self) -> Analyzed {
+        let dst = self.peer.unwrap_or(self.host);
+        Analyzed {
+            pcap_cnt: 0,
+            frame: RawFrame {
+                ts: self.alert.ts,
+                linktype: LinkType::RAW,
+                iface: 0,
+                orig_len: 0,
+                data: Vec::new(),
+            },
+            decoded: Decoded {
+                ethertype: Some(if self.host.is_ipv4() { 0x0800 } else { 0x86dd }),
+                ip: Some(IpInfo {
+                    src: self.host,
+                    dst,
+                    proto: self.ip_proto,
+                    ttl: 0,
+                    total_len: 0,
+                    fragment: None,
+                    has_options: false,
+                    ext_headers: 0,
+                }),
+                transport: self.transport(),
+                ..Decoded::default()
+            },
+            alerts: Vec::new(),
+        }
+    }
+
+    /// The Community ID of the flow the alert is about (of the host pair when it is about a
+    /// host).
+    pub fn community_id(&self, seed: u16) -> CommunityId {
+        CommunityId::of(
+            seed,
+            self.host,
+            self.peer.unwrap_or(self.host),
+            self.ip_proto,
+            &self.transport(),
+        )
+    }
+}
+
+/// A detector fed each flow as it ends, and capture time as it passes (statistical,
+/// behavioural and machine-learning detection), on the aggregator thread.
+pub trait FlowDetector: Send {
+    fn name(&self) -> &'static str;
+    fn flow_ended(&mut self, r: &FlowRecord, out: &mut Vec<FlowAlert>);
+    /// Capture time reached `now` (about once per capture second).
+    fn tick(&mut self, now: Ts, out: &mut Vec<FlowAlert>);
+    /// The input ended (every flow was handed over): close what is open.
+    fn finish(&mut self, _out: &mut Vec<FlowAlert>) {}
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+}
+
 /// The detectors a pipeline runs.
 #[derive(Default)]
 pub struct DetectorSet {
     pub packet: Vec<Box<dyn PacketDetector>>,
     pub stateful: Vec<Box<dyn StatefulDetector>>,
+    pub flow: Vec<Box<dyn FlowDetector>>,
 }
 
 impl DetectorSet {
     pub fn is_empty(&self) -> bool {
-        self.packet.is_empty() && self.stateful.is_empty()
+        self.packet.is_empty() && self.stateful.is_empty() && self.flow.is_empty()
     }
 }
 
@@ -99,6 +218,14 @@ impl DetectorSet {
                 Box::new(heuristics::FloodDetector::new(&cfg.flood, lim)),
                 Box::new(heuristics::DhcpFloodDetector::new(&cfg.flood, lim)),
                 Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
+            ],
+            flow: vec![
+                Box::new(stats::BaselineDetector::new(
+                    &cfg.baseline,
+                    &cfg.beaconing,
+                    cfg.learn,
+                )),
+                Box::new(ml::ForestDetector::new(&cfg.isolation_forest, cfg.learn)),
             ],
         }
     }

@@ -15,6 +15,7 @@
 //! is pushed out (`evicted`); whatever is left at the end of input ends as `shutdown`.
 
 mod key;
+mod shape;
 mod table;
 mod tcp;
 
@@ -24,6 +25,7 @@ mod tests;
 use std::net::IpAddr;
 
 pub use key::FlowKey;
+pub use shape::{entropy, FlowShape};
 pub use table::FlowTable;
 pub use tcp::TcpState;
 
@@ -177,7 +179,7 @@ pub struct IcmpSummary {
 }
 
 /// An ended flow, oriented client → server: everything EVE `flow` and SQLite `flows` need.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FlowRecord {
     pub flow_id: u64,
     pub community_id: CommunityId,
@@ -192,6 +194,9 @@ pub struct FlowRecord {
     /// VLAN ids, outermost first (empty when untagged).
     pub vlans: Vec<u16>,
     pub icmp: Option<IcmpSummary>,
+    /// Packet sizes, gaps, flag counts and first-payload entropy (the learning detectors'
+    /// per-flow features).
+    pub shape: FlowShape,
     pub pkts_toserver: u64,
     pub pkts_toclient: u64,
     pub bytes_toserver: u64,

@@ -13,8 +13,8 @@ use ahash::RandomState;
 use super::key::{packet_key, FlowKey, PacketKey};
 use super::tcp::TcpState;
 use super::{
-    AppProto, Direction, EndReason, FlowConfig, FlowMeta, FlowRecord, FlowState, FlowUpdate,
-    IcmpSummary, TcpSummary,
+    AppProto, Direction, EndReason, FlowConfig, FlowMeta, FlowRecord, FlowShape, FlowState,
+    FlowUpdate, IcmpSummary, TcpSummary,
 };
 use crate::engine::community_id::CommunityId;
 use crate::engine::frame::Ts;
@@ -49,6 +49,7 @@ struct Flow {
     tcp: Option<TcpState>,
     tcp_flags: [u8; 2],
     icmp: Option<IcmpSummary>,
+    shape: FlowShape,
     alerted: bool,
     /// Capture second at which the flow ends unless touched again.
     deadline: i64,
@@ -118,7 +119,13 @@ impl FlowTable {
     /// Account one packet to its flow, creating the flow if needed. `None` for packets without
     /// an IP layer, and for TCP/UDP/ICMP packets whose transport header could not be read
     /// (truncated, or non-first fragments: nsm-tui does not reassemble).
-    pub fn update(&mut self, ts: Ts, d: &Decoded, wire_len: u32) -> Option<FlowUpdate> {
+    pub fn update(
+        &mut self,
+        ts: Ts,
+        d: &Decoded,
+        wire_len: u32,
+        payload: &[u8],
+    ) -> Option<FlowUpdate> {
         let pk = packet_key(d)?;
         self.advance(ts.secs());
         let (slot, is_new) = match self.index.get(&pk.key).copied() {
@@ -135,6 +142,12 @@ impl FlowTable {
         let i = usize::from(!to_server);
         f.pkts[i] += 1;
         f.bytes[i] += u64::from(wire_len);
+        let gap = (!is_new).then(|| ts.since(f.last) as f64 / 1e9);
+        let flags = match &d.transport {
+            Transport::Tcp(t) => Some(t.flags),
+            _ => None,
+        };
+        f.shape.observe(gap, wire_len, flags, payload);
         f.last = f.last.max(ts);
         observe_transport(f, d, to_server, is_new);
         let linger = if f.tcp == Some(TcpState::Closed) {
@@ -472,6 +485,7 @@ fn new_flow(ts: Ts, d: &Decoded, pk: &PacketKey, flow_id: u64) -> Flow {
         tcp,
         tcp_flags: [0; 2],
         icmp,
+        shape: FlowShape::default(),
         alerted: false,
         deadline: i64::MAX,
         queued_at: i64::MAX,
@@ -519,6 +533,7 @@ fn record(f: Flow, reason: EndReason) -> FlowRecord {
         dest_port: f.server.1,
         vlans: f.key.vlans().to_vec(),
         icmp: f.icmp,
+        shape: f.shape,
         pkts_toserver: f.pkts[0],
         pkts_toclient: f.pkts[1],
         bytes_toserver: f.bytes[0],

@@ -65,7 +65,8 @@ fn table(idle: u64, max: usize) -> FlowTable {
 }
 
 fn up(t: &mut FlowTable, secs: i64, d: &Decoded, len: u32) -> FlowUpdate {
-    t.update(at(secs), d, len).expect("an IP packet has a flow")
+    t.update(at(secs), d, len, &[])
+        .expect("an IP packet has a flow")
 }
 
 #[test]
@@ -298,16 +299,16 @@ fn icmp_echo_and_reply_share_a_flow() {
 #[test]
 fn packets_without_a_flow() {
     let mut t = table(60, 100);
-    assert!(t.update(at(1), &Decoded::default(), 60).is_none());
+    assert!(t.update(at(1), &Decoded::default(), 60, &[]).is_none());
     let mut frag = tcp("10.0.0.1", 0, "10.0.0.2", 0, 0);
     frag.transport = Transport::Other(6);
-    assert!(t.update(at(1), &frag, 60).is_none());
+    assert!(t.update(at(1), &frag, 60, &[]).is_none());
     let mut gre = Decoded {
         ip: Some(ip("10.0.0.1", "10.0.0.2", 47)),
         ..Decoded::default()
     };
     gre.transport = Transport::Other(47);
-    assert!(t.update(at(1), &gre, 60).is_some());
+    assert!(t.update(at(1), &gre, 60, &[]).is_some());
     assert_eq!(t.len(), 1);
 }
 

@@ -363,7 +363,8 @@ fn packet_header<'a>(
         ts,
         flow_id: flow.map(|f| f.flow_id).or(alert_flow_id),
         in_iface: opts.iface_names.get(a.frame.iface as usize).map(|s| &**s),
-        pcap_cnt: Some(a.pcap_cnt),
+        // 0: an alert about a flow or a host, raised on no packet of its own.
+        pcap_cnt: (a.pcap_cnt > 0).then_some(a.pcap_cnt),
         event_type,
         vlan: &a.decoded.vlans,
         tuple: Tuple::of_packet(&a.decoded),

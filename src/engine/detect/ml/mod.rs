@@ -1,0 +1,333 @@
+//! Machine-learning detection over flow features: the Isolation Forest scores every flow as
+//! it ends; flows past its threshold are summed per host and window into one explained alert.
+//!
+//! `ForestDetector` is a `FlowDetector` on the aggregator thread. With a model learned from
+//! normal traffic (`nsm-tui learn`) it scores from the first flow; without one it samples the
+//! run's own flows (a reservoir of `train_flows`) and trains when the reservoir is full, then
+//! again every `model_update_interval` seconds of capture time — a forest of 100 trees over
+//! 256 flows trains in milliseconds, so the pipeline does not stall.
+
+pub mod forest;
+pub mod model;
+pub mod rng;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ahash::RandomState;
+use serde_json::json;
+
+use self::forest::{ForestParams, IsolationForest, Verdict};
+use self::rng::Rng;
+use super::builtin;
+use super::config::{ForestConfig, LearnParams};
+use super::{FlowAlert, FlowDetector};
+use crate::engine::features::{FlowFeatures, SCHEMA};
+use crate::engine::flow::FlowRecord;
+use crate::engine::frame::Ts;
+
+/// Hosts with outliers summed in one window, at most.
+const MAX_HOSTS: usize = 10_000;
+
+/// The outliers of one host in the current window.
+struct Outliers {
+    count: u64,
+    worst: Verdict,
+    worst_features: FlowFeatures,
+    flow: FlowRecord,
+}
+
+pub struct ForestDetector {
+    cfg: ForestConfig,
+    params: LearnParams,
+    forest: Option<IsolationForest>,
+    /// The forest came from a learned model: keep it, do not retrain on this run's traffic.
+    fixed: bool,
+    reservoir: Vec<FlowFeatures>,
+    seen: u64,
+    rng: Rng,
+    last_train: Option<i64>,
+    window: Option<i64>,
+    pending: HashMap<IpAddr, Outliers, RandomState>,
+    scored: u64,
+    outliers: u64,
+    trained: u64,
+    hosts_dropped: u64,
+}
+
+impl ForestDetector {
+    pub fn new(cfg: &ForestConfig, params: LearnParams) -> Self {
+        ForestDetector {
+            cfg: cfg.clone(),
+            params,
+            forest: None,
+            fixed: false,
+            reservoir: Vec::new(),
+            seen: 0,
+            rng: Rng::new(cfg.seed),
+            last_train: None,
+            window: None,
+            pending: HashMap::default(),
+            scored: 0,
+            outliers: 0,
+            trained: 0,
+            hosts_dropped: 0,
+        }
+    }
+
+    /// Score with a forest learned from normal traffic, never retrained during the run.
+    pub fn with_forest(mut self, f: IsolationForest) -> Self {
+        self.forest = Some(f);
+        self.fixed = true;
+        self
+    }
+
+    pub fn forest(&self) -> Option<&IsolationForest> {
+        self.forest.as_ref()
+    }
+
+    fn params(&self) -> ForestParams {
+        ForestParams {
+            contamination: self.cfg.contamination,
+            n_estimators: self.cfg.n_estimators,
+            max_samples: self.cfg.max_samples,
+            seed: self.cfg.seed,
+        }
+    }
+
+    /// Reservoir sampling (Vitter's algorithm R): every flow so far equally likely kept.
+    fn sample(&mut self, x: FlowFeatures) {
+        self.seen += 1;
+        let cap = self.cfg.train_flows.max(16);
+        if self.reservoir.len() < cap {
+            self.reservoir.push(x);
+        } else {
+            let j = self
+                .rng
+                .below(usize::try_from(self.seen).unwrap_or(usize::MAX));
+            if let Some(slot) = self.reservoir.get_mut(j) {
+                *slot = x;
+            }
+        }
+    }
+
+    fn maybe_train(&mut self, now: Ts) {
+        if self.fixed || self.reservoir.len() < self.cfg.train_flows.max(16) {
+            return;
+        }
+        let due = match self.last_train {
+            None => true,
+            Some(t) => {
+                now.secs() - t >= i64::try_from(self.params.update_secs.max(1)).unwrap_or(300)
+            }
+        };
+        if due {
+            self.forest = IsolationForest::fit(&self.reservoir, &self.params());
+            self.last_train = Some(now.secs());
+            self.trained += 1;
+        }
+    }
+
+    /// Train on `flows` at once (`nsm-tui learn`).
+    pub fn train_on(&mut self, flows: &[FlowFeatures]) -> Option<&IsolationForest> {
+        self.forest = IsolationForest::fit(flows, &self.params());
+        self.fixed = self.forest.is_some();
+        self.forest.as_ref()
+    }
+
+    fn window_of(&self, t: Ts) -> i64 {
+        t.secs()
+            .div_euclid(i64::try_from(self.params.window_secs.max(1)).unwrap_or(60))
+    }
+
+    fn flush(&mut self, out: &mut Vec<FlowAlert>) {
+        let Some(f) = &self.forest else {
+            self.pending.clear();
+            return;
+        };
+        let threshold = f.threshold;
+        let mut hosts: Vec<(IpAddr, Outliers)> = self.pending.drain().collect();
+        hosts.sort_by_key(|(ip, _)| *ip);
+        for (host, o) in hosts {
+            let why: Vec<String> = o
+                .worst
+                .features
+                .iter()
+                .map(|&i| format!("{} {}", SCHEMA[i], o.worst_features.readable(i)))
+                .collect();
+            let r = &o.flow;
+            let alert = builtin::ML_OUTLIER.alert_at(
+                r.end,
+                format!(
+                    "{} flow(s) from {host} unlike the learned traffic; the most unusual, to {}:{}, scored {:.2} (threshold {threshold:.2}): isolated in {:.1} splits vs {:.1} on average, by {}",
+                    o.count,
+                    r.dest_ip,
+                    r.dest_port,
+                    o.worst.score,
+                    o.worst.path,
+                    o.worst.expected_path,
+                    why.join(", ")
+                ),
+                json!({
+                    "outlier_flows": o.count,
+                    "score": o.worst.score,
+                    "threshold": threshold,
+                    "path_length": o.worst.path,
+                    "expected_path_length": o.worst.expected_path,
+                    "isolating_features": o.worst.features.iter().map(|&i| SCHEMA[i]).collect::<Vec<_>>(),
+                }),
+            );
+            out.push(FlowAlert::of_flow(alert, r));
+        }
+    }
+}
+
+impl FlowDetector for ForestDetector {
+    fn name(&self) -> &'static str {
+        "isolation_forest"
+    }
+
+    fn flow_ended(&mut self, r: &FlowRecord, out: &mut Vec<FlowAlert>) {
+        if !self.cfg.enabled {
+            return;
+        }
+        let idx = self.window_of(r.end);
+        if self.window.is_some_and(|w| idx > w) {
+            self.flush(out);
+        }
+        self.window = Some(idx);
+        let x = FlowFeatures::of(r);
+        if !self.fixed {
+            self.sample(x);
+            self.maybe_train(r.end);
+        }
+        let Some(f) = &self.forest else { return };
+        self.scored += 1;
+        let score = f.score(&x);
+        if score <= f.threshold {
+            return;
+        }
+        self.outliers += 1;
+        if let Some(o) = self.pending.get_mut(&r.src_ip) {
+            o.count += 1;
+            if score > o.worst.score {
+                o.worst = f.explain(&x);
+                o.worst_features = x;
+                o.flow = r.clone();
+            }
+        } else if self.pending.len() < MAX_HOSTS {
+            let worst = f.explain(&x);
+            self.pending.insert(
+                r.src_ip,
+                Outliers {
+                    count: 1,
+                    worst,
+                    worst_features: x,
+                    flow: r.clone(),
+                },
+            );
+        } else {
+            self.hosts_dropped += 1;
+        }
+    }
+
+    fn tick(&mut self, now: Ts, out: &mut Vec<FlowAlert>) {
+        if self.window.is_some_and(|w| self.window_of(now) > w) {
+            self.flush(out);
+            self.window = None;
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<FlowAlert>) {
+        self.flush(out);
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("flows_scored", self.scored),
+            ("outlier_flows", self.outliers),
+            ("forests_trained", self.trained),
+            ("outlier_hosts_dropped", self.hosts_dropped),
+            ("forest_learning", u64::from(self.forest.is_none())),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::features::testutil::flow;
+
+    fn web(i: i64) -> FlowRecord {
+        let jitter = (i % 7) as u64;
+        flow(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            443,
+            1000 + i,
+            1.0 + jitter as f64 * 0.1,
+            (8 + jitter, 9),
+            (900 + 10 * jitter, 20_000 + 100 * jitter),
+        )
+    }
+
+    #[test]
+    fn trains_on_the_run_then_flags_and_explains_an_odd_flow_once_per_host_and_window() {
+        let cfg = ForestConfig {
+            train_flows: 512,
+            ..ForestConfig::default()
+        };
+        let mut d = ForestDetector::new(&cfg, LearnParams::default());
+        let mut out = Vec::new();
+        for i in 0..600 {
+            d.flow_ended(&web(i), &mut out);
+        }
+        assert!(d.forest().is_some());
+        assert!(out.is_empty(), "{out:?}");
+        // A long, one-sided upload to an unusual port.
+        let odd = flow(
+            [10, 0, 0, 9],
+            [203, 0, 113, 5],
+            4444,
+            1601,
+            900.0,
+            (40_000, 2),
+            (50_000_000, 120),
+        );
+        d.flow_ended(&odd, &mut out);
+        d.flow_ended(&odd, &mut out);
+        d.tick(Ts::from_parts(100_000, 0), &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let a = &out[0];
+        assert_eq!(a.host.to_string(), "10.0.0.9");
+        assert_eq!(a.alert.category.as_ref(), "ml_outlier");
+        assert!(
+            a.alert.explanation.starts_with("2 flow(s) from 10.0.0.9"),
+            "{}",
+            a.alert.explanation
+        );
+        assert!(
+            a.alert.explanation.contains("splits vs"),
+            "{}",
+            a.alert.explanation
+        );
+    }
+
+    #[test]
+    fn a_learned_forest_is_kept() {
+        let flows: Vec<FlowFeatures> = (0..300).map(|i| FlowFeatures::of(&web(i))).collect();
+        let mut d = ForestDetector::new(
+            &ForestConfig {
+                train_flows: 64,
+                ..ForestConfig::default()
+            },
+            LearnParams::default(),
+        );
+        let f = d.train_on(&flows).cloned().unwrap();
+        let mut out = Vec::new();
+        for i in 0..500 {
+            d.flow_ended(&web(i), &mut out);
+        }
+        assert_eq!(d.forest(), Some(&f));
+    }
+}

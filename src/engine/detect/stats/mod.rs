@@ -1,0 +1,594 @@
+//! Statistical and behavioural detection: each host's windows of activity held to its own
+//! baseline (EWMA mean and spread, z-scores), to hosts in general when it has none yet, and to
+//! the whole network's; new service ports, off-hours activity, protocol-mix shifts, new
+//! talkers, beaconing and slow exfiltration.
+//!
+//! `BaselineDetector` is a `FlowDetector`: it runs on the aggregator thread, sees each flow as
+//! it ends and closes windows as capture time passes. Every alert says why in numbers (the
+//! feature, its value, the baseline and z). Nothing alerts until a baseline has learned
+//! `warmup_windows` windows. Bounded: `max_hosts` profiles and open windows, the beacon
+//! table's `max_pairs`, as many exfiltration sums; past a cap the stalest go, counted.
+
+pub mod beacon;
+pub mod ewma;
+mod explain;
+pub mod profile;
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use ahash::RandomState;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use self::beacon::BeaconTable;
+use self::explain::{deviation, FeatureDeviation};
+use self::profile::{js_divergence, Profile};
+use super::builtin::{self, Builtin};
+use super::config::{BaselineConfig, BeaconConfig, LearnParams};
+use super::{FlowAlert, FlowDetector};
+use crate::engine::features::human_bytes;
+use crate::engine::features::window::{HostWindow, PROTO_NAMES, WINDOW_SCHEMA};
+use crate::engine::flow::{FlowRecord, FlowState};
+use crate::engine::frame::Ts;
+
+/// Least spread assumed per window feature (a baseline that never varied still needs a real
+/// change to alert): connections, destinations, ports, bytes out, bytes in, failed ratio,
+/// new destinations.
+const FLOORS: [f64; 7] = [20.0, 10.0, 10.0, 4_194_304.0, 4_194_304.0, 0.25, 10.0];
+/// Least spread as a share of the mean.
+const FLOOR_FRAC: f64 = 0.5;
+/// Weight of each host window in the all-hosts baseline (many windows a window).
+const POPULATION_ALPHA: f64 = 0.01;
+/// Least flows in a window before its protocol mix is judged.
+const MIX_MIN_FLOWS: u64 = 20;
+/// Divergence of the protocol mix that counts as a shift.
+const MIX_SHIFT: f64 = 0.4;
+/// A host's profile must have seen this many flows before an hour can be "unusual" for it.
+const HOURS_MIN_FLOWS: u64 = 200;
+/// An hour holding less than this share of a host's flows is outside its usual hours.
+const RARE_HOUR: f64 = 0.01;
+
+/// What the detector has learned, for saving between runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Learned {
+    pub hosts: Vec<(IpAddr, Profile)>,
+    pub population: Profile,
+    pub network: Profile,
+}
+
+pub struct BaselineDetector {
+    cfg: BaselineConfig,
+    params: LearnParams,
+    /// Learn without alerting (`nsm-tui learn`).
+    quiet: bool,
+    profiles: HashMap<IpAddr, Profile, RandomState>,
+    population: Profile,
+    network: Profile,
+    windows: HashMap<IpAddr, HostWindow, RandomState>,
+    window: Option<i64>,
+    beacons: BeaconTable,
+    exfil: HashMap<(IpAddr, IpAddr), u64, RandomState>,
+    exfil_window: Option<i64>,
+    /// (host, rule, detail) alerted in this window.
+    alerted: HashSet<(IpAddr, u64, u32), RandomState>,
+    exfil_alerted: HashSet<(IpAddr, IpAddr), RandomState>,
+    new_talkers: usize,
+    profiles_evicted: u64,
+    windows_dropped: u64,
+    windows_closed: u64,
+}
+
+impl BaselineDetector {
+    pub fn new(cfg: &BaselineConfig, beacons: &BeaconConfig, params: LearnParams) -> Self {
+        BaselineDetector {
+            cfg: cfg.clone(),
+            params,
+            quiet: false,
+            profiles: HashMap::default(),
+            population: Profile::default(),
+            network: Profile::default(),
+            windows: HashMap::default(),
+            window: None,
+            beacons: BeaconTable::new(beacons),
+            exfil: HashMap::default(),
+            exfil_window: None,
+            alerted: HashSet::default(),
+            exfil_alerted: HashSet::default(),
+            new_talkers: 0,
+            profiles_evicted: 0,
+            windows_dropped: 0,
+            windows_closed: 0,
+        }
+    }
+
+    /// Learn only: no alerts (building baselines from traffic the user calls normal).
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// Start from what an earlier run or `nsm-tui learn` saved.
+    pub fn with_learned(mut self, l: Learned) -> Self {
+        self.population = l.population;
+        self.network = l.network;
+        for (ip, p) in l.hosts.into_iter().take(self.cfg.max_hosts.max(1)) {
+            self.profiles.insert(ip, p);
+        }
+        self
+    }
+
+    /// Everything learned so far (open windows are not included).
+    pub fn learned(&self) -> Learned {
+        let mut hosts: Vec<(IpAddr, Profile)> = self
+            .profiles
+            .iter()
+            .map(|(ip, p)| (*ip, p.clone()))
+            .collect();
+        hosts.sort_by_key(|(ip, _)| *ip);
+        Learned {
+            hosts,
+            population: self.population.clone(),
+            network: self.network.clone(),
+        }
+    }
+
+    /// Whether the all-hosts baseline is still learning (shown in the status bar).
+    pub fn learning(&self) -> bool {
+        self.population.windows < self.cfg.warmup_windows
+    }
+
+    fn warmed(&self, p: &Profile) -> bool {
+        p.windows >= self.cfg.warmup_windows.max(1)
+    }
+
+    fn window_of(&self, t: Ts) -> i64 {
+        t.secs()
+            .div_euclid(i64::try_from(self.params.window_secs.max(1)).unwrap_or(60))
+    }
+
+    fn roll(&mut self, idx: i64, out: &mut Vec<FlowAlert>) {
+        match self.window {
+            None => self.window = Some(idx),
+            Some(w) if idx > w => {
+                self.close_window(w, out);
+                self.window = Some(idx);
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn raise(&mut self, out: &mut Vec<FlowAlert>, key: (IpAddr, u32), b: &Builtin, fa: FlowAlert) {
+        if self.quiet || !self.alerted.insert((key.0, b.id, key.1)) {
+            return;
+        }
+        out.push(fa);
+    }
+
+    fn close_window(&mut self, idx: i64, out: &mut Vec<FlowAlert>) {
+        self.windows_closed += 1;
+        let ts = Ts::from_parts(
+            (idx + 1).saturating_mul(i64::try_from(self.params.window_secs.max(1)).unwrap_or(60)),
+            0,
+        );
+        let windows = std::mem::take(&mut self.windows);
+        let mut total = HostWindow::default();
+        let mut top: Option<(IpAddr, u64)> = None;
+        for (host, w) in windows {
+            total.flows += w.flows;
+            total.bytes_out += w.bytes_out;
+            total.bytes_in += w.bytes_in;
+            if top.is_none_or(|(_, b)| w.bytes_out > b) {
+                top = Some((host, w.bytes_out));
+            }
+            self.judge_window(host, idx, ts, &w, out);
+        }
+        // The whole network against its own baseline, named after the host that sent most;
+        // not when that host's own alert already says it.
+        if let Some((host, _)) =
+            top.filter(|(h, _)| !self.alerted.contains(&(*h, builtin::ANOMALY_VOLUME.id, 0)))
+        {
+            if self.warmed(&self.network) {
+                let devs = deviations(
+                    &self.network,
+                    &total,
+                    self.params.anomaly_threshold,
+                    &[0, 3, 4],
+                );
+                if !devs.is_empty() {
+                    let fa = volume_alert(
+                        &builtin::ANOMALY_VOLUME,
+                        ts,
+                        host,
+                        None,
+                        "the whole network",
+                        &devs,
+                        f64::INFINITY,
+                    );
+                    self.raise(out, (host, 1), &builtin::ANOMALY_VOLUME, fa);
+                }
+            }
+        }
+        if total.flows > 0 {
+            self.network.learn(idx, &total, self.cfg.alpha);
+        }
+        self.alerted.clear();
+        self.new_talkers = 0;
+    }
+
+    fn judge_window(
+        &mut self,
+        host: IpAddr,
+        idx: i64,
+        ts: Ts,
+        w: &HostWindow,
+        out: &mut Vec<FlowAlert>,
+    ) {
+        let threshold = self.params.anomaly_threshold;
+        let own = self.profiles.get(&host).filter(|p| self.warmed(p)).cloned();
+        let (base, whose, bar, strong) = match &own {
+            Some(p) => (Some(p), "its baseline", threshold, threshold * 2.0),
+            // A host with no baseline of its own is held to hosts in general, at twice the bar.
+            None if self.warmed(&self.population) => (
+                Some(&self.population),
+                "hosts in general",
+                threshold * 2.0,
+                f64::INFINITY,
+            ),
+            None => (None, "", threshold, f64::INFINITY),
+        };
+        let mut found: Vec<(Builtin, FlowAlert)> = Vec::new();
+        if let Some(p) = base {
+            let peer = w.top_dst.map(|(d, _)| d);
+            let vol = deviations(p, w, bar, &[0, 3, 4]);
+            if !vol.is_empty() {
+                found.push((
+                    builtin::ANOMALY_VOLUME,
+                    volume_alert(
+                        &builtin::ANOMALY_VOLUME,
+                        ts,
+                        host,
+                        peer,
+                        whose,
+                        &vol,
+                        strong,
+                    ),
+                ));
+            }
+            let fan = deviations(p, w, bar, &[1, 2, 6]);
+            if !fan.is_empty() {
+                found.push((
+                    builtin::FAN_OUT,
+                    volume_alert(&builtin::FAN_OUT, ts, host, peer, whose, &fan, strong),
+                ));
+            }
+        }
+        let anomalous = !found.is_empty();
+        for (b, fa) in found {
+            self.raise(out, (host, 0), &b, fa);
+        }
+        if let Some(p) = own.as_ref().filter(|_| w.flows >= MIX_MIN_FLOWS) {
+            let now: [f64; 4] = w.proto.map(|n| n as f64);
+            let d = js_divergence(&now, &p.proto_mix);
+            if d >= MIX_SHIFT {
+                let fa = FlowAlert::about(
+                    builtin::PROTOCOL_SHIFT.alert_at(
+                        ts,
+                        format!("protocol mix {} vs {} (Jensen-Shannon divergence {d:.2}, threshold {MIX_SHIFT})", mix_text(&now), mix_text(&p.proto_mix)),
+                        json!({"divergence": d, "window": mix_text(&now), "baseline": mix_text(&p.proto_mix)}),
+                    ),
+                    host,
+                    None,
+                );
+                self.raise(out, (host, 0), &builtin::PROTOCOL_SHIFT, fa);
+            }
+        }
+        if self.profiles.len() >= self.cfg.max_hosts.max(1) && !self.profiles.contains_key(&host) {
+            self.evict_profiles();
+        }
+        // An anomalous window still teaches, at a quarter of the weight: a lasting change is
+        // learned over time instead of alerting forever, a burst barely moves the baseline.
+        let alpha = if anomalous {
+            self.cfg.alpha / 4.0
+        } else {
+            self.cfg.alpha
+        };
+        self.profiles.entry(host).or_default().learn(idx, w, alpha);
+        self.population.learn(idx, w, POPULATION_ALPHA);
+    }
+
+    fn evict_profiles(&mut self) {
+        let mut ages: Vec<(i64, IpAddr)> = self
+            .profiles
+            .iter()
+            .map(|(ip, p)| (p.last_window, *ip))
+            .collect();
+        let n = (ages.len() / 16).max(1);
+        if n < ages.len() {
+            ages.select_nth_unstable_by_key(n - 1, |(t, _)| *t);
+        }
+        for (_, ip) in ages.iter().take(n) {
+            self.profiles.remove(ip);
+            self.profiles_evicted += 1;
+        }
+    }
+
+    fn per_flow(&mut self, r: &FlowRecord, out: &mut Vec<FlowAlert>) {
+        let host = r.src_ip;
+        let ts = r.end;
+        let answered = r.pkts_toclient > 0 && r.state != FlowState::New;
+        let profile = self.profiles.get(&host).filter(|p| self.warmed(p));
+        let mut found: Vec<(Builtin, u32, FlowAlert)> = Vec::new();
+        if let Some(p) = profile {
+            let service = r.dest_port;
+            if r.has_ports()
+                && answered
+                && service < 49152
+                && !p.knows_port(service)
+                && p.ports.len() < profile::MAX_PORTS
+            {
+                let used: Vec<String> = p.ports.iter().take(12).map(u16::to_string).collect();
+                let fa = FlowAlert::of_flow(
+                    builtin::UNUSUAL_PORT.alert_at(
+                        ts,
+                        format!("{host} used service port {service} on {} for the first time; its usual ports: {}", r.dest_ip, used.join(", ")),
+                        json!({"port": service, "usual_ports": p.ports}),
+                    ),
+                    r,
+                );
+                found.push((builtin::UNUSUAL_PORT, u32::from(service), fa));
+            }
+            let hour = (r.start.secs().rem_euclid(86_400) / 3600) as usize;
+            let total: u64 = p.hours.iter().sum();
+            let outside = match self.cfg.business_hours {
+                Some([start, end]) => !(usize::from(start)..usize::from(end)).contains(&hour),
+                None => total >= HOURS_MIN_FLOWS && p.hour_share(hour) < RARE_HOUR,
+            };
+            if outside && answered {
+                let why = match self.cfg.business_hours {
+                    Some([s, e]) => format!("outside business hours {s:02}:00–{e:02}:00 UTC"),
+                    None => format!(
+                        "{:.1}% of its {total} learned flows fall in this hour",
+                        p.hour_share(hour) * 100.0
+                    ),
+                };
+                let fa = FlowAlert::of_flow(
+                    builtin::OFF_HOURS.alert_at(
+                        ts,
+                        format!("{host} active at {hour:02}:00 UTC: {why}"),
+                        json!({"hour": hour, "hour_share": p.hour_share(hour)}),
+                    ),
+                    r,
+                );
+                found.push((builtin::OFF_HOURS, 0, fa));
+            }
+        } else if !self.profiles.contains_key(&host)
+            && answered
+            && self.warmed(&self.population)
+            && self.new_talkers < self.cfg.new_talkers_per_window
+        {
+            self.new_talkers += 1;
+            let fa = FlowAlert::of_flow(
+                builtin::NEW_TALKER.alert_at(
+                    ts,
+                    format!(
+                        "{host} has no history on this network; first seen talking to {}:{}",
+                        r.dest_ip, r.dest_port
+                    ),
+                    json!({}),
+                ),
+                r,
+            );
+            found.push((builtin::NEW_TALKER, 0, fa));
+        }
+        for (b, detail, fa) in found {
+            self.raise(out, (host, detail), &b, fa);
+        }
+        if let Some(b) = self.beacons.observe(host, r.dest_ip, r.dest_port, r.start) {
+            let fa = FlowAlert::of_flow(
+                builtin::BEACONING.alert_at(
+                    ts,
+                    format!(
+                        "{} connected to {}:{} {} times every {:.1} s ± {:.1} s (jitter {:.0}%) over {:.0} min",
+                        b.host, b.dest, b.port, b.connections, b.mean_interval, b.mean_interval * b.jitter, b.jitter * 100.0, b.span / 60.0
+                    ),
+                    json!({"connections": b.connections, "interval_secs": b.mean_interval, "jitter": b.jitter, "span_secs": b.span}),
+                ),
+                r,
+            );
+            if !self.quiet {
+                out.push(fa);
+            }
+        }
+        self.exfiltration(r, out);
+    }
+
+    fn exfiltration(&mut self, r: &FlowRecord, out: &mut Vec<FlowAlert>) {
+        let span = i64::try_from(self.cfg.exfil_window_secs.max(1)).unwrap_or(3600);
+        let idx = r.end.secs().div_euclid(span);
+        if self.exfil_window.is_some_and(|w| idx > w) {
+            self.close_exfil_window();
+        }
+        self.exfil_window = Some(idx);
+        let key = (r.src_ip, r.dest_ip);
+        if !self.exfil.contains_key(&key) && self.exfil.len() >= self.cfg.max_hosts.max(1) {
+            // Keep the largest sums: they are the ones that may still cross the line.
+            let mut sums: Vec<u64> = self.exfil.values().copied().collect();
+            let n = sums.len() / 16;
+            sums.select_nth_unstable(n);
+            let cut = sums[n];
+            self.exfil.retain(|_, b| *b > cut);
+        }
+        let sum = self.exfil.entry(key).or_default();
+        *sum += r.bytes_toserver;
+        let bytes = *sum;
+        if bytes < self.cfg.exfil_min_bytes || self.exfil_alerted.contains(&key) {
+            return;
+        }
+        let own = self
+            .profiles
+            .get(&r.src_ip)
+            .map(|p| p.peak_dest_bytes)
+            .filter(|e| e.n >= 3);
+        let (base, whose) = match own {
+            Some(e) => (e, "its usual peak"),
+            None if self.population.peak_dest_bytes.n >= 3 => {
+                (self.population.peak_dest_bytes, "hosts' usual peak")
+            }
+            None => return,
+        };
+        let z = base.z(bytes as f64, 0.5, 1_048_576.0);
+        if z < self.params.anomaly_threshold {
+            return;
+        }
+        self.exfil_alerted.insert(key);
+        if self.quiet {
+            return;
+        }
+        let fa = FlowAlert::of_flow(
+            builtin::EXFILTRATION.alert_at(
+                r.end,
+                format!(
+                    "{} sent {} to {} within {} min vs {whose} of {} ± {}, z = {z:.1}",
+                    r.src_ip,
+                    human_bytes(bytes as f64),
+                    r.dest_ip,
+                    span / 60,
+                    human_bytes(base.mean),
+                    human_bytes(base.std()),
+                ),
+                json!({"bytes_out": bytes, "baseline_mean": base.mean, "baseline_std": base.std(), "z": z}),
+            ),
+            r,
+        );
+        out.push(fa);
+    }
+
+    /// Teach each host's (and hosts' in general) peak bytes to one destination, then start over.
+    fn close_exfil_window(&mut self) {
+        let mut peak: HashMap<IpAddr, u64, RandomState> = HashMap::default();
+        for ((host, _), b) in self.exfil.drain() {
+            let e = peak.entry(host).or_default();
+            *e = (*e).max(b);
+        }
+        for (host, b) in peak {
+            if let Some(p) = self.profiles.get_mut(&host) {
+                p.peak_dest_bytes.update(b as f64, self.cfg.alpha);
+            }
+            self.population
+                .peak_dest_bytes
+                .update(b as f64, POPULATION_ALPHA);
+        }
+        self.exfil_alerted.clear();
+    }
+}
+
+fn deviations(p: &Profile, w: &HostWindow, bar: f64, which: &[usize]) -> Vec<FeatureDeviation> {
+    let x = w.features();
+    which
+        .iter()
+        .filter_map(|&i| deviation(i, x[i], &p.features[i], FLOORS[i], FLOOR_FRAC))
+        .filter(|d| d.z >= bar)
+        .collect()
+}
+
+/// A volume or fan-out alert: Medium when the host breaks its own baseline by twice the bar,
+/// Low otherwise (a host held to hosts in general, or the network as a whole, may simply be
+/// busier than most).
+fn volume_alert(
+    b: &Builtin,
+    ts: Ts,
+    host: IpAddr,
+    peer: Option<IpAddr>,
+    whose: &str,
+    devs: &[FeatureDeviation],
+    strong: f64,
+) -> FlowAlert {
+    let parts: Vec<String> = devs.iter().map(FeatureDeviation::text).collect();
+    let top = devs.iter().map(|d| d.z).fold(0.0, f64::max);
+    let evidence: Vec<serde_json::Value> = devs
+        .iter()
+        .map(|d| json!({"feature": WINDOW_SCHEMA[d.feature], "value": d.value, "mean": d.mean, "std": d.std, "z": d.z}))
+        .collect();
+    let mut alert = b.alert_at(
+        ts,
+        format!(
+            "{host} in one window, against {whose}: {}",
+            parts.join("; ")
+        ),
+        json!({"features": evidence, "baseline": whose}),
+    );
+    if top < strong {
+        alert.severity = crate::engine::alert::Severity::Low;
+    }
+    FlowAlert::about(alert, host, peer)
+}
+
+fn mix_text(m: &[f64; 4]) -> String {
+    let total: f64 = m.iter().sum();
+    if total <= 0.0 {
+        return "none".into();
+    }
+    m.iter()
+        .zip(PROTO_NAMES)
+        .filter(|(&v, _)| v / total >= 0.005)
+        .map(|(&v, n)| format!("{n} {:.0}%", 100.0 * v / total))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl FlowDetector for BaselineDetector {
+    fn name(&self) -> &'static str {
+        "baseline"
+    }
+
+    fn flow_ended(&mut self, r: &FlowRecord, out: &mut Vec<FlowAlert>) {
+        if !self.cfg.enabled {
+            return;
+        }
+        let idx = self.window_of(r.end);
+        self.roll(idx, out);
+        let host = r.src_ip;
+        let new_dst = self
+            .profiles
+            .get(&host)
+            .is_some_and(|p| p.windows > 0 && !p.knows_destination(r.dest_ip));
+        if !self.windows.contains_key(&host) && self.windows.len() >= self.cfg.max_hosts.max(1) {
+            self.windows_dropped += 1;
+        } else {
+            self.windows.entry(host).or_default().add(r, new_dst);
+        }
+        self.per_flow(r, out);
+    }
+
+    fn tick(&mut self, now: Ts, out: &mut Vec<FlowAlert>) {
+        if self.cfg.enabled && self.window.is_some() {
+            let idx = self.window_of(now);
+            self.roll(idx, out);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<FlowAlert>) {
+        if let Some(w) = self.window.take() {
+            self.close_window(w, out);
+        }
+        if self.exfil_window.take().is_some() {
+            self.close_exfil_window();
+        }
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("profiles", self.profiles.len() as u64),
+            ("profiles_evicted", self.profiles_evicted),
+            ("windows_closed", self.windows_closed),
+            ("windows_dropped", self.windows_dropped),
+            ("beacon_series", self.beacons.len() as u64),
+            ("beacon_series_evicted", self.beacons.evicted),
+            ("baseline_learning", u64::from(self.learning())),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests;
