@@ -266,7 +266,7 @@ fn read_with_blocklist_names_the_list_in_eve() {
         .arg(&list)
         .arg("--eve")
         .arg(&eve)
-        .args(["--no-db", "--no-pcap-log"])
+        .args(["--eve-extensions", "--no-db", "--no-pcap-log"])
         .env_remove("ABUSEIPDB_API_KEY")
         .output()
         .unwrap();

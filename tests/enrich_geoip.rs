@@ -287,6 +287,7 @@ fn read_puts_geoip_in_eve_and_the_database() {
         .arg(&db_file)
         .arg("--eve")
         .arg(&eve)
+        .arg("--eve-extensions")
         .arg("--db")
         .arg(&db)
         .arg("--no-pcap-log")

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use nsm_tui::engine::alert::{Alert, Detector, RuleId, Severity};
 use nsm_tui::engine::community_id::CommunityId;
 use nsm_tui::engine::decode::decode;
-use nsm_tui::engine::flow::{FlowConfig, FlowMeta, FlowRecord, FlowTable};
+use nsm_tui::engine::flow::{FlowConfig, FlowCounts, FlowMeta, FlowRecord, FlowTable};
 use nsm_tui::engine::frame::{LinkType, RawFrame, Ts};
 use nsm_tui::engine::packet::{DecodeIssue, Decoded, Proto};
 use nsm_tui::engine::record::Analyzed;
@@ -85,10 +85,16 @@ fn events(buf: &[u8]) -> Vec<Value> {
 }
 
 fn writer() -> EveWriter<Vec<u8>> {
+    writer_with(false)
+}
+
+/// A writer with nsm-tui's keys outside Suricata's schema (`[output] eve_extensions`) or not.
+fn writer_with(extensions: bool) -> EveWriter<Vec<u8>> {
     let opts = EveOptions {
         iface_names: vec![Arc::from("eth0")],
         host: None,
         payload_printable: true,
+        extensions,
     };
     EveWriter::with_options(Vec::new(), opts)
 }
@@ -265,6 +271,13 @@ fn alert_event_has_suricata_shape_and_string_array_metadata() {
         flow_id: 42,
         community_id: cid,
         app_proto: None,
+        counts: FlowCounts {
+            pkts_toserver: 3,
+            pkts_toclient: 2,
+            bytes_toserver: 300,
+            bytes_toclient: 1200,
+            start: Ts::from_parts(T0, 1_000),
+        },
     };
     let mut w = writer();
     w.alert(&a, &alert, Some(&meta)).expect("writing to memory");
@@ -302,6 +315,12 @@ fn alert_event_has_suricata_shape_and_string_array_metadata() {
         );
     }
     assert_eq!(ev["payload_printable"], "GET /.. HTTP/1.0");
+    // Suricata's alert `flow` object: the flow's counters so far and its start.
+    assert_eq!(
+        ev["flow"],
+        json!({"pkts_toserver": 3, "pkts_toclient": 2, "bytes_toserver": 300,
+               "bytes_toclient": 1200, "start": "2024-01-15T10:20:30.000001+0000"})
+    );
 }
 
 #[test]
@@ -402,6 +421,7 @@ fn dns_events_use_version_2_shapes() {
     let evs = events(&w.into_inner());
     let d = &evs[0]["dns"];
     assert_eq!(evs[0]["event_type"], "dns");
+    assert_eq!(d["version"], 2, "Suricata's schema requires dns.version");
     assert_eq!(
         (&d["type"], &d["id"], &d["rrname"], &d["rrtype"]),
         (
@@ -474,7 +494,19 @@ fn stats_event_nests_counters_as_suricata() {
     s.alerts.insert(Severity::Critical, 2);
     s.alerts.insert(Severity::Low, 1);
     s.uptime_secs = 12.7;
-    let mut w = writer();
+    let mut plain = writer();
+    plain
+        .stats(&s, Ts::from_parts(T0, 0))
+        .expect("writing to memory");
+    let ev = events(&plain.into_inner()).pop().expect("one event");
+    let st = &ev["stats"];
+    // Suricata's schema has none of nsm-tui's own counters: written only as extensions.
+    assert!(st["decoder"].get("unsupported").is_none(), "{st}");
+    assert!(st["detect"].get("alerts_by_severity").is_none(), "{st}");
+    assert!(st["capture"].get("queue_drops").is_none(), "{st}");
+    assert!(st.get("store").is_none(), "{st}");
+    assert_eq!(st["decoder"]["event"]["ethernet"]["unknown_ethertype"], 1);
+    let mut w = writer_with(true);
     w.stats(&s, Ts::from_parts(T0, 0))
         .expect("writing to memory");
     let ev = events(&w.into_inner()).pop().expect("one event");
@@ -512,7 +544,17 @@ fn stats_carry_response_metrics_when_the_run_can_act() {
         m.record_latency(42.0);
         m.record_latency(58.0);
     });
-    let mut w = writer();
+    let mut plain = writer();
+    plain.set_response_metrics(Some(m.clone()));
+    plain
+        .stats(&Stats::default(), Ts::from_parts(T0, 0))
+        .expect("writing to memory");
+    let ev = events(&plain.into_inner()).pop().expect("one event");
+    assert!(
+        ev["stats"].get("response").is_none(),
+        "response metrics are an extension"
+    );
+    let mut w = writer_with(true);
     w.set_response_metrics(Some(m));
     w.stats(&Stats::default(), Ts::from_parts(T0, 0))
         .expect("writing to memory");

@@ -637,7 +637,8 @@ fn nmap_scan_triggers_an_automatic_block() {
         "auto.toml",
         &format!(
             "[sniffer]\nimmediate_mode = true\n\n[response]\nauto_response_enabled = true\ndry_run = false\n\
-             response_threshold = 0.5\npolicy = [\"port_scan:Medium:block,reset:30\"]\nallowlist = [\"{CLIENT}/32\"]\n"
+             response_threshold = 0.5\npolicy = [\"port_scan:Medium:block,reset:30\"]\nallowlist = [\"{CLIENT}/32\"]\n\n\
+             [output]\neve_extensions = true\n"
         ),
     );
     let db = lab.dir.path().join("auto.db");

@@ -97,7 +97,14 @@ fn the_lone_binary_started_from_root_detects_as_in_the_source_tree() {
 
     // The built-in country database names the country of a public address.
     let geo_eve = tmp.path().join("geo.json");
-    read(&bin, Path::new("/"), &home, &public, &geo_eve, &[]);
+    read(
+        &bin,
+        Path::new("/"),
+        &home,
+        &public,
+        &geo_eve,
+        &["--eve-extensions"],
+    );
     let countries: Vec<String> = events(&geo_eve)
         .iter()
         .flat_map(|e| [&e["src_geoip"], &e["dest_geoip"]])

@@ -162,6 +162,10 @@ pub struct OutputArgs {
     /// EVE JSON output file, or `-` for standard output.
     #[arg(long, value_name = "PATH|-")]
     pub eve: Option<String>,
+    /// Add nsm-tui's keys outside Suricata's EVE schema: GeoIP objects and the stats counters
+    /// Suricata lacks (`[output] eve_extensions`).
+    #[arg(long)]
+    pub eve_extensions: bool,
     /// SQLite database file.
     #[arg(long, value_name = "PATH", conflicts_with = "no_db")]
     pub db: Option<PathBuf>,
@@ -245,6 +249,9 @@ impl OutputArgs {
     pub fn apply(&self, c: &mut Config) {
         if let Some(e) = &self.eve {
             c.output.eve_path = Some(PathBuf::from(e));
+        }
+        if self.eve_extensions {
+            c.output.eve_extensions = true;
         }
         if let Some(db) = &self.db {
             c.storage.db_path = db.clone();

@@ -377,6 +377,11 @@ pub struct OutputConfig {
     /// unset = this machine's host name, empty = no `host` field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sensor_name: Option<String>,
+    /// Add nsm-tui's keys outside Suricata's EVE schema: `src_geoip`/`dest_geoip` on events,
+    /// and the counters Suricata lacks in `stats` (queue and database drops, alerts by
+    /// severity, unsupported types, response actions). Off by default: the schema forbids
+    /// unknown keys, and SIEM pipelines do their own GeoIP.
+    pub eve_extensions: bool,
 }
 
 impl Default for OutputConfig {
@@ -387,6 +392,7 @@ impl Default for OutputConfig {
             max_flows: 100_000,
             stats_interval_secs: 5,
             sensor_name: None,
+            eve_extensions: false,
         }
     }
 }

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
-use super::packet::{Decoded, Transport};
+use super::packet::{Decoded, Transport, PROTO_SCTP};
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_ICMPV6: u8 = 58;
@@ -126,6 +126,7 @@ impl CommunityId {
         match t {
             Transport::Tcp(t) => id_v1(seed, src, dst, 6, t.src_port, t.dst_port),
             Transport::Udp(u) => id_v1(seed, src, dst, 17, u.src_port, u.dst_port),
+            Transport::Sctp(s) => id_v1(seed, src, dst, PROTO_SCTP, s.src_port, s.dst_port),
             Transport::Icmp(i) => id_icmp(seed, src, dst, PROTO_ICMP, i.icmp_type, i.code),
             Transport::Icmpv6(i) => id_icmp(seed, src, dst, PROTO_ICMPV6, i.icmp_type, i.code),
             Transport::Other(_) | Transport::None => id_portless(seed, src, dst, ip_proto),

@@ -78,6 +78,16 @@ pub struct UdpInfo {
     pub dst_port: u16,
 }
 
+/// IP protocol number of SCTP.
+pub const PROTO_SCTP: u8 = 132;
+
+/// The SCTP common header's ports (chunks are not decoded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SctpInfo {
+    pub src_port: u16,
+    pub dst_port: u16,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct IcmpInfo {
     pub icmp_type: u8,
@@ -89,6 +99,7 @@ pub struct IcmpInfo {
 pub enum Transport {
     Tcp(TcpInfo),
     Udp(UdpInfo),
+    Sctp(SctpInfo),
     Icmp(IcmpInfo),
     Icmpv6(IcmpInfo),
     /// An IP protocol number the decoder does not parse (counted by value), or a
@@ -103,6 +114,7 @@ impl Transport {
         match self {
             Transport::Tcp(t) => Some((t.src_port, t.dst_port)),
             Transport::Udp(u) => Some((u.src_port, u.dst_port)),
+            Transport::Sctp(s) => Some((s.src_port, s.dst_port)),
             _ => None,
         }
     }
@@ -244,16 +256,45 @@ impl Proto {
             Proto::Unknown => "unknown".into(),
         }
     }
-    /// Suricata's EVE `proto` field: upper-case IANA keyword or the number.
+    /// Suricata's EVE `proto` field: the IANA keyword as Suricata spells it (`TCP`, `UDP`,
+    /// `ICMP`, `IPv6-ICMP`, `SCTP`, `GRE`, …), else the protocol number.
     pub fn eve_name(self) -> String {
-        match self {
-            Proto::Tcp => "TCP".into(),
-            Proto::Udp => "UDP".into(),
-            Proto::Icmp => "ICMP".into(),
-            Proto::Icmpv6 => "IPv6-ICMP".into(),
-            Proto::OtherIp(n) => ip_proto_name(n).map_or_else(|| n.to_string(), str::to_uppercase),
-            other => other.name(),
-        }
+        self.eve_keyword().map_or_else(
+            || match self {
+                Proto::OtherIp(n) => n.to_string(),
+                other => other.name(),
+            },
+            str::to_string,
+        )
+    }
+
+    /// The IANA keyword Suricata writes as EVE `proto`, for the IP protocols nsm-tui names.
+    pub fn eve_keyword(self) -> Option<&'static str> {
+        let n = match self {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
+            Proto::Icmp => 1,
+            Proto::Icmpv6 => 58,
+            Proto::OtherIp(n) => n,
+            Proto::Arp | Proto::OtherEther(_) | Proto::Unknown => return None,
+        };
+        Some(match n {
+            1 => "ICMP",
+            2 => "IGMP",
+            4 => "IPv4",
+            6 => "TCP",
+            17 => "UDP",
+            41 => "IPv6",
+            47 => "GRE",
+            50 => "ESP",
+            51 => "AH",
+            58 => "IPv6-ICMP",
+            89 => "OSPFIGP",
+            103 => "PIM",
+            112 => "VRRP",
+            132 => "SCTP",
+            _ => return None,
+        })
     }
 }
 
@@ -323,6 +364,7 @@ impl Decoded {
             (Transport::Udp(_), _, _) => Proto::Udp,
             (Transport::Icmp(_), _, _) => Proto::Icmp,
             (Transport::Icmpv6(_), _, _) => Proto::Icmpv6,
+            (Transport::Sctp(_), _, _) => Proto::OtherIp(PROTO_SCTP),
             (Transport::Other(n), _, _) => Proto::OtherIp(*n),
             (Transport::None, Some(ip), _) => Proto::OtherIp(ip.proto),
             (Transport::None, None, Some(_)) => Proto::Arp,

@@ -51,6 +51,7 @@ impl PipelineOptions {
             },
             eve,
             sensor_name: sensor_name(c),
+            eve_extensions: c.output.eve_extensions,
             eve_reopen: None,
             db,
             store_packets: c.storage.store_packets,

@@ -92,6 +92,8 @@ pub struct PipelineOptions {
     pub eve_reopen: Option<Arc<AtomicBool>>,
     /// EVE's `host`: the sensor's name (`[output] sensor_name`, else this machine's host name).
     pub sensor_name: Option<String>,
+    /// nsm-tui's keys outside Suricata's EVE schema (`[output] eve_extensions`).
+    pub eve_extensions: bool,
     pub db: Option<(PathBuf, StoreOptions)>,
     pub store_packets: bool,
     pub pcap_log: Option<(PathBuf, PcapLogOptions)>,
@@ -265,6 +267,7 @@ fn open_outputs(
                 Vec::new()
             },
             host: opts.sensor_name.clone(),
+            extensions: opts.eve_extensions,
             ..EveOptions::default()
         };
         let mut w = open_eve(t, eve_opts)?;

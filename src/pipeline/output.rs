@@ -389,6 +389,7 @@ impl Output {
             flow_id,
             community_id: fa.community_id(0),
             app_proto: None,
+            counts: fa.counts.unwrap_or_default(),
         });
         if let Some(o) = &mut self.opts.observer {
             o.late_alert(&a, &fa.alert);

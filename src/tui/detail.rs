@@ -107,6 +107,7 @@ fn layers(r: &Row) -> Vec<String> {
             t.mss.map_or(String::new(), |m| format!(" mss {m}"))
         )),
         Transport::Udp(u) => out.push(format!("UDP {} → {}", u.src_port, u.dst_port)),
+        Transport::Sctp(s) => out.push(format!("SCTP {} → {}", s.src_port, s.dst_port)),
         Transport::Icmp(i) | Transport::Icmpv6(i) => {
             out.push(format!("ICMP type {} code {}", i.icmp_type, i.code));
         }

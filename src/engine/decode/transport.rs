@@ -1,4 +1,5 @@
-//! Transport-layer decoders: TCP (flags, sequence numbers, options), UDP, ICMP and ICMPv6, and
+//! Transport-layer decoders: TCP (flags, sequence numbers, options), UDP, SCTP's ports, ICMP and
+//! ICMPv6, and
 //! the hand-off of DNS ports to `dns`.
 //!
 //! Called from `network` on an analysis worker thread with the IP payload, already bounded by
@@ -10,7 +11,7 @@ use etherparse::{TcpSlice, UdpSlice};
 
 use super::{dns, note, Cx};
 use crate::engine::packet::{
-    DecodeIssue, Decoded, IcmpInfo, TcpFlags, TcpInfo, Transport, UdpInfo,
+    DecodeIssue, Decoded, IcmpInfo, SctpInfo, TcpFlags, TcpInfo, Transport, UdpInfo, PROTO_SCTP,
 };
 
 const PROTO_ICMP: u8 = 1;
@@ -29,6 +30,7 @@ pub(super) fn decode(cx: &Cx, proto: u8, payload: &[u8], d: &mut Decoded) {
         PROTO_UDP => udp(cx, payload, d),
         PROTO_ICMP => icmp(cx, payload, d, false),
         PROTO_ICMPV6 => icmp(cx, payload, d, true),
+        PROTO_SCTP => sctp(cx, payload, d),
         other => {
             d.transport = Transport::Other(other);
             cx.set_payload(d, payload);
@@ -118,6 +120,19 @@ fn udp(cx: &Cx, payload: &[u8], d: &mut Decoded) {
     if dns_port(info.src_port) || dns_port(info.dst_port) {
         d.dns = dns::parse(body);
     }
+}
+
+/// SCTP's 12-byte common header: ports, verification tag, checksum. The ports key the flow
+/// (as Suricata and the Community ID specification key it); the chunks are the payload.
+fn sctp(cx: &Cx, payload: &[u8], d: &mut Decoded) {
+    let (Some(h), Some(body)) = (payload.get(..4), payload.get(12..)) else {
+        return note(d, DecodeIssue::Truncated("sctp"));
+    };
+    d.transport = Transport::Sctp(SctpInfo {
+        src_port: u16::from_be_bytes([h[0], h[1]]),
+        dst_port: u16::from_be_bytes([h[2], h[3]]),
+    });
+    cx.set_payload(d, body);
 }
 
 /// ICMP and ICMPv6 share the 8-byte header layout: type, code, checksum, 4 type-specific bytes.

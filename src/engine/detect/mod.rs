@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::engine::alert::Alert;
 use crate::engine::community_id::CommunityId;
-use crate::engine::flow::FlowRecord;
+use crate::engine::flow::{FlowCounts, FlowRecord};
 use crate::engine::frame::{LinkType, RawFrame, Ts};
 use crate::engine::packet::{Decoded, IpInfo, TcpInfo, Transport, UdpInfo};
 use crate::engine::record::Analyzed;
@@ -90,6 +90,8 @@ pub struct FlowAlert {
     /// The flow's ports (host's, peer's) and protocol, when the alert is about one flow.
     pub ports: Option<(u16, u16)>,
     pub ip_proto: u8,
+    /// The flow's packets and bytes each way and start, when the alert is about one flow.
+    pub counts: Option<FlowCounts>,
 }
 
 impl FlowAlert {
@@ -102,6 +104,13 @@ impl FlowAlert {
             peer: Some(r.dest_ip),
             ports: r.has_ports().then_some((r.src_port, r.dest_port)),
             ip_proto: r.ip_proto,
+            counts: Some(FlowCounts {
+                pkts_toserver: r.pkts_toserver,
+                pkts_toclient: r.pkts_toclient,
+                bytes_toserver: r.bytes_toserver,
+                bytes_toclient: r.bytes_toclient,
+                start: r.start,
+            }),
         }
     }
 
@@ -113,6 +122,7 @@ impl FlowAlert {
             peer,
             ports: None,
             ip_proto: 0,
+            counts: None,
         }
     }
 

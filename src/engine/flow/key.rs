@@ -10,9 +10,11 @@ use crate::engine::packet::{Decoded, Transport};
 
 /// Direction-free identity of a flow.
 ///
-/// TCP and UDP key on addresses, ports and protocol. ICMP, ICMPv6 and every other IP protocol
-/// key on addresses and protocol only (ports are 0): an echo request and its reply, or all GRE
-/// between two hosts, form one flow. The two outermost VLAN ids are part of the key, so the
+/// TCP, UDP and SCTP key on addresses, ports and protocol. ICMP and ICMPv6 key on addresses and
+/// the message type with its counterpart in the place of ports, as Suricata keys them
+/// (`icmp_s.type`/`icmp_d.type`): an echo request and its reply are one flow, a destination
+/// unreachable (no counterpart) another. Every other IP protocol keys on addresses and
+/// protocol only (ports are 0): all GRE between two hosts is one flow. The two outermost VLAN ids are part of the key, so the
 /// same tuple on two VLANs is two flows (as in Suricata's default `vlan.use-for-tracking`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
@@ -50,7 +52,57 @@ pub(super) struct PacketKey {
 /// Port-bearing protocols whose packets without a readable transport header (truncated,
 /// non-first fragments) are left out rather than keyed as a portless flow.
 fn needs_transport(proto: u8) -> bool {
-    matches!(proto, 1 | 6 | 17 | 58)
+    matches!(proto, 1 | 6 | 17 | 58 | 132)
+}
+
+/// Suricata's request/reply pairs of ICMPv4 types (`ICMPv4GetCounterpart`): echo,
+/// timestamp, information, router solicitation/advertisement, address mask.
+fn icmp4_counterpart(t: u8) -> Option<u8> {
+    const PAIRS: [(u8, u8); 5] = [(8, 0), (13, 14), (15, 16), (10, 9), (17, 18)];
+    counterpart(&PAIRS, t)
+}
+
+/// Suricata's request/reply pairs of ICMPv6 types (`ICMPv6GetCounterpart`): echo, neighbour
+/// and router discovery, MLD, node information, home agent discovery, mobile prefix,
+/// certification path, multicast router discovery, duplicate address.
+fn icmp6_counterpart(t: u8) -> Option<u8> {
+    const PAIRS: [(u8, u8); 10] = [
+        (128, 129),
+        (135, 136),
+        (133, 134),
+        (130, 131),
+        (139, 140),
+        (144, 145),
+        (146, 147),
+        (148, 149),
+        (151, 152),
+        (157, 158),
+    ];
+    counterpart(&PAIRS, t)
+}
+
+fn counterpart(pairs: &[(u8, u8)], t: u8) -> Option<u8> {
+    pairs.iter().find_map(|&(a, b)| {
+        if a == t {
+            Some(b)
+        } else if b == t {
+            Some(a)
+        } else {
+            None
+        }
+    })
+}
+
+/// The type pair standing in for ports: the packet's type and its counterpart (0 when it has
+/// none, as Suricata leaves `icmp_d.type`). A reply's pair is its request's reversed, so the
+/// canonical order puts both in one flow.
+fn icmp_pair(t: u8, v6: bool) -> (u16, u16) {
+    let other = if v6 {
+        icmp6_counterpart(t)
+    } else {
+        icmp4_counterpart(t)
+    };
+    (u16::from(t), u16::from(other.unwrap_or(0)))
 }
 
 fn bits(a: IpAddr) -> u128 {
@@ -68,7 +120,9 @@ pub(super) fn packet_key(d: &Decoded) -> Option<PacketKey> {
     let (sport, dport) = match &d.transport {
         Transport::Tcp(t) => (t.src_port, t.dst_port),
         Transport::Udp(u) => (u.src_port, u.dst_port),
-        Transport::Icmp(_) | Transport::Icmpv6(_) => (0, 0),
+        Transport::Sctp(s) => (s.src_port, s.dst_port),
+        Transport::Icmp(i) => icmp_pair(i.icmp_type, false),
+        Transport::Icmpv6(i) => icmp_pair(i.icmp_type, true),
         Transport::Other(_) | Transport::None if needs_transport(ip.proto) => return None,
         Transport::Other(_) | Transport::None => (0, 0),
     };

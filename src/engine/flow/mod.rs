@@ -79,6 +79,19 @@ pub struct FlowMeta {
     pub flow_id: u64,
     pub community_id: CommunityId,
     pub app_proto: Option<AppProto>,
+    /// The flow's counters as of the packet it comes with, that packet included.
+    pub counts: FlowCounts,
+}
+
+/// A flow's packets and bytes each way so far and its first packet's time: the `flow` object
+/// Suricata writes in every alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowCounts {
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+    pub start: Ts,
 }
 
 /// What the flow table tells the aggregator about one packet.

@@ -13,8 +13,8 @@ use ahash::RandomState;
 use super::key::{packet_key, FlowKey, PacketKey};
 use super::tcp::TcpState;
 use super::{
-    AppProto, Direction, EndReason, FlowConfig, FlowMeta, FlowRecord, FlowShape, FlowState,
-    FlowUpdate, IcmpSummary, TcpSummary,
+    AppProto, Direction, EndReason, FlowConfig, FlowCounts, FlowMeta, FlowRecord, FlowShape,
+    FlowState, FlowUpdate, IcmpSummary, TcpSummary,
 };
 use crate::engine::community_id::CommunityId;
 use crate::engine::frame::Ts;
@@ -164,7 +164,16 @@ impl FlowTable {
         self.recent = Some((slot, f.meta.flow_id));
         let update = FlowUpdate {
             flow_id: f.meta.flow_id,
-            meta: f.meta,
+            meta: FlowMeta {
+                counts: FlowCounts {
+                    pkts_toserver: f.pkts[0],
+                    pkts_toclient: f.pkts[1],
+                    bytes_toserver: f.bytes[0],
+                    bytes_toclient: f.bytes[1],
+                    start: f.first,
+                },
+                ..f.meta
+            },
             direction: if to_server {
                 Direction::ToServer
             } else {
@@ -473,6 +482,7 @@ fn new_flow(ts: Ts, d: &Decoded, pk: &PacketKey, flow_id: u64) -> Flow {
             flow_id,
             community_id,
             app_proto,
+            counts: FlowCounts::default(),
         },
         key: pk.key,
         client_is_lo: pk.src_is_lo != reversed,

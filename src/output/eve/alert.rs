@@ -1,6 +1,6 @@
 //! The EVE `alert` object: Suricata's fields plus nsm-tui's detector, explanation and
 //! evidence under `alert.metadata`, every value an array of strings as Suricata writes rule
-//! metadata.
+//! metadata, then the `flow` object with the flow's counters as of the alert (as Suricata writes it).
 //!
 //! Written by the EVE writer on the output thread, through the small JSON writer (no serde).
 
@@ -8,15 +8,19 @@ use std::io;
 
 use serde_json::Value;
 
+use super::fields::EveTime;
 use super::json::{Arr, Obj};
 use super::Body;
 use crate::engine::alert::Alert;
+use crate::engine::flow::FlowCounts;
 
 /// Metadata keys nsm-tui writes itself; evidence keys with these names are left out.
 const OWN_KEYS: [&str; 2] = ["detector", "explanation"];
 
 pub(super) struct AlertBody<'a> {
     pub alert: &'a Alert,
+    /// The flow's counters as of the alert's packet (Suricata's alert `flow` object).
+    pub flow: Option<&'a FlowCounts>,
     pub app_proto: Option<&'static str>,
     pub payload: Option<&'a [u8]>,
 }
@@ -36,6 +40,15 @@ impl Body for AlertBody<'_> {
         o.close();
         if let Some(p) = self.app_proto {
             m.str("app_proto", p);
+        }
+        if let Some(c) = self.flow {
+            let mut f = m.obj("flow");
+            f.u64("pkts_toserver", c.pkts_toserver);
+            f.u64("pkts_toclient", c.pkts_toclient);
+            f.u64("bytes_toserver", c.bytes_toserver);
+            f.u64("bytes_toclient", c.bytes_toclient);
+            f.plain("start", EveTime::new(c.start).as_bytes());
+            f.close();
         }
         if let Some(p) = self.payload {
             m.printable("payload_printable", p);

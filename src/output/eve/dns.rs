@@ -45,6 +45,7 @@ pub(super) struct Query<'a> {
 impl Body for Query<'_> {
     fn entries(&self, m: &mut Obj) -> io::Result<()> {
         let mut o = m.obj("dns");
+        o.u64("version", 2u8);
         o.plain("type", b"query");
         o.u64("id", self.info.id);
         o.str("rrname", &self.question.name);
@@ -117,14 +118,25 @@ fn hex_digits(v: u16) -> ([u8; 4], usize) {
     (out, len)
 }
 
+/// Record types whose `grouped` entries Suricata writes as plain strings (A, NS, CNAME, PTR,
+/// MX, TXT, AAAA, NULL). SOA, SRV and SSHFP are objects there, which nsm-tui does not build:
+/// their rdata stays in `answers` only.
+const GROUPED_AS_TEXT: [u16; 8] = [1, 2, 5, 12, 15, 16, 28, 10];
+
 /// `"grouped": {"A": ["1.2.3.4", …], "CNAME": […]}`: rendered rdata by record type, types in
-/// order of first appearance.
+/// order of first appearance; nothing when no answer has a type grouped as text.
 fn grouped(o: &mut Obj, answers: &[DnsAnswer]) {
     let mut types: Vec<u16> = Vec::new();
-    for a in answers.iter().filter(|a| !a.data.is_empty()) {
+    for a in answers
+        .iter()
+        .filter(|a| !a.data.is_empty() && GROUPED_AS_TEXT.contains(&a.rtype))
+    {
         if !types.contains(&a.rtype) {
             types.push(a.rtype);
         }
+    }
+    if types.is_empty() {
+        return;
     }
     let mut g = o.obj("grouped");
     for t in types {

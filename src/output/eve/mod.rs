@@ -45,6 +45,9 @@ pub struct EveOptions {
     pub host: Option<String>,
     /// Add `payload_printable` to alerts.
     pub payload_printable: bool,
+    /// Write nsm-tui's keys outside Suricata's schema: GeoIP objects (when a database is set)
+    /// and the `stats` counters Suricata lacks.
+    pub extensions: bool,
 }
 
 impl Default for EveOptions {
@@ -53,6 +56,7 @@ impl Default for EveOptions {
             iface_names: Vec::new(),
             host: None,
             payload_printable: true,
+            extensions: false,
         }
     }
 }
@@ -63,9 +67,9 @@ pub struct EveWriter<W: Write> {
     opts: EveOptions,
     buf: Vec<u8>,
     events: u64,
-    /// Adds `src_geoip` / `dest_geoip` to events with addresses.
+    /// Adds `src_geoip` / `dest_geoip` to events with addresses (with `extensions`).
     geo: Option<Arc<GeoIp>>,
-    /// Adds `stats.response` to stats events.
+    /// Adds `stats.response` to stats events (with `extensions`).
     response: Option<SharedMetrics>,
 }
 
@@ -142,12 +146,9 @@ impl Tuple {
         if let Some((_, dp)) = self.ports {
             m.u64("dest_port", dp);
         }
-        match self.proto {
-            Proto::Tcp => m.plain("proto", b"TCP"),
-            Proto::Udp => m.plain("proto", b"UDP"),
-            Proto::Icmp => m.plain("proto", b"ICMP"),
-            Proto::Icmpv6 => m.plain("proto", b"IPv6-ICMP"),
-            other => m.str("proto", &other.eve_name()),
+        match self.proto.eve_keyword() {
+            Some(k) => m.plain("proto", k.as_bytes()),
+            None => m.str("proto", &self.proto.eve_name()),
         }
         if let Some((t, c)) = self.icmp {
             m.u64("icmp_type", t);
@@ -194,9 +195,10 @@ impl<W: Write> EveWriter<W> {
         }
     }
 
-    /// Look up the addresses of every event in `geo` (GeoIP enrichment); `None` turns it off.
+    /// Look up the addresses of every event in `geo` (GeoIP enrichment) when the options ask
+    /// for extensions; `None` turns it off.
     pub fn set_geoip(&mut self, geo: Option<Arc<GeoIp>>) {
-        self.geo = geo;
+        self.geo = geo.filter(|_| self.opts.extensions);
     }
 
     /// Add the run's response metrics to every `stats` event (runs that can act).
@@ -229,6 +231,7 @@ impl<W: Write> EveWriter<W> {
             .or(a.decoded.dns.as_ref().map(|_| "dns"));
         let body = alert::AlertBody {
             alert,
+            flow: flow.map(|f| &f.counts),
             app_proto,
             payload,
         };
@@ -309,8 +312,16 @@ impl<W: Write> EveWriter<W> {
             host: self.opts.host.as_deref(),
             geo: None,
         };
-        let response = self.response.as_ref().map(response_metrics::snapshot);
-        let body = stats::StatsBody(s, response.as_ref());
+        let response = self
+            .response
+            .as_ref()
+            .filter(|_| self.opts.extensions)
+            .map(response_metrics::snapshot);
+        let body = stats::StatsBody {
+            stats: s,
+            response: response.as_ref(),
+            extensions: self.opts.extensions,
+        };
         emit(&mut self.buf, &mut self.out, &head, &body)?;
         self.events += 1;
         Ok(())

@@ -1,9 +1,11 @@
 //! The EVE `stats` object, nested as Suricata's `output-json-stats.c` nests its counters:
 //! `uptime`, `capture`, `decoder` (with decode problems under `decoder.event.<layer>.<reason>`),
-//! `defrag`, `flow`, `detect`. Counters Suricata does not have are added under new keys
-//! (`capture.queue_drops`, `decoder.unsupported`, `detect.alerts_by_severity`, `store`, and
-//! `response` — actions by outcome and kind, success rate, packet-to-block time — when the run
-//! can act).
+//! `defrag`, `flow`, `detect`, each with only the keys Suricata's EVE schema knows (decode
+//! problems without a Suricata counter are left out of `decoder.event`; `decoder.invalid`
+//! still counts them). Counters Suricata does not have are written only as extensions
+//! (`[output] eve_extensions`), under new keys: `capture.queue_drops`, `decoder.unsupported`,
+//! `detect.alerts_by_severity`, `store`, and `response` — actions by outcome and kind, success
+//! rate, packet-to-block time — when the run can act.
 //!
 //! Serialized by the EVE writer on the output thread, once per stats interval and at the
 //! end of a run; building the small maps here allocates, which is fine at that rate.
@@ -19,12 +21,23 @@ use crate::engine::packet::Proto;
 use crate::engine::response_metrics::ResponseMetrics;
 use crate::engine::stats::{DecodeStats, Stats};
 
-pub(super) struct StatsBody<'a>(pub &'a Stats, pub Option<&'a ResponseMetrics>);
+pub(super) struct StatsBody<'a> {
+    pub stats: &'a Stats,
+    pub response: Option<&'a ResponseMetrics>,
+    /// Add the counters Suricata lacks.
+    pub extensions: bool,
+}
 
 impl Body for StatsBody<'_> {
     fn entries(&self, m: &mut Obj) -> io::Result<()> {
-        let mut obj = StatsObj::new(self.0);
-        obj.response = self.1.map(Response::new);
+        let mut obj = StatsObj::new(self.stats);
+        obj.response = self.response.map(Response::new);
+        if !self.extensions {
+            obj.capture.queue_drops = None;
+            obj.decoder.unsupported = None;
+            obj.detect.alerts_by_severity = None;
+            obj.store = None;
+        }
         m.value("stats", &obj)
     }
 }
@@ -75,7 +88,8 @@ struct StatsObj<'a> {
     defrag: Defrag,
     flow: Flow,
     detect: Detect,
-    store: Store,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<Store>,
     #[serde(skip_serializing_if = "Option::is_none")]
     response: Option<Response<'a>>,
     #[serde(skip)]
@@ -87,7 +101,8 @@ struct Capture {
     kernel_packets: u64,
     kernel_drops: u64,
     kernel_ifdrops: u64,
-    queue_drops: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue_drops: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -115,9 +130,10 @@ struct Decoder {
     vlan_qinq: u64,
     avg_pkt_size: u64,
     /// `layer → reason → count`, Suricata's `decoder.event` tree.
-    event: BTreeMap<String, BTreeMap<String, u64>>,
+    event: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
     /// Packets of an unsupported link type or ethertype, by value (`linktype.147`, …).
-    unsupported: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unsupported: Option<BTreeMap<String, u64>>,
 }
 
 #[derive(Serialize)]
@@ -151,7 +167,8 @@ struct FlowMgr {
 #[derive(Serialize)]
 struct Detect {
     alert: u64,
-    alerts_by_severity: BTreeMap<&'static str, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerts_by_severity: Option<BTreeMap<&'static str, u64>>,
 }
 
 #[derive(Serialize)]
@@ -168,7 +185,7 @@ impl<'a> StatsObj<'a> {
                 kernel_packets: s.capture.received,
                 kernel_drops: s.capture.kernel_drops,
                 kernel_ifdrops: s.capture.if_drops,
-                queue_drops: s.capture.queue_drops,
+                queue_drops: Some(s.capture.queue_drops),
             },
             decoder: decoder(&s.decoder),
             defrag: Defrag {
@@ -193,15 +210,16 @@ impl<'a> StatsObj<'a> {
             },
             detect: Detect {
                 alert: s.alerts_total(),
-                alerts_by_severity: s
-                    .alerts
-                    .iter()
-                    .map(|(sev, n)| (severity_key(sev.eve_level()), *n))
-                    .collect(),
+                alerts_by_severity: Some(
+                    s.alerts
+                        .iter()
+                        .map(|(sev, n)| (severity_key(sev.eve_level()), *n))
+                        .collect(),
+                ),
             },
-            store: Store {
+            store: Some(Store {
                 db_drops: s.db_drops,
-            },
+            }),
             response: None,
             _src: std::marker::PhantomData,
         }
@@ -218,12 +236,13 @@ fn severity_key(level: u8) -> &'static str {
 }
 
 fn decoder(d: &DecodeStats) -> Decoder {
-    let mut event: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut event: BTreeMap<&'static str, BTreeMap<&'static str, u64>> = BTreeMap::new();
     let mut unsupported = BTreeMap::new();
     let mut unknown_ethertype = 0;
     for (key, &n) in &d.issues {
-        let (layer, reason) = issue_event(key);
-        *event.entry(layer).or_default().entry(reason).or_default() += n;
+        if let Some((layer, reason)) = issue_event(key) {
+            *event.entry(layer).or_default().entry(reason).or_default() += n;
+        }
         if key.starts_with("linktype.") || key.starts_with("ethertype.") {
             unsupported.insert(key.clone(), n);
         }
@@ -255,22 +274,59 @@ fn decoder(d: &DecodeStats) -> Decoder {
         vlan_qinq: d.vlan_qinq,
         avg_pkt_size: d.bytes.checked_div(d.pkts).unwrap_or(0),
         event,
-        unsupported,
+        unsupported: Some(unsupported),
     }
 }
 
-/// Where a `DecodeIssue::key()` counts in Suricata's `decoder.event` tree:
-/// `truncated.ipv4` → `ipv4.pkt_too_small`, `malformed.tcp` → `tcp.malformed`,
-/// `ethertype.0x88cc` → `ethernet.unknown_ethertype`, `linktype.147` →
-/// `link.unsupported_linktype`; anything else → `other.<key>`.
-fn issue_event(key: &str) -> (String, String) {
-    let (kind, rest) = key.split_once('.').unwrap_or((key, ""));
-    let (layer, reason) = match kind {
-        "truncated" if !rest.is_empty() => (rest, "pkt_too_small"),
-        "malformed" if !rest.is_empty() => (rest, "malformed"),
-        "ethertype" => ("ethernet", "unknown_ethertype"),
-        "linktype" => ("link", "unsupported_linktype"),
-        _ => return ("other".to_string(), key.replace('.', "_")),
-    };
-    (layer.to_string(), reason.to_string())
+/// Where a `DecodeIssue::key()` counts in Suricata's `decoder.event` tree, as
+/// `(layer, reason)` with Suricata's names: `truncated.ipv4` → `ipv4.pkt_too_small`,
+/// `malformed.tcp.data_offset` → `tcp.hlen_too_small`, `ethertype.0x88cc` →
+/// `ethernet.unknown_ethertype`. `None` for problems Suricata has no counter for
+/// (unsupported link types, AH).
+fn issue_event(key: &str) -> Option<(&'static str, &'static str)> {
+    if key.starts_with("ethertype.") {
+        return Some(("ethernet", "unknown_ethertype"));
+    }
+    ISSUE_EVENTS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, layer, reason)| (layer, reason))
 }
+
+/// nsm-tui's decode problem keys and the Suricata decoder event each counts as.
+const ISSUE_EVENTS: [(&str, &str, &str); 30] = [
+    ("truncated.ethernet", "ethernet", "pkt_too_small"),
+    ("truncated.arp", "arp", "pkt_too_small"),
+    ("truncated.vlan", "vlan", "header_too_small"),
+    ("truncated.mpls", "mpls", "pkt_too_small"),
+    ("truncated.null", "ltnull", "pkt_too_small"),
+    ("truncated.sll", "sll", "pkt_too_small"),
+    ("truncated.sll2", "sll2", "pkt_too_small"),
+    ("truncated.ip", "ipv4", "pkt_too_small"),
+    ("truncated.ipv4", "ipv4", "pkt_too_small"),
+    ("truncated.ipv6", "ipv6", "pkt_too_small"),
+    ("truncated.ipv6_ext", "ipv6", "trunc_exthdr"),
+    ("truncated.tcp", "tcp", "pkt_too_small"),
+    ("truncated.udp", "udp", "pkt_too_small"),
+    ("truncated.sctp", "sctp", "pkt_too_small"),
+    ("truncated.icmp", "icmpv4", "pkt_too_small"),
+    ("truncated.icmpv6", "icmpv6", "pkt_too_small"),
+    ("malformed.arp.addr_len", "arp", "invalid_pkt"),
+    ("malformed.ip.version", "ipraw", "invalid_ip_version"),
+    ("malformed.ipv4.ihl", "ipv4", "hlen_too_small"),
+    (
+        "malformed.ipv4.total_len",
+        "ipv4",
+        "iplen_smaller_than_hlen",
+    ),
+    ("malformed.ipv4.version", "ipv4", "wrong_ip_version"),
+    ("malformed.ipv6.version", "ipv6", "wrong_ip_version"),
+    ("malformed.ipv6.hop_by_hop", "ipv6", "exthdr_invalid_optlen"),
+    ("malformed.null.family", "ltnull", "unsupported_type"),
+    ("malformed.tcp.data_offset", "tcp", "hlen_too_small"),
+    ("malformed.tcp.options", "tcp", "invalid_optlen"),
+    ("malformed.udp", "udp", "len_invalid"),
+    ("malformed.tcp", "tcp", "hlen_too_small"),
+    ("malformed.ipv4", "ipv4", "hlen_too_small"),
+    ("malformed.ipv6", "ipv6", "wrong_ip_version"),
+];
