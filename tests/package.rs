@@ -210,11 +210,12 @@ fn the_debian_package_installs_runs_supervised_and_removes_cleanly() {
     notify_protocol(&installed, tmp.path());
 
     // Removal leaves the conffiles alone; purging removes them too.
-    let conf_list = conffiles();
+    let mut conf_list = conffiles();
+    conf_list.sort();
     run(Command::new("dpkg").args(["-r", PACKAGE]));
-    let left: Vec<&PathBuf> = files.iter().filter(|p| p.exists()).collect();
-    let conf_refs: Vec<&PathBuf> = conf_list.iter().collect();
-    assert_eq!(left, conf_refs, "left after dpkg -r");
+    let mut left: Vec<PathBuf> = files.iter().filter(|p| p.exists()).cloned().collect();
+    left.sort();
+    assert_eq!(left, conf_list, "left after dpkg -r");
     run(Command::new("dpkg").args(["-P", PACKAGE]));
     let left: Vec<&PathBuf> = files.iter().filter(|p| p.exists()).collect();
     assert!(left.is_empty(), "left after dpkg -P: {left:?}");
