@@ -117,6 +117,12 @@ pub enum Command {
         #[command(flatten)]
         detect: DetectArgs,
     },
+    /// Write the man pages and the bash, zsh and fish completions into DIR (for packagers).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Output directory: `man1/` and `completions/` are made in it.
+        dir: PathBuf,
+    },
 }
 
 /// Live capture settings (the console and `--headless`).
@@ -319,6 +325,7 @@ impl Cli {
             Command::Demo { .. } => "demo",
             Command::Config { .. } => "config",
             Command::Respond(r) => r.name(),
+            Command::GenerateDocs { .. } => "generate-docs",
         };
         Err(format!(
             "options before the command name belong to live capture; put them after it \
@@ -376,7 +383,7 @@ impl Cli {
                 c.storage.pcap_log_enabled = outputs.pcap_log.is_some();
             }
             Some(Command::Respond(r)) => r.db().apply(c),
-            Some(Command::Generate { .. }) => {}
+            Some(Command::Generate { .. } | Command::GenerateDocs { .. }) => {}
         }
     }
 }

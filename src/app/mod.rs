@@ -4,7 +4,9 @@
 
 pub mod cli;
 pub mod console;
+pub mod docs;
 pub mod incidents;
+pub mod notify;
 pub mod out;
 pub mod report;
 pub mod respond;
@@ -17,6 +19,13 @@ use out::{out, outln};
 /// Runs the command `cli` names, after loading the configuration it points to.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     cli.check().map_err(anyhow::Error::msg)?;
+    // Documentation comes from the argument definitions alone, whatever the configuration.
+    if let Some(Command::GenerateDocs { dir }) = &cli.command {
+        for p in docs::generate(dir)? {
+            outln!("wrote {}", p.display());
+        }
+        return Ok(());
+    }
     let loaded = crate::config::load(cli.config.as_deref(), &crate::config::process_env)?;
     let mut config = loaded.config;
     cli.apply(&mut config);
@@ -70,6 +79,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             console::demo(console::speed(speed, fast), &config)
         }
         Some(Command::Respond(cmd)) => respond::run(cmd, &config),
+        Some(Command::GenerateDocs { .. }) => Ok(()),
         None if cli.headless => run::headless(&config),
         None => console::live(&config),
     }

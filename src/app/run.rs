@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -73,9 +74,13 @@ fn print_summary(summary: &RunSummary, eve_on_stdout: bool) -> Result<()> {
 fn run_headless(
     src: Box<dyn crate::capture::Source>,
     c: &Config,
+    max_tick: Option<Duration>,
     on_tick: impl FnMut(&crate::engine::stats::Stats),
 ) -> Result<()> {
     let mut opts = PipelineOptions::from_config(c);
+    if let Some(t) = max_tick {
+        opts.tick = opts.tick.min(t);
+    }
     opts.enrich = enrichment(c)?;
     // SIGHUP also reopens the EVE file (after logrotate moved it), as Suricata does.
     let reopen = Arc::new(AtomicBool::new(false));
@@ -97,14 +102,24 @@ fn run_headless(
 
 /// `nsm-tui read FILE`.
 pub fn read(file: &Path, c: &Config) -> Result<()> {
-    run_headless(Box::new(FileSource::open(file)?), c, |_| {})
+    run_headless(Box::new(FileSource::open(file)?), c, None, |_| {})
 }
 
-/// `nsm-tui --headless`: live capture with a stats line every few seconds.
+/// `nsm-tui --headless`: live capture with a stats line every few seconds. Under a systemd
+/// `Type=notify` unit it reports READY once the capture is open, then WATCHDOG and STATUS on
+/// every tick, at least twice per `WatchdogSec`.
 pub fn headless(c: &Config) -> Result<()> {
+    let notifier = super::notify::Notifier::from_env();
     let src = LiveSource::open(&LiveOptions::from_config(c))?;
     eprintln!("capturing on {} (Ctrl-C to stop)", src.name());
-    run_headless(Box::new(src), c, |s| eprintln!("{}", report::stats_line(s)))
+    notifier.ready(src.name());
+    let max_tick = notifier.watchdog().map(|w| w / 2);
+    let result = run_headless(Box::new(src), c, max_tick, |s| {
+        notifier.tick(s);
+        eprintln!("{}", report::stats_line(s));
+    });
+    notifier.stopping();
+    result
 }
 
 /// `nsm-tui generate`: stream synthetic frames into a pcap file.
