@@ -6,6 +6,7 @@ pub mod cli;
 pub mod console;
 pub mod incidents;
 pub mod out;
+pub mod privilege;
 pub mod report;
 pub mod respond;
 pub mod run;
@@ -21,8 +22,13 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
     let mut config = loaded.config;
     cli.apply(&mut config);
     config.validate()?;
+    if let Some((file, filter)) = cli.read_input() {
+        // `read FILE` and `-r FILE`: one path.
+        return run::read(&file, filter.as_deref(), &config);
+    }
     match cli.command {
-        Some(Command::Read { file, .. }) => run::read(&file, &config),
+        // Answered above by `read_input`.
+        Some(Command::Read { .. }) => Ok(()),
         Some(Command::Generate {
             out,
             profile,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::capture::file::FileSource;
+use crate::capture::filtered::FilteredSource;
 use crate::capture::live::{LiveOptions, LiveSource};
 use crate::capture::Source;
 use crate::config::Config;
@@ -95,14 +96,20 @@ fn run_headless(
     }
 }
 
-/// `nsm-tui read FILE`.
-pub fn read(file: &Path, c: &Config) -> Result<()> {
-    run_headless(Box::new(FileSource::open(file)?), c, |_| {})
+/// `nsm-tui read FILE [-f BPF]` and `nsm-tui -r FILE [EXPRESSION]`.
+pub fn read(file: &Path, filter: Option<&str>, c: &Config) -> Result<()> {
+    let src = FileSource::open(file)?;
+    match filter.filter(|f| !f.trim().is_empty()) {
+        Some(f) => run_headless(Box::new(FilteredSource::new(src, f)?), c, |_| {}),
+        None => run_headless(Box::new(src), c, |_| {}),
+    }
 }
 
 /// `nsm-tui --headless`: live capture with a stats line every few seconds.
 pub fn headless(c: &Config) -> Result<()> {
     let src = LiveSource::open(&LiveOptions::from_config(c))?;
+    // The capture handle is open and no other thread runs yet: give up what is not needed.
+    eprintln!("{}", super::privilege::drop_after_open(c)?);
     eprintln!("capturing on {} (Ctrl-C to stop)", src.name());
     run_headless(Box::new(src), c, |s| eprintln!("{}", report::stats_line(s)))
 }
