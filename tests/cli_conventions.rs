@@ -7,6 +7,8 @@
     reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
 )]
 
+mod common;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 
@@ -199,4 +201,141 @@ fn an_os_error_is_printed_once() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("os error 2").count(), 1, "{err}");
     assert!(err.contains("/nonexistent/x.pcap"), "{err}");
+}
+
+fn demo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap")
+}
+
+/// The summary's packet count of a file-reading run, which must succeed.
+fn packets_read(args: &[&str]) -> u64 {
+    let out = bin().args(args).output().expect("running nsm-tui");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?}: {err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("packets:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no packet count in {text}"))
+}
+
+#[test]
+fn dash_r_reads_a_file_as_read_does() {
+    let d = demo();
+    let f = d.to_str().unwrap();
+    assert_eq!(packets_read(&["-r", f, "--no-db"]), 3000);
+    assert_eq!(packets_read(&["read", f, "--no-db"]), 3000);
+}
+
+#[test]
+fn a_trailing_expression_or_dash_f_filters_a_file_as_tcpdump_does() {
+    let d = demo();
+    let f = d.to_str().unwrap();
+    let runs = [
+        packets_read(&["-r", f, "--no-db", "tcp", "port", "80"]),
+        packets_read(&["-r", f, "--no-db", "-f", "tcp port 80"]),
+        packets_read(&["read", f, "--no-db", "tcp", "port", "80"]),
+        packets_read(&["read", f, "--no-db", "-f", "tcp port 80"]),
+    ];
+    assert!(runs[0] > 0 && runs[0] < 3000, "{runs:?}");
+    assert!(runs.iter().all(|&n| n == runs[0]), "{runs:?}");
+    if common::need_tool("tcpdump") {
+        let out = Command::new("tcpdump")
+            .args(["-n", "-r", f, "tcp port 80"])
+            .output()
+            .expect("running tcpdump");
+        let lines = String::from_utf8_lossy(&out.stdout).lines().count() as u64;
+        assert_eq!(runs[0], lines, "the packets tcpdump keeps");
+    }
+}
+
+#[test]
+fn a_bad_filter_is_an_error_naming_the_expression() {
+    let d = demo();
+    let f = d.to_str().unwrap();
+    for args in [
+        vec!["-r", f, "--no-db", "tcp", "prot", "80"],
+        vec!["read", f, "--no-db", "-f", "tcp prot 80"],
+    ] {
+        let out = bin().args(&args).output().expect("running nsm-tui");
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("\"tcp prot 80\""), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn a_trailing_expression_is_the_live_capture_filter() {
+    if !common::need_root() {
+        return;
+    }
+    // The words reach libpcap joined with spaces: its refusal quotes them as one filter.
+    let out = bin()
+        .args([
+            "--headless",
+            "-i",
+            "lo",
+            "--no-db",
+            "--no-pcap-log",
+            "tcp",
+            "prot",
+            "80",
+        ])
+        .output()
+        .expect("running nsm-tui");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"tcp prot 80\""), "{err}");
+}
+
+#[test]
+fn an_interface_with_a_file_is_an_error() {
+    let d = demo();
+    let f = d.to_str().unwrap();
+    for args in [
+        vec!["-r", f, "-i", "lo"],
+        vec!["read", f, "-i", "lo"],
+        vec!["-i", "lo", "read", f],
+        vec!["-r", f, "-f", "tcp", "udp"],
+    ] {
+        let out = bin().args(&args).output().expect("running nsm-tui");
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn read_writes_no_pcap_copy_unless_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = demo();
+    for args in [vec!["read"], vec!["-r"]] {
+        let st = bin()
+            .args(&args)
+            .arg(&d)
+            .arg("--no-db")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .status()
+            .expect("running nsm-tui");
+        assert!(st.success());
+        assert!(
+            !dir.path().join("data/captured_packets.pcap").exists(),
+            "{args:?} wrote a copy of its input"
+        );
+    }
+    let copy = dir.path().join("copy.pcap");
+    let st = bin()
+        .args(["-r"])
+        .arg(&d)
+        .args(["--no-db", "--pcap-log"])
+        .arg(&copy)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .status()
+        .expect("running nsm-tui");
+    assert!(st.success());
+    assert!(copy.metadata().expect("the asked-for copy").len() > 24);
 }

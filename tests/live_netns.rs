@@ -127,7 +127,7 @@ fn capture_replay(tag: &str, iface: &str) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap");
     let expected = common::tcpdump_count(&fixture).expect("tcpdump reads the fixture");
     let ns = Netns::new(tag).expect("creating network namespaces");
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::capture_dir();
     let eve: PathBuf = dir.path().join("eve.json");
     let db = dir.path().join("live.db");
     let plog = dir.path().join("live.pcap");
@@ -290,7 +290,7 @@ fn capture_without_privileges_says_how_to_get_them() {
     if !common::need_root() || !common::need_tool("setpriv") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::capture_dir();
     // A copy of the binary that the unprivileged user can run, wherever the build lives.
     let exe = dir.path().join("nsm-tui");
     std::fs::copy(env!("CARGO_BIN_EXE_nsm-tui"), &exe).expect("copy binary");
@@ -456,7 +456,7 @@ fn live_eve_reaches_the_file_while_capture_continues() {
         return;
     }
     let ns = Netns::new("evelive").expect("creating network namespaces");
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::capture_dir();
     let eve = dir.path().join("eve.json");
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, "[output]\nstats_interval_secs = 1\n").unwrap();
@@ -486,7 +486,7 @@ fn sighup_reopens_the_eve_file_after_it_was_moved() {
         return;
     }
     let ns = Netns::new("evehup").expect("creating network namespaces");
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::capture_dir();
     let eve = dir.path().join("eve.json");
     let moved = dir.path().join("eve.json.1");
     let (capture, stderr) = headless_on_lo(&ns.b, &eve, &[]);

@@ -203,7 +203,7 @@ fn a_second_process_writing_the_same_database_is_refused_naming_the_first() {
     if !common::need_root() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::capture_dir();
     let db = dir.path().join("shared.db");
     // The first writer: a headless capture on loopback that sees nothing and runs until killed.
     let mut first = common::nsm()

@@ -12,7 +12,7 @@ use crate::config::Config;
     name = "nsm-tui",
     version,
     about = "Network security monitoring for the terminal: capture, decode, detect, respond",
-    after_help = "Examples:\n  sudo nsm-tui --headless -i eth0 -f 'not port 22'\n  nsm-tui read capture.pcapng --eve alerts.json\n  nsm-tui config --print"
+    after_help = "Examples:\n  sudo nsm-tui --headless -i eth0 not port 22\n  nsm-tui -r capture.pcapng tcp port 80\n  nsm-tui read capture.pcapng --eve alerts.json\n  nsm-tui config --print"
 )]
 pub struct Cli {
     /// Configuration file (default: ./nsm-tui.toml, then /etc/nsm-tui/config.toml).
@@ -21,6 +21,24 @@ pub struct Cli {
     /// Live capture without the console: EVE, SQLite and pcap outputs plus a stats line.
     #[arg(long)]
     pub headless: bool,
+    /// Read this capture file instead of capturing live, as `nsm-tui read FILE` does
+    /// (tcpdump's and Suricata's `-r`).
+    #[arg(
+        short = 'r',
+        value_name = "FILE",
+        conflicts_with_all = ["interface", "snaplen", "no_promisc", "buffer_size"],
+        help_heading = "Capture"
+    )]
+    pub read: Option<PathBuf>,
+    /// BPF filter given as trailing words, as tcpdump takes it (`nsm-tui -i eth0 not port 22`);
+    /// the same as `-f` with the words joined by spaces.
+    #[arg(
+        value_name = "EXPRESSION",
+        trailing_var_arg = true,
+        conflicts_with = "filter",
+        help_heading = "Capture"
+    )]
+    pub expression: Vec<String>,
     #[command(flatten)]
     pub capture: CaptureArgs,
     #[command(flatten)]
@@ -39,6 +57,17 @@ pub enum Command {
     Read {
         /// The capture file, or `-` for standard input.
         file: PathBuf,
+        /// BPF filter: only the packets it accepts are analysed, e.g. 'tcp port 80'.
+        #[arg(short = 'f', long = "filter", value_name = "BPF")]
+        filter: Option<String>,
+        /// BPF filter given as trailing words, as tcpdump takes it (`nsm-tui read f.pcap tcp
+        /// port 80`); the same as `-f` with the words joined by spaces.
+        #[arg(
+            value_name = "EXPRESSION",
+            trailing_var_arg = true,
+            conflicts_with = "filter"
+        )]
+        expression: Vec<String>,
         #[command(flatten)]
         limits: LimitArgs,
         #[command(flatten)]
@@ -311,6 +340,8 @@ impl Cli {
             return Ok(());
         };
         let given = self.headless
+            || self.read.is_some()
+            || !self.expression.is_empty()
             || self.capture != CaptureArgs::default()
             || self.limits != LimitArgs::default()
             || self.outputs != OutputArgs::default()
@@ -337,8 +368,16 @@ impl Cli {
     /// (CLI > environment > file > defaults).
     pub fn apply(&self, c: &mut Config) {
         match &self.command {
+            None if self.read.is_some() => {
+                self.limits.apply(c);
+                apply_read_outputs(&self.outputs, c);
+                self.detect.apply(c);
+            }
             None => {
                 self.capture.apply(c);
+                if let Some(f) = joined(&self.expression) {
+                    c.sniffer.capture_filter = f;
+                }
                 self.limits.apply(c);
                 self.outputs.apply(c);
                 self.detect.apply(c);
@@ -355,20 +394,22 @@ impl Cli {
                 outputs.apply(c);
                 detect.apply(c);
             }
-            Some(
-                Command::Read {
-                    limits,
-                    outputs,
-                    detect,
-                    ..
-                }
-                | Command::Replay {
-                    limits,
-                    outputs,
-                    detect,
-                    ..
-                },
-            ) => {
+            Some(Command::Read {
+                limits,
+                outputs,
+                detect,
+                ..
+            }) => {
+                limits.apply(c);
+                apply_read_outputs(outputs, c);
+                detect.apply(c);
+            }
+            Some(Command::Replay {
+                limits,
+                outputs,
+                detect,
+                ..
+            }) => {
                 limits.apply(c);
                 outputs.apply(c);
                 detect.apply(c);
@@ -384,6 +425,43 @@ impl Cli {
             }
             Some(Command::Respond(r)) => r.db().apply(c),
             Some(Command::Generate { .. } | Command::GenerateDocs { .. }) => {}
+        }
+    }
+}
+
+/// A trailing BPF expression as one filter: the words joined by spaces, as tcpdump joins them;
+/// `None` when no words were given.
+fn joined(words: &[String]) -> Option<String> {
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// Reading a file writes no second copy of it: the pcap log only when `--pcap-log` asks.
+fn apply_read_outputs(outputs: &OutputArgs, c: &mut Config) {
+    outputs.apply(c);
+    c.storage.pcap_log_enabled = outputs.pcap_log.is_some();
+}
+
+impl Cli {
+    /// The file to read and its BPF filter, when the command reads a file (`read FILE` or
+    /// `-r FILE`), with the filter from `-f` or the trailing words.
+    pub fn read_input(&self) -> Option<(PathBuf, Option<String>)> {
+        match &self.command {
+            Some(Command::Read {
+                file,
+                filter,
+                expression,
+                ..
+            }) => Some((file.clone(), filter.clone().or_else(|| joined(expression)))),
+            None => self.read.clone().map(|f| {
+                (
+                    f,
+                    self.capture
+                        .filter
+                        .clone()
+                        .or_else(|| joined(&self.expression)),
+                )
+            }),
+            Some(_) => None,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod docs;
 pub mod incidents;
 pub mod notify;
 pub mod out;
+pub mod privilege;
 pub mod report;
 pub mod respond;
 pub mod run;
@@ -30,8 +31,13 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
     let mut config = loaded.config;
     cli.apply(&mut config);
     config.validate()?;
+    if let Some((file, filter)) = cli.read_input() {
+        // `read FILE` and `-r FILE`: one path.
+        return run::read(&file, filter.as_deref(), &config);
+    }
     match cli.command {
-        Some(Command::Read { file, .. }) => run::read(&file, &config),
+        // Answered above by `read_input`.
+        Some(Command::Read { .. }) => Ok(()),
         Some(Command::Generate {
             out,
             profile,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::capture::file::FileSource;
+use crate::capture::filtered::FilteredSource;
 use crate::capture::live::{LiveOptions, LiveSource};
 use crate::capture::Source;
 use crate::config::Config;
@@ -100,9 +101,13 @@ fn run_headless(
     }
 }
 
-/// `nsm-tui read FILE`.
-pub fn read(file: &Path, c: &Config) -> Result<()> {
-    run_headless(Box::new(FileSource::open(file)?), c, None, |_| {})
+/// `nsm-tui read FILE [-f BPF]` and `nsm-tui -r FILE [EXPRESSION]`.
+pub fn read(file: &Path, filter: Option<&str>, c: &Config) -> Result<()> {
+    let src = FileSource::open(file)?;
+    match filter.filter(|f| !f.trim().is_empty()) {
+        Some(f) => run_headless(Box::new(FilteredSource::new(src, f)?), c, None, |_| {}),
+        None => run_headless(Box::new(src), c, None, |_| {}),
+    }
 }
 
 /// `nsm-tui --headless`: live capture with a stats line every few seconds. Under a systemd
@@ -111,6 +116,8 @@ pub fn read(file: &Path, c: &Config) -> Result<()> {
 pub fn headless(c: &Config) -> Result<()> {
     let notifier = super::notify::Notifier::from_env();
     let src = LiveSource::open(&LiveOptions::from_config(c))?;
+    // The capture handle is open and no other thread runs yet: give up what is not needed.
+    eprintln!("{}", super::privilege::drop_after_open(c)?);
     eprintln!("capturing on {} (Ctrl-C to stop)", src.name());
     notifier.ready(src.name());
     let max_tick = notifier.watchdog().map(|w| w / 2);

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod file;
+pub mod filtered;
 pub mod live;
 pub mod paced;
 pub mod pcap_lax;

@@ -6,6 +6,7 @@
 //! reading the config file. Every error names where the bad value came from: the file and line
 //! with the section and key, or the environment variable and its value.
 
+pub mod account;
 mod env;
 mod error;
 mod load;

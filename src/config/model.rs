@@ -70,6 +70,11 @@ pub struct SnifferConfig {
     pub buffer_size_mb: u32,
     /// Analysis worker threads; 0 = auto (cores − 1, at least 1).
     pub workers: usize,
+    /// The user live capture switches to once the capture is open, when no response action
+    /// can run; unset means `nsm-tui` if that user exists, else `nobody`. `root` keeps the
+    /// root user id, still without capabilities.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl Default for SnifferConfig {
@@ -85,6 +90,7 @@ impl Default for SnifferConfig {
             immediate_mode: false,
             buffer_size_mb: 32,
             workers: 0,
+            user: None,
         }
     }
 }

@@ -56,6 +56,17 @@ fn not_empty_path(p: &Path) -> Check {
     Ok(())
 }
 
+/// A user name the password database holds.
+fn known_user(name: &str) -> Check {
+    if super::account::find(name).is_none() {
+        return Err(format!(
+            "no user {name:?} in {}; name an existing user (e.g. \"nobody\") or create it",
+            super::account::PASSWD
+        ));
+    }
+    Ok(())
+}
+
 fn http_url(s: &str) -> Check {
     let rest = s
         .strip_prefix("https://")
@@ -181,6 +192,7 @@ impl Config {
                 ("snaplen", between(s.snaplen, 64, 262_144)),
                 ("buffer_size_mb", between(s.buffer_size_mb, 1, 4096)),
                 ("workers", between(s.workers, 0, 256)),
+                ("user", s.user.as_deref().map_or(Ok(()), known_user)),
             ],
         )?;
         let d = &self.detector;

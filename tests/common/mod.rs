@@ -213,3 +213,14 @@ pub fn nsm() -> std::process::Command {
 pub fn demo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_attacks.pcap")
 }
+
+/// A temporary directory for the outputs of a live capture: a capture gives up root once it
+/// is open and writes as an unprivileged user, so the directory is open to every user
+/// (sticky, as `/tmp` is).
+pub fn capture_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777))
+        .expect("opening the directory to the capture's user");
+    dir
+}
