@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod console;
 pub mod incidents;
+pub mod logging;
 pub mod out;
 pub mod report;
 pub mod respond;
@@ -16,6 +17,10 @@ use out::{out, outln};
 
 /// Runs the command `cli` names, after loading the configuration it points to.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
+    logging::init(
+        logging::level(cli.log.verbose, cli.log.quiet),
+        cli.log.log_format,
+    );
     cli.check().map_err(anyhow::Error::msg)?;
     let loaded = crate::config::load(cli.config.as_deref(), &crate::config::process_env)?;
     let mut config = loaded.config;

@@ -358,6 +358,9 @@ pub struct OutputConfig {
     /// unset = this machine's host name, empty = no `host` field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sensor_name: Option<String>,
+    /// Serve Prometheus metrics over HTTP here (`127.0.0.1:9100`); unset = no metrics server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for OutputConfig {
@@ -368,6 +371,7 @@ impl Default for OutputConfig {
             max_flows: 100_000,
             stats_interval_secs: 5,
             sensor_name: None,
+            metrics_listen: None,
         }
     }
 }

@@ -61,6 +61,7 @@ impl PipelineOptions {
             observer: None,
             enrich: crate::enrich::Enrichment::default(),
             response_metrics: None,
+            metrics: None,
         }
     }
 }
