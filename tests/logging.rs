@@ -19,7 +19,7 @@ fn run(extra: &[&str], journal: bool) -> (String, Vec<String>) {
     std::fs::create_dir(&sigs).unwrap();
     std::fs::write(
         sigs.join("rules.json"),
-        r#"[{"signature_id": 9000001, "description": "ok", "pattern": "GET", "severity": "Low", "type": "Test", "protocol": "TCP"}]"#,
+        r#"[{"signature_id": 9000001, "description": "marker ok", "pattern": "okmarker", "severity": "High", "type": "Test", "protocol": "UDP"}]"#,
     )
     .unwrap();
     std::fs::write(
