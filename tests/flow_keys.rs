@@ -87,7 +87,7 @@ impl Net {
         };
         let d = decode(&frame);
         self.table
-            .update(frame.ts, &d, frame.orig_len)
+            .update(frame.ts, &d, frame.orig_len, &[])
             .expect("a decodable IP packet has a flow")
     }
 
@@ -201,7 +201,7 @@ fn shared_sctp_capture_flows_match_the_reference_community_ids() {
     });
     while let Some(f) = src.next_frame().unwrap() {
         let d = decode(&f);
-        table.update(f.ts, &d, f.orig_len);
+        table.update(f.ts, &d, f.orig_len, &[]);
     }
     let mut got: Vec<(u16, u16, String)> = table
         .drain()

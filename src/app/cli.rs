@@ -47,8 +47,31 @@ pub struct Cli {
     pub outputs: OutputArgs,
     #[command(flatten)]
     pub detect: DetectArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How much the program logs to standard error, and in which form (every command).
+#[derive(Debug, Args, Default, Clone, PartialEq)]
+#[command(next_help_heading = "Logging")]
+pub struct LogArgs {
+    /// More detail in the log: -v debug, -vv trace (default: information).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only warnings and errors in the log.
+    #[arg(short = 'q', long = "quiet", global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log lines as text or as one JSON object per line.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: super::logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +239,9 @@ pub struct OutputArgs {
     /// Do not log packets to pcap.
     #[arg(long)]
     pub no_pcap_log: bool,
+    /// Serve Prometheus metrics over HTTP at this address (e.g. 127.0.0.1:9100, path /metrics).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// What detection uses besides the built-in detectors.
@@ -304,6 +330,9 @@ impl OutputArgs {
         }
         if self.no_pcap_log {
             c.storage.pcap_log_enabled = false;
+        }
+        if let Some(a) = self.metrics_listen {
+            c.output.metrics_listen = Some(a);
         }
     }
 }

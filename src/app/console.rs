@@ -138,6 +138,7 @@ fn console_pipeline_options(
     opts.enrich = enrich;
     let model: Box<dyn Observer> = Box::new(ModelObserver::new(shared.clone()));
     opts.observer = crate::respond::auto::observer(c, metrics, live, vec![model])?;
+    opts.metrics = super::run::metrics_server(c)?;
     Ok(opts)
 }
 

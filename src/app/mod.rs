@@ -6,6 +6,7 @@ pub mod cli;
 pub mod console;
 pub mod docs;
 pub mod incidents;
+pub mod logging;
 pub mod notify;
 pub mod out;
 pub mod privilege;
@@ -19,6 +20,10 @@ use out::{out, outln};
 
 /// Runs the command `cli` names, after loading the configuration it points to.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
+    logging::init(
+        logging::level(cli.log.verbose, cli.log.quiet),
+        cli.log.log_format,
+    );
     cli.check().map_err(anyhow::Error::msg)?;
     // Documentation comes from the argument definitions alone, whatever the configuration.
     if let Some(Command::GenerateDocs { dir }) = &cli.command {

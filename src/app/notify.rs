@@ -57,7 +57,7 @@ impl Notifier {
         }
         if let Err(e) = sd_notify::notify(states) {
             if !self.warned.swap(true, Ordering::Relaxed) {
-                eprintln!("warning: cannot notify systemd: {e}");
+                tracing::warn!("cannot notify systemd: {e}");
             }
         }
     }

@@ -37,9 +37,18 @@ pub fn install_stop_flag() -> Result<Arc<AtomicBool>> {
 pub fn enrichment(c: &Config) -> Result<crate::enrich::Enrichment> {
     let (e, notes) = crate::enrich::Enrichment::from_config(c)?;
     for n in notes {
-        eprintln!("{n}");
+        crate::pipeline::detectors::log_note(&n);
     }
     Ok(e)
+}
+
+/// The `--metrics-listen` server when one is configured (listening before the run starts, so a
+/// bad address fails at once).
+pub fn metrics_server(c: &Config) -> Result<Option<crate::pipeline::exporter::MetricsSlot>> {
+    match c.output.metrics_listen {
+        Some(addr) => Ok(Some(crate::pipeline::metrics_server::start(addr)?.slot)),
+        None => Ok(None),
+    }
 }
 
 /// The detectors the configuration asks for; signatures reload on SIGHUP.
@@ -57,7 +66,7 @@ fn print_summary(summary: &RunSummary, eve_on_stdout: bool) -> Result<()> {
         out!("{text}");
     }
     if let CaptureEnd::Error(e) = &summary.end {
-        eprintln!("warning: the input ended early: {e}; everything before it was processed");
+        tracing::warn!("the input ended early: {e}; everything before it was processed");
     }
     for (key, n) in &summary.stats.decoder.issues {
         if let Some(v) = key.strip_prefix("linktype.") {
@@ -65,7 +74,7 @@ fn print_summary(summary: &RunSummary, eve_on_stdout: bool) -> Result<()> {
                 .parse()
                 .map(crate::engine::frame::LinkType)
                 .map_or("unknown", |l| l.name());
-            eprintln!("warning: {n} packets have link type {v} ({name}), which nsm-tui does not decode; they were counted, not analysed");
+            tracing::warn!("{n} packets have link type {v} ({name}), which nsm-tui does not decode; they were counted, not analysed");
         }
     }
     Ok(())
@@ -91,6 +100,7 @@ fn run_headless(
     let metrics = crate::metrics::shared();
     opts.observer = crate::respond::auto::observer(c, &metrics, src.is_live(), Vec::new())?;
     opts.response_metrics = c.response.auto_response_enabled.then_some(metrics);
+    opts.metrics = metrics_server(c)?;
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
     let summary = crate::pipeline::run(src, detectors(c)?, opts, &stop, on_tick)?;
@@ -117,13 +127,13 @@ pub fn headless(c: &Config) -> Result<()> {
     let notifier = super::notify::Notifier::from_env();
     let src = LiveSource::open(&LiveOptions::from_config(c))?;
     // The capture handle is open and no other thread runs yet: give up what is not needed.
-    eprintln!("{}", super::privilege::drop_after_open(c)?);
-    eprintln!("capturing on {} (Ctrl-C to stop)", src.name());
+    tracing::info!("{}", super::privilege::drop_after_open(c)?);
+    tracing::info!("capturing on {} (Ctrl-C to stop)", src.name());
     notifier.ready(src.name());
     let max_tick = notifier.watchdog().map(|w| w / 2);
     let result = run_headless(Box::new(src), c, max_tick, |s| {
         notifier.tick(s);
-        eprintln!("{}", report::stats_line(s));
+        tracing::info!("{}", report::stats_line(s));
     });
     notifier.stopping();
     result

@@ -166,7 +166,7 @@ fn looks_like_permission(msg: &str) -> bool {
 impl LiveSource {
     pub fn open(opts: &LiveOptions) -> Result<LiveSource, CaptureError> {
         if let Some(w) = small_ring_warning(opts) {
-            eprintln!("{w}");
+            tracing::warn!("{}", w.strip_prefix("warning: ").unwrap_or(&w));
         }
         let iface = match &opts.iface {
             Some(i) => i.clone(),

@@ -388,6 +388,9 @@ pub struct OutputConfig {
     /// severity, unsupported types, response actions). Off by default: the schema forbids
     /// unknown keys, and SIEM pipelines do their own GeoIP.
     pub eve_extensions: bool,
+    /// Serve Prometheus metrics over HTTP here (`127.0.0.1:9100`); unset = no metrics server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for OutputConfig {
@@ -399,6 +402,7 @@ impl Default for OutputConfig {
             stats_interval_secs: 5,
             sensor_name: None,
             eve_extensions: false,
+            metrics_listen: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::counters::SharedCounters;
+use super::counters::{QueueDepths, SharedCounters};
 use super::output::{OutBatch, OutEvent};
 use super::worker::AnalyzedBatch;
 use crate::engine::detect::{FlowAlert, FlowCtx, FlowDetector, StatefulDetector};
@@ -88,6 +88,8 @@ impl Aggregator {
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
+            QueueDepths::note(&self.counters.queues.results, rx.len());
+            QueueDepths::note(&self.counters.queues.output, self.out.len());
             self.maybe_publish();
         }
         // Sequence gaps can only come from dropped batches, which never reach workers; still,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use super::counters::SharedCounters;
+use super::counters::{QueueDepths, SharedCounters};
 use crate::capture::{CaptureError, Source};
 use crate::engine::frame::{RawFrame, Ts};
 
@@ -82,6 +82,7 @@ pub fn run(
             frames: std::mem::replace(frames, Vec::with_capacity(batch_size)),
         };
         seq += 1;
+        QueueDepths::note(&counters.queues.capture, tx.len());
         if live {
             match tx.try_send(batch) {
                 Ok(()) => true,

@@ -20,6 +20,31 @@ pub struct SharedCounters {
     pub eve_lost: AtomicU64,
     /// Frames the pcap log lost to write errors (the pcap logger thread; shared with it).
     pub pcap_lost: Arc<AtomicU64>,
+    /// How full each queue was when last looked at (for the metrics exporter).
+    pub queues: QueueDepths,
+}
+
+/// Messages waiting in each of the pipeline's bounded queues, noted once per batch by the
+/// thread that sends into it or takes from it (never per packet).
+#[derive(Debug, Default)]
+pub struct QueueDepths {
+    /// Capture → analysis workers (batches).
+    pub capture: AtomicU64,
+    /// Analysis workers → aggregator (batches).
+    pub results: AtomicU64,
+    /// Aggregator → output stage (batches).
+    pub output: AtomicU64,
+    /// Output stage → SQLite writer (messages).
+    pub store: AtomicU64,
+    /// Output stage → pcap logger (messages).
+    pub pcap: AtomicU64,
+}
+
+impl QueueDepths {
+    /// Notes that `queue` holds `len` messages now.
+    pub fn note(queue: &AtomicU64, len: usize) {
+        queue.store(len as u64, Relaxed);
+    }
 }
 
 impl SharedCounters {

@@ -66,11 +66,11 @@ pub fn load_signatures(path: &Path) -> (SignatureSet, Vec<SignatureError>) {
 
 fn report(errors: &[SignatureError], loaded: usize, origin: &SignatureOrigin) {
     for e in errors {
-        eprintln!("warning: signature skipped: {e}");
+        tracing::warn!("signature skipped: {e}");
     }
     if !errors.is_empty() {
-        eprintln!(
-            "warning: {} signature problem(s) in {origin}; {loaded} signatures loaded",
+        tracing::warn!(
+            "{} signature problem(s) in {origin}; {loaded} signatures loaded",
             errors.len(),
         );
     }
@@ -115,7 +115,7 @@ pub fn build(c: &Config) -> Result<(DetectorSet, Handles)> {
     let mut set = DetectorSet::defaults(&c.detector.thresholds(), Arc::new(handle.clone()));
     let (blocklist, notes) = crate::enrich::load_blocklists(&c.enrich.blocklists);
     for n in notes {
-        eprintln!("{n}");
+        log_note(&n);
     }
     let blocklist = blocklist.map(BlocklistHandle::new);
     if let Some(h) = &blocklist {
@@ -183,20 +183,29 @@ pub fn reload_on_sighup(handles: Handles) -> Result<()> {
             for _ in signals.forever() {
                 let r = reload(&handles);
                 for e in &r.skipped {
-                    eprintln!("warning: signature skipped: {e}");
+                    tracing::warn!("signature skipped: {e}");
                 }
                 if let Some(n) = r.blocklist_entries {
-                    eprintln!("blocklists reloaded: {n} entries");
+                    tracing::info!("blocklists reloaded: {n} entries");
                 }
                 if r.swapped {
-                    eprintln!("signatures reloaded from {origin}: {} loaded", r.loaded);
+                    tracing::info!("signatures reloaded from {origin}: {} loaded", r.loaded);
                 } else {
-                    eprintln!(
-                        "warning: no signature in {origin} could be loaded; the previous set stays"
+                    tracing::warn!(
+                        "no signature in {origin} could be loaded; the previous set stays"
                     );
                 }
             }
         })
         .context("starting the signature reload thread")?;
     Ok(())
+}
+
+/// Logs a notice from loading (GeoIP, reputation, blocklists): a warning when it says so, else
+/// information.
+pub fn log_note(n: &str) {
+    match n.strip_prefix("warning: ") {
+        Some(w) => tracing::warn!("{w}"),
+        None => tracing::info!("{n}"),
+    }
 }

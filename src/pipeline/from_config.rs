@@ -62,6 +62,7 @@ impl PipelineOptions {
             observer: None,
             enrich: crate::enrich::Enrichment::default(),
             response_metrics: None,
+            metrics: None,
         }
     }
 }

@@ -9,8 +9,10 @@ pub mod aggregator;
 pub mod capture;
 pub mod counters;
 pub mod detectors;
+pub mod exporter;
 mod from_config;
 pub mod incidents;
+pub mod metrics_server;
 pub mod observer;
 pub mod output;
 pub mod priority;
@@ -108,6 +110,8 @@ pub struct PipelineOptions {
     pub enrich: crate::enrich::Enrichment,
     /// Response metrics for EVE `stats` (runs that can act).
     pub response_metrics: Option<crate::metrics::SharedMetrics>,
+    /// The `--metrics-listen` server's slot: the run shows its counters there.
+    pub metrics: Option<exporter::MetricsSlot>,
 }
 
 impl RunSummary {
@@ -173,6 +177,24 @@ pub fn run(
     let iface_names = interface_names(src.as_ref());
     let outputs = open_outputs(&opts, live, &iface_names, &counters)?;
     let published = Arc::new(Mutex::new(Stats::default()));
+    tracing::debug!(
+        source = %source_name,
+        live,
+        workers = opts.workers.max(1),
+        "pipeline starting"
+    );
+    if let Some(slot) = &opts.metrics {
+        slot.attach(exporter::RunView {
+            counters: counters.clone(),
+            published: published.clone(),
+            response: opts.response_metrics.clone(),
+            reputation: opts
+                .enrich
+                .reputation
+                .as_ref()
+                .map(crate::enrich::reputation::Reputation::status),
+        });
+    }
     let stages = start_stages(
         src,
         detectors,

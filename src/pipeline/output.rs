@@ -212,11 +212,11 @@ impl Output {
                 if let Err(e) = eve.switch_to(w) {
                     self.eve_failed(&e, 0);
                 } else {
-                    eprintln!("EVE output reopened: {}", path.display());
+                    tracing::info!("EVE output reopened: {}", path.display());
                 }
             }
-            Err(e) => eprintln!(
-                "warning: EVE output not reopened ({e}); still writing to the file it had open"
+            Err(e) => tracing::warn!(
+                "EVE output not reopened ({e}); still writing to the file it had open"
             ),
         }
     }
@@ -359,7 +359,7 @@ impl Output {
                 STOPPED_REPUTATION_WAIT,
             );
             self.late_alerts(found);
-            eprintln!("{}", r.status().snapshot().line());
+            tracing::info!("{}", r.status().snapshot().line());
         }
         // Every late alert of the run, not only those the final wait brought.
         for (sev, n) in &self.late {

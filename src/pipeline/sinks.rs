@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use super::counters::SharedCounters;
+use super::counters::{QueueDepths, SharedCounters};
 use crate::engine::frame::RawFrame;
 use crate::output::eve::EveWriter;
 use crate::store::StoreMsg;
@@ -108,6 +108,7 @@ impl Sinks {
     /// Send to the SQLite writer; `rows` is how many rows the message holds, for the counter.
     pub fn store(&mut self, msg: StoreMsg, rows: usize) {
         let Some(tx) = &self.store else { return };
+        QueueDepths::note(&self.counters.queues.store, tx.len());
         let ok = if self.lossy {
             match tx.try_send(msg) {
                 Ok(()) => true,
@@ -134,6 +135,7 @@ impl Sinks {
             return;
         };
         let n = frames.len() as u64;
+        QueueDepths::note(&self.counters.queues.pcap, tx.len());
         let ok = if self.lossy {
             match tx.try_send(frames) {
                 Ok(()) => true,

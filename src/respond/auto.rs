@@ -246,10 +246,10 @@ impl ResponseObserver {
                 };
                 if let Err(e) = audit::append(conn, &rec) {
                     response_metrics::update(&self.metrics, |m| m.write_failures += 1);
-                    eprintln!("response: the audit row of a refused action was lost: {e}");
+                    tracing::error!("response: the audit row of a refused action was lost: {e}");
                 }
             }
-            eprintln!(
+            tracing::warn!(
                 "response: queue full, {} {} not carried out (alert-only)",
                 w.action(),
                 w.addr()
@@ -311,7 +311,7 @@ impl Drop for ResponseObserver {
 fn worker(mut e: Enforcer, rx: &Receiver<Job>, notifier: Option<Notifier>) {
     let r = e.reconcile(now_ns());
     if !r.reapplied.is_empty() || !r.failed.is_empty() {
-        eprintln!(
+        tracing::info!(
             "response: re-applied {} recorded block(s), {} failed",
             r.reapplied.len(),
             r.failed.len()
@@ -335,12 +335,12 @@ fn worker(mut e: Enforcer, rx: &Receiver<Job>, notifier: Option<Notifier>) {
                     response_metrics::update(m, |m| m.record_latency(ms));
                 }
                 match took {
-                    Some(ms) => eprintln!(
+                    Some(ms) => tracing::info!(
                         "response: {} ({}); {ms:.1} ms after the triggering packet",
                         d.message,
                         d.outcome.as_str()
                     ),
-                    None => eprintln!("response: {} ({})", d.message, d.outcome.as_str()),
+                    None => tracing::info!("response: {} ({})", d.message, d.outcome.as_str()),
                 }
                 if let (Some(n), Some(notice)) = (&notifier, job.notice) {
                     n.notify(notice);
@@ -354,10 +354,10 @@ fn worker(mut e: Enforcer, rx: &Receiver<Job>, notifier: Option<Notifier>) {
     }
     let removed = e.shutdown(now_ns());
     if removed > 0 {
-        eprintln!("response: removed {removed} temporary block(s) on exit");
+        tracing::info!("response: removed {removed} temporary block(s) on exit");
     }
     if e.write_failures() > 0 {
-        eprintln!(
+        tracing::error!(
             "response: {} audit-trail or blocks-table write(s) FAILED; those records are lost",
             e.write_failures()
         );

@@ -133,7 +133,7 @@ pub fn spawn(
                 }
             }
             if let Some(summary) = responder.finish(now_secs()) {
-                eprintln!("{summary}");
+                tracing::info!("{summary}");
             }
         })?;
     Ok((job_tx, done_rx, join))

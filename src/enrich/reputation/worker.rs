@@ -162,8 +162,8 @@ impl Worker {
             CheckError::Unauthorized { .. } => {
                 if !self.status.stopped.swap(true, Ordering::Relaxed) {
                     // The detail is the server's text: escaped before it reaches a terminal.
-                    eprintln!(
-                        "warning: {}; reputation checks stopped for this run",
+                    tracing::warn!(
+                        "{}; reputation checks stopped for this run",
                         crate::engine::text::printable(&e.to_string())
                     );
                 }
