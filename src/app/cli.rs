@@ -155,6 +155,31 @@ pub enum Command {
     },
     #[command(flatten)]
     Respond(super::respond::RespondCmd),
+    /// Learn what normal traffic looks like from captures you trust (and/or live traffic):
+    /// host baselines and profiles and the Isolation Forest, written to the model file every
+    /// run loads.
+    Learn {
+        /// Capture files of normal traffic.
+        captures: Vec<PathBuf>,
+        /// Also learn from live capture on the configured interface for SECS seconds.
+        #[arg(long, value_name = "SECS")]
+        live: Option<u64>,
+        /// Where to write the model (default: `[detector] model_file`, else data/model.json).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Random seed of the forest's training (default: `[detector.isolation_forest] seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        #[command(flatten)]
+        capture: CaptureArgs,
+    },
+    /// What the statistical detectors learned (`profile show HOST`).
+    Profile {
+        #[command(subcommand)]
+        cmd: ProfileCmd,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Show or check the configuration (with the same flags as a live run applied).
     Config {
         /// Print the effective configuration (secrets masked).
@@ -257,6 +282,19 @@ pub struct DetectArgs {
     /// GeoIP database (.mmdb: GeoLite2 or DB-IP City/Country) instead of the configured one.
     #[arg(long, value_name = "PATH")]
     pub geoip: Option<PathBuf>,
+    /// Model file from `nsm-tui learn` instead of the configured one.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+}
+
+/// `nsm-tui profile …`.
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// A host's learned behaviour: baselines, usual ports and hours, protocol mix.
+    Show {
+        /// The host's address.
+        host: std::net::IpAddr,
+    },
 }
 
 /// The database a response or incident command reads and changes.
@@ -348,6 +386,9 @@ impl DetectArgs {
             c.geoip.city_db = Some(g.clone());
             c.geoip.enabled = true;
         }
+        if let Some(m) = &self.model {
+            c.detector.model_file = Some(m.clone());
+        }
     }
 }
 
@@ -386,6 +427,8 @@ impl Cli {
             Command::Config { .. } => "config",
             Command::Respond(r) => r.name(),
             Command::GenerateDocs { .. } => "generate-docs",
+            Command::Learn { .. } => "learn",
+            Command::Profile { .. } => "profile",
         };
         Err(format!(
             "options before the command name belong to live capture; put them after it \
@@ -453,6 +496,13 @@ impl Cli {
                 c.storage.pcap_log_enabled = outputs.pcap_log.is_some();
             }
             Some(Command::Respond(r)) => r.db().apply(c),
+            Some(Command::Learn { capture, seed, .. }) => {
+                capture.apply(c);
+                if let Some(s) = seed {
+                    c.detector.isolation_forest.seed = *s;
+                }
+            }
+            Some(Command::Profile { db, .. }) => db.apply(c),
             Some(Command::Generate { .. } | Command::GenerateDocs { .. }) => {}
         }
     }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod console;
 pub mod docs;
 pub mod incidents;
+pub mod learn;
 pub mod logging;
 pub mod notify;
 pub mod out;
@@ -91,6 +92,16 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Respond(cmd)) => respond::run(cmd, &config),
         Some(Command::GenerateDocs { .. }) => Ok(()),
+        Some(Command::Learn {
+            captures,
+            live,
+            out,
+            ..
+        }) => learn::learn(&captures, live, out.as_deref(), &config),
+        Some(Command::Profile {
+            cmd: cli::ProfileCmd::Show { host },
+            ..
+        }) => learn::show_profile(host, &config),
         None if cli.headless => run::headless(&config),
         None => console::live(&config),
     }

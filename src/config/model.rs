@@ -112,6 +112,10 @@ pub struct DetectorConfig {
     /// `/usr/share/nsm-tui/signatures`, then the set built into the binary.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signatures_dir: Option<PathBuf>,
+    /// Model file written by `nsm-tui learn` (baselines, profiles, Isolation Forest); unset =
+    /// `data/model.json` when it exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_file: Option<PathBuf>,
     /// `[detector.anomaly]`: protocol anomalies (Xmas, Null, land, ...).
     pub anomaly: AnomalyConfig,
     /// `[detector.scan]`: port scans and host sweeps.
@@ -133,6 +137,14 @@ pub struct DetectorConfig {
 }
 
 impl DetectorConfig {
+    /// The model file a run loads: the configured one, else `data/model.json`.
+    #[must_use]
+    pub fn model_path(&self) -> PathBuf {
+        self.model_file
+            .clone()
+            .unwrap_or_else(|| Path::new(DATA_DIR).join("model.json"))
+    }
+
     /// The built-in detectors' thresholds, in the form the detection engine takes.
     #[must_use]
     pub fn thresholds(&self) -> DetectConfig {
@@ -164,6 +176,7 @@ impl Default for DetectorConfig {
             feature_window_size: 60,
             model_update_interval: 300,
             signatures_dir: None,
+            model_file: None,
             anomaly: AnomalyConfig::default(),
             scan: ScanConfig::default(),
             brute_force: BruteForceConfig::default(),

@@ -172,6 +172,49 @@ pub struct Stats {
     pub pcap_lost: u64,
     /// Wall-clock seconds the run has taken (filled by the pipeline, not the engine).
     pub uptime_secs: f64,
+    /// Where the learning detectors stand.
+    pub learning: LearningStats,
+}
+
+/// Where the statistical and machine-learning detectors stand (status bar, summary).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LearningStats {
+    /// Host profiles held.
+    pub profiles: u64,
+    /// The baselines have not seen enough windows to alert yet.
+    pub baseline_learning: bool,
+    /// The Isolation Forest has not been trained yet.
+    pub forest_learning: bool,
+}
+
+impl LearningStats {
+    /// From the learning detectors' counters.
+    pub fn from_counters(counters: &[(&'static str, u64)]) -> Self {
+        let get = |k: &str| counters.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        LearningStats {
+            profiles: get("profiles").unwrap_or(0),
+            baseline_learning: get("baseline_learning").is_some_and(|v| v > 0),
+            forest_learning: get("forest_learning").is_some_and(|v| v > 0),
+        }
+    }
+
+    /// `baselines learning, forest ready, 12 host profiles`.
+    pub fn line(&self) -> String {
+        format!(
+            "baselines {}, isolation forest {}, {} host profiles",
+            if self.baseline_learning {
+                "learning"
+            } else {
+                "ready"
+            },
+            if self.forest_learning {
+                "learning"
+            } else {
+                "ready"
+            },
+            self.profiles
+        )
+    }
 }
 
 impl Stats {

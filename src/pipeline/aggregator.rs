@@ -165,6 +165,9 @@ impl Aggregator {
                 }
                 if new_second {
                     d.tick(ts, &mut found);
+                    if let Some(l) = d.export(Some(ts)) {
+                        self.events.push((i + 1, OutEvent::Learned(Box::new(l))));
+                    }
                 }
             }
             for r in ended {
@@ -187,6 +190,12 @@ impl Aggregator {
         self.stats.capture = self.counters.capture();
         self.counters.sink_stats(&mut self.stats);
         self.stats.flow = self.flows.stats();
+        let counters: Vec<(&'static str, u64)> = self
+            .flow_detectors
+            .iter()
+            .flat_map(|d| d.counters())
+            .collect();
+        self.stats.learning = crate::engine::stats::LearningStats::from_counters(&counters);
         self.stats.clone()
     }
 
@@ -234,6 +243,9 @@ impl Aggregator {
         let mut found = Vec::new();
         for d in &mut self.flow_detectors {
             d.finish(&mut found);
+            if let Some(l) = d.export(None) {
+                self.events.push((0, OutEvent::Learned(Box::new(l))));
+            }
         }
         self.flow_alerts(0, found);
         self.send_events();

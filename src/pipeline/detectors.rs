@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::config::Config;
 use crate::engine::detect::signature::{RuleFiles, SignatureError};
-use crate::engine::detect::{DetectorSet, SignatureSet, SignatureSource};
+use crate::engine::detect::{DetectorSet, Prior, SignatureSet, SignatureSource};
 use crate::enrich::blocklist::BlocklistHandle;
 use crate::pipeline::signature_source::{self, SignatureOrigin};
 
@@ -112,7 +112,8 @@ pub fn load_configured(c: &Config) -> Result<(SignatureSet, SignatureOrigin)> {
 pub fn build(c: &Config) -> Result<(DetectorSet, Handles)> {
     let (set, origin) = load_configured(c)?;
     let handle = SignatureHandle::new(set);
-    let mut set = DetectorSet::defaults(&c.detector.thresholds(), Arc::new(handle.clone()));
+    let mut set =
+        DetectorSet::with_prior(&c.detector.thresholds(), Arc::new(handle.clone()), prior(c));
     let (blocklist, notes) = crate::enrich::load_blocklists(&c.enrich.blocklists);
     for n in notes {
         log_note(&n);
@@ -129,6 +130,67 @@ pub fn build(c: &Config) -> Result<(DetectorSet, Handles)> {
         blocklists: c.enrich.blocklists.clone(),
     };
     Ok((set, handles))
+}
+
+/// What earlier learning hands this run: the model file (`nsm-tui learn`) when there is one,
+/// and the profiles the database saved at the end of earlier runs (newer, so they win). A
+/// model or database that cannot be read is reported and the run goes on learning afresh.
+pub fn prior(c: &Config) -> Prior {
+    let mut prior = Prior::default();
+    let path = c.detector.model_path();
+    if c.detector.model_file.is_some() || path.exists() {
+        match crate::store::model_file::load(&path) {
+            Ok(m) if m.window_secs != c.detector.thresholds().learn.window_secs => {
+                tracing::warn!(
+                    "model file {}: baselines learned over {} s windows, this run uses {} s \
+                     (`[detector] feature_window_size`): using its forest only",
+                    path.display(),
+                    m.window_secs,
+                    c.detector.feature_window_size
+                );
+                prior.forest = m.forest;
+            }
+            Ok(m) => {
+                tracing::info!(
+                    "model {}: {} host profiles, forest {}",
+                    path.display(),
+                    m.baseline.hosts.len(),
+                    if m.forest.is_some() {
+                        "trained"
+                    } else {
+                        "none"
+                    }
+                );
+                prior.baseline = Some(m.baseline);
+                prior.forest = m.forest;
+            }
+            Err(e) => tracing::warn!("{e}; detection goes on without it"),
+        }
+    }
+    let db = &c.storage.db_path;
+    if c.storage.db_enabled && db.exists() {
+        let loaded = crate::store::sqlite::open_side(db)
+            .map_err(|e| e.to_string())
+            .and_then(|conn| {
+                crate::store::profiles::load(&conn, c.detector.baseline.max_hosts)
+                    .map_err(|e| e.to_string())
+            });
+        match loaded {
+            Ok((l, bad)) => {
+                if bad > 0 {
+                    tracing::warn!("{}: {bad} saved profile(s) could not be read", db.display());
+                }
+                if !l.hosts.is_empty() || l.population.windows > 0 {
+                    prior.baseline = Some(l);
+                }
+            }
+            Err(e) => tracing::warn!(
+                "profiles in {}: {e}; baselines start learning afresh",
+                db.display()
+            ),
+        }
+    }
+    prior
 }
 
 /// What a reload did.

@@ -37,6 +37,8 @@ pub enum OutEvent {
     FlowEnded(FlowRecord),
     /// An alert about a flow or a host's window (statistical, behavioural, machine learning).
     FlowAlert(Box<FlowAlert>),
+    /// What the statistical detectors learned, for the database.
+    Learned(Box<crate::engine::detect::stats::Learned>),
     /// Fresh counters for the observer.
     Stats(Stats),
     /// The last event: final counters and the newest capture time.
@@ -162,6 +164,10 @@ impl Output {
         match ev {
             OutEvent::FlowEnded(r) => self.flow_ended(&r),
             OutEvent::FlowAlert(fa) => self.flow_alert(*fa),
+            OutEvent::Learned(l) => {
+                let n = l.hosts.len() + 2;
+                self.sinks.store(StoreMsg::Profiles(l), n);
+            }
             OutEvent::Stats(s) => {
                 if let Some(o) = &mut self.opts.observer {
                     o.stats(&s);

@@ -79,6 +79,9 @@ pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
         let style = if n > 0 { th.warning() } else { th.dim() };
         spans.push(Span::styled(format!("{name} {} ", fmt::count(n)), style));
     }
+    if st.learning.baseline_learning {
+        spans.push(Span::styled("│ baselines learning ", th.dim()));
+    }
     if st.eve_lost + st.pcap_lost > 0 {
         spans.push(Span::styled(
             format!(

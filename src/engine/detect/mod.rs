@@ -197,6 +197,19 @@ pub trait FlowDetector: Send {
     fn counters(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
     }
+    /// What the detector learned, to save: at the end (`now` = `None`), or during the run
+    /// when a save is due at capture time `now`.
+    fn export(&mut self, _now: Option<Ts>) -> Option<stats::Learned> {
+        None
+    }
+}
+
+/// What earlier learning hands a run: baselines and profiles (the database's, else the model
+/// file's) and the model file's Isolation Forest.
+#[derive(Debug, Clone, Default)]
+pub struct Prior {
+    pub baseline: Option<stats::Learned>,
+    pub forest: Option<ml::forest::IsolationForest>,
 }
 
 /// The detectors a pipeline runs.
@@ -217,7 +230,24 @@ impl DetectorSet {
     /// Every built-in detector with `cfg`'s thresholds, plus signature matching over
     /// `signatures` (keep a clone of the handle to swap in a reloaded set).
     pub fn defaults(cfg: &DetectConfig, signatures: Arc<dyn SignatureSource>) -> Self {
+        Self::with_prior(cfg, signatures, Prior::default())
+    }
+
+    /// As `defaults`, the learning detectors starting from what was learned before.
+    pub fn with_prior(
+        cfg: &DetectConfig,
+        signatures: Arc<dyn SignatureSource>,
+        prior: Prior,
+    ) -> Self {
         let lim = &cfg.limits;
+        let mut baseline = stats::BaselineDetector::new(&cfg.baseline, &cfg.beaconing, cfg.learn);
+        if let Some(l) = prior.baseline {
+            baseline = baseline.with_learned(l);
+        }
+        let mut forest = ml::ForestDetector::new(&cfg.isolation_forest, cfg.learn);
+        if let Some(f) = prior.forest {
+            forest = forest.with_forest(f);
+        }
         DetectorSet {
             packet: vec![Box::new(signature::SignatureDetector::new(signatures))],
             stateful: vec![
@@ -229,14 +259,7 @@ impl DetectorSet {
                 Box::new(heuristics::DhcpFloodDetector::new(&cfg.flood, lim)),
                 Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
             ],
-            flow: vec![
-                Box::new(stats::BaselineDetector::new(
-                    &cfg.baseline,
-                    &cfg.beaconing,
-                    cfg.learn,
-                )),
-                Box::new(ml::ForestDetector::new(&cfg.isolation_forest, cfg.learn)),
-            ],
+            flow: vec![Box::new(baseline), Box::new(forest)],
         }
     }
 }

@@ -74,6 +74,8 @@ pub struct BaselineDetector {
     alerted: HashSet<(IpAddr, u64, u32), RandomState>,
     exfil_alerted: HashSet<(IpAddr, IpAddr), RandomState>,
     new_talkers: usize,
+    /// Capture second of the last save of what was learned.
+    last_export: Option<i64>,
     profiles_evicted: u64,
     windows_dropped: u64,
     windows_closed: u64,
@@ -96,6 +98,7 @@ impl BaselineDetector {
             alerted: HashSet::default(),
             exfil_alerted: HashSet::default(),
             new_talkers: 0,
+            last_export: None,
             profiles_evicted: 0,
             windows_dropped: 0,
             windows_closed: 0,
@@ -575,6 +578,24 @@ impl FlowDetector for BaselineDetector {
         if self.exfil_window.take().is_some() {
             self.close_exfil_window();
         }
+    }
+
+    fn export(&mut self, now: Option<Ts>) -> Option<Learned> {
+        if !self.cfg.enabled {
+            return None;
+        }
+        if let Some(now) = now {
+            let every = i64::try_from(self.params.update_secs.max(1)).unwrap_or(300);
+            match self.last_export {
+                None => {
+                    self.last_export = Some(now.secs());
+                    return None;
+                }
+                Some(t) if now.secs() - t < every => return None,
+                Some(_) => self.last_export = Some(now.secs()),
+            }
+        }
+        Some(self.learned())
     }
 
     fn counters(&self) -> Vec<(&'static str, u64)> {
