@@ -47,9 +47,13 @@ fn defaults_match_the_documented_values() {
     assert!(c.sniffer.promiscuous && !c.sniffer.immediate_mode);
     assert_eq!(c.sniffer.buffer_size_mb, 32);
     assert_eq!(c.sniffer.workers, 0);
-    assert!((c.detector.anomaly_threshold - 2.5).abs() < f64::EPSILON);
+    // z-score bar of the statistical detectors (4 spreads above the baseline), and its
+    // window: one minute of capture time.
+    assert!((c.detector.anomaly_threshold - 4.0).abs() < f64::EPSILON);
     assert!((c.detector.confidence_threshold - 0.8).abs() < f64::EPSILON);
-    assert_eq!(c.detector.feature_window_size, 100);
+    assert_eq!(c.detector.feature_window_size, 60);
+    assert_eq!(c.detector.model_file, None);
+    assert!(c.detector.baseline.enabled && c.detector.isolation_forest.enabled);
     assert_eq!(c.detector.model_update_interval, 300);
     // Unset: the installed directories, then the built-in set (never the working directory).
     assert_eq!(c.detector.signatures_dir, None);

@@ -111,6 +111,7 @@ fn the_debian_package_installs_runs_supervised_and_removes_cleanly() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
+    let live_dir = common::capture_dir();
     let deb = build_package(tmp.path());
 
     let _installed = Installed;
@@ -247,7 +248,8 @@ fn notify_protocol(installed: &dyn Fn() -> Command, tmp: &Path) {
             "--no-pcap-log",
             "--eve",
         ])
-        .arg(tmp.join("live.json"))
+        // A capture writes as an unprivileged user once open: a directory open to every user.
+        .arg(live_dir.path().join("live.json"))
         .current_dir("/")
         .env("NOTIFY_SOCKET", &sock_path)
         // Two seconds: the pipeline then ticks (and pings) every second.

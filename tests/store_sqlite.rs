@@ -517,7 +517,10 @@ fn version_4_database_upgrades_to_5_keeping_its_blocks() {
     .unwrap();
     drop(conn);
     let store = SqliteStore::open(&path, &StoreOptions::default()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        nsm_tui::store::schema::current_version()
+    );
     let (addr, pending): (String, Option<i64>) = store
         .connection()
         .query_row("SELECT addr, pending_secs FROM blocks", [], |r| {

@@ -37,6 +37,10 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
     let mut config = loaded.config;
     cli.apply(&mut config);
     config.validate()?;
+    // A capture writes as `[sniffer] user` once open; a later root run takes those files.
+    if let Ok(privilege::Keep::Nothing(user)) = privilege::plan(&config) {
+        crate::store::safe_file::trust_capture_owner(user.uid);
+    }
     if let Some((file, filter)) = cli.read_input() {
         // `read FILE` and `-r FILE`: one path.
         return run::read(&file, filter.as_deref(), &config);

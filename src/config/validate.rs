@@ -42,6 +42,35 @@ pub(crate) fn non_negative(v: f64) -> Check {
     Ok(())
 }
 
+/// A weight in (0, 1].
+fn unit_open(v: f64) -> Check {
+    if !(v > 0.0 && v <= 1.0) {
+        return Err(format!("must be above 0 and at most 1, found {v}"));
+    }
+    Ok(())
+}
+
+/// `[start, end)` hours of a day, start before end.
+fn hours(h: Option<[u8; 2]>) -> Check {
+    match h {
+        Some([s, e]) if s >= e || e > 24 => Err(format!(
+            "must be [start, end) hours with start < end <= 24, found [{s}, {e}]"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Addresses or CIDR prefixes.
+fn prefixes(list: &[String]) -> Check {
+    match list
+        .iter()
+        .find(|p| crate::engine::detect::stats::beacon::parse_prefix(p).is_none())
+    {
+        Some(p) => Err(format!("{p:?} is not an address or CIDR prefix")),
+        None => Ok(()),
+    }
+}
+
 fn fraction(v: f64) -> Check {
     if !(0.0..=1.0).contains(&v) {
         return Err(format!("must be between 0 and 1, found {v}"));
@@ -157,6 +186,47 @@ fn check_thresholds(d: &DetectorConfig) -> Result<(), Violation> {
                 "flood.spoofed_window_secs",
                 at_least(f.spoofed_window_secs, 1),
             ),
+            (
+                "baseline.warmup_windows",
+                at_least(d.baseline.warmup_windows, 1),
+            ),
+            ("baseline.alpha", unit_open(d.baseline.alpha)),
+            ("baseline.max_hosts", at_least(d.baseline.max_hosts, 1)),
+            ("baseline.business_hours", hours(d.baseline.business_hours)),
+            (
+                "baseline.exfil_window_secs",
+                at_least(d.baseline.exfil_window_secs, 1),
+            ),
+            (
+                "beaconing.min_connections",
+                at_least(d.beaconing.min_connections, 3),
+            ),
+            ("beaconing.max_jitter", fraction(d.beaconing.max_jitter)),
+            (
+                "beaconing.min_interval_secs",
+                non_negative(d.beaconing.min_interval_secs),
+            ),
+            (
+                "beaconing.allow_destinations",
+                prefixes(&d.beaconing.allow_destinations),
+            ),
+            ("beaconing.max_pairs", at_least(d.beaconing.max_pairs, 1)),
+            (
+                "isolation_forest.contamination",
+                between(d.isolation_forest.contamination, 0.0, 0.5),
+            ),
+            (
+                "isolation_forest.n_estimators",
+                between(d.isolation_forest.n_estimators, 1, 10_000),
+            ),
+            (
+                "isolation_forest.max_samples",
+                between(d.isolation_forest.max_samples, 16, 1 << 20),
+            ),
+            (
+                "isolation_forest.train_flows",
+                at_least(d.isolation_forest.train_flows, 16),
+            ),
             ("dns_tunnel.window_secs", at_least(t.window_secs, 1)),
             ("dns_tunnel.long_label", between(t.long_label, 1, 63)),
             ("dns_tunnel.entropy", non_negative(t.entropy)),
@@ -202,6 +272,10 @@ impl Config {
                 ("anomaly_threshold", non_negative(d.anomaly_threshold)),
                 ("confidence_threshold", fraction(d.confidence_threshold)),
                 ("feature_window_size", at_least(d.feature_window_size, 1)),
+                (
+                    "model_file",
+                    d.model_file.as_deref().map_or(Ok(()), not_empty_path),
+                ),
                 (
                     "model_update_interval",
                     at_least(d.model_update_interval, 1),

@@ -95,6 +95,16 @@ fn parent_of(path: &Path) -> &Path {
     }
 }
 
+/// The one other owner a root process accepts for its existing outputs: the unprivileged user
+/// a capture switches to once it is open (`[sniffer] user`), whose database and logs the next
+/// root run reads and writes. `u32::MAX`: none.
+static CAPTURE_OWNER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(u32::MAX);
+
+/// Accept existing outputs owned by `uid` as well (root only; the capture user's files).
+pub fn trust_capture_owner(uid: u32) {
+    CAPTURE_OWNER.store(uid, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
@@ -159,7 +169,9 @@ fn check_meta(path: &Path, meta: &Metadata) -> Result<(), SafeFileError> {
         });
     }
     let me = euid();
-    if meta.uid() != me {
+    let capture_owner =
+        me == 0 && meta.uid() == CAPTURE_OWNER.load(std::sync::atomic::Ordering::Relaxed);
+    if meta.uid() != me && !capture_owner {
         return Err(SafeFileError::Foreign {
             path: path.to_path_buf(),
             owner: meta.uid(),
