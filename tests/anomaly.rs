@@ -3,6 +3,11 @@
 //! real tools: tests/tools/make_anomaly_captures.sh), on benign traffic (nothing above Low),
 //! with a corrupt model (refused, named, detection goes on), and profiles that survive a
 //! restart in SQLite (`profile show`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
 
 mod common;
 
@@ -171,7 +176,10 @@ fn a_corrupt_model_is_refused_by_name_and_detection_goes_on() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(
-        err.contains(&format!("model file {}: not a model file: EOF", bad.display())),
+        err.contains(&format!(
+            "model file {}: not a model file: EOF",
+            bad.display()
+        )),
         "{err}"
     );
     assert!(err.contains("detection goes on without it"), "{err}");

@@ -10,6 +10,7 @@
 )]
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -111,7 +112,6 @@ fn the_debian_package_installs_runs_supervised_and_removes_cleanly() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let live_dir = common::capture_dir();
     let deb = build_package(tmp.path());
 
     let _installed = Installed;
@@ -208,7 +208,7 @@ fn the_debian_package_installs_runs_supervised_and_removes_cleanly() {
         "{completed}"
     );
 
-    notify_protocol(&installed, tmp.path());
+    notify_protocol(&installed);
 
     // Removal leaves the conffiles alone; purging removes them too.
     let mut conf_list = conffiles();
@@ -226,12 +226,16 @@ fn the_debian_package_installs_runs_supervised_and_removes_cleanly() {
 /// A headless live capture on the loopback of a fresh namespace, started as systemd starts the
 /// unit (NOTIFY_SOCKET, WATCHDOG_USEC), sends READY=1 when its capture is open and then
 /// WATCHDOG=1 with a STATUS= line counting the packets it saw.
-fn notify_protocol(installed: &dyn Fn() -> Command, tmp: &Path) {
+fn notify_protocol(installed: &dyn Fn() -> Command) {
     let ns = Netns(format!("nsm-pkg-{}", std::process::id()));
     common::must(&["ip", "netns", "add", &ns.0]);
     common::must(&["ip", "-n", &ns.0, "link", "set", "lo", "up"]);
-    let sock_path = tmp.join("notify.sock");
+    // The capture gives up root once open and notifies as that user, as systemd's own socket
+    // lets every user do: a socket anyone may write to, in a directory anyone may enter.
+    let live_dir = common::capture_dir();
+    let sock_path = live_dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
+    std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o777)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
 
     let program = installed();
