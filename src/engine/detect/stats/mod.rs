@@ -231,11 +231,12 @@ impl BaselineDetector {
         let own = self.profiles.get(&host).filter(|p| self.warmed(p)).cloned();
         let (base, whose, bar, strong) = match &own {
             Some(p) => (Some(p), "its baseline", threshold, threshold * 2.0),
-            // A host with no baseline of its own is held to hosts in general, at twice the bar.
+            // A host with no baseline of its own is held to hosts in general; what it breaks
+            // there is reported at Low (it may simply be busier than most).
             None if self.warmed(&self.population) => (
                 Some(&self.population),
                 "hosts in general",
-                threshold * 2.0,
+                threshold,
                 f64::INFINITY,
             ),
             None => (None, "", threshold, f64::INFINITY),
