@@ -2,7 +2,8 @@
 //! its credentials read from `/proc/PID/status` once the capture is open. With no response
 //! possible it runs as `nobody` without capabilities and with `no_new_privs`; with responses
 //! enabled it stays user 0 with `CAP_NET_ADMIN` alone. Either way the capture still sees the
-//! pings sent in the namespace and the database, EVE file and pcap log are written.
+//! pings sent in the namespace and the database, EVE file and pcap log are written. The live
+//! console, driven in a real terminal (tmux), gives up the same way.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,6 +13,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// `CAP_NET_ADMIN` as a bit of the `Cap*` masks.
 const NET_ADMIN: u64 = 1 << 12;
@@ -194,4 +196,114 @@ fn an_unknown_user_is_a_configuration_error() {
         err.contains("[sniffer] user") && err.contains("no-such-user-nsm"),
         "{err}"
     );
+}
+
+/// Polls `what` every 100 ms until it yields a value, failing with `why` after 30 s.
+fn within_30s<T>(why: &str, mut what: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = what() {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{why}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A detached tmux session, killed on drop.
+struct Tmux(String);
+
+impl Tmux {
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.0])
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn the_live_console_gives_up_privileges_as_headless_does() {
+    if !ready() || !common::need_tool("tmux") {
+        return;
+    }
+    let nobody = nsm_tui::config::account::find("nobody").expect("user nobody");
+    let ns = Netns::new("c");
+    let dir = common::capture_dir();
+    let d = dir.path();
+    std::fs::write(d.join("c.toml"), "[sniffer]\nuser = \"nobody\"\n").unwrap();
+    // The script records its pid, then execs (through `ip netns exec`, which execs too) the
+    // console: the pid is nsm-tui's. The shell around it records the exit status.
+    let script = format!(
+        "echo $$ > '{d}/pid'\nexec ip netns exec {ns} '{bin}' --config '{d}/c.toml' -i lo \
+         --eve '{d}/eve.json' --db '{d}/data/run.db' --pcap-log '{d}/data/log.pcap' icmp\n",
+        d = d.display(),
+        ns = ns.0,
+        bin = env!("CARGO_BIN_EXE_nsm-tui"),
+    );
+    std::fs::write(d.join("run.sh"), script).unwrap();
+    let session = Tmux(format!("nsmlp-console-{}", std::process::id()));
+    let started = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session.0,
+            "-x",
+            "120",
+            "-y",
+            "35",
+        ])
+        .arg(format!(
+            "sh '{d}/run.sh'; echo $? > '{d}/exit-status'; sleep 30",
+            d = d.display()
+        ))
+        .status()
+        .expect("tmux starts");
+    assert!(started.success());
+    within_30s("the console never showed [LIVE]", || {
+        session.screen().contains("[LIVE]").then_some(())
+    });
+    let pid: u32 = std::fs::read_to_string(d.join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let c = creds(pid);
+    assert_eq!(c.uids, vec![nobody.uid; 4], "{c:?}\n{}", session.screen());
+    assert_eq!((c.cap_eff, c.cap_prm, c.cap_bnd), (0, 0, 0), "{c:?}");
+    assert!(c.no_new_privs, "{c:?}");
+    common::must(&[
+        "ip",
+        "netns",
+        "exec",
+        &ns.0,
+        "ping",
+        "-c",
+        "5",
+        "-i",
+        "0.2",
+        "127.0.0.1",
+    ]);
+    let status = Command::new("tmux")
+        .args(["send-keys", "-t", &session.0, "q"])
+        .status()
+        .expect("tmux runs");
+    assert!(status.success());
+    let code = within_30s("the console did not quit on q", || {
+        std::fs::read_to_string(d.join("exit-status"))
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    });
+    assert_eq!(code.trim(), "0", "{}", session.screen());
+    outputs_written(d);
 }

@@ -19,12 +19,12 @@ fn run(extra: &[&str], journal: bool) -> (String, Vec<String>) {
     std::fs::create_dir(&sigs).unwrap();
     std::fs::write(
         sigs.join("rules.json"),
-        r#"[{"signature_id": 9000001, "description": "marker ok", "pattern": "okmarker", "severity": "High", "type": "Test", "protocol": "UDP"}]"#,
+        r#"[{"signature_id": 8000001, "description": "marker ok", "pattern": "okmarker", "severity": "High", "type": "Test", "protocol": "UDP"}]"#,
     )
     .unwrap();
     std::fs::write(
         sigs.join("bad.json"),
-        r#"[{"signature_id": 9000002, "pattern": "("}]"#,
+        r#"[{"signature_id": 8000002, "pattern": "("}]"#,
     )
     .unwrap();
     let mut c = common::nsm();
@@ -139,4 +139,48 @@ fn verbose_and_quiet_together_are_refused() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--quiet"));
+}
+
+/// `read` of the demo capture with `--signatures sigs`; returns (exit code, stderr).
+fn read_with_signatures(sigs: &Path) -> (Option<i32>, String) {
+    let o = common::nsm()
+        .arg("read")
+        .arg(common::demo())
+        .args(["--no-db", "--no-pcap-log", "--signatures"])
+        .arg(sigs)
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+#[test]
+fn a_signature_source_that_yields_nothing_prints_each_problem_before_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.json"),
+        r#"[{"signature_id": 8000003, "pattern": "("}, {"signature_id": 9000004}]"#,
+    )
+    .unwrap();
+    let (code, err) = read_with_signatures(dir.path());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("2 problem(s) reported above"), "{err}");
+    let skipped: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("warning: signature skipped: "))
+        .collect();
+    assert_eq!(skipped.len(), 2, "{err}");
+    assert!(skipped[0].contains("bad.json: entry [0]"), "{err}");
+    assert!(skipped[1].contains("9000004 is out of range"), "{err}");
+
+    let (code, err) = read_with_signatures(Path::new("/dev/null"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("warning: signature skipped: /dev/null: ")),
+        "the reason /dev/null yields nothing is printed: {err}"
+    );
 }

@@ -71,10 +71,14 @@ fn a_running_read_serves_its_counters_to_curl() {
     w.flush().unwrap();
 
     // The writer keeps the FIFO open, so the run goes on; the counters arrive within a tick.
+    // Frames handed over are counted at once, packets analysed at each tick: wait until the
+    // analysis has caught up with the whole capture, so the two agree.
     let start = Instant::now();
     let text = loop {
         let text = scrape(&url);
-        if sample(&text, "nsm_tui_alerts_total{severity=\"High\"}").unwrap_or(0.0) > 0.0 {
+        let high = sample(&text, "nsm_tui_alerts_total{severity=\"High\"}").unwrap_or(0.0);
+        let analysed = sample(&text, "nsm_tui_packets_total");
+        if high > 0.0 && analysed == Some(3000.0) {
             break text;
         }
         assert!(start.elapsed() < Duration::from_secs(30), "{text}");

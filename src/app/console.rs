@@ -236,9 +236,15 @@ fn reload_outcome(handles: &crate::pipeline::detectors::Handles) -> Outcome {
     }
 }
 
-/// `sudo nsm-tui`: the console on live capture.
+/// `sudo nsm-tui`: the console on live capture. Once the capture handle is open, and before
+/// `run` starts any thread (enrichment, signature watcher, metrics server, effects,
+/// pipeline), the process gives up what the console does not need, as `--headless` does.
 pub fn live(c: &Config) -> Result<()> {
     let src = LiveSource::open(&crate::capture::live::LiveOptions::from_config(c))?;
+    tracing::info!(
+        "{}",
+        super::privilege::drop_after_open(c, super::privilege::Runner::Console)?
+    );
     run(Box::new(src), c, Arc::new(Controls::default()))
 }
 

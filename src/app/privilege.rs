@@ -35,17 +35,29 @@ pub enum Keep {
     NetAdmin,
 }
 
-/// Whether a response action can run during this capture: automatic responses on, not dry run.
-pub fn responses_possible(c: &Config) -> bool {
-    c.response.auto_response_enabled && !c.response.dry_run
+/// Which command captures: the console also blocks from its confirm dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    /// `--headless`: only automatic responses can act.
+    Headless,
+    /// The live console: its block dialog reaches the firewall whenever the database (its
+    /// audit chain) is on, automatic responses or not.
+    Console,
+}
+
+/// Whether a response action can run during this capture: not a dry run, and automatic
+/// responses on or, in the console, blocks from its dialog possible.
+pub fn responses_possible(c: &Config, runner: Runner) -> bool {
+    !c.response.dry_run
+        && (c.response.auto_response_enabled || (runner == Runner::Console && c.storage.db_enabled))
 }
 
 /// What this configuration lets the process keep.
 ///
 /// # Errors
 /// When the configured user (or, unset, both `nsm-tui` and `nobody`) does not exist.
-pub fn plan(c: &Config) -> Result<Keep> {
-    if responses_possible(c) {
+pub fn plan(c: &Config, runner: Runner) -> Result<Keep> {
+    if responses_possible(c, runner) {
         return Ok(Keep::NetAdmin);
     }
     let user = match &c.sniffer.user {
@@ -68,12 +80,12 @@ pub fn plan(c: &Config) -> Result<Keep> {
 /// # Errors
 /// When another thread already runs, a system call refuses, or an output directory is not
 /// writable by the new user (naming it and the fix).
-pub fn drop_after_open(c: &Config) -> Result<String> {
+pub fn drop_after_open(c: &Config, runner: Runner) -> Result<String> {
     let threads = thread_count().context("counting the process's threads")?;
     if threads != 1 {
         bail!("privileges are given up before other threads start, but {threads} run");
     }
-    let keep = plan(c)?;
+    let keep = plan(c, runner)?;
     let outputs = outputs(c);
     let new_owner = match &keep {
         Keep::Nothing(user) if rustix::process::geteuid().is_root() && user.uid != 0 => Some(user),

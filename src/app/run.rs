@@ -80,10 +80,12 @@ fn print_summary(summary: &RunSummary, eve_on_stdout: bool) -> Result<()> {
     Ok(())
 }
 
-/// Run the headless pipeline over `src` with every configured output, then print the summary.
+/// Run the headless pipeline over `src` with every configured output and the metrics server
+/// the caller started, then print the summary.
 fn run_headless(
     src: Box<dyn crate::capture::Source>,
     c: &Config,
+    metrics_slot: Option<crate::pipeline::exporter::MetricsSlot>,
     max_tick: Option<Duration>,
     on_tick: impl FnMut(&crate::engine::stats::Stats),
 ) -> Result<()> {
@@ -100,7 +102,7 @@ fn run_headless(
     let metrics = crate::metrics::shared();
     opts.observer = crate::respond::auto::observer(c, &metrics, src.is_live(), Vec::new())?;
     opts.response_metrics = c.response.auto_response_enabled.then_some(metrics);
-    opts.metrics = metrics_server(c)?;
+    opts.metrics = metrics_slot;
     let eve_stdout = opts.eve == Some(EveTarget::Stdout);
     let stop = install_stop_flag()?;
     let summary = crate::pipeline::run(src, detectors(c)?, opts, &stop, on_tick)?;
@@ -113,10 +115,19 @@ fn run_headless(
 
 /// `nsm-tui read FILE [-f BPF]` and `nsm-tui -r FILE [EXPRESSION]`.
 pub fn read(file: &Path, filter: Option<&str>, c: &Config) -> Result<()> {
+    // Listening before the input opens: opening a FIFO waits for its writer, and the metrics
+    // answer meanwhile.
+    let metrics = metrics_server(c)?;
     let src = FileSource::open(file)?;
     match filter.filter(|f| !f.trim().is_empty()) {
-        Some(f) => run_headless(Box::new(FilteredSource::new(src, f)?), c, None, |_| {}),
-        None => run_headless(Box::new(src), c, None, |_| {}),
+        Some(f) => run_headless(
+            Box::new(FilteredSource::new(src, f)?),
+            c,
+            metrics,
+            None,
+            |_| {},
+        ),
+        None => run_headless(Box::new(src), c, metrics, None, |_| {}),
     }
 }
 
@@ -127,11 +138,16 @@ pub fn headless(c: &Config) -> Result<()> {
     let notifier = super::notify::Notifier::from_env();
     let src = LiveSource::open(&LiveOptions::from_config(c))?;
     // The capture handle is open and no other thread runs yet: give up what is not needed.
-    tracing::info!("{}", super::privilege::drop_after_open(c)?);
+    tracing::info!(
+        "{}",
+        super::privilege::drop_after_open(c, super::privilege::Runner::Headless)?
+    );
     tracing::info!("capturing on {} (Ctrl-C to stop)", src.name());
     notifier.ready(src.name());
     let max_tick = notifier.watchdog().map(|w| w / 2);
-    let result = run_headless(Box::new(src), c, max_tick, |s| {
+    // The server's thread starts only now that privileges are given up.
+    let metrics = metrics_server(c)?;
+    let result = run_headless(Box::new(src), c, metrics, max_tick, |s| {
         notifier.tick(s);
         tracing::info!("{}", report::stats_line(s));
     });

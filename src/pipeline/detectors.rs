@@ -102,8 +102,10 @@ pub fn signature_origin(c: &Config) -> Result<SignatureOrigin> {
 /// files are printed, and a source without a single signature is an error.
 pub fn load_configured(c: &Config) -> Result<(SignatureSet, SignatureOrigin)> {
     let origin = signature_origin(c)?;
-    let (set, errors) = signature_source::load_checked(&origin)?;
+    let (set, errors) = signature_source::load(&origin);
+    // Printed before the check: its error refers to these problems as "reported above".
     report(&errors, set.len(), &origin);
+    signature_source::require_some(&origin, &set, &errors)?;
     Ok((set, origin))
 }
 

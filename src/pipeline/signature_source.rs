@@ -93,25 +93,27 @@ pub fn load(origin: &SignatureOrigin) -> (SignatureSet, Vec<SignatureError>) {
     }
 }
 
-/// Load `origin` for start-up: a set without a single signature is an error naming the path.
-pub fn load_checked(
+/// The start-up check on a loaded set: a path without a single signature is an error naming
+/// it. The caller prints `errors` first, since the message refers to them.
+pub fn require_some(
     origin: &SignatureOrigin,
-) -> Result<(SignatureSet, Vec<SignatureError>), SignatureSourceError> {
-    let (set, errors) = load(origin);
-    if set.is_empty() {
-        if let SignatureOrigin::Path { path, .. } = origin {
+    set: &SignatureSet,
+    errors: &[SignatureError],
+) -> Result<(), SignatureSourceError> {
+    match origin {
+        SignatureOrigin::Path { path, .. } if set.is_empty() => {
             let why = if errors.is_empty() {
                 "no *.json signature file in it".to_string()
             } else {
                 format!("{} problem(s) reported above", errors.len())
             };
-            return Err(SignatureSourceError::Empty {
+            Err(SignatureSourceError::Empty {
                 path: path.clone(),
                 why,
-            });
+            })
         }
+        _ => Ok(()),
     }
-    Ok((set, errors))
 }
 
 #[cfg(test)]
@@ -200,7 +202,8 @@ mod tests {
             path: tmp.path().to_path_buf(),
             configured: true,
         };
-        let e = load_checked(&origin).unwrap_err();
+        let (set, errors) = load(&origin);
+        let e = require_some(&origin, &set, &errors).unwrap_err();
         assert!(
             e.to_string().contains(&tmp.path().display().to_string()),
             "{e}"
