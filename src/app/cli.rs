@@ -153,6 +153,30 @@ pub enum Command {
         #[command(flatten)]
         detect: DetectArgs,
     },
+    /// Train the flow classifier on labelled captures and write it to a file that
+    /// `[detector] classifier_file` names; prints cross-validated precision and recall.
+    Train {
+        /// Labels, tab-separated: `CAPTURE<TAB>CLASS`, or
+        /// `SRC_IP<TAB>START<TAB>END<TAB>CLASS` (Unix seconds); flows no label covers are
+        /// `benign`.
+        #[arg(long, value_name = "LABELS.tsv")]
+        labels: PathBuf,
+        /// The classifier file to write.
+        #[arg(long, value_name = "FILE", default_value = "classifier.json")]
+        out: PathBuf,
+        /// Folds of the cross-validation (0: none).
+        #[arg(long, value_name = "K", default_value_t = 5)]
+        folds: usize,
+        /// Trees in the forest.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        trees: usize,
+        /// Random seed; the same seed and captures give the same classifier.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// The capture files.
+        #[arg(required = true, value_name = "CAPTURE")]
+        captures: Vec<PathBuf>,
+    },
     #[command(flatten)]
     Respond(super::respond::RespondCmd),
     /// Show or check the configuration (with the same flags as a live run applied).
@@ -383,6 +407,7 @@ impl Cli {
             Command::Generate { .. } => "generate",
             Command::Replay { .. } => "replay",
             Command::Demo { .. } => "demo",
+            Command::Train { .. } => "train",
             Command::Config { .. } => "config",
             Command::Respond(r) => r.name(),
             Command::GenerateDocs { .. } => "generate-docs",
@@ -453,7 +478,9 @@ impl Cli {
                 c.storage.pcap_log_enabled = outputs.pcap_log.is_some();
             }
             Some(Command::Respond(r)) => r.db().apply(c),
-            Some(Command::Generate { .. } | Command::GenerateDocs { .. }) => {}
+            Some(
+                Command::Generate { .. } | Command::GenerateDocs { .. } | Command::Train { .. },
+            ) => {}
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod privilege;
 pub mod report;
 pub mod respond;
 pub mod run;
+pub mod train;
 
 use anyhow::Context;
 use cli::{Cli, Command};
@@ -89,6 +90,24 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Demo { speed, fast, .. }) => {
             console::demo(console::speed(speed, fast), &config)
         }
+        Some(Command::Train {
+            labels,
+            out,
+            folds,
+            trees,
+            seed,
+            captures,
+        }) => train::run(
+            &train::TrainArgs {
+                labels,
+                out,
+                folds,
+                trees,
+                seed,
+                captures,
+            },
+            &config,
+        ),
         Some(Command::Respond(cmd)) => respond::run(cmd, &config),
         Some(Command::GenerateDocs { .. }) => Ok(()),
         None if cli.headless => run::headless(&config),

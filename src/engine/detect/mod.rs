@@ -236,6 +236,10 @@ impl DetectorSet {
                     cfg.learn,
                 )),
                 Box::new(ml::ForestDetector::new(&cfg.isolation_forest, cfg.learn)),
+                Box::new(ml::dbscan::HostBehaviourDetector::new(
+                    &cfg.dbscan,
+                    cfg.learn,
+                )),
             ],
         }
     }
