@@ -63,6 +63,18 @@ fn bad_threshold_keys_and_values_name_line_section_and_key() {
         message,
         "[detector.dns_tunnel] window_secs: must be at least 1, found 0"
     );
+    let (line, message) = file_error("[detector.dbscan]\nmin_samples = 2\neps = 0.0\n");
+    assert_eq!(line, 3);
+    assert_eq!(
+        message,
+        "[detector.dbscan] eps: must be a finite number > 0, found 0"
+    );
+    let (line, message) = file_error("[detector.dbscan]\nmax_hosts = 1000000\n");
+    assert_eq!(line, 2);
+    assert_eq!(
+        message,
+        "[detector.dbscan] max_hosts: must be between 2 and 20000, found 1000000"
+    );
 }
 
 /// Categories of the alerts `nsm-tui read` raises on `pcap` with `config`.

@@ -153,6 +153,30 @@ pub enum Command {
         #[command(flatten)]
         detect: DetectArgs,
     },
+    /// Train the flow classifier on labelled captures and write it to a file that
+    /// `[detector] classifier_file` names; prints cross-validated precision and recall.
+    Train {
+        /// Labels, tab-separated: `CAPTURE<TAB>CLASS`, or
+        /// `SRC_IP<TAB>START<TAB>END<TAB>CLASS` (Unix seconds); flows no label covers are
+        /// `benign`.
+        #[arg(long, value_name = "LABELS.tsv")]
+        labels: PathBuf,
+        /// The classifier file to write.
+        #[arg(long, value_name = "FILE", default_value = "classifier.json")]
+        out: PathBuf,
+        /// Folds of the cross-validation (0: none).
+        #[arg(long, value_name = "K", default_value_t = 5)]
+        folds: usize,
+        /// Trees in the forest.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        trees: usize,
+        /// Random seed; the same seed and captures give the same classifier.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// The capture files.
+        #[arg(required = true, value_name = "CAPTURE")]
+        captures: Vec<PathBuf>,
+    },
     #[command(flatten)]
     Respond(super::respond::RespondCmd),
     /// Learn what normal traffic looks like from captures you trust (and/or live traffic):
@@ -424,6 +448,7 @@ impl Cli {
             Command::Generate { .. } => "generate",
             Command::Replay { .. } => "replay",
             Command::Demo { .. } => "demo",
+            Command::Train { .. } => "train",
             Command::Config { .. } => "config",
             Command::Respond(r) => r.name(),
             Command::GenerateDocs { .. } => "generate-docs",
@@ -503,7 +528,9 @@ impl Cli {
                 }
             }
             Some(Command::Profile { db, .. }) => db.apply(c),
-            Some(Command::Generate { .. } | Command::GenerateDocs { .. }) => {}
+            Some(
+                Command::Generate { .. } | Command::GenerateDocs { .. } | Command::Train { .. },
+            ) => {}
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod privilege;
 pub mod report;
 pub mod respond;
 pub mod run;
+pub mod train;
 
 use anyhow::Context;
 use cli::{Cli, Command};
@@ -38,7 +39,9 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
     cli.apply(&mut config);
     config.validate()?;
     // A capture writes as `[sniffer] user` once open; a later root run takes those files.
-    if let Ok(privilege::Keep::Nothing(user)) = privilege::plan(&config) {
+    if let Ok(privilege::Keep::Nothing(user)) =
+        privilege::plan(&config, privilege::Runner::Headless)
+    {
         crate::store::safe_file::trust_capture_owner(user.uid);
     }
     if let Some((file, filter)) = cli.read_input() {
@@ -94,6 +97,24 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Demo { speed, fast, .. }) => {
             console::demo(console::speed(speed, fast), &config)
         }
+        Some(Command::Train {
+            labels,
+            out,
+            folds,
+            trees,
+            seed,
+            captures,
+        }) => train::run(
+            &train::TrainArgs {
+                labels,
+                out,
+                folds,
+                trees,
+                seed,
+                captures,
+            },
+            &config,
+        ),
         Some(Command::Respond(cmd)) => respond::run(cmd, &config),
         Some(Command::GenerateDocs { .. }) => Ok(()),
         Some(Command::Learn {

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::detect::config::{
-    AnomalyConfig, BaselineConfig, BeaconConfig, BruteForceConfig, DetectConfig, DnsTunnelConfig,
-    FloodConfig, ForestConfig, LimitsConfig, ScanConfig,
+    AnomalyConfig, BaselineConfig, BeaconConfig, BruteForceConfig, DbscanConfig, DetectConfig,
+    DnsTunnelConfig, FloodConfig, ForestConfig, LimitsConfig, ScanConfig,
 };
 
 /// The whole configuration: defaults, overlaid by the file, then by environment variables,
@@ -134,6 +134,11 @@ pub struct DetectorConfig {
     pub beaconing: BeaconConfig,
     /// `[detector.isolation_forest]`: outlier scoring of every flow.
     pub isolation_forest: ForestConfig,
+    /// `[detector.dbscan]`: clusters of hosts by behaviour.
+    pub dbscan: DbscanConfig,
+    /// The flow classifier `nsm-tui train` wrote; unset: no classifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classifier_file: Option<PathBuf>,
 }
 
 impl DetectorConfig {
@@ -158,6 +163,7 @@ impl DetectorConfig {
             baseline: self.baseline.clone(),
             beaconing: self.beaconing.clone(),
             isolation_forest: self.isolation_forest.clone(),
+            dbscan: self.dbscan.clone(),
             learn: crate::engine::detect::config::LearnParams {
                 anomaly_threshold: self.anomaly_threshold,
                 window_secs: u64::try_from(self.feature_window_size).unwrap_or(u64::MAX),
@@ -186,6 +192,8 @@ impl Default for DetectorConfig {
             baseline: BaselineConfig::default(),
             beaconing: BeaconConfig::default(),
             isolation_forest: ForestConfig::default(),
+            dbscan: DbscanConfig::default(),
+            classifier_file: None,
         }
     }
 }

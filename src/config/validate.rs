@@ -245,6 +245,25 @@ fn check_thresholds(d: &DetectorConfig) -> Result<(), Violation> {
     )
 }
 
+/// `[detector.dbscan]`: a radius of 0 makes every host noise; the fit costs the square of
+/// `max_hosts` distances, so it is bounded.
+fn check_dbscan(d: &DetectorConfig) -> Result<(), Violation> {
+    let c = &d.dbscan;
+    let eps = if c.eps.is_finite() && c.eps > 0.0 {
+        Ok(())
+    } else {
+        Err(format!("must be a finite number > 0, found {}", c.eps))
+    };
+    first(
+        "detector",
+        vec![
+            ("dbscan.eps", eps),
+            ("dbscan.min_samples", at_least(c.min_samples, 1)),
+            ("dbscan.max_hosts", between(c.max_hosts, 2, 20_000)),
+        ],
+    )
+}
+
 impl Config {
     /// Checks every value for range and format, returning the first problem found.
     ///
@@ -284,9 +303,14 @@ impl Config {
                     "signatures_dir",
                     d.signatures_dir.as_deref().map_or(Ok(()), not_empty_path),
                 ),
+                (
+                    "classifier_file",
+                    d.classifier_file.as_deref().map_or(Ok(()), not_empty_path),
+                ),
             ],
         )?;
         check_thresholds(d)?;
+        check_dbscan(d)?;
         let r = &self.response;
         first(
             "response",

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::{Context, Result};
 
 use crate::config::Config;
+use crate::engine::detect::ml::classifier::ClassifierDetector;
 use crate::engine::detect::signature::{RuleFiles, SignatureError};
 use crate::engine::detect::{DetectorSet, Prior, SignatureSet, SignatureSource};
 use crate::enrich::blocklist::BlocklistHandle;
@@ -116,6 +117,7 @@ pub fn build(c: &Config) -> Result<(DetectorSet, Handles)> {
     let handle = SignatureHandle::new(set);
     let mut set =
         DetectorSet::with_prior(&c.detector.thresholds(), Arc::new(handle.clone()), prior(c));
+    attach_classifier(c, &mut set);
     let (blocklist, notes) = crate::enrich::load_blocklists(&c.enrich.blocklists);
     for n in notes {
         log_note(&n);
@@ -193,6 +195,21 @@ pub fn prior(c: &Config) -> Prior {
         }
     }
     prior
+}
+
+/// The flow classifier `[detector] classifier_file` names, when it loads; a file that is
+/// refused is reported and detection goes on without it.
+fn attach_classifier(c: &Config, set: &mut DetectorSet) {
+    let Some(path) = &c.detector.classifier_file else {
+        return;
+    };
+    match crate::store::classifier_file::load(path) {
+        Ok(m) => set.flow.push(Box::new(ClassifierDetector::new(
+            m,
+            c.detector.thresholds().learn,
+        ))),
+        Err(e) => log_note(&format!("{e}; running without the classifier")),
+    }
 }
 
 /// What a reload did.

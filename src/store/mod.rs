@@ -12,6 +12,7 @@ pub mod audit;
 pub mod audit_anchor;
 pub mod blocks;
 mod checkpoint;
+pub mod classifier_file;
 pub mod geo_records;
 pub mod incidents;
 mod insert;

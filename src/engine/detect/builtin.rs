@@ -29,7 +29,9 @@
 //! | 9_000_035 | `new_talker`    | Low      | behavioural |
 //! | 9_000_036 | `beaconing`     | High     | behavioural |
 //! | 9_000_037 | `exfiltration`  | High     | statistical |
+//! | 9_000_038 | `host_behaviour_change` | Medium | ml (DBSCAN) |
 //! | 9_000_039 | `ml_outlier`    | Low      | ml        |
+//! | 9_000_040 | `ml_classified:<class>` | Medium | ml (Random Forest) |
 
 use std::sync::Arc;
 
@@ -224,6 +226,13 @@ pub const EXFILTRATION: Builtin = rule(
     Detector::Statistical,
     "Outbound volume to one destination far above the host's profile",
 );
+pub const HOST_BEHAVIOUR_CHANGE: Builtin = rule(
+    9_000_038,
+    "host_behaviour_change",
+    Severity::Medium,
+    Detector::Ml,
+    "A host left the cluster of hosts it behaved like (DBSCAN)",
+);
 pub const ML_OUTLIER: Builtin = rule(
     9_000_039,
     "ml_outlier",
@@ -231,9 +240,17 @@ pub const ML_OUTLIER: Builtin = rule(
     Detector::Ml,
     "Flows unlike the learned traffic (Isolation Forest)",
 );
+/// Its alerts carry the category `ml_classified:<class>`, the class the flow was sorted into.
+pub const ML_CLASSIFIED: Builtin = rule(
+    9_000_040,
+    "ml_classified",
+    Severity::Medium,
+    Detector::Ml,
+    "Flows the trained classifier sorts into an attack class (Random Forest)",
+);
 
 /// Every built-in rule, in id order.
-pub const ALL: [Builtin; 24] = [
+pub const ALL: [Builtin; 26] = [
     XMAS_SCAN,
     NULL_SCAN,
     FIN_SCAN,
@@ -257,7 +274,9 @@ pub const ALL: [Builtin; 24] = [
     NEW_TALKER,
     BEACONING,
     EXFILTRATION,
+    HOST_BEHAVIOUR_CHANGE,
     ML_OUTLIER,
+    ML_CLASSIFIED,
 ];
 
 /// Ids from here up are reserved for built-in rules; signature files may not use them.

@@ -20,6 +20,7 @@ pub struct DetectConfig {
     pub baseline: BaselineConfig,
     pub beaconing: BeaconConfig,
     pub isolation_forest: ForestConfig,
+    pub dbscan: DbscanConfig,
     /// The `[detector]` keys the learning detectors share (not a section of its own).
     #[serde(skip)]
     pub learn: LearnParams,
@@ -141,6 +142,31 @@ impl Default for ForestConfig {
             max_samples: 256,
             train_flows: 4096,
             seed: 7,
+        }
+    }
+}
+
+/// `[detector.dbscan]`: clusters of hosts by their window behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DbscanConfig {
+    pub enabled: bool,
+    /// Neighbourhood radius in the log-scaled behaviour space (1.0: about a factor e in one
+    /// count).
+    pub eps: f64,
+    /// Hosts within `eps` (the host itself included) that make a core point of a cluster.
+    pub min_samples: usize,
+    /// Hosts clustered per fit, at most (the most recently active are kept).
+    pub max_hosts: usize,
+}
+
+impl Default for DbscanConfig {
+    fn default() -> Self {
+        DbscanConfig {
+            enabled: true,
+            eps: 1.0,
+            min_samples: 3,
+            max_hosts: 2000,
         }
     }
 }

@@ -259,7 +259,14 @@ impl DetectorSet {
                 Box::new(heuristics::DhcpFloodDetector::new(&cfg.flood, lim)),
                 Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
             ],
-            flow: vec![Box::new(baseline), Box::new(forest)],
+            flow: vec![
+                Box::new(baseline),
+                Box::new(forest),
+                Box::new(ml::dbscan::HostBehaviourDetector::new(
+                    &cfg.dbscan,
+                    cfg.learn,
+                )),
+            ],
         }
     }
 }

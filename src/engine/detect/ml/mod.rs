@@ -7,9 +7,13 @@
 //! again every `model_update_interval` seconds of capture time — a forest of 100 trees over
 //! 256 flows trains in milliseconds, so the pipeline does not stall.
 
+pub mod classifier;
+pub mod dbscan;
 pub mod forest;
 pub mod model;
+pub mod rforest;
 pub mod rng;
+pub mod training;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

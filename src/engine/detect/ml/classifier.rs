@@ -1,0 +1,300 @@
+//! The flow classifier: a Random Forest that sorts ended flows into the attack classes it was
+//! trained on (`nsm-tui train`), its file format, and `ClassifierDetector`, which raises an
+//! explained `ml_classified:<class>` alert when a flow's most probable class is not `benign`
+//! and its probability reaches `[detector] confidence_threshold`.
+//!
+//! Pure: JSON text in and out (the store reads and writes the file). A file carries its format
+//! name, version and the flow schema's hash; another version or schema, or a malformed forest,
+//! is refused with the reason. The detector runs on the aggregator thread and sums a host's
+//! flows of one class per window into one alert (a scan is a thousand flows, one finding).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ahash::RandomState;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::rforest::RandomForest;
+use crate::engine::detect::builtin;
+use crate::engine::detect::config::LearnParams;
+use crate::engine::detect::{FlowAlert, FlowDetector};
+use crate::engine::features::{schema_hash, FlowFeatures, N_FEATURES, SCHEMA};
+use crate::engine::flow::FlowRecord;
+use crate::engine::frame::Ts;
+
+pub const FORMAT: &str = "nsm-tui-classifier";
+pub const VERSION: u32 = 1;
+/// The class of traffic no label covers.
+pub const BENIGN: &str = "benign";
+/// (host, class) pairs summed in one window, at most.
+const MAX_PENDING: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Classifier {
+    pub format: String,
+    pub version: u32,
+    /// Hex hash of the flow feature schema.
+    pub flow_schema: String,
+    pub classes: Vec<String>,
+    /// Mean feature vector of each class's training flows.
+    pub class_means: Vec<Vec<f64>>,
+    pub forest: RandomForest,
+    /// The captures it was trained on and how many flows of each class.
+    pub sources: Vec<String>,
+    pub class_flows: Vec<u64>,
+}
+
+impl Classifier {
+    pub fn new(
+        classes: Vec<String>,
+        class_means: Vec<Vec<f64>>,
+        forest: RandomForest,
+        sources: Vec<String>,
+        class_flows: Vec<u64>,
+    ) -> Self {
+        Classifier {
+            format: FORMAT.into(),
+            version: VERSION,
+            flow_schema: format!("{:016x}", schema_hash()),
+            classes,
+            class_means,
+            forest,
+            sources,
+            class_flows,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Numbers and strings only: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parse and check a classifier file's text; the error says what is wrong with it.
+    pub fn from_json(text: &str) -> Result<Classifier, String> {
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let head: Head =
+            serde_json::from_str(text).map_err(|e| format!("not a classifier file: {e}"))?;
+        if head.format.as_deref() != Some(FORMAT) {
+            return Err(format!(
+                "not a classifier file: `format` is {:?}, expected {FORMAT:?}",
+                head.format.unwrap_or_default()
+            ));
+        }
+        if head.version != Some(VERSION) {
+            return Err(format!(
+                "classifier format version {} is not the version this nsm-tui reads ({VERSION}); run `nsm-tui train` again",
+                head.version.map_or_else(|| "missing".to_string(), |v| v.to_string())
+            ));
+        }
+        let c: Classifier =
+            serde_json::from_str(text).map_err(|e| format!("malformed classifier: {e}"))?;
+        let flow = format!("{:016x}", schema_hash());
+        if c.flow_schema != flow {
+            return Err(format!("built on flow features {} but this nsm-tui computes {flow}; run `nsm-tui train` again", c.flow_schema));
+        }
+        let k = c.classes.len();
+        if k == 0
+            || c.forest.n_classes != k
+            || c.class_means.len() != k
+            || c.class_flows.len() != k
+            || c.forest.n_features != N_FEATURES
+            || c.class_means.iter().any(|m| m.len() != N_FEATURES)
+        {
+            return Err("malformed classifier: classes, means and forest disagree".into());
+        }
+        c.forest
+            .validate()
+            .map_err(|e| format!("malformed classifier: {e}"))?;
+        Ok(c)
+    }
+
+    /// Features ranked by importance, most important first.
+    pub fn top_features(&self, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.forest.n_features).collect();
+        order.sort_by(|&a, &b| self.forest.importances[b].total_cmp(&self.forest.importances[a]));
+        order.truncate(n);
+        order
+    }
+
+    fn benign(&self) -> Option<usize> {
+        self.classes.iter().position(|c| c == BENIGN)
+    }
+}
+
+struct Pending {
+    count: u64,
+    prob: f64,
+    features: FlowFeatures,
+    flow: FlowRecord,
+}
+
+pub struct ClassifierDetector {
+    model: Classifier,
+    params: LearnParams,
+    categories: Vec<Arc<str>>,
+    window: Option<i64>,
+    pending: HashMap<(IpAddr, usize), Pending, RandomState>,
+    scored: u64,
+    classified: u64,
+    dropped: u64,
+}
+
+impl ClassifierDetector {
+    pub fn new(model: Classifier, params: LearnParams) -> Self {
+        let categories = model
+            .classes
+            .iter()
+            .map(|c| Arc::from(format!("ml_classified:{c}")))
+            .collect();
+        ClassifierDetector {
+            model,
+            params,
+            categories,
+            window: None,
+            pending: HashMap::default(),
+            scored: 0,
+            classified: 0,
+            dropped: 0,
+        }
+    }
+
+    fn window_of(&self, t: Ts) -> i64 {
+        t.secs()
+            .div_euclid(i64::try_from(self.params.window_secs.max(1)).unwrap_or(60))
+    }
+
+    fn explain(&self, class: usize, p: &Pending, host: IpAddr) -> FlowAlert {
+        let m = &self.model;
+        let name = &m.classes[class];
+        let benign = m.benign();
+        let why: Vec<String> = m
+            .top_features(3)
+            .into_iter()
+            .map(|f| {
+                let mean = FlowFeatures(as_array(&m.class_means[class]));
+                let mut s = format!(
+                    "{} {} (class mean {}",
+                    SCHEMA[f],
+                    p.features.readable(f),
+                    mean.readable(f)
+                );
+                if let Some(b) = benign {
+                    let bm = FlowFeatures(as_array(&m.class_means[b]));
+                    s.push_str(&format!(", benign mean {}", bm.readable(f)));
+                }
+                s.push(')');
+                s
+            })
+            .collect();
+        let r = &p.flow;
+        let mut alert = builtin::ML_CLASSIFIED.alert_at(
+            r.end,
+            format!(
+                "{} flow(s) from {host} classified as {name}; the surest, to {}:{}, with probability {:.2} (threshold {:.2}); top features: {}",
+                p.count,
+                r.dest_ip,
+                r.dest_port,
+                p.prob,
+                self.params.confidence,
+                why.join(", ")
+            ),
+            json!({
+                "class": name,
+                "probability": p.prob,
+                "threshold": self.params.confidence,
+                "flows": p.count,
+                "top_features": m.top_features(3).iter().map(|&f| json!({
+                    "feature": SCHEMA[f],
+                    "importance": m.forest.importances[f],
+                    "value": p.features.0[f],
+                    "class_mean": m.class_means[class][f],
+                })).collect::<Vec<_>>(),
+            }),
+        );
+        alert.category = self.categories[class].clone();
+        FlowAlert::of_flow(alert, r)
+    }
+
+    fn flush(&mut self, out: &mut Vec<FlowAlert>) {
+        let mut all: Vec<((IpAddr, usize), Pending)> = self.pending.drain().collect();
+        all.sort_by_key(|(k, _)| *k);
+        for ((host, class), p) in all {
+            out.push(self.explain(class, &p, host));
+        }
+    }
+}
+
+fn as_array(v: &[f64]) -> [f64; N_FEATURES] {
+    let mut a = [0.0; N_FEATURES];
+    for (o, x) in a.iter_mut().zip(v) {
+        *o = *x;
+    }
+    a
+}
+
+impl FlowDetector for ClassifierDetector {
+    fn name(&self) -> &'static str {
+        "classifier"
+    }
+
+    fn flow_ended(&mut self, r: &FlowRecord, out: &mut Vec<FlowAlert>) {
+        let idx = self.window_of(r.end);
+        if self.window.is_some_and(|w| idx > w) {
+            self.flush(out);
+        }
+        self.window = Some(idx);
+        let x = FlowFeatures::of(r);
+        self.scored += 1;
+        let (class, prob) = self.model.forest.predict(&x.0);
+        if Some(class) == self.model.benign() || prob < self.params.confidence {
+            return;
+        }
+        self.classified += 1;
+        let key = (r.src_ip, class);
+        if let Some(p) = self.pending.get_mut(&key) {
+            p.count += 1;
+            if prob > p.prob {
+                p.prob = prob;
+                p.features = x;
+                p.flow = r.clone();
+            }
+        } else if self.pending.len() < MAX_PENDING {
+            self.pending.insert(
+                key,
+                Pending {
+                    count: 1,
+                    prob,
+                    features: x,
+                    flow: r.clone(),
+                },
+            );
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn tick(&mut self, now: Ts, out: &mut Vec<FlowAlert>) {
+        if self.window.is_some_and(|w| self.window_of(now) > w) {
+            self.flush(out);
+            self.window = None;
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<FlowAlert>) {
+        self.flush(out);
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("classifier_flows_scored", self.scored),
+            ("classifier_flows_classified", self.classified),
+            ("classifier_hosts_dropped", self.dropped),
+        ]
+    }
+}

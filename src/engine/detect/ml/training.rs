@@ -1,0 +1,398 @@
+//! Training the flow classifier (`nsm-tui train`): the labels file, flows tracked from the
+//! captures' frames and labelled, the forest fitted, and k-fold cross-validated precision and
+//! recall per class.
+//!
+//! Labels file: one label a line, tab-separated, `#` comments. `CAPTURE<TAB>CLASS` labels every
+//! flow of a capture (named by its path as given, or its file name);
+//! `SRC_IP<TAB>START<TAB>END<TAB>CLASS` labels the flows that address started within
+//! `[START, END]` (Unix seconds). Flows no label covers are `benign`.
+//!
+//! Pure; driven frame by frame by the command that reads the captures.
+
+use std::net::IpAddr;
+
+use super::classifier::{Classifier, BENIGN};
+use super::rforest::{RandomForest, RfParams};
+use super::rng::Rng;
+use crate::engine::decode::decode;
+use crate::engine::features::{FlowFeatures, N_FEATURES};
+use crate::engine::flow::{FlowConfig, FlowRecord, FlowTable};
+use crate::engine::frame::RawFrame;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Label {
+    Capture {
+        capture: String,
+        class: String,
+    },
+    Span {
+        src: IpAddr,
+        start: f64,
+        end: f64,
+        class: String,
+    },
+}
+
+/// Parse a labels file's text; an error names the line (`name:line`) and the field.
+pub fn parse_labels(name: &str, text: &str) -> Result<Vec<Label>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let at = |m: String| format!("{name}:{}: {m}", n + 1);
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').map(str::trim).collect();
+        let class = |c: &str| -> Result<String, String> {
+            if c.is_empty() || c.contains(char::is_whitespace) {
+                Err(at(format!("class {c:?} must be one word")))
+            } else {
+                Ok(c.to_string())
+            }
+        };
+        match f.as_slice() {
+            [cap, c] => out.push(Label::Capture {
+                capture: (*cap).to_string(),
+                class: class(c)?,
+            }),
+            [ip, s, e, c] => {
+                let src = ip
+                    .parse()
+                    .map_err(|_| at(format!("src_ip {ip:?} is not an address")))?;
+                let num = |field: &str, v: &str| {
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite())
+                        .ok_or_else(|| at(format!("{field} {v:?} is not Unix seconds")))
+                };
+                let (start, end) = (num("start", s)?, num("end", e)?);
+                if end < start {
+                    return Err(at(format!("end {e} is before start {s}")));
+                }
+                out.push(Label::Span {
+                    src,
+                    start,
+                    end,
+                    class: class(c)?,
+                });
+            }
+            _ => {
+                return Err(at(format!(
+                    "expected CAPTURE<TAB>CLASS or SRC_IP<TAB>START<TAB>END<TAB>CLASS, found {} field(s)",
+                    f.len()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Labelled flow features, gathered capture by capture.
+pub struct Dataset {
+    labels: Vec<Label>,
+    pub classes: Vec<String>,
+    pub x: Vec<Vec<f64>>,
+    pub y: Vec<u16>,
+    pub sources: Vec<String>,
+    flow_cfg: FlowConfig,
+}
+
+impl Dataset {
+    pub fn new(labels: Vec<Label>, flow_cfg: FlowConfig) -> Self {
+        Dataset {
+            labels,
+            classes: vec![BENIGN.to_string()],
+            x: Vec::new(),
+            y: Vec::new(),
+            sources: Vec::new(),
+            flow_cfg,
+        }
+    }
+
+    fn class_id(&mut self, c: &str) -> u16 {
+        let i = self.classes.iter().position(|k| k == c).unwrap_or_else(|| {
+            self.classes.push(c.to_string());
+            self.classes.len() - 1
+        });
+        u16::try_from(i).unwrap_or(0)
+    }
+
+    /// Start a capture: its flows are tracked by the returned reader until `end_capture`.
+    pub fn capture(&self, name: &str) -> CaptureFlows {
+        let file = name.rsplit('/').next().unwrap_or(name);
+        let whole = self.labels.iter().find_map(|l| match l {
+            Label::Capture { capture, class } if capture == name || capture == file => {
+                Some(class.clone())
+            }
+            _ => None,
+        });
+        CaptureFlows {
+            name: name.to_string(),
+            whole,
+            table: FlowTable::new(self.flow_cfg),
+            flows: Vec::new(),
+            last_sec: i64::MIN,
+        }
+    }
+
+    /// Label a finished capture's flows and add them.
+    pub fn end_capture(&mut self, mut c: CaptureFlows) {
+        c.flows.extend(c.table.drain());
+        for r in std::mem::take(&mut c.flows) {
+            let class = c.whole.clone().or_else(|| self.span_class(&r));
+            let id = self.class_id(class.as_deref().unwrap_or(BENIGN));
+            self.x.push(FlowFeatures::of(&r).0.to_vec());
+            self.y.push(id);
+        }
+        self.sources.push(c.name);
+    }
+
+    fn span_class(&self, r: &FlowRecord) -> Option<String> {
+        let t = r.start.secs() as f64;
+        self.labels.iter().find_map(|l| match l {
+            Label::Span {
+                src,
+                start,
+                end,
+                class,
+            } if *src == r.src_ip && t >= *start && t <= *end => Some(class.clone()),
+            _ => None,
+        })
+    }
+
+    fn counts(&self) -> Vec<u64> {
+        let mut n = vec![0u64; self.classes.len()];
+        for &c in &self.y {
+            n[usize::from(c)] += 1;
+        }
+        n
+    }
+
+    /// Fit the forest on every flow; `None` without flows.
+    pub fn fit(&self, p: &RfParams) -> Option<Classifier> {
+        let k = self.classes.len();
+        let forest = RandomForest::fit(&self.x, &self.y, k, p)?;
+        let counts = self.counts();
+        let mut means = vec![vec![0.0; N_FEATURES]; k];
+        for (row, &c) in self.x.iter().zip(&self.y) {
+            for (m, v) in means[usize::from(c)].iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        for (m, &n) in means.iter_mut().zip(&counts) {
+            m.iter_mut().for_each(|v| *v /= n.max(1) as f64);
+        }
+        Some(Classifier::new(
+            self.classes.clone(),
+            means,
+            forest,
+            self.sources.clone(),
+            counts,
+        ))
+    }
+
+    /// Precision and recall per class over `k` folds (rows shuffled with the seed).
+    pub fn cross_validate(&self, k: usize, p: &RfParams) -> Vec<ClassScore> {
+        let n = self.x.len();
+        let nc = self.classes.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = Rng::new(p.seed);
+        for i in (1..n).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        // confusion[truth][predicted]
+        let mut confusion = vec![vec![0u64; nc]; nc];
+        let k = k.clamp(2, n.max(2));
+        for fold in 0..k {
+            let (mut tx, mut ty, mut test) = (Vec::new(), Vec::new(), Vec::new());
+            for (pos, &i) in order.iter().enumerate() {
+                if pos % k == fold {
+                    test.push(i);
+                } else {
+                    tx.push(self.x[i].clone());
+                    ty.push(self.y[i]);
+                }
+            }
+            let Some(f) = RandomForest::fit(&tx, &ty, nc, p) else {
+                continue;
+            };
+            for i in test {
+                let (pred, _) = f.predict(&self.x[i]);
+                confusion[usize::from(self.y[i])][pred] += 1;
+            }
+        }
+        (0..nc)
+            .map(|c| {
+                let tp = confusion[c][c] as f64;
+                let predicted: u64 = confusion.iter().map(|row| row[c]).sum();
+                let actual: u64 = confusion[c].iter().sum();
+                ClassScore {
+                    class: self.classes[c].clone(),
+                    flows: actual,
+                    precision: tp / predicted.max(1) as f64,
+                    recall: tp / actual.max(1) as f64,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Cross-validated scores of one class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassScore {
+    pub class: String,
+    pub flows: u64,
+    pub precision: f64,
+    pub recall: f64,
+}
+
+/// The flows of one capture being read.
+pub struct CaptureFlows {
+    name: String,
+    whole: Option<String>,
+    table: FlowTable,
+    flows: Vec<FlowRecord>,
+    last_sec: i64,
+}
+
+impl CaptureFlows {
+    pub fn frame(&mut self, frame: &RawFrame) {
+        let d = decode(frame);
+        let payload = d.payload(&frame.data);
+        self.table.update(frame.ts, &d, frame.orig_len, payload);
+        if frame.ts.secs() != self.last_sec {
+            self.last_sec = frame.ts.secs();
+            self.flows.extend(self.table.expire(frame.ts));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::detect::config::LearnParams;
+    use crate::engine::detect::ml::classifier::ClassifierDetector;
+    use crate::engine::detect::FlowDetector;
+    use crate::engine::features::testutil::flow;
+    use crate::engine::frame::Ts;
+
+    #[test]
+    fn labels_parse_and_bad_lines_are_named() {
+        let l = parse_labels(
+            "l.tsv",
+            "# c\nscan.pcap\tport_scan\n10.0.0.9\t100\t200.5\tbrute_force\n",
+        )
+        .unwrap();
+        assert_eq!(l.len(), 2);
+        assert!(matches!(&l[1], Label::Span { end, .. } if *end == 200.5));
+        let e = parse_labels("l.tsv", "\n10.0.0.x\t1\t2\tc\n").unwrap_err();
+        assert_eq!(e, "l.tsv:2: src_ip \"10.0.0.x\" is not an address");
+        let e = parse_labels("l.tsv", "a\tb\tc\n").unwrap_err();
+        assert!(e.starts_with("l.tsv:1: expected"), "{e}");
+        let e = parse_labels("l.tsv", "10.0.0.1\t5\t2\tc\n").unwrap_err();
+        assert!(e.contains("before start"), "{e}");
+    }
+
+    fn dataset() -> Dataset {
+        let mut d = Dataset::new(Vec::new(), FlowConfig::default());
+        let attack = d.class_id("port_scan");
+        for i in 0..400u16 {
+            let web = flow(
+                [10, 0, 0, 1],
+                [10, 0, 0, 2],
+                443,
+                i64::from(i),
+                1.0 + f64::from(i % 5) * 0.1,
+                (8, 9),
+                (900, 20_000),
+            );
+            d.x.push(FlowFeatures::of(&web).0.to_vec());
+            d.y.push(0);
+            let mut probe = flow([10, 0, 0, 9], [10, 0, 0, 2], i, 0, 0.0, (1, 1), (60, 54));
+            probe.shape.syn = 1;
+            probe.shape.rst = 1;
+            d.x.push(FlowFeatures::of(&probe).0.to_vec());
+            d.y.push(attack);
+        }
+        d
+    }
+
+    #[test]
+    fn cross_validation_scores_each_class() {
+        let d = dataset();
+        let s = d.cross_validate(5, &RfParams::default());
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].class, "port_scan");
+        assert_eq!(s[1].flows, 400);
+        assert!(s[1].precision > 0.95 && s[1].recall > 0.95, "{s:?}");
+    }
+
+    #[test]
+    fn a_classified_flow_raises_one_explained_alert_per_host_class_and_window() {
+        let c = dataset().fit(&RfParams::default()).unwrap();
+        let c = Classifier::from_json(&c.to_json()).unwrap();
+        let mut det = ClassifierDetector::new(c, LearnParams::default());
+        let mut out = Vec::new();
+        for p in 0..50u16 {
+            let mut probe = flow(
+                [10, 0, 0, 7],
+                [10, 0, 0, 2],
+                1000 + p,
+                5,
+                0.0,
+                (1, 1),
+                (60, 54),
+            );
+            probe.shape.syn = 1;
+            probe.shape.rst = 1;
+            det.flow_ended(&probe, &mut out);
+        }
+        det.flow_ended(
+            &flow(
+                [10, 0, 0, 1],
+                [10, 0, 0, 2],
+                443,
+                6,
+                1.2,
+                (8, 9),
+                (900, 20_000),
+            ),
+            &mut out,
+        );
+        det.tick(Ts::from_parts(1000, 0), &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let a = &out[0].alert;
+        assert_eq!(a.category.as_ref(), "ml_classified:port_scan");
+        assert_eq!(a.rule.0, 9_000_040);
+        assert!(
+            a.explanation
+                .starts_with("50 flow(s) from 10.0.0.7 classified as port_scan"),
+            "{}",
+            a.explanation
+        );
+        assert!(a.explanation.contains("class mean"), "{}", a.explanation);
+    }
+
+    #[test]
+    fn wrong_classifier_files_are_refused_with_the_reason() {
+        let c = dataset().fit(&RfParams::default()).unwrap();
+        assert!(Classifier::from_json("[")
+            .unwrap_err()
+            .starts_with("not a classifier file"));
+        let mut bad = c.clone();
+        bad.version = 9;
+        assert!(Classifier::from_json(&bad.to_json())
+            .unwrap_err()
+            .contains("version 9"));
+        let mut bad = c.clone();
+        bad.flow_schema = "00".into();
+        assert!(Classifier::from_json(&bad.to_json())
+            .unwrap_err()
+            .contains("built on flow features 00"));
+        let mut bad = c;
+        bad.class_means.pop();
+        assert!(Classifier::from_json(&bad.to_json())
+            .unwrap_err()
+            .starts_with("malformed classifier"));
+    }
+}
