@@ -178,8 +178,7 @@ fn the_debian_package_installs_runs_supervised_and_removes_cleanly() {
         "Restart=on-failure",
         "CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN",
         "ProtectSystem=strict",
-        "StateDirectory=nsm-tui",
-        "LogsDirectory=nsm-tui",
+        "ReadWritePaths=/var/lib/nsm-tui /var/log/nsm-tui",
         "--eve /var/log/nsm-tui/eve.json",
         "--db /var/lib/nsm-tui/",
     ] {
@@ -208,6 +207,14 @@ fn the_debian_package_installs_runs_supervised_and_removes_cleanly() {
         "{completed}"
     );
 
+    // The package's system user owns the directories the service writes.
+    let owner = |p: &str| {
+        let o = common::sh(&["stat", "-c", "%U:%G %a", p]);
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(owner("/var/lib/nsm-tui"), "nsm-tui:nsm-tui 750");
+    assert_eq!(owner("/var/log/nsm-tui"), "nsm-tui:nsm-tui 750");
+
     notify_protocol(&installed);
 
     // Removal leaves the conffiles alone; purging removes them too.
@@ -221,6 +228,21 @@ fn the_debian_package_installs_runs_supervised_and_removes_cleanly() {
     let left: Vec<&PathBuf> = files.iter().filter(|p| p.exists()).collect();
     assert!(left.is_empty(), "left after dpkg -P: {left:?}");
     assert!(!Path::new("/etc/nsm-tui").exists());
+    assert!(!Path::new("/var/lib/nsm-tui").exists() && !Path::new("/var/log/nsm-tui").exists());
+}
+
+/// The unit's capability bounding set as `setpriv --bounding-set` takes it
+/// (`-all,+net_raw,+net_admin,…`), so the test runs the sensor with what systemd would leave it.
+fn unit_bounding_set() -> String {
+    let unit = std::fs::read_to_string(UNIT).unwrap();
+    let caps: Vec<String> = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+        .unwrap_or_else(|| panic!("no CapabilityBoundingSet in {UNIT}"))
+        .split_whitespace()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_ascii_lowercase()))
+        .collect();
+    format!("-all,{}", caps.join(","))
 }
 
 /// A headless live capture on the loopback of a fresh namespace, started as systemd starts the
@@ -240,7 +262,10 @@ fn notify_protocol(installed: &dyn Fn() -> Command) {
 
     let program = installed();
     let mut c = Command::new("ip");
+    // Within the unit's capability bounding set, as systemd starts it: the switch to the
+    // nsm-tui user must work with what the unit grants.
     c.args(["netns", "exec", &ns.0])
+        .args(["setpriv", "--bounding-set", &unit_bounding_set(), "--"])
         .arg(program.get_program())
         .args([
             "--config",
@@ -320,4 +345,9 @@ fn notify_protocol(installed: &dyn Fn() -> Command) {
         "{messages:?}"
     );
     assert!(status.success(), "{status:?}\n{stderr}");
+    // The package's user, not nobody: the switch worked within the unit's bounding set.
+    assert!(
+        stderr.contains("privileges: running as nsm-tui"),
+        "{stderr}"
+    );
 }
