@@ -93,3 +93,69 @@ fn errors_name_the_position_and_reason() {
 fn blank_input_means_no_filter() {
     assert_eq!(parse("   "), Ok(None));
 }
+
+/// A ClientHello to www.bing.com from the shared benchmark capture (packet 139644), as hex.
+const BING_CLIENT_HELLO: &str =
+    "16030300d0010000cc03036232f3a283070b774544997345ef2249d714ab2821ae0e036d2e6328b33c902c20ce\
+1500000bfda92c84b73fb9faea7d118b05b61a7beaf3301d672d9e9925ca740034c028c027c014c013009f009e\
+00390033009d009c003d003c0035002fc02cc02bc024c023c00ac009006a004000380032000a00130100004f00\
+000011000f00000c7777772e62696e672e636f6d000500050100000000000a0006000400170018000b00020100\
+000d0014001204010501060102010403050306030203020200170000ff01000100";
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn application_layer_terms_select_http_tls_and_ssh_packets() {
+    use nsm_tui::engine::model::ModelConfig;
+    use tui_support::{analyzed, feed, tcp};
+    let mut m = Model::new(ModelConfig::default());
+    let mut g = nsm_tui::engine::incident::Grouper::default();
+    let (a, b) = ([10, 0, 0, 5], [192, 168, 1, 9]);
+    let hello = unhex(BING_CLIENT_HELLO);
+    let payloads: [(u16, u16, &[u8]); 6] = [
+        (
+            40000,
+            80,
+            b"GET / HTTP/1.1\r\nHost: www.Example.com:8080\r\n\r\n",
+        ),
+        (80, 40000, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        (40001, 443, &hello),
+        (40002, 22, b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3\r\n"),
+        (40003, 80, b"GET / HTTP/1.1\r\nHost: notexample.com\r\n\r\n"),
+        (40004, 25, b"EHLO example.com\r\n"),
+    ];
+    for (i, (sp, dp, p)) in payloads.into_iter().enumerate() {
+        let n = i as u64 + 1;
+        feed(
+            &mut m,
+            &mut g,
+            &analyzed(n, tcp(i as i64, a, b, sp, dp, p), vec![]),
+        );
+    }
+    let table: &[(&str, &[u64])] = &[
+        ("http", &[1, 2, 5]),
+        ("tls", &[3]),
+        ("ssl", &[3]),
+        ("ssh", &[4]),
+        ("host example.com", &[1]),
+        ("host www.example.com", &[1]),
+        ("host EXAMPLE.COM and not tls", &[1]),
+        ("host notexample.com", &[5]),
+        ("sni bing.com", &[3]),
+        ("sni www.bing.com", &[3]),
+        ("sni ing.com", &[]),
+        ("http or ssh", &[1, 2, 4, 5]),
+        ("host 10.0.0.5 and tls", &[3]),
+    ];
+    for (text, want) in table {
+        assert_eq!(keeps(&m, text), *want, "filter {text:?}");
+    }
+    let e = parse("src host example.com").expect_err("a name has no direction");
+    assert_eq!(e.pos, 9, "{e}");
+    assert!(parse("sni").is_err());
+}

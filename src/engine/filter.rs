@@ -1,7 +1,8 @@
 //! The console's display filter language, parsed into a predicate over retained packets.
 //!
 //! `tcp`, `udp port 53`, `src 10.0.0.5`, `dst host ::1`, `net 10.0.0.0/8`, `port 80`,
-//! `sev>=high`, `alert`, `dns`, `arp`, `icmp`, combined with `and`/`or`/`not` (also `&&`,
+//! `sev>=high`, `alert`, `dns`, `arp`, `icmp`, `http`, `tls`, `ssh`, `host example.com` (the
+//! HTTP request's `Host`), `sni example.com` (a TLS ClientHello's server name), combined with `and`/`or`/`not` (also `&&`,
 //! `||`, `!`) and parentheses; juxtaposed terms mean `and`, as in BPF. Parsed on the UI thread
 //! as the user types; errors carry the character position and the reason. Pure.
 
@@ -9,6 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use super::alert::Severity;
+use super::applayer::AppKind;
 use super::model::Row;
 use super::packet::Proto;
 
@@ -44,6 +46,13 @@ pub enum Term {
     Net(Dir, IpAddr, u8),
     Port(Dir, u16),
     Sev(Cmp, Severity),
+    Http,
+    Tls,
+    Ssh,
+    /// An HTTP request whose `Host` is this name or a subdomain of it (port ignored).
+    HttpHost(String),
+    /// A TLS ClientHello whose server name is this name or a subdomain of it.
+    Sni(String),
 }
 
 /// A parsed filter.
@@ -211,6 +220,10 @@ impl Parser {
             "icmp" | "icmp6" | "icmpv6" => Term::Icmp,
             "arp" => Term::Arp,
             "dns" => Term::Dns,
+            "http" => Term::Http,
+            "tls" | "ssl" => Term::Tls,
+            "ssh" => Term::Ssh,
+            "sni" => Term::Sni(self.word("a server name such as example.com")?.1),
             "alert" | "alerts" => Term::Alert,
             "src" => self.directed(Dir::Src)?,
             "dst" => self.directed(Dir::Dst)?,
@@ -246,7 +259,13 @@ impl Parser {
     }
 
     fn host(&mut self, dir: Dir) -> Result<Term, FilterError> {
-        let (p, w) = self.word("an address")?;
+        let (p, w) = self.word("an address or a host name")?;
+        if is_name(&w) {
+            if dir != Dir::Either {
+                return err(p, format!("{w:?} is a name: `host NAME` matches the HTTP Host, which has no src or dst"));
+            }
+            return Ok(Term::HttpHost(w));
+        }
         if w.contains('/') {
             let (ip, len) = parse_net(p, &w)?;
             return Ok(Term::Net(dir, ip, len));
@@ -282,6 +301,27 @@ impl Parser {
             ),
         }
     }
+}
+
+/// A word that is a host name rather than an address: it has a letter outside a hex-only
+/// IPv6 form, and no `:` or `/`.
+fn is_name(w: &str) -> bool {
+    !w.contains([':', '/'])
+        && w.parse::<IpAddr>().is_err()
+        && w.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+/// `name` (case-insensitively, without a `:port`) is `pattern` or a subdomain of it.
+fn name_matches(name: &str, pattern: &str) -> bool {
+    let name = match name.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => name,
+    };
+    let name = name.trim_end_matches('.');
+    name.eq_ignore_ascii_case(pattern)
+        || name.len() > pattern.len()
+            && name.as_bytes()[name.len() - pattern.len() - 1] == b'.'
+            && name[name.len() - pattern.len()..].eq_ignore_ascii_case(pattern)
 }
 
 fn parse_ip(pos: usize, w: &str) -> Result<IpAddr, FilterError> {
@@ -361,6 +401,21 @@ impl Term {
                 let ports = r.ports();
                 either(*d, ports.map(|x| x.0), ports.map(|x| x.1), |a| a == *p)
             }
+            Term::Http => r.app_kind() == Some(AppKind::Http),
+            Term::Tls => r.app_kind() == Some(AppKind::Tls),
+            Term::Ssh => r.app_kind() == Some(AppKind::Ssh),
+            Term::HttpHost(h) => r
+                .decoded
+                .app
+                .as_ref()
+                .and_then(|a| a.http_host())
+                .is_some_and(|n| name_matches(n, h)),
+            Term::Sni(h) => r
+                .decoded
+                .app
+                .as_ref()
+                .and_then(|a| a.sni())
+                .is_some_and(|n| name_matches(n, h)),
             Term::Sev(cmp, s) => r.severity().is_some_and(|v| match cmp {
                 Cmp::Lt => v < *s,
                 Cmp::Le => v <= *s,

@@ -5,6 +5,7 @@
 //! analysis workers and the aggregator thread.
 
 pub mod alert;
+pub mod applayer;
 pub mod community_id;
 pub mod decode;
 pub mod detect;

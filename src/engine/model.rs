@@ -81,6 +81,13 @@ impl Row {
     pub fn proto(&self) -> Proto {
         self.decoded.proto()
     }
+    /// The application protocol of the packet's HTTP head, TLS hello or SSH banner.
+    pub fn app_kind(&self) -> Option<crate::engine::applayer::AppKind> {
+        self.decoded
+            .app
+            .as_deref()
+            .map(crate::engine::applayer::AppRecord::kind)
+    }
     pub fn length(&self) -> u32 {
         self.frame.orig_len
     }

@@ -1,4 +1,5 @@
-//! The decoded view of one frame: link, network and transport headers plus DNS, as plain values.
+//! The decoded view of one frame: link, network and transport headers plus DNS and the
+//! application-layer record (HTTP, TLS, SSH), as plain values.
 //!
 //! Produced by `engine::decode` on an analysis worker; read by detectors, the flow table,
 //! the EVE writer, the SQLite writer and (later) the console. Holds offsets into the frame's
@@ -6,6 +7,8 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+
+use super::applayer::AppRecord;
 
 /// TCP flag bits as they sit in the header (NS in bit 8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -334,6 +337,9 @@ pub struct Decoded {
     /// Length of the transport payload actually captured.
     pub payload_len: usize,
     pub dns: Option<Box<DnsInfo>>,
+    /// The HTTP head, TLS hello or SSH banner a TCP payload starts with (boxed: most packets
+    /// carry none, and `Decoded` stays small).
+    pub app: Option<Box<AppRecord>>,
     /// The first problem met while decoding; earlier layers stay filled in.
     pub issue: Option<DecodeIssue>,
 }

@@ -283,7 +283,9 @@ impl Output {
             let n = rows.len();
             self.sinks.store(StoreMsg::Geo(rows), n);
         }
-        let events = a.alerts.len() as u64 + u64::from(a.decoded.dns.is_some());
+        let events = a.alerts.len() as u64
+            + u64::from(a.decoded.dns.is_some())
+            + u64::from(a.decoded.app.is_some());
         self.write_eve(events, |eve| {
             let mut res = Ok(());
             for al in &a.alerts {
@@ -291,6 +293,9 @@ impl Output {
             }
             if a.decoded.dns.is_some() {
                 res = res.and(eve.dns(a, meta));
+            }
+            if a.decoded.app.is_some() {
+                res = res.and(eve.app(a, meta));
             }
             res
         });

@@ -134,6 +134,9 @@ fn layers(r: &Row) -> Vec<String> {
             ));
         }
     }
+    if let Some(rec) = &d.app {
+        out.extend(super::detail_app::lines(rec));
+    }
     if let Some(i) = &d.issue {
         out.push(format!("Decode issue: {}", i.key()));
     }

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod detail;
+pub mod detail_app;
 pub mod dialog;
 pub mod draw;
 pub mod effects;

@@ -1,6 +1,6 @@
 //! Transport-layer decoders: TCP (flags, sequence numbers, options), UDP, SCTP's ports, ICMP and
 //! ICMPv6, and
-//! the hand-off of DNS ports to `dns`.
+//! the hand-off of DNS ports to `dns` and of other TCP payloads to `engine::applayer`.
 //!
 //! Called from `network` on an analysis worker thread with the IP payload, already bounded by
 //! the IP length fields. TCP and UDP headers are sliced with etherparse; TCP options are walked
@@ -10,6 +10,7 @@ use etherparse::err::tcp;
 use etherparse::{TcpSlice, UdpSlice};
 
 use super::{dns, note, Cx};
+use crate::engine::applayer;
 use crate::engine::packet::{
     DecodeIssue, Decoded, IcmpInfo, SctpInfo, TcpFlags, TcpInfo, Transport, UdpInfo, PROTO_SCTP,
 };
@@ -67,6 +68,8 @@ fn tcp(cx: &Cx, payload: &[u8], d: &mut Decoded) {
     cx.set_payload(d, body);
     if info.src_port == DNS_PORT || info.dst_port == DNS_PORT {
         d.dns = dns::parse_tcp(body);
+    } else {
+        d.app = applayer::parse_tcp(body);
     }
 }
 

@@ -29,6 +29,7 @@ pub use shape::{entropy, FlowShape};
 pub use table::FlowTable;
 pub use tcp::TcpState;
 
+use super::applayer::AppKind;
 use super::community_id::CommunityId;
 use super::frame::Ts;
 use super::packet::Proto;
@@ -62,6 +63,19 @@ pub enum Direction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AppProto {
     Dns,
+    Http,
+    Tls,
+    Ssh,
+}
+
+impl From<AppKind> for AppProto {
+    fn from(k: AppKind) -> Self {
+        match k {
+            AppKind::Http => AppProto::Http,
+            AppKind::Tls => AppProto::Tls,
+            AppKind::Ssh => AppProto::Ssh,
+        }
+    }
 }
 
 impl AppProto {
@@ -69,6 +83,9 @@ impl AppProto {
     pub fn as_str(self) -> &'static str {
         match self {
             AppProto::Dns => "dns",
+            AppProto::Http => "http",
+            AppProto::Tls => "tls",
+            AppProto::Ssh => "ssh",
         }
     }
 }

@@ -150,6 +150,9 @@ impl FlowTable {
         f.shape.observe(gap, wire_len, flags, payload);
         f.last = f.last.max(ts);
         observe_transport(f, d, to_server, is_new);
+        if f.meta.app_proto.is_none() {
+            f.meta.app_proto = d.app.as_deref().map(|a| AppProto::from(a.kind()));
+        }
         let linger = if f.tcp == Some(TcpState::Closed) {
             CLOSED_LINGER_SECS.min(idle)
         } else {

@@ -1,5 +1,5 @@
-//! EVE JSON output: one Suricata-shaped JSON object per line (`alert`, `dns`, `flow`,
-//! `stats`), so Filebeat's Suricata module, Logstash and Splunk pipelines read it unchanged.
+//! EVE JSON output: one Suricata-shaped JSON object per line (`alert`, `dns`, `http`,
+//! `tls`, `ssh`, `flow`, `stats`), so Filebeat's Suricata module, Logstash and Splunk pipelines read it unchanged.
 //!
 //! Called on the output thread. Each event is written straight from borrowed values into a
 //! reused buffer (`json::Obj`; no `serde_json::Value` trees), then handed to the inner writer in
@@ -16,8 +16,11 @@ mod alert;
 mod dns;
 mod fields;
 mod flow;
+mod http;
 mod json;
+mod ssh;
 mod stats;
+mod tls;
 
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -27,6 +30,7 @@ use fields::EveTime;
 use json::Obj;
 
 use crate::engine::alert::Alert;
+use crate::engine::applayer::AppRecord;
 use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::frame::Ts;
 use crate::engine::packet::{Decoded, Proto, Transport};
@@ -228,7 +232,12 @@ impl<W: Write> EveWriter<W> {
         let app_proto = flow
             .and_then(|f| f.app_proto)
             .map(crate::engine::flow::AppProto::as_str)
-            .or(a.decoded.dns.as_ref().map(|_| "dns"));
+            .or(a.decoded.dns.as_ref().map(|_| "dns"))
+            .or(a
+                .decoded
+                .app
+                .as_deref()
+                .map(|r| crate::engine::flow::AppProto::from(r.kind()).as_str()));
         let body = alert::AlertBody {
             alert,
             flow: flow.map(|f| &f.counts),
@@ -268,6 +277,31 @@ impl<W: Write> EveWriter<W> {
                 self.events += 1;
             }
         }
+        Ok(())
+    }
+
+    /// The `http`, `tls` or `ssh` event of packet `a` (none when it carries no such record).
+    pub fn app(&mut self, a: &Analyzed, flow: Option<&FlowMeta>) -> io::Result<()> {
+        let Some(rec) = a.decoded.app.as_deref() else {
+            return Ok(());
+        };
+        let event_type = match rec {
+            AppRecord::Http(_) => "http",
+            AppRecord::Tls(_) => "tls",
+            AppRecord::Ssh(_) => "ssh",
+        };
+        let mut head = packet_header(&self.opts, a, event_type, flow, a.frame.ts, None);
+        head.geo = self.geo.as_deref();
+        let (buf, out) = (&mut self.buf, &mut self.out);
+        match rec {
+            AppRecord::Http(h) => emit(buf, out, &head, &http::Http(h))?,
+            AppRecord::Tls(t) => emit(buf, out, &head, &tls::Tls(t))?,
+            AppRecord::Ssh(banner) => {
+                let ports = a.decoded.ports().unwrap_or((0, 0));
+                emit(buf, out, &head, &ssh::Ssh { banner, ports })?;
+            }
+        }
+        self.events += 1;
         Ok(())
     }
 
