@@ -71,6 +71,8 @@ enum Reader {
 
 /// Reads frames from a pcap or pcapng file.
 pub struct FileSource {
+    /// Standard input or a FIFO rather than a regular file.
+    pipe: bool,
     path: PathBuf,
     name: String,
     reader: Reader,
@@ -144,7 +146,13 @@ impl FileSource {
                 magic: hex.join(" "),
             });
         };
+        let pipe = path.as_os_str() == "-"
+            || std::fs::metadata(path).is_ok_and(|m| {
+                use std::os::unix::fs::FileTypeExt;
+                m.file_type().is_fifo()
+            });
         Ok(FileSource {
+            pipe,
             path: path.to_path_buf(),
             name: if path.as_os_str() == "-" {
                 "standard input".into()
@@ -281,6 +289,10 @@ impl Source for FileSource {
 
     fn is_live(&self) -> bool {
         false
+    }
+
+    fn is_pipe(&self) -> bool {
+        self.pipe
     }
 
     fn interfaces(&self) -> Vec<(String, LinkType)> {

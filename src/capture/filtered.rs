@@ -80,6 +80,10 @@ impl Source for FilteredSource {
         false
     }
 
+    fn is_pipe(&self) -> bool {
+        self.inner.is_pipe()
+    }
+
     fn interfaces(&self) -> Vec<(String, LinkType)> {
         self.inner.interfaces()
     }

@@ -7,6 +7,7 @@ pub mod filtered;
 pub mod live;
 pub mod paced;
 pub mod pcap_lax;
+pub mod prefetch;
 
 pub use error::CaptureError;
 
@@ -24,6 +25,12 @@ pub trait Source: Send {
     fn is_live(&self) -> bool;
     /// Names of the capture interfaces, indexed by `RawFrame::iface`.
     fn interfaces(&self) -> Vec<(String, LinkType)>;
+    /// Whether frames arrive through a pipe (standard input, a FIFO): a reader then waits for
+    /// a writer that may pause, and the capture thread reads it through `prefetch` so that a
+    /// pause still hands the frames so far to the detectors.
+    fn is_pipe(&self) -> bool {
+        false
+    }
     /// Kernel and interface drop counters (live capture); zeros for files.
     fn stats(&mut self) -> CaptureStats {
         CaptureStats::default()

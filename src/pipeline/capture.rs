@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::counters::{QueueDepths, SharedCounters};
+use crate::capture::prefetch::{Next, Prefetch};
 use crate::capture::{CaptureError, Source};
+use crate::engine::frame::LinkType;
 use crate::engine::frame::{RawFrame, Ts};
 
 /// A run of consecutive frames. `first_cnt` is the pcap_cnt of the first one.
@@ -61,6 +63,17 @@ pub fn run(
     counters: &SharedCounters,
 ) -> CaptureEnd {
     let live = src.is_live();
+    // A pipe is read on a thread of its own, so that a writer's pause hands over the batch
+    // being filled (as a quiet link does in live capture).
+    let mut pipe = None;
+    if src.is_pipe() {
+        let name = src.name().to_string();
+        match Prefetch::start(src) {
+            Ok(p) => pipe = Some(p),
+            Err(e) => return CaptureEnd::Error(format!("{name}: {e}")),
+        }
+        src = Box::new(Handed);
+    }
     let batch_size = limits.batch_size.max(1);
     let started = Instant::now();
     let mut first_ts: Option<Ts> = None;
@@ -110,8 +123,16 @@ pub fn run(
         {
             break CaptureEnd::Duration;
         }
-        match src.next_frame() {
-            Ok(Some(frame)) => {
+        let next = match &mut pipe {
+            Some(p) => p.next_within(LIVE_BATCH_MAX_WAIT),
+            None => src.next_frame().map(|f| match f {
+                Some(f) => Next::Frame(f),
+                None if live => Next::Idle,
+                None => Next::End,
+            }),
+        };
+        match next {
+            Ok(Next::Frame(frame)) => {
                 if !live && limits.duration_secs > 0 {
                     let first = *first_ts.get_or_insert(frame.ts);
                     if frame.ts.since(first)
@@ -140,15 +161,16 @@ pub fn run(
                     break CaptureEnd::PacketLimit;
                 }
             }
-            Ok(None) if live => {
-                // Read timeout: hand over what we have so a quiet link still shows up promptly.
+            Ok(Next::Idle) => {
+                // Read timeout (or a pipe's writer pausing): hand over what we have so a quiet
+                // link still shows up promptly.
                 batch_started = None;
                 batch_bytes = 0;
                 if !send(&mut frames, cnt) {
                     break CaptureEnd::Stopped;
                 }
             }
-            Ok(None) => break CaptureEnd::EndOfFile,
+            Ok(Next::End) => break CaptureEnd::EndOfFile,
             Err(e) => break CaptureEnd::Error(capture_error_line(&e)),
         }
     };
@@ -157,6 +179,24 @@ pub fn run(
         publish_source_stats(src.as_mut(), counters);
     }
     end
+}
+
+/// What stands in for a source handed to its reader thread (never read).
+struct Handed;
+
+impl Source for Handed {
+    fn next_frame(&mut self) -> Result<Option<RawFrame>, CaptureError> {
+        Ok(None)
+    }
+    fn name(&self) -> &str {
+        "pipe"
+    }
+    fn is_live(&self) -> bool {
+        false
+    }
+    fn interfaces(&self) -> Vec<(String, LinkType)> {
+        Vec::new()
+    }
 }
 
 fn capture_error_line(e: &CaptureError) -> String {
