@@ -45,7 +45,7 @@ fn model() -> Option<&'static Path> {
             String::from_utf8_lossy(&o.stderr)
         );
         assert!(out.contains("host profiles"), "{out}");
-        assert!(out.contains("isolation forest: 100 trees"), "{out}");
+        assert!(out.contains("isolation forest: 50 trees"), "{out}");
         (dir, path)
     });
     Some(path.as_path())

@@ -29,7 +29,7 @@
 //! | 9_000_035 | `new_talker`    | Low      | behavioural |
 //! | 9_000_036 | `beaconing`     | High     | behavioural |
 //! | 9_000_037 | `exfiltration`  | High     | statistical |
-//! | 9_000_038 | `host_behaviour_change` | Medium | ml (DBSCAN) |
+//! | 9_000_038 | `host_behaviour_change` | Low | ml (DBSCAN) |
 //! | 9_000_039 | `ml_outlier`    | Low      | ml        |
 //! | 9_000_040 | `ml_classified:<class>` | Medium | ml (Random Forest) |
 
@@ -229,7 +229,7 @@ pub const EXFILTRATION: Builtin = rule(
 pub const HOST_BEHAVIOUR_CHANGE: Builtin = rule(
     9_000_038,
     "host_behaviour_change",
-    Severity::Medium,
+    Severity::Low,
     Detector::Ml,
     "A host left the cluster of hosts it behaved like (DBSCAN)",
 );

@@ -138,7 +138,7 @@ impl Default for ForestConfig {
         ForestConfig {
             enabled: true,
             contamination: 0.001,
-            n_estimators: 100,
+            n_estimators: 50,
             max_samples: 256,
             train_flows: 4096,
             seed: 7,

@@ -20,6 +20,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ahash::RandomState;
+
+/// `host_behaviour_change` alerts per window, at most.
+const ALERTS_PER_WINDOW: usize = 10;
 use serde_json::json;
 
 use super::super::builtin;
@@ -177,14 +180,20 @@ impl HostBehaviourDetector {
         let ts = Ts::from_parts((idx + 1).saturating_mul(self.secs()), 0);
         let mut hosts: Vec<(IpAddr, HostWindow)> = self.open.drain().collect();
         hosts.sort_by_key(|(ip, _)| *ip);
+        let mut raised = 0;
         for (host, w) in hosts {
             let v = vector(&w);
             if let Some(f) = self.fitted.get(&host).cloned() {
                 if let Some(was) = f.cluster {
                     let now = self.judge(&v);
                     if now != Some(was) {
-                        out.push(self.alert(ts, host, was, now, &f.vector, &v));
-                        self.alerts += 1;
+                        // At most `ALERTS_PER_WINDOW` a window: many hosts changing at once
+                        // is one change of the network, not one story per host.
+                        if raised < ALERTS_PER_WINDOW {
+                            out.push(self.alert(ts, host, was, now, &f.vector, &v));
+                            self.alerts += 1;
+                            raised += 1;
+                        }
                         // One alert per move: the host is judged from where it went.
                         if let Some(e) = self.fitted.get_mut(&host) {
                             e.cluster = now;

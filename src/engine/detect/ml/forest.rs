@@ -29,7 +29,7 @@ impl Default for ForestParams {
     fn default() -> Self {
         ForestParams {
             contamination: 0.001,
-            n_estimators: 100,
+            n_estimators: 50,
             max_samples: 256,
             seed: 7,
         }
@@ -63,13 +63,17 @@ pub struct IsolationForest {
     /// Scores above this are outliers.
     pub threshold: f64,
     pub contamination: f64,
-    /// Per feature, the range the training flows held, widened by `RANGE_MARGIN` of itself.
+    /// Per feature, the range the training flows held, widened by `RANGE_MARGIN` of itself
+    /// and at least `RANGE_FLOOR` (a factor e of a count, in the log scale).
     pub lo: Vec<f64>,
     pub hi: Vec<f64>,
 }
 
 /// How far past the training range (as a share of it) a value still counts as inside.
-const RANGE_MARGIN: f64 = 0.05;
+/// Only a value far outside what was learned is isolated outright: with 17 features, a
+/// narrow margin would set apart a good share of ordinary flows by one feature each.
+const RANGE_MARGIN: f64 = 0.5;
+const RANGE_FLOOR: f64 = 1.0;
 
 /// How a flow scored, and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,7 +132,7 @@ impl IsolationForest {
             }
         }
         for i in 0..N_FEATURES {
-            let m = (hi[i] - lo[i]) * RANGE_MARGIN;
+            let m = ((hi[i] - lo[i]) * RANGE_MARGIN).max(RANGE_FLOOR);
             lo[i] -= m;
             hi[i] += m;
         }

@@ -4,7 +4,7 @@
 //! `ForestDetector` is a `FlowDetector` on the aggregator thread. With a model learned from
 //! normal traffic (`nsm-tui learn`) it scores from the first flow; without one it samples the
 //! run's own flows (a reservoir of `train_flows`) and trains when the reservoir is full, then
-//! again every `model_update_interval` seconds of capture time — a forest of 100 trees over
+//! again every `model_update_interval` seconds of capture time — a forest of 50 trees over
 //! 256 flows trains in milliseconds, so the pipeline does not stall.
 
 pub mod classifier;
@@ -32,6 +32,8 @@ use crate::engine::frame::Ts;
 
 /// Hosts with outliers summed in one window, at most.
 const MAX_HOSTS: usize = 10_000;
+/// `ml_outlier` alerts per window, at most (the hosts with the most unusual flows).
+const ALERTS_PER_WINDOW: usize = 10;
 
 /// The outliers of one host in the current window.
 struct Outliers {
@@ -57,6 +59,7 @@ pub struct ForestDetector {
     outliers: u64,
     trained: u64,
     hosts_dropped: u64,
+    hosts_not_alerted: u64,
 }
 
 impl ForestDetector {
@@ -76,6 +79,7 @@ impl ForestDetector {
             outliers: 0,
             trained: 0,
             hosts_dropped: 0,
+            hosts_not_alerted: 0,
         }
     }
 
@@ -151,7 +155,18 @@ impl ForestDetector {
         };
         let threshold = f.threshold;
         let mut hosts: Vec<(IpAddr, Outliers)> = self.pending.drain().collect();
-        hosts.sort_by_key(|(ip, _)| *ip);
+        // The most unusual first; past `ALERTS_PER_WINDOW` hosts the rest are counted, not
+        // alerted (a flood of odd flows from many sources is one story, not thousands).
+        hosts.sort_by(|a, b| {
+            b.1.worst
+                .score
+                .total_cmp(&a.1.worst.score)
+                .then(a.0.cmp(&b.0))
+        });
+        if hosts.len() > ALERTS_PER_WINDOW {
+            self.hosts_not_alerted += (hosts.len() - ALERTS_PER_WINDOW) as u64;
+            hosts.truncate(ALERTS_PER_WINDOW);
+        }
         for (host, o) in hosts {
             let why: Vec<String> = o
                 .worst
@@ -196,10 +211,12 @@ impl FlowDetector for ForestDetector {
             return;
         }
         let idx = self.window_of(r.end);
+        // Flows end out of order (an idle one ends a timeout after its last packet): only a
+        // later window moves the current one on.
         if self.window.is_some_and(|w| idx > w) {
             self.flush(out);
         }
-        self.window = Some(idx);
+        self.window = Some(self.window.map_or(idx, |w| w.max(idx)));
         let x = FlowFeatures::of(r);
         if !self.fixed {
             self.sample(x);
@@ -252,6 +269,7 @@ impl FlowDetector for ForestDetector {
             ("outlier_flows", self.outliers),
             ("forests_trained", self.trained),
             ("outlier_hosts_dropped", self.hosts_dropped),
+            ("outlier_hosts_not_alerted", self.hosts_not_alerted),
             ("forest_learning", u64::from(self.forest.is_none())),
         ]
     }

@@ -413,7 +413,8 @@ impl BaselineDetector {
         if self.exfil_window.is_some_and(|w| idx > w) {
             self.close_exfil_window();
         }
-        self.exfil_window = Some(idx);
+        // Flows end out of order: only a later window moves the current one on.
+        self.exfil_window = Some(self.exfil_window.map_or(idx, |w| w.max(idx)));
         let key = (r.src_ip, r.dest_ip);
         if !self.exfil.contains_key(&key) && self.exfil.len() >= self.cfg.max_hosts.max(1) {
             // Keep the largest sums: they are the ones that may still cross the line.
