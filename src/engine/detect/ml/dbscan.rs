@@ -128,6 +128,8 @@ pub struct HostBehaviourDetector {
     points: Vec<(Vector, Option<usize>)>,
     centroids: Vec<(Vector, usize)>,
     last_fit: Option<i64>,
+    /// Host windows seen since the last fit.
+    since_fit: usize,
     fits: u64,
     evicted: u64,
     alerts: u64,
@@ -145,6 +147,7 @@ impl HostBehaviourDetector {
             points: Vec::new(),
             centroids: Vec::new(),
             last_fit: None,
+            since_fit: 0,
             fits: 0,
             evicted: 0,
             alerts: 0,
@@ -203,14 +206,20 @@ impl HostBehaviourDetector {
                 }
             }
             self.recent.insert(host, (v, idx));
+            self.since_fit += 1;
         }
         self.evict();
+        // A refit is due after `model_update_interval` of capture time and once there is
+        // something new to learn: on average a new window for every host tracked (a capture
+        // that jumps across days would otherwise refit at every jump).
         let due = self.last_fit.is_none_or(|t| {
             ts.secs() - t >= i64::try_from(self.params.update_secs.max(1)).unwrap_or(300)
+                && self.since_fit >= self.recent.len()
         });
         if due && self.recent.len() > self.cfg.min_samples {
             self.fit();
             self.last_fit = Some(ts.secs());
+            self.since_fit = 0;
         }
     }
 

@@ -53,6 +53,8 @@ pub struct ForestDetector {
     seen: u64,
     rng: Rng,
     last_train: Option<i64>,
+    /// Flows seen when the forest was last trained.
+    seen_at_train: u64,
     window: Option<i64>,
     pending: HashMap<IpAddr, Outliers, RandomState>,
     scored: u64,
@@ -73,6 +75,7 @@ impl ForestDetector {
             seen: 0,
             rng: Rng::new(cfg.seed),
             last_train: None,
+            seen_at_train: 0,
             window: None,
             pending: HashMap::default(),
             scored: 0,
@@ -123,15 +126,21 @@ impl ForestDetector {
         if self.fixed || self.reservoir.len() < self.cfg.train_flows.max(16) {
             return;
         }
+        // Retrained after `model_update_interval` of capture time, and only with a
+        // reservoir's worth of flows since the last training (a capture that jumps across
+        // days would otherwise retrain at every jump).
+        let every = i64::try_from(self.params.update_secs.max(1)).unwrap_or(300);
         let due = match self.last_train {
             None => true,
             Some(t) => {
-                now.secs() - t >= i64::try_from(self.params.update_secs.max(1)).unwrap_or(300)
+                now.secs() - t >= every
+                    && self.seen - self.seen_at_train >= self.cfg.train_flows as u64
             }
         };
         if due {
             self.forest = IsolationForest::fit(&self.reservoir, &self.params());
             self.last_train = Some(now.secs());
+            self.seen_at_train = self.seen;
             self.trained += 1;
         }
     }
