@@ -324,7 +324,9 @@ fn ssh_peer_is_refused_without_ssh_connection_by_cli_and_console() {
     let mut lab = Lab::new();
     std::fs::write(
         lab.path("nsm-tui.toml"),
-        "[response]\ndry_run = true\n[storage]\npcap_log_enabled = false\n",
+        // `user = "root"`: the console gives up its capabilities once capture is open but
+        // stays user 0, so it can still write its database in this root-only directory.
+        "[response]\ndry_run = true\n[storage]\npcap_log_enabled = false\n[sniffer]\nuser = \"root\"\n",
     )
     .unwrap();
     lab.start_sshd();

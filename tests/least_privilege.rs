@@ -294,6 +294,9 @@ fn the_live_console_gives_up_privileges_as_headless_does() {
         "0.2",
         "127.0.0.1",
     ]);
+    // The last reply is on the wire when ping returns; give the capture a moment to read it
+    // before the console stops capturing.
+    std::thread::sleep(std::time::Duration::from_secs(1));
     let status = Command::new("tmux")
         .args(["send-keys", "-t", &session.0, "q"])
         .status()

@@ -63,10 +63,27 @@ fn socket_addr(s: &str) -> Option<IpAddr> {
 /// Peers of established TCP sockets owned by an sshd process, from `ss -Htnp state
 /// established` output (`Recv-Q Send-Q Local:Port Peer:Port users:(("sshd",pid=..,fd=..))`).
 /// OpenSSH 9.8 and later name the per-session process `sshd-session`; both count.
+///
+/// A process that gave up its capabilities (the capture once open) cannot see whose sockets
+/// they are: a socket with no process shown counts when its local port is 22, so the guard
+/// errs on the side of the administrator.
 pub fn sshd_peers(ss_output: &str) -> Vec<IpAddr> {
     let mut out = Vec::new();
     for line in ss_output.lines() {
         let Some(at) = line.find("users:(") else {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let local_ssh = cols
+                .len()
+                .checked_sub(2)
+                .and_then(|i| cols.get(i))
+                .is_some_and(|c| c.rsplit_once(':').is_some_and(|(_, p)| p == "22"));
+            if local_ssh {
+                if let Some(ip) = cols.last().and_then(|c| socket_addr(c)) {
+                    if !out.contains(&ip) {
+                        out.push(ip);
+                    }
+                }
+            }
             continue;
         };
         let users = &line[at..];
@@ -300,6 +317,18 @@ fn full(ip: IpAddr) -> u8 {
         32
     } else {
         128
+    }
+}
+
+#[cfg(test)]
+mod sshd_without_process_info {
+    use super::sshd_peers;
+
+    #[test]
+    fn sockets_on_port_22_count_when_the_owner_cannot_be_seen() {
+        let out = "0 0 198.51.100.1:22 198.51.100.2:58150\n0 0 198.51.100.1:8080 198.51.100.9:4000\n0 0 [fd00::1]:22 [fd00::2]:51000\n";
+        let peers: Vec<String> = sshd_peers(out).iter().map(ToString::to_string).collect();
+        assert_eq!(peers, ["198.51.100.2", "fd00::2"]);
     }
 }
 

@@ -4,7 +4,6 @@
 //! Main thread only. Reading refuses a file larger than `MAX_MODEL_BYTES` and anything
 //! `Model::from_json` refuses, naming the file.
 
-use std::io::{Read, Write};
 use std::path::Path;
 
 use super::safe_file;
@@ -15,40 +14,13 @@ pub const MAX_MODEL_BYTES: u64 = 256 << 20;
 
 /// Write `m` to `path`, replacing what was there.
 pub fn save(path: &Path, m: &Model) -> Result<(), String> {
-    let tmp = safe_file::with_suffix(path, &format!(".{}.tmp", std::process::id()));
-    let mut f = safe_file::create_new(&tmp).map_err(|e| e.to_string())?;
-    let written = f
-        .write_all(m.to_json().as_bytes())
-        .and_then(|()| f.write_all(b"\n"))
-        .and_then(|()| f.sync_all());
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(format!("writing {}: {e}", tmp.display()));
-    }
-    if safe_file::check_existing(path).is_err() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(format!(
-            "{} exists and is not a regular file of ours; not replacing it",
-            path.display()
-        ));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("replacing {}: {e}", path.display())
-    })
+    safe_file::replace_whole(path, m.to_json().as_bytes())
 }
 
 /// Read and check the model at `path`; the error names the file and says what is wrong.
 pub fn load(path: &Path) -> Result<Model, String> {
     let at = |e: String| format!("model file {}: {e}", path.display());
-    let f = std::fs::File::open(path).map_err(|e| at(e.to_string()))?;
-    let mut text = String::new();
-    f.take(MAX_MODEL_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| at(e.to_string()))?;
-    if text.len() as u64 > MAX_MODEL_BYTES {
-        return Err(at(format!("larger than {} MB", MAX_MODEL_BYTES >> 20)));
-    }
+    let text = safe_file::read_capped(path, MAX_MODEL_BYTES).map_err(at)?;
     Model::from_json(&text).map_err(at)
 }
 

@@ -294,3 +294,44 @@ impl DbLock {
         Ok(DbLock { _file: file })
     }
 }
+
+/// Writes `bytes` to `path` whole: a new file (mode 0640) renamed over the old one, so a
+/// reader never sees half of it; an existing `path` must be a regular file of ours.
+pub fn replace_whole(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    let tmp = with_suffix(path, &format!(".{}.tmp", std::process::id()));
+    let mut f = create_new(&tmp).map_err(|e| e.to_string())?;
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.write_all(b"\n"))
+        .and_then(|()| f.sync_all());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("writing {}: {e}", tmp.display()));
+    }
+    if check_existing(path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!(
+            "{} exists and is not a regular file of ours; not replacing it",
+            path.display()
+        ));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("replacing {}: {e}", path.display())
+    })
+}
+
+/// The text of `path`, refused when it is larger than `max` bytes.
+pub fn read_capped(path: &Path, max: u64) -> Result<String, String> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    f.take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > max {
+        return Err(format!("larger than {} MB", max >> 20));
+    }
+    Ok(text)
+}

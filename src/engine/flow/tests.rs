@@ -1,3 +1,5 @@
+//! The flow table from decoded packets: keys, directions, TCP states, timeouts, eviction.
+
 use std::net::IpAddr;
 
 use super::*;

@@ -58,7 +58,7 @@ thread_local! {
 fn format_second(secs: i64) -> [u8; TS_LEN] {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::engine::frame::civil_from_days(days);
     let mut b = *b"0000-00-00T00:00:00.000000+0000";
     put(&mut b[0..4], y.clamp(0, 9999).unsigned_abs());
     put(&mut b[5..7], u64::from(m));
@@ -75,25 +75,6 @@ fn put(out: &mut [u8], mut v: u64) {
         *c = b'0' + (v % 10) as u8;
         v /= 10;
     }
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); Howard Hinnant's
-/// `civil_from_days`.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
 }
 
 /// A byte as two lower-case hex digits, as Suricata prints TCP flags (`"1b"`).
