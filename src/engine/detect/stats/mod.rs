@@ -174,7 +174,11 @@ impl BaselineDetector {
             (idx + 1).saturating_mul(i64::try_from(self.params.window_secs.max(1)).unwrap_or(60)),
             0,
         );
-        let windows = std::mem::take(&mut self.windows);
+        // In address order: the all-hosts baseline learns each window in turn, and an EWMA
+        // depends on the order (a run must give the same result every time).
+        let mut windows: Vec<(IpAddr, HostWindow)> =
+            std::mem::take(&mut self.windows).into_iter().collect();
+        windows.sort_unstable_by_key(|(ip, _)| *ip);
         let mut total = HostWindow::default();
         let mut top: Option<(IpAddr, u64)> = None;
         for (host, w) in windows {
@@ -476,6 +480,9 @@ impl BaselineDetector {
             let e = peak.entry(host).or_default();
             *e = (*e).max(b);
         }
+        // In address order, as the window baselines learn (the EWMA depends on the order).
+        let mut peak: Vec<(IpAddr, u64)> = peak.into_iter().collect();
+        peak.sort_unstable();
         for (host, b) in peak {
             if let Some(p) = self.profiles.get_mut(&host) {
                 p.peak_dest_bytes.update(b as f64, self.cfg.alpha);
