@@ -20,7 +20,11 @@ const PACKAGE: &str = "nsm-tui";
 const UNIT: &str = "/usr/lib/systemd/system/nsm-tui.service";
 
 /// Purges the package when the test ends, passed or failed.
-struct Installed;
+/// Purges the package when the test ends, and deletes the system user its postinst created
+/// when the machine had none before (Debian keeps a package's users; a test leaves nothing).
+struct Installed {
+    user_was_there: bool,
+}
 
 impl Drop for Installed {
     fn drop(&mut self) {
@@ -28,6 +32,10 @@ impl Drop for Installed {
             .args(["-P", PACKAGE])
             .stdout(Stdio::null())
             .output();
+        if !self.user_was_there {
+            let _ = Command::new("userdel").arg("nsm-tui").output();
+            let _ = Command::new("groupdel").arg("nsm-tui").output();
+        }
     }
 }
 
@@ -114,7 +122,11 @@ fn the_debian_package_installs_runs_supervised_and_removes_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let deb = build_package(tmp.path());
 
-    let _installed = Installed;
+    let _installed = Installed {
+        user_was_there: common::sh(&["getent", "passwd", "nsm-tui"])
+            .status
+            .success(),
+    };
     run(Command::new("dpkg").arg("-i").arg(&deb));
     let files = package_files();
     for want in [
