@@ -38,14 +38,24 @@ pub struct FlowFeatures(pub [f64; N_FEATURES]);
 
 /// A hash of the schema (FNV-1a over the names), stored in model files.
 pub fn schema_hash() -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for name in SCHEMA {
-        for b in name.bytes().chain(std::iter::once(0)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
+    names_hash(&SCHEMA)
+}
+
+/// FNV-1a over `names`, each ended by a zero byte: the hash a model file keeps of the feature
+/// schema it was built on.
+pub fn names_hash(names: &[&str]) -> u64 {
+    fnv1a(
+        names
+            .iter()
+            .flat_map(|n| n.bytes().chain(std::iter::once(0))),
+    )
+}
+
+/// FNV-1a (64-bit) over `bytes`.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The class of a service port: 0 well-known (below 1024), 1 registered, 2 dynamic, 3 none.

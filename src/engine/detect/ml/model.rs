@@ -40,14 +40,7 @@ pub struct Model {
 
 /// Hash of the window schema, as the flow schema's.
 pub fn window_schema_hash() -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for name in WINDOW_SCHEMA {
-        for b in name.bytes().chain(std::iter::once(0)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
+    crate::engine::features::flow::names_hash(&WINDOW_SCHEMA)
 }
 
 impl Model {

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::ewma::Ewma;
+use crate::engine::features::flow::fnv1a;
 use crate::engine::features::window::{HostWindow, N_WINDOW};
 
 /// Service ports remembered per host.
@@ -52,15 +53,10 @@ impl Default for Profile {
 }
 
 fn bloom_bits(ip: IpAddr) -> [usize; 3] {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let bytes: Vec<u8> = match ip {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
+    let h = match ip {
+        IpAddr::V4(a) => fnv1a(a.octets()),
+        IpAddr::V6(a) => fnv1a(a.octets()),
     };
-    for b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
     let bits = (BLOOM_WORDS * 64) as u64;
     [
         (h % bits) as usize,
