@@ -12,6 +12,7 @@ pub mod heuristics;
 pub mod learn;
 pub mod ml;
 pub mod signature;
+mod small_set;
 pub mod stats;
 mod table;
 #[cfg(test)]

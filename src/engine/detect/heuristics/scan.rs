@@ -11,7 +11,8 @@ use serde_json::json;
 
 use super::super::builtin;
 use super::super::config::{LimitsConfig, ScanConfig};
-use super::super::table::{capped_insert, new_set, Set, Table, Window};
+use super::super::small_set::SmallSet;
+use super::super::table::{Table, Window};
 use super::super::{FlowCtx, StatefulDetector};
 use crate::engine::alert::Alert;
 use crate::engine::packet::{TcpFlags, Transport};
@@ -64,7 +65,7 @@ pub fn probe(a: &Analyzed, flow: Option<&FlowCtx>) -> Option<Probe> {
 
 struct Ports {
     window: Window,
-    ports: Set<u32>,
+    ports: SmallSet<u32>,
     probes: u64,
     /// The fast detector already alerted on this pair (only used by the slow table).
     fast_alerted: bool,
@@ -74,7 +75,7 @@ impl Ports {
     fn new(now: crate::engine::frame::Ts) -> Self {
         Ports {
             window: Window::new(now),
-            ports: new_set(),
+            ports: SmallSet::new(),
             probes: 0,
             fast_alerted: false,
         }
@@ -83,7 +84,7 @@ impl Ports {
 
 struct Hosts {
     window: Window,
-    hosts: Set<IpAddr>,
+    hosts: SmallSet<IpAddr>,
 }
 
 /// Vertical scans, slow scans and host sweeps.
@@ -113,7 +114,7 @@ impl ScanDetector {
             st.probes = 0;
         }
         st.probes += 1;
-        let n = capped_insert(&mut st.ports, port, SET_CAP);
+        let n = st.ports.insert_capped(port, SET_CAP);
         let fired = !st.window.alerted && n >= self.cfg.ports;
         if fired {
             st.window.alerted = true;
@@ -138,7 +139,7 @@ impl ScanDetector {
         }
         st.probes += 1;
         st.fast_alerted |= fired;
-        let n = capped_insert(&mut st.ports, port, SET_CAP);
+        let n = st.ports.insert_capped(port, SET_CAP);
         if !st.window.alerted && !st.fast_alerted && n >= self.cfg.slow_ports {
             st.window.alerted = true;
             let elapsed = st.window.elapsed(now);
@@ -160,12 +161,12 @@ impl ScanDetector {
         let secs = self.cfg.window_secs;
         let st = self.sweep.entry((p.src, p.proto, p.dport), now, || Hosts {
             window: Window::new(now),
-            hosts: new_set(),
+            hosts: SmallSet::new(),
         });
         if st.window.roll(now, secs) {
             st.hosts.clear();
         }
-        let n = capped_insert(&mut st.hosts, p.dst, SET_CAP);
+        let n = st.hosts.insert_capped(p.dst, SET_CAP);
         if st.window.alerted || n < self.cfg.hosts {
             return;
         }

@@ -9,6 +9,7 @@
 
 pub mod classifier;
 pub mod dbscan;
+pub mod flat;
 pub mod forest;
 pub mod model;
 pub mod rforest;
@@ -21,6 +22,7 @@ use std::net::IpAddr;
 use ahash::RandomState;
 use serde_json::json;
 
+use self::flat::FlatForest;
 use self::forest::{ForestParams, IsolationForest, Verdict};
 use self::rng::Rng;
 use super::builtin;
@@ -47,6 +49,8 @@ pub struct ForestDetector {
     cfg: ForestConfig,
     params: LearnParams,
     forest: Option<IsolationForest>,
+    /// `forest` laid out for scoring every flow.
+    flat: Option<FlatForest>,
     /// The forest came from a learned model: keep it, do not retrain on this run's traffic.
     fixed: bool,
     reservoir: Vec<FlowFeatures>,
@@ -70,6 +74,7 @@ impl ForestDetector {
             cfg: cfg.clone(),
             params,
             forest: None,
+            flat: None,
             fixed: false,
             reservoir: Vec::new(),
             seen: 0,
@@ -88,13 +93,18 @@ impl ForestDetector {
 
     /// Score with a forest learned from normal traffic, never retrained during the run.
     pub fn with_forest(mut self, f: IsolationForest) -> Self {
-        self.forest = Some(f);
+        self.set_forest(Some(f));
         self.fixed = true;
         self
     }
 
     pub fn forest(&self) -> Option<&IsolationForest> {
         self.forest.as_ref()
+    }
+
+    fn set_forest(&mut self, f: Option<IsolationForest>) {
+        self.flat = f.as_ref().and_then(FlatForest::new);
+        self.forest = f;
     }
 
     fn params(&self) -> ForestParams {
@@ -138,7 +148,7 @@ impl ForestDetector {
             }
         };
         if due {
-            self.forest = IsolationForest::fit(&self.reservoir, &self.params());
+            self.set_forest(IsolationForest::fit(&self.reservoir, &self.params()));
             self.last_train = Some(now.secs());
             self.seen_at_train = self.seen;
             self.trained += 1;
@@ -147,7 +157,7 @@ impl ForestDetector {
 
     /// Train on `flows` at once (`nsm-tui learn`).
     pub fn train_on(&mut self, flows: &[FlowFeatures]) -> Option<&IsolationForest> {
-        self.forest = IsolationForest::fit(flows, &self.params());
+        self.set_forest(IsolationForest::fit(flows, &self.params()));
         self.fixed = self.forest.is_some();
         self.forest.as_ref()
     }
@@ -233,10 +243,11 @@ impl FlowDetector for ForestDetector {
         }
         let Some(f) = &self.forest else { return };
         self.scored += 1;
-        let score = f.score(&x);
-        if score <= f.threshold {
-            return;
-        }
+        let outlier = match &self.flat {
+            Some(flat) => flat.outlier_score(&x),
+            None => Some(f.score(&x)).filter(|&s| s > f.threshold),
+        };
+        let Some(score) = outlier else { return };
         self.outliers += 1;
         if let Some(o) = self.pending.get_mut(&r.src_ip) {
             o.count += 1;
