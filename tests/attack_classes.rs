@@ -158,3 +158,24 @@ fn shared_benign_captures_raise_none_of_these_classes() {
     }
     assert!(loud.is_empty(), "{loud:#?}");
 }
+
+#[test]
+fn every_attack_class_capture_is_listed_small_and_tested() {
+    let readme = std::fs::read_to_string(fixture("README.md")).expect("README present");
+    let tested = [
+        "recon_icmp.pcap",
+        "backscatter_synack.pcap",
+        "backscatter_rst.pcap",
+        "syn_flood_spoofed.pcap",
+        "dns_tunnel_lowvol.pcap",
+    ];
+    let on_disk = common::captures_under(&fixture(""));
+    assert_eq!(on_disk.len(), tested.len(), "{on_disk:?}");
+    for p in &on_disk {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(tested.contains(&name.as_str()), "{name} is not tested");
+        assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
+        let size = std::fs::metadata(p).expect("stat").len();
+        assert!(size < 200 * 1024, "{name} is {size} bytes");
+    }
+}
