@@ -3,7 +3,7 @@
 //! cleartext login failures.
 
 use super::super::config::DetectConfig;
-use super::super::testutil::{dns_query, packet, tcp};
+use super::super::testutil::{dns_query, packet, tcp, tcp_payload};
 use super::super::{FlowCtx, StatefulDetector};
 use super::dns_tunnel::encoded_label;
 use super::*;
@@ -14,6 +14,7 @@ use crate::engine::record::Analyzed;
 const S: u16 = TcpFlags::SYN;
 const A: u16 = TcpFlags::ACK;
 const R: u16 = TcpFlags::RST;
+const P: u16 = TcpFlags::PSH;
 
 /// A packet and whether it opens its flow.
 type Seen = (Analyzed, bool);
@@ -252,6 +253,165 @@ fn a_dozen_encoded_queries_are_a_low_volume_dns_tunnel() {
                 assert_eq!(&*alerts[0].category, "dns_tunnel");
                 assert_eq!(alerts[0].evidence["encoded_alphabet"], alpha, "{name}");
                 assert_eq!(alerts[0].evidence["encoded_queries"], encoded, "{name}");
+            }
+            None => assert!(alerts.is_empty(), "{name}: {alerts:?}"),
+        }
+    }
+}
+
+/// An ICMP destination unreachable (code 3, port) from `router` quoting the SYN `client:sport`
+/// → `server:dport`.
+fn unreachable(
+    ms: i64,
+    router: &str,
+    client: [u8; 4],
+    sport: u16,
+    server: [u8; 4],
+    dport: u16,
+) -> Analyzed {
+    let mut quoted = vec![0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0];
+    quoted.extend_from_slice(&client);
+    quoted.extend_from_slice(&server);
+    quoted.extend_from_slice(&sport.to_be_bytes());
+    quoted.extend_from_slice(&dport.to_be_bytes());
+    quoted.extend_from_slice(&[0, 0, 0, 1]);
+    let dst = std::net::Ipv4Addr::from(client).to_string();
+    let t = Transport::Icmp(IcmpInfo {
+        icmp_type: 3,
+        code: 3,
+    });
+    packet(ms, router, &dst, 1, t, &quoted)
+}
+
+/// A client at 10.0.0.5 and a server at 10.0.0.2:`port`: for each of `n` connections the SYN,
+/// then what `then` adds at that time.
+fn sessions(n: i64, port: u16, then: impl Fn(i64, u16) -> Vec<Analyzed>) -> Vec<Analyzed> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let at = i * 2000;
+        let sport = 40000 + i as u16;
+        out.push(tcp(at, "10.0.0.5", sport, "10.0.0.2", port, S));
+        out.extend(then(at, sport));
+    }
+    // The client's next packet, on which a pending alert lands.
+    out.push(tcp(n * 2000 + 500, "10.0.0.5", 50000, "10.0.0.2", port, A));
+    out
+}
+
+#[test]
+fn refused_connections_are_no_logins_and_cleartext_failures_are() {
+    let cfg = DetectConfig::default();
+    let server = |at: i64, sport: u16, port: u16, flags: u16, body: &[u8]| {
+        tcp_payload(at, "10.0.0.2", port, "10.0.0.5", sport, flags, body)
+    };
+    let client = |at: i64, sport: u16, port: u16, body: &[u8]| {
+        tcp_payload(at, "10.0.0.5", sport, "10.0.0.2", port, P | A, body)
+    };
+    type Case = (&'static str, Vec<Analyzed>, Option<&'static str>);
+    let cases: Vec<Case> = vec![
+        (
+            "accepted ssh connections",
+            sessions(12, 22, |at, sp| {
+                vec![
+                    server(at + 1, sp, 22, S | A, b""),
+                    tcp(at + 2, "10.0.0.5", sp, "10.0.0.2", 22, A),
+                ]
+            }),
+            Some("connections"),
+        ),
+        (
+            "refused by rst",
+            sessions(12, 22, |at, sp| vec![server(at + 1, sp, 22, R | A, b"")]),
+            None,
+        ),
+        (
+            "refused by icmp port unreachable",
+            sessions(12, 22, |at, sp| {
+                vec![unreachable(
+                    at + 1,
+                    "10.0.0.1",
+                    [10, 0, 0, 5],
+                    sp,
+                    [10, 0, 0, 2],
+                    22,
+                )]
+            }),
+            None,
+        ),
+        (
+            "pop3 -ERR after PASS",
+            sessions(6, 110, |at, sp| {
+                vec![
+                    client(at + 1, sp, 110, b"PASS guess\r\n"),
+                    server(
+                        at + 2,
+                        sp,
+                        110,
+                        P | A,
+                        b"-ERR [AUTH] Authentication failed.\r\n",
+                    ),
+                ]
+            }),
+            Some("failed_logins"),
+        ),
+        (
+            "pop3 -ERR for anything else",
+            sessions(6, 110, |at, sp| {
+                vec![
+                    client(at + 1, sp, 110, b"RETR 9\r\n"),
+                    server(at + 2, sp, 110, P | A, b"-ERR no such message\r\n"),
+                ]
+            }),
+            None,
+        ),
+        (
+            "imap NO after LOGIN",
+            sessions(6, 143, |at, sp| {
+                vec![
+                    client(at + 1, sp, 143, b"a1 LOGIN root guess\r\n"),
+                    server(
+                        at + 2,
+                        sp,
+                        143,
+                        P | A,
+                        b"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
+                    ),
+                ]
+            }),
+            Some("failed_logins"),
+        ),
+        (
+            "http 401",
+            sessions(6, 80, |at, sp| {
+                vec![
+                    client(at + 1, sp, 80, b"GET /admin HTTP/1.1\r\n"),
+                    server(at + 2, sp, 80, P | A, b"HTTP/1.1 401 Unauthorized\r\n"),
+                ]
+            }),
+            Some("failed_logins"),
+        ),
+        (
+            "http 200",
+            sessions(60, 80, |at, sp| {
+                vec![server(at + 2, sp, 80, P | A, b"HTTP/1.1 200 OK\r\n")]
+            }),
+            None,
+        ),
+    ];
+    for (name, pkts, want) in cases {
+        let mut det = BruteForceDetector::new(&cfg.brute_force, &cfg.limits);
+        let alerts = run(&mut det, &pkts);
+        match want {
+            Some(trigger) => {
+                assert_eq!(alerts.len(), 1, "{name}: {alerts:?}");
+                assert_eq!(&*alerts[0].category, "brute_force");
+                assert_eq!(alerts[0].evidence["trigger"], trigger, "{name}");
+                assert_eq!(alerts[0].evidence["src"], "10.0.0.5", "{name}");
+                let sender = pkts.iter().find(|p| p.pcap_cnt == alerts[0].packet);
+                let src = sender
+                    .and_then(|p| p.decoded.ip)
+                    .map(|ip| ip.src.to_string());
+                assert_eq!(src.as_deref(), Some("10.0.0.5"), "{name}");
             }
             None => assert!(alerts.is_empty(), "{name}: {alerts:?}"),
         }
