@@ -1,8 +1,9 @@
 //! The attack-class captures (`tests/fixtures/attack_classes/`, made with real tools between two
 //! network namespaces by `tests/tools/make_attack_class_captures.sh`) replayed through the real
 //! binary: ICMP reconnaissance, reflection and backscatter naming the victim, a spoofed SYN flood
-//! naming its target and sources, low-volume DNS tunnels; and the shared benign captures raise
-//! none of these classes.
+//! naming its target and sources, low-volume DNS tunnels, refused connections that are no
+//! logins and HTTP 401 failures that are; and the shared benign captures raise none of these
+//! classes.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -136,6 +137,26 @@ fn a_dozen_base32_or_hex_queries_are_a_dns_tunnel() {
 }
 
 #[test]
+fn refused_connections_are_no_login_attempts() {
+    let got = alerts(&fixture("refused_ssh.pcap"));
+    // Fifteen SYNs to a closed SSH port within 3 s, each answered by a RST.
+    assert!(of(&got, "brute_force").is_empty(), "{got:#?}");
+}
+
+#[test]
+fn http_401_replies_are_failed_logins_of_the_client() {
+    let got = alerts(&fixture("bruteforce_http_401.pcap"));
+    let bf = of(&got, "brute_force");
+    assert_eq!(bf.len(), 1, "{got:#?}");
+    assert_eq!(bf[0]["src_ip"], ATTACKER);
+    let all = bf[0].to_string();
+    assert!(
+        all.contains("failed-login replies from 10.79.0.2:80"),
+        "{all}"
+    );
+}
+
+#[test]
 fn shared_benign_captures_raise_none_of_these_classes() {
     let Some(data) = common::shared_data() else {
         return;
@@ -168,6 +189,8 @@ fn every_attack_class_capture_is_listed_small_and_tested() {
         "backscatter_rst.pcap",
         "syn_flood_spoofed.pcap",
         "dns_tunnel_lowvol.pcap",
+        "refused_ssh.pcap",
+        "bruteforce_http_401.pcap",
     ];
     let on_disk = common::captures_under(&fixture(""));
     assert_eq!(on_disk.len(), tested.len(), "{on_disk:?}");

@@ -4,7 +4,7 @@
 # veth pair. tcpdump records each capture on the victim's side of the veth. The namespaces are
 # deleted on exit, whatever happens; running it again remakes every file.
 #
-# Needs root and: hping3 tcpdump dig (dnsutils) python3.
+# Needs root and: hping3 tcpdump dig (dnsutils) curl python3.
 # Usage: tests/tools/make_attack_class_captures.sh [OUT_DIR]  (default: tests/fixtures/attack_classes)
 set -euo pipefail
 
@@ -102,6 +102,23 @@ EOF
     start_bg "$V" python3 "$WORK/dns.py" "$V4"
 }
 
+http_401_server() {
+    cat >"$WORK/http401.py" <<'EOF'
+# A web server that refuses every login with 401.
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="admin"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer((sys.argv[1], 80), H).serve_forever()
+EOF
+    start_bg "$V" python3 "$WORK/http401.py" "$V4"
+}
+
 attacks() {
     capture recon_icmp 96 recon_icmp -- \
         in_a bash -c "hping3 -q --icmp-ts -c 3 $V4; hping3 -q --icmp-addr -c 3 $V4; hping3 -q -1 -C 15 -c 3 $V4"
@@ -111,8 +128,15 @@ attacks() {
         in_a timeout 5 hping3 -q -R --rand-source -p 40000 -i u2000 -c 400 "$V4"
     capture syn_flood_spoofed 64 syn_flood -- \
         in_a timeout 5 hping3 -q -S --rand-source -p 80 -i u1000 -c 600 "$V4"
+    # Nothing listens on port 22: every SYN is refused with a RST.
+    capture refused_ssh 96 none -- \
+        in_a hping3 -q -S -p 22 -s 41000 -i u200000 -c 15 "$V4"
+    http_401_server
     dns_server
     sleep 1
+    capture bruteforce_http_401 256 brute_force -- \
+        in_a bash -c "for i in \$(seq 8); do curl -s -o /dev/null -u admin:guess\$i http://$V4/admin; done"
+
     capture dns_tunnel_lowvol 256 dns_tunnel -- \
         in_a bash -c "for i in \$(seq 12); do \
             dig @$V4 +tries=1 +time=1 \$(head -c 20 /dev/urandom | base32 | tr -d =).t.example A; \
@@ -127,8 +151,9 @@ write_readme() {
         echo "Made by \`tests/tools/make_attack_class_captures.sh\` with real tools between two network"
         echo "namespaces, \`nsmatk-a\` (attacker, $A4) and \`nsmatk-v\` (victim, $V4), joined by a veth"
         echo "pair; tcpdump recorded each on the victim's side. The commands ran in the attacker"
-        echo "namespace; a 12-line DNS responder in the victim namespace answered NXDOMAIN. Ground"
-        echo "truth: the category each capture must raise. \`--rand-source\` floods come from random"
+        echo "namespace; in the victim namespace a 12-line DNS responder answered NXDOMAIN and a web"
+        echo "server answered every request with 401. Ground truth (\`none\`: no brute_force alert):"
+        echo "the category each capture must raise. \`--rand-source\` floods come from random"
         echo "addresses: the backscatter alerts must name the victim $V4, not a source."
         echo "\`tests/attack_classes.rs\` checks them."
         echo

@@ -219,7 +219,8 @@ pub struct BruteForceConfig {
     pub window_secs: u64,
     /// New connections from one source to one login service within the window.
     pub attempts: u32,
-    /// Failed-login replies (FTP 530, SMTP 535) to one client within the window.
+    /// Failed-login replies (FTP 530, SMTP 535, POP3 -ERR after PASS, IMAP NO after LOGIN, HTTP
+    /// 401) to one client within the window.
     pub failures: u32,
     /// The login services watched.
     pub ports: Vec<u16>,
