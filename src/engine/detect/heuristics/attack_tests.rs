@@ -285,7 +285,7 @@ fn unreachable(
 
 /// A client at 10.0.0.5 and a server at 10.0.0.2:`port`: for each of `n` connections the SYN,
 /// then what `then` adds at that time.
-fn sessions(n: i64, port: u16, then: impl Fn(i64, u16) -> Vec<Analyzed>) -> Vec<Analyzed> {
+fn connections_with(n: i64, port: u16, then: impl Fn(i64, u16) -> Vec<Analyzed>) -> Vec<Analyzed> {
     let mut out = Vec::new();
     for i in 0..n {
         let at = i * 2000;
@@ -311,7 +311,7 @@ fn refused_connections_are_no_logins_and_cleartext_failures_are() {
     let cases: Vec<Case> = vec![
         (
             "accepted ssh connections",
-            sessions(12, 22, |at, sp| {
+            connections_with(12, 22, |at, sp| {
                 vec![
                     server(at + 1, sp, 22, S | A, b""),
                     tcp(at + 2, "10.0.0.5", sp, "10.0.0.2", 22, A),
@@ -321,12 +321,12 @@ fn refused_connections_are_no_logins_and_cleartext_failures_are() {
         ),
         (
             "refused by rst",
-            sessions(12, 22, |at, sp| vec![server(at + 1, sp, 22, R | A, b"")]),
+            connections_with(12, 22, |at, sp| vec![server(at + 1, sp, 22, R | A, b"")]),
             None,
         ),
         (
             "refused by icmp port unreachable",
-            sessions(12, 22, |at, sp| {
+            connections_with(12, 22, |at, sp| {
                 vec![unreachable(
                     at + 1,
                     "10.0.0.1",
@@ -340,7 +340,7 @@ fn refused_connections_are_no_logins_and_cleartext_failures_are() {
         ),
         (
             "pop3 -ERR after PASS",
-            sessions(6, 110, |at, sp| {
+            connections_with(6, 110, |at, sp| {
                 vec![
                     client(at + 1, sp, 110, b"PASS guess\r\n"),
                     server(
@@ -356,7 +356,7 @@ fn refused_connections_are_no_logins_and_cleartext_failures_are() {
         ),
         (
             "pop3 -ERR for anything else",
-            sessions(6, 110, |at, sp| {
+            connections_with(6, 110, |at, sp| {
                 vec![
                     client(at + 1, sp, 110, b"RETR 9\r\n"),
                     server(at + 2, sp, 110, P | A, b"-ERR no such message\r\n"),
@@ -366,7 +366,7 @@ fn refused_connections_are_no_logins_and_cleartext_failures_are() {
         ),
         (
             "imap NO after LOGIN",
-            sessions(6, 143, |at, sp| {
+            connections_with(6, 143, |at, sp| {
                 vec![
                     client(at + 1, sp, 143, b"a1 LOGIN root guess\r\n"),
                     server(
@@ -382,7 +382,7 @@ fn refused_connections_are_no_logins_and_cleartext_failures_are() {
         ),
         (
             "http 401",
-            sessions(6, 80, |at, sp| {
+            connections_with(6, 80, |at, sp| {
                 vec![
                     client(at + 1, sp, 80, b"GET /admin HTTP/1.1\r\n"),
                     server(at + 2, sp, 80, P | A, b"HTTP/1.1 401 Unauthorized\r\n"),
@@ -392,7 +392,7 @@ fn refused_connections_are_no_logins_and_cleartext_failures_are() {
         ),
         (
             "http 200",
-            sessions(60, 80, |at, sp| {
+            connections_with(60, 80, |at, sp| {
                 vec![server(at + 2, sp, 80, P | A, b"HTTP/1.1 200 OK\r\n")]
             }),
             None,
