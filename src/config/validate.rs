@@ -183,6 +183,14 @@ fn check_thresholds(d: &DetectorConfig) -> Result<(), Violation> {
             ),
             ("flood.dhcp_requests", at_least(f.dhcp_requests, 2)),
             (
+                "flood.backscatter_packets",
+                at_least(f.backscatter_packets, 1),
+            ),
+            (
+                "flood.backscatter_sources",
+                at_least(f.backscatter_sources, 2),
+            ),
+            (
                 "flood.spoofed_window_secs",
                 at_least(f.spoofed_window_secs, 1),
             ),
@@ -238,6 +246,7 @@ fn check_thresholds(d: &DetectorConfig) -> Result<(), Violation> {
                 "dns_tunnel.suspicious_queries",
                 at_least(t.suspicious_queries, 1),
             ),
+            ("dns_tunnel.encoded_queries", at_least(t.encoded_queries, 1)),
             ("dns_tunnel.null_queries", at_least(t.null_queries, 1)),
             ("dns_tunnel.txt_queries", at_least(t.txt_queries, 1)),
             ("limits.max_entries", at_least(d.limits.max_entries, 1)),

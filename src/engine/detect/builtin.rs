@@ -21,6 +21,8 @@
 //! | 9_000_016 | `dns_tunnel`    | High     | heuristic |
 //! | 9_000_017 | `protocol_scan` | Medium   | heuristic |
 //! | 9_000_018 | `dhcp_flood`    | High     | heuristic |
+//! | 9_000_019 | `recon_icmp`    | Medium   | heuristic |
+//! | 9_000_020 | `backscatter`   | Medium   | heuristic |
 //! | 9_000_030 | `anomaly_volume`| Medium   | statistical |
 //! | 9_000_031 | `fan_out`       | Medium   | statistical |
 //! | 9_000_032 | `unusual_port`  | Low      | behavioural |
@@ -169,6 +171,20 @@ pub const DHCP_FLOOD: Builtin = rule(
     Detector::Heuristic,
     "DHCP flood",
 );
+pub const RECON_ICMP: Builtin = rule(
+    9_000_019,
+    "recon_icmp",
+    Severity::Medium,
+    Detector::Heuristic,
+    "ICMP reconnaissance (timestamp, information or address-mask requests)",
+);
+pub const BACKSCATTER: Builtin = rule(
+    9_000_020,
+    "backscatter",
+    Severity::Medium,
+    Detector::Heuristic,
+    "Unsolicited SYN-ACKs or RSTs from many sources (reflection or backscatter)",
+);
 
 pub const ANOMALY_VOLUME: Builtin = rule(
     9_000_030,
@@ -250,7 +266,7 @@ pub const ML_CLASSIFIED: Builtin = rule(
 );
 
 /// Every built-in rule, in id order.
-pub const ALL: [Builtin; 26] = [
+pub const ALL: [Builtin; 28] = [
     XMAS_SCAN,
     NULL_SCAN,
     FIN_SCAN,
@@ -266,6 +282,8 @@ pub const ALL: [Builtin; 26] = [
     DNS_TUNNEL,
     PROTOCOL_SCAN,
     DHCP_FLOOD,
+    RECON_ICMP,
+    BACKSCATTER,
     ANOMALY_VOLUME,
     FAN_OUT,
     UNUSUAL_PORT,

@@ -219,7 +219,8 @@ pub struct BruteForceConfig {
     pub window_secs: u64,
     /// New connections from one source to one login service within the window.
     pub attempts: u32,
-    /// Failed-login replies (FTP 530, SMTP 535) to one client within the window.
+    /// Failed-login replies (FTP 530, SMTP 535, POP3 -ERR after PASS, IMAP NO after LOGIN, HTTP
+    /// 401) to one client within the window.
     pub failures: u32,
     /// The login services watched.
     pub ports: Vec<u16>,
@@ -268,6 +269,11 @@ pub struct FloodConfig {
     /// DHCP client requests on the whole network within the window (starvation tools use a
     /// new hardware address for each).
     pub dhcp_requests: u32,
+    /// Unsolicited SYN-ACKs and RSTs (no SYN of the receiver before them) toward one host
+    /// within the window, from at least `backscatter_sources` addresses: reflection or
+    /// backscatter.
+    pub backscatter_packets: u32,
+    pub backscatter_sources: usize,
 }
 
 impl Default for FloodConfig {
@@ -284,6 +290,8 @@ impl Default for FloodConfig {
             spoofed_window_secs: 1,
             dhcp_requests_per_client: 20,
             dhcp_requests: 200,
+            backscatter_packets: 100,
+            backscatter_sources: 20,
         }
     }
 }
@@ -300,6 +308,10 @@ pub struct DnsTunnelConfig {
     pub unique_subdomains: usize,
     /// Queries with a long or high-entropy subdomain under one parent domain within the window.
     pub suspicious_queries: u32,
+    /// Queries for distinct subdomains with a hex or base32 label about as random as its
+    /// alphabet and length allow, under one parent domain within the window (low-volume
+    /// tunnels).
+    pub encoded_queries: u32,
     /// NULL or private-type queries (iodine's favourites; nothing else asks for them) under one
     /// parent domain within the window.
     pub null_queries: u32,
@@ -315,6 +327,7 @@ impl Default for DnsTunnelConfig {
             entropy: 4.0,
             unique_subdomains: 30,
             suspicious_queries: 5,
+            encoded_queries: 10,
             null_queries: 5,
             txt_queries: 10,
         }

@@ -258,6 +258,8 @@ impl DetectorSet {
                 Box::new(heuristics::BruteForceDetector::new(&cfg.brute_force, lim)),
                 Box::new(heuristics::FloodDetector::new(&cfg.flood, lim)),
                 Box::new(heuristics::DhcpFloodDetector::new(&cfg.flood, lim)),
+                Box::new(heuristics::BackscatterDetector::new(&cfg.flood, lim)),
+                Box::new(heuristics::ReconIcmpDetector::new(&cfg.scan, lim)),
                 Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
             ],
             flow: vec![

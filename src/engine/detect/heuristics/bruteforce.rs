@@ -1,8 +1,12 @@
 //! Login brute force: many new connections from one client to one login service, or many
-//! failed-login replies (FTP `530`, SMTP `535`) sent back to it, within a sliding window.
+//! cleartext failed-login replies sent back to it (FTP `530`, SMTP `535`, POP3 `-ERR` after
+//! `PASS`, IMAP `NO` after `LOGIN`, HTTP `401`), within a sliding window.
 //!
-//! A `StatefulDetector` on the aggregator thread, keyed by (client, server, service port). The
-//! alert always lands on a packet the client sent, so the packet's source is the attacker.
+//! A `StatefulDetector` on the aggregator thread, keyed by (client, server, service port). A
+//! refused connection (the server's RST, or an ICMP unreachable quoting the SYN) is no login
+//! attempt: it is taken back from the count (it stays a scan probe for the scan detector). The
+//! alert waits for the client's next packet, so a refusal can arrive first and the packet's
+//! source is always the attacker.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -15,7 +19,7 @@ use super::super::table::{secs_ns, since, Table};
 use super::super::{FlowCtx, StatefulDetector};
 use crate::engine::alert::Alert;
 use crate::engine::frame::Ts;
-use crate::engine::packet::TcpFlags;
+use crate::engine::packet::{TcpFlags, Transport};
 use crate::engine::record::Analyzed;
 
 struct Attempts {
@@ -27,6 +31,11 @@ struct Attempts {
     last_sport: Option<u16>,
     /// The failure threshold was reached; alert on the client's next packet.
     pending: bool,
+    /// The connection threshold was reached; alert on the client's next packet unless a
+    /// refusal takes the last connection back first.
+    pending_conns: bool,
+    /// The client sent credentials (POP3 `PASS`, IMAP `LOGIN`) the server has not answered.
+    auth_sent: bool,
     /// No new alert for this key before this time.
     quiet_until: Ts,
 }
@@ -36,10 +45,72 @@ struct Attempts {
 enum Seen {
     /// The client opened a connection (SYN).
     Connect(u16),
-    /// The client sent something else to the service.
-    Client,
-    /// The service told the client its login failed.
-    Failure,
+    /// The client sent something else to the service; `true` when it carries credentials.
+    Client(bool),
+    /// The service told the client its login failed; `true` when the reply means failure only
+    /// after credentials (POP3 `-ERR`, IMAP `NO`).
+    Failure(bool),
+    /// The server (or a router for it) refused the connection from this client port.
+    Refused(u16),
+}
+
+/// Web ports whose `401` replies count as failed logins; their connections are not counted.
+const HTTP_PORTS: [u16; 3] = [80, 8000, 8080];
+
+/// Whether a client's payload to `port` carries credentials the reply will judge.
+fn sends_credentials(port: u16, payload: &[u8]) -> bool {
+    let upper: Vec<u8> = payload
+        .iter()
+        .take(32)
+        .map(u8::to_ascii_uppercase)
+        .collect();
+    match port {
+        110 => upper.starts_with(b"PASS "),
+        143 => {
+            let mut words = upper.split(|&b| b == b' ');
+            let _tag = words.next();
+            matches!(words.next(), Some(b"LOGIN" | b"AUTHENTICATE"))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a server's payload from `port` reports a failed login; `Some(true)` when it does
+/// only after credentials.
+fn failure_reply(port: u16, payload: &[u8]) -> Option<bool> {
+    let failed = match port {
+        21 => payload.starts_with(b"530"),
+        25 | 465 | 587 => payload.starts_with(b"535"),
+        110 => return payload.starts_with(b"-ERR").then_some(true),
+        143 => {
+            let mut words = payload.split(|&b| b == b' ');
+            let _tag = words.next();
+            return (words.next() == Some(b"NO")).then_some(true);
+        }
+        p if HTTP_PORTS.contains(&p) => {
+            payload.starts_with(b"HTTP/1.") && payload.get(9..12) == Some(b"401")
+        }
+        _ => false,
+    };
+    failed.then_some(false)
+}
+
+/// The (client, server, port) key and client port of the TCP SYN an ICMP destination
+/// unreachable quotes (an IPv4 header and the first 8 bytes of TCP).
+fn quoted_syn(quoted: &[u8]) -> Option<((IpAddr, IpAddr, u16), u16)> {
+    let ihl = usize::from(*quoted.first()? & 0x0f) * 4;
+    if quoted.first()? >> 4 != 4 || *quoted.get(9)? != 6 || ihl < 20 {
+        return None;
+    }
+    let addr = |at: usize| -> Option<IpAddr> {
+        let b: [u8; 4] = quoted.get(at..at + 4)?.try_into().ok()?;
+        Some(IpAddr::from(b))
+    };
+    let port = |at: usize| -> Option<u16> {
+        Some(u16::from_be_bytes(quoted.get(at..at + 2)?.try_into().ok()?))
+    };
+    let (sport, dport) = (port(ihl)?, port(ihl + 2)?);
+    Some(((addr(12)?, addr(16)?, dport), sport))
 }
 
 pub struct BruteForceDetector {
@@ -76,23 +147,38 @@ impl BruteForceDetector {
         flow: Option<&FlowCtx>,
     ) -> Option<((IpAddr, IpAddr, u16), Seen)> {
         let ip = a.decoded.ip.as_ref()?;
+        let payload = a.decoded.payload(&a.frame.data);
+        if let Transport::Icmp(i) = a.decoded.transport {
+            // Destination unreachable: port, protocol, or administratively prohibited.
+            if i.icmp_type != 3 || !matches!(i.code, 2 | 3 | 9 | 10 | 13) {
+                return None;
+            }
+            let (key, sport) = quoted_syn(payload)?;
+            return self
+                .cfg
+                .ports
+                .contains(&key.2)
+                .then_some((key, Seen::Refused(sport)));
+        }
         let tcp = a.decoded.transport.tcp()?;
+        let f = tcp.flags.classic();
         if self.cfg.ports.contains(&tcp.dst_port) {
             let key = (ip.src, ip.dst, tcp.dst_port);
-            let f = tcp.flags.classic();
             let syn = f & (TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST) == TcpFlags::SYN;
             if syn && flow.is_none_or(|c| c.is_new) {
                 return Some((key, Seen::Connect(tcp.src_port)));
             }
-            return Some((key, Seen::Client));
+            let creds = sends_credentials(tcp.dst_port, payload);
+            return Some((key, Seen::Client(creds)));
         }
-        let payload = a.decoded.payload(&a.frame.data);
-        let failed = match tcp.src_port {
-            21 => payload.starts_with(b"530"),
-            25 | 465 | 587 => payload.starts_with(b"535"),
-            _ => false,
-        };
-        failed.then_some(((ip.dst, ip.src, tcp.src_port), Seen::Failure))
+        if HTTP_PORTS.contains(&tcp.dst_port) {
+            return Some(((ip.src, ip.dst, tcp.dst_port), Seen::Client(false)));
+        }
+        let key = (ip.dst, ip.src, tcp.src_port);
+        if f & TcpFlags::RST != 0 && self.cfg.ports.contains(&tcp.src_port) {
+            return Some((key, Seen::Refused(tcp.dst_port)));
+        }
+        failure_reply(tcp.src_port, payload).map(|after| (key, Seen::Failure(after)))
     }
 }
 
@@ -108,31 +194,46 @@ impl StatefulDetector for BruteForceDetector {
         let now = a.frame.ts;
         let cfg = &self.cfg;
         let st = match seen {
-            Seen::Client => match self.state.get_mut(&key) {
-                Some(st) => st,
-                None => return,
-            },
+            Seen::Client(_) | Seen::Refused(_) | Seen::Failure(true) => {
+                match self.state.get_mut(&key) {
+                    Some(st) => st,
+                    None => return,
+                }
+            }
             _ => self.state.entry(key, now, || Attempts {
                 connections: VecDeque::new(),
                 failures: VecDeque::new(),
                 last_sport: None,
                 pending: false,
+                pending_conns: false,
+                auth_sent: false,
                 quiet_until: Ts(i64::MIN),
             }),
         };
-        let mut by_conns = false;
+        let enough = cfg.attempts as usize;
         match seen {
             Seen::Connect(sport) if st.last_sport != Some(sport) => {
+                // The previous connection had this long to be refused: a pending alert is due.
+                let due = st.pending_conns;
                 st.last_sport = Some(sport);
-                let n = slide(
-                    &mut st.connections,
-                    now,
-                    cfg.window_secs,
-                    cfg.attempts as usize,
-                );
-                by_conns = n >= cfg.attempts as usize;
+                let n = slide(&mut st.connections, now, cfg.window_secs, enough);
+                st.pending_conns = n >= enough;
+                if !due {
+                    return;
+                }
             }
-            Seen::Failure => {
+            Seen::Refused(sport) => {
+                if st.last_sport == Some(sport) {
+                    st.connections.pop_back();
+                    st.last_sport = None;
+                }
+                st.pending_conns = st.connections.len() >= enough;
+                return;
+            }
+            Seen::Failure(after_credentials) => {
+                if after_credentials && !std::mem::take(&mut st.auth_sent) {
+                    return;
+                }
                 let n = slide(
                     &mut st.failures,
                     now,
@@ -142,11 +243,13 @@ impl StatefulDetector for BruteForceDetector {
                 st.pending |= n >= cfg.failures as usize;
                 return;
             }
-            _ => {}
+            Seen::Client(creds) => st.auth_sent |= creds,
+            Seen::Connect(_) => {}
         }
-        if !(by_conns || st.pending) || now < st.quiet_until {
+        if !(st.pending_conns || st.pending) || now < st.quiet_until {
             return;
         }
+        st.pending_conns = false;
         let by_fails = std::mem::take(&mut st.pending);
         st.quiet_until = now.plus_secs(cfg.window_secs);
         let (client, server, service) = key;

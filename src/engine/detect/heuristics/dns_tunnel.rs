@@ -1,5 +1,6 @@
 //! DNS tunnelling: data smuggled in query names under one parent domain — long or high-entropy
-//! labels, NULL/TXT/CNAME queries, many unique subdomains.
+//! labels, hex or base32 labels as random as their alphabet allows (low-volume tunnels and
+//! `dig $(… | base32).example`), NULL/TXT/CNAME queries, many unique subdomains.
 //!
 //! A `StatefulDetector` on the aggregator thread, keyed by registered domain (the last two
 //! labels, three under common two-level public suffixes such as `co.uk`). Only queries count.
@@ -20,6 +21,14 @@ use crate::engine::record::Analyzed;
 const SUBDOMAIN_CAP: usize = 4096;
 /// Subdomains shorter than this are too short for their entropy to mean anything.
 const ENTROPY_MIN_LEN: usize = 24;
+/// Labels shorter than this carry too few characters to judge their randomness.
+const ENCODED_MIN_LEN: usize = 16;
+/// Share of the entropy a random string of the label's length and alphabet is expected to
+/// reach; random hex and base32 labels of 32 characters reach it 99 times in 100.
+const ENCODED_RANDOMNESS: f64 = 0.8;
+/// Base32 and hex of random bytes hold few vowels (5 of 32 base32 characters, 2 of 16 hex
+/// ones); words and names spelled in the same letters hold twice as many.
+const ENCODED_MAX_VOWELS: f64 = 0.3;
 const TWO_LEVEL_SUFFIXES: [&str; 20] = [
     "co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "com.au", "net.au", "org.au", "co.jp", "ne.jp",
     "co.nz", "com.br", "com.cn", "co.in", "co.za", "com.mx", "com.tr", "co.kr", "com.sg", "com.hk",
@@ -60,10 +69,44 @@ pub fn entropy(s: &str) -> f64 {
         .sum()
 }
 
+/// The alphabet of `label` when it looks like encoded random bytes: hex or base32 (RFC 4648,
+/// lower-cased), letters and digits mixed, few vowels, and a character entropy of at least
+/// `ENCODED_RANDOMNESS` of what a random string of its length over its alphabet is expected to
+/// reach (the log2 of the expected number of distinct characters). Judged per alphabet: a hex
+/// label can never pass a fixed cut meant for base32 (at most 4 bits per character, not 5).
+pub fn encoded_label(label: &str) -> Option<&'static str> {
+    let n = label.len();
+    if n < ENCODED_MIN_LEN {
+        return None;
+    }
+    let bytes = label.as_bytes();
+    let hex = bytes.iter().all(u8::is_ascii_hexdigit);
+    let base32 = bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(b));
+    let (name, k) = match (hex, base32) {
+        (true, _) => ("hex", 16.0_f64),
+        (false, true) => ("base32", 32.0),
+        _ => return None,
+    };
+    let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+    let vowels = bytes.iter().filter(|b| b"aeiou".contains(b)).count();
+    if digits == 0 || digits == n || vowels as f64 > ENCODED_MAX_VOWELS * n as f64 {
+        return None;
+    }
+    let len = i32::try_from(n).unwrap_or(i32::MAX);
+    let distinct: f64 = k * (1.0 - (1.0 - 1.0 / k).powi(len));
+    (entropy(label) >= ENCODED_RANDOMNESS * distinct.log2()).then_some(name)
+}
+
 #[derive(Default)]
 struct Counts {
     queries: u32,
     suspicious: u32,
+    /// Queries for a new subdomain with a hex or base32 label.
+    encoded: u32,
+    /// The alphabet of the last encoded label.
+    alphabet: Option<&'static str>,
     null_type: u32,
     txt: u32,
     cname: u32,
@@ -113,6 +156,7 @@ impl DnsTunnelDetector {
             0.0
         };
         let suspicious = longest > self.cfg.long_label || ent >= self.cfg.entropy;
+        let alphabet = sub.split('.').find_map(encoded_label);
         let secs = self.cfg.window_secs;
         let d = self.domains.entry(parent.clone(), now, || Domain {
             window: Window::new(now),
@@ -131,7 +175,12 @@ impl DnsTunnelDetector {
         c.max_entropy = c.max_entropy.max(ent);
         let mut h = DefaultHasher::new();
         sub.hash(&mut h);
-        capped_insert(&mut c.subdomains, h.finish(), SUBDOMAIN_CAP);
+        let before = c.subdomains.len();
+        let new_sub = capped_insert(&mut c.subdomains, h.finish(), SUBDOMAIN_CAP) > before;
+        if let (Some(alpha), true) = (alphabet, new_sub) {
+            c.encoded += 1;
+            c.alphabet = Some(alpha);
+        }
         if d.window.alerted {
             return;
         }
@@ -143,17 +192,21 @@ impl DnsTunnelDetector {
         let c = &d.c;
         let explanation = format!(
             "{client} sent {} queries under {parent} in {elapsed:.0} s: {why} ({} unique subdomains, \
-             {} long/high-entropy, {} NULL, {} TXT, {} CNAME; longest label {}, max entropy {:.2}; \
-             thresholds {} suspicious, {} NULL, {} TXT, {} unique in {secs} s)",
+             {} long/high-entropy, {} {} encoded, {} NULL, {} TXT, {} CNAME; longest label {}, \
+             max entropy {:.2}; thresholds {} suspicious, {} encoded, {} NULL, {} TXT, {} unique \
+             in {secs} s)",
             c.queries,
             c.subdomains.len(),
             c.suspicious,
+            c.encoded,
+            c.alphabet.unwrap_or("hex/base32"),
             c.null_type,
             c.txt,
             c.cname,
             c.max_label,
             c.max_entropy,
             self.cfg.suspicious_queries,
+            self.cfg.encoded_queries,
             self.cfg.null_queries,
             self.cfg.txt_queries,
             self.cfg.unique_subdomains,
@@ -161,12 +214,14 @@ impl DnsTunnelDetector {
         let evidence = json!({
             "src": client.to_string(), "domain": parent, "reason": why, "queries": c.queries,
             "unique_subdomains": c.subdomains.len(), "suspicious_queries": c.suspicious,
+            "encoded_queries": c.encoded, "encoded_alphabet": c.alphabet,
             "null_queries": c.null_type, "txt_queries": c.txt, "cname_queries": c.cname,
             "longest_label": c.max_label, "max_entropy": c.max_entropy, "sample_query": name,
             "elapsed_secs": elapsed, "window_secs": secs,
             "thresholds": {
                 "long_label": self.cfg.long_label, "entropy": self.cfg.entropy,
-                "suspicious_queries": self.cfg.suspicious_queries, "null_queries": self.cfg.null_queries,
+                "suspicious_queries": self.cfg.suspicious_queries,
+                "encoded_queries": self.cfg.encoded_queries, "null_queries": self.cfg.null_queries,
                 "txt_queries": self.cfg.txt_queries, "unique_subdomains": self.cfg.unique_subdomains,
             },
         });
@@ -180,6 +235,8 @@ fn verdict(cfg: &DnsTunnelConfig, c: &Counts) -> Option<&'static str> {
     let odd_types = u64::from(c.txt + c.cname + c.null_type);
     if c.suspicious >= cfg.suspicious_queries {
         Some("long or high-entropy subdomains")
+    } else if c.encoded >= cfg.encoded_queries {
+        Some("hex or base32 subdomains as random as their alphabet allows")
     } else if c.null_type >= cfg.null_queries {
         Some("NULL/private-type queries")
     } else if c.txt >= cfg.txt_queries && unique >= cfg.txt_queries as usize {

@@ -1,22 +1,28 @@
 //! Behavioural heuristics over many packets: port, protocol and host scans, login brute force,
-//! floods (DHCP included), DNS tunnelling.
+//! floods (DHCP included), reflection and backscatter, ICMP reconnaissance, DNS tunnelling.
 //!
 //! Each is a `StatefulDetector` run on the aggregator thread in capture order, with per-key state
 //! capped and expired by capture time (see `table`).
 
+pub mod backscatter;
 pub mod bruteforce;
 pub mod dhcp;
 pub mod dns_tunnel;
 pub mod flood;
 pub mod protocol_scan;
+pub mod recon_icmp;
 pub mod scan;
 
 #[cfg(test)]
+mod attack_tests;
+#[cfg(test)]
 mod tests;
 
+pub use backscatter::BackscatterDetector;
 pub use bruteforce::BruteForceDetector;
 pub use dhcp::DhcpFloodDetector;
 pub use dns_tunnel::DnsTunnelDetector;
 pub use flood::FloodDetector;
 pub use protocol_scan::ProtocolScanDetector;
+pub use recon_icmp::ReconIcmpDetector;
 pub use scan::ScanDetector;

@@ -1,0 +1,204 @@
+//! The attack-class captures (`tests/fixtures/attack_classes/`, made with real tools between two
+//! network namespaces by `tests/tools/make_attack_class_captures.sh`) replayed through the real
+//! binary: ICMP reconnaissance, reflection and backscatter naming the victim, a spoofed SYN flood
+//! naming its target and sources, low-volume DNS tunnels, refused connections that are no
+//! logins and HTTP 401 failures that are; and the shared benign captures raise none of these
+//! classes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, its helpers (which clippy.toml does not exempt) included"
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+const ATTACKER: &str = "10.79.0.1";
+const VICTIM: &str = "10.79.0.2";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/attack_classes")
+        .join(name)
+}
+
+/// The EVE alert events `nsm-tui read FILE --no-db --eve OUT` writes.
+fn alerts(file: &Path) -> Vec<Value> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let eve = dir.path().join("eve.json");
+    let out = common::nsm()
+        .arg("read")
+        .arg(file)
+        .arg("--no-db")
+        .arg("--no-pcap-log")
+        .arg("--eve")
+        .arg(&eve)
+        .output()
+        .expect("nsm-tui runs");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&eve)
+        .expect("EVE file written")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("EVE lines are JSON"))
+        .filter(|e| e["event_type"] == "alert")
+        .collect()
+}
+
+fn of<'a>(alerts: &'a [Value], category: &str) -> Vec<&'a Value> {
+    alerts
+        .iter()
+        .filter(|a| a["alert"]["category"] == category)
+        .collect()
+}
+
+fn text(a: &Value, field: &str) -> String {
+    a["alert"][field].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn icmp_timestamp_address_mask_and_information_requests_are_reconnaissance() {
+    let got = alerts(&fixture("recon_icmp.pcap"));
+    let recon = of(&got, "recon_icmp");
+    assert_eq!(recon.len(), 1, "one alert per source and window: {got:#?}");
+    let a = recon[0];
+    assert_eq!(a["src_ip"], ATTACKER);
+    assert!(text(a, "signature").contains("timestamp request"), "{a}");
+    // The address-mask and information requests came within the same window: no second alert.
+    assert!(a.to_string().contains("type 13"), "{a}");
+    assert_eq!(a["alert"]["severity"], 3, "Medium: {a}");
+}
+
+#[test]
+fn syn_ack_and_rst_backscatter_name_the_victim_not_the_sources() {
+    for file in ["backscatter_synack.pcap", "backscatter_rst.pcap"] {
+        let got = alerts(&fixture(file));
+        let bs = of(&got, "backscatter");
+        assert_eq!(bs.len(), 1, "{file}: {got:#?}");
+        let a = bs[0];
+        assert_eq!(a["dest_ip"], VICTIM, "{file}");
+        assert!(text(a, "signature").contains(VICTIM), "{file}: {a}");
+        let all = a.to_string();
+        assert!(all.contains("rather than the attacker"), "{file}: {a}");
+        assert!(
+            all.contains("distinct sources"),
+            "{file}: the number of sources is named: {a}"
+        );
+        // --rand-source: nothing may blame one of the random sources above Low.
+        let loud: Vec<_> = got
+            .iter()
+            .filter(|e| e["alert"]["category"] != "backscatter")
+            .filter(|e| e["alert"]["severity"].as_u64() < Some(4))
+            .collect();
+        assert!(loud.is_empty(), "{file}: {loud:#?}");
+    }
+}
+
+#[test]
+fn spoofed_syn_flood_names_its_target_and_how_many_sources() {
+    let got = alerts(&fixture("syn_flood_spoofed.pcap"));
+    let syn = of(&got, "syn_flood");
+    assert_eq!(syn.len(), 1, "{got:#?}");
+    let all = syn[0].to_string();
+    assert!(all.contains(&format!("toward {VICTIM}")), "{all}");
+    let n: u64 = all
+        .split(" sources")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(n >= 100, "the alert counts the spoofed sources: {all}");
+}
+
+#[test]
+fn a_dozen_base32_or_hex_queries_are_a_dns_tunnel() {
+    let got = alerts(&fixture("dns_tunnel_lowvol.pcap"));
+    let tunnels = of(&got, "dns_tunnel");
+    let domains: Vec<String> = tunnels
+        .iter()
+        .map(|a| {
+            assert_eq!(a["src_ip"], ATTACKER);
+            let s = a.to_string();
+            ["t.example", "h.example"]
+                .into_iter()
+                .find(|d| s.contains(&format!("under {d}")))
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(domains, ["t.example", "h.example"], "{got:#?}");
+}
+
+#[test]
+fn refused_connections_are_no_login_attempts() {
+    let got = alerts(&fixture("refused_ssh.pcap"));
+    // Fifteen SYNs to a closed SSH port within 3 s, each answered by a RST.
+    assert!(of(&got, "brute_force").is_empty(), "{got:#?}");
+}
+
+#[test]
+fn http_401_replies_are_failed_logins_of_the_client() {
+    let got = alerts(&fixture("bruteforce_http_401.pcap"));
+    let bf = of(&got, "brute_force");
+    assert_eq!(bf.len(), 1, "{got:#?}");
+    assert_eq!(bf[0]["src_ip"], ATTACKER);
+    let all = bf[0].to_string();
+    assert!(
+        all.contains("failed-login replies from 10.79.0.2:80"),
+        "{all}"
+    );
+}
+
+#[test]
+fn shared_benign_captures_raise_none_of_these_classes() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    // The merged suricata-verify captures hold attacks: not ground truth (as in detect_captures).
+    let benign: Vec<PathBuf> = common::captures_under(&data.join("pcaps/benign"))
+        .into_iter()
+        .filter(|p| !p.ends_with("bench_mixed_merged_suricata-verify.pcap"))
+        .collect();
+    assert!(!benign.is_empty(), "no benign captures");
+    let mut loud = Vec::new();
+    for f in &benign {
+        for a in alerts(f) {
+            let cat = a["alert"]["category"].as_str().unwrap_or("?").to_string();
+            let new_class = ["recon_icmp", "backscatter", "dns_tunnel", "brute_force"];
+            if new_class.contains(&cat.as_str()) && a["alert"]["severity"].as_u64() < Some(4) {
+                loud.push(format!("{}: {cat}: {}", f.display(), text(&a, "signature")));
+            }
+        }
+    }
+    assert!(loud.is_empty(), "{loud:#?}");
+}
+
+#[test]
+fn every_attack_class_capture_is_listed_small_and_tested() {
+    let readme = std::fs::read_to_string(fixture("README.md")).expect("README present");
+    let tested = [
+        "recon_icmp.pcap",
+        "backscatter_synack.pcap",
+        "backscatter_rst.pcap",
+        "syn_flood_spoofed.pcap",
+        "dns_tunnel_lowvol.pcap",
+        "refused_ssh.pcap",
+        "bruteforce_http_401.pcap",
+    ];
+    let on_disk = common::captures_under(&fixture(""));
+    assert_eq!(on_disk.len(), tested.len(), "{on_disk:?}");
+    for p in &on_disk {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(tested.contains(&name.as_str()), "{name} is not tested");
+        assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
+        let size = std::fs::metadata(p).expect("stat").len();
+        assert!(size < 200 * 1024, "{name} is {size} bytes");
+    }
+}
