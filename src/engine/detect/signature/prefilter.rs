@@ -31,8 +31,12 @@ pub(super) struct LiteralPass {
 }
 
 impl LiteralPass {
-    /// `None` when the automaton cannot be built (its signatures must then always be checked).
+    /// `None` when the automaton cannot be built (its signatures must then always be checked)
+    /// or there is no literal to look for.
     pub(super) fn new(patterns: &[&[u8]], owner: Vec<usize>) -> Option<LiteralPass> {
+        if patterns.is_empty() {
+            return None;
+        }
         // A DFA: the overlapping walk (every literal must be seen) cannot use the prefilters,
         // so its per-byte cost is what counts, and a DFA's is a table lookup. Literals are
         // lower-cased and so is the payload: case-sensitive search is what Teddy can do.
