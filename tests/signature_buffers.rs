@@ -257,3 +257,95 @@ fn replayed_body_and_cookie_injections_alert_with_their_signature_ids() {
     let at = |id: u64| (id, "10.88.0.1".to_string(), "80".to_string());
     assert_eq!(got, [at(1000102), at(1000201), at(1000203)]);
 }
+
+mod agreement {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of requests: attack words, their encodings, and ordinary text.
+    const PIECES: &[&str] = &[
+        "' OR '1'='1",
+        "%27+OR+%271%27%3D%271",
+        "UNION SELECT",
+        "union%20select",
+        "/etc/passwd",
+        "%2Fetc%2Fpasswd",
+        "<script>",
+        "%3Cscript%3E",
+        "../../",
+        "..%2F..%2F",
+        ";cat /etc/hosts",
+        "javascript:",
+        "alert(1)",
+        "select a from b",
+        "drop table t",
+        "sleep(5)",
+        "a",
+        "x=1&y=2",
+        "+",
+        "%",
+        "%4",
+        "evil",
+        "GET ",
+        "\r\n",
+        " ",
+        "'--",
+    ];
+
+    /// A set with signatures on every buffer, some anchored, some without a usable literal.
+    fn every_buffer() -> SignatureSet {
+        let mut entries = Vec::new();
+        let mut id = 1;
+        for b in Buffer::ALL {
+            for pattern in [
+                r"(?i)union\\s+select",
+                r"(?i)^evil",
+                r"'\\s*(?:--|or)",
+                r"(?i)passwd$",
+            ] {
+                entries.push(format!(
+                    r#"{{"signature_id":{id},"description":"d","pattern":"{pattern}","severity":"Low","type":"t","buffer":"{}"}}"#,
+                    b.name()
+                ));
+                id += 1;
+            }
+        }
+        let (set, errors) = load(&format!("[{}]", entries.join(",")));
+        assert!(errors.is_empty(), "{errors:?}");
+        set
+    }
+
+    fn text(parts: &[usize]) -> String {
+        parts.iter().map(|&i| PIECES[i % PIECES.len()]).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// Whatever a request holds in its target, headers and body (and whether its
+        /// Content-Length is right), the prefilter finds exactly what the reference finds, with
+        /// the shipped set and with signatures on every buffer.
+        #[test]
+        fn prefilter_and_reference_agree_on_every_buffer(
+            method in 0usize..3,
+            uri in proptest::collection::vec(0usize..64, 0..4),
+            header in proptest::collection::vec(0usize..64, 0..4),
+            body in proptest::collection::vec(0usize..64, 0..5),
+            slack in 0usize..3,
+        ) {
+            let body = text(&body);
+            let uri = text(&uri).replace([' ', '\r', '\n'], "");
+            let header = text(&header).replace(['\r', '\n'], "");
+            let p = format!(
+                "{} /{uri} HTTP/1.1\r\nHost: evil.example\r\nCookie: {header}\r\nContent-Length: {}\r\n\r\n{body}",
+                ["GET", "POST", "PUT"][method],
+                body.len().saturating_sub(slack),
+            );
+            static SETS: std::sync::OnceLock<[SignatureSet; 2]> = std::sync::OnceLock::new();
+            for set in SETS.get_or_init(|| [shipped(), every_buffer()]) {
+                // `hits` asserts the agreement.
+                hits(set, true, 80, p.as_bytes());
+            }
+        }
+    }
+}
