@@ -6,10 +6,11 @@
 //!
 //! `SignatureDetector` is a `PacketDetector` run on every analysis worker. An Aho-Corasick
 //! automaton over the required literals of each buffer's signatures picks candidates (on a
-//! lower-cased copy of that buffer, after a SIMD search says some literal is there at all); the anchored
-//! signatures' literals have a pass of their own, run only on payloads that start the way
-//! they must. Only candidates (and the signatures without a usable literal) run their full
-//! regex, after their protocol and port filters. `matches_reference` runs every regex one at a
+//! lower-cased copy of that buffer, after a SIMD search says some literal is there at all);
+//! the anchored signatures' literals have a pass of their own, run only on buffers that start
+//! the way they must. Only candidates (and the signatures without a usable literal) run their
+//! full regex, on their own buffer alone, after their protocol and port filters. A buffer the
+//! packet lacks (no HTTP request, no DNS query) costs nothing. `matches_reference` runs every regex one at a
 //! time and must agree exactly. The set is immutable; a reload builds a new one and swaps it in
 //! through a `SignatureSource` (the pipeline's handle swaps a reloaded set in whole).
 
@@ -129,7 +130,7 @@ impl Signature {
     }
 }
 
-/// One signature match in one payload.
+/// One signature match in one buffer of one packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
     pub id: RuleId,
