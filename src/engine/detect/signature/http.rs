@@ -1,4 +1,5 @@
-//! The URL-decoded view of an HTTP request payload, so `%27+OR+1%3D1` matches like `' OR 1=1`.
+//! The URL-decoded view of an HTTP request payload (and of a request's target or body), so
+//! `%27+OR+1%3D1` matches like `' OR 1=1`.
 //!
 //! Called per packet by the signature matcher on analysis workers; allocates only for payloads
 //! that start with an HTTP method and contain something to decode.
@@ -32,17 +33,27 @@ pub fn is_request(payload: &[u8]) -> bool {
 /// `%XX` and `+` decoded once over the whole request, or `None` when it is not a request or
 /// nothing changes. Malformed escapes stay as they are.
 pub fn decoded_request(payload: &[u8]) -> Option<Vec<u8>> {
-    if !is_request(payload) || !payload.iter().any(|&b| b == b'%' || b == b'+') {
+    if !is_request(payload) {
         return None;
     }
-    let mut out = Vec::with_capacity(payload.len());
+    url_decoded(payload)
+}
+
+/// `%XX` and `+` decoded once, or `None` when nothing changes. Malformed escapes stay as they
+/// are. Decoding is local to each escape, so a part of a request decodes to the same bytes as
+/// that part of the decoded request.
+pub fn url_decoded(bytes: &[u8]) -> Option<Vec<u8>> {
+    if !bytes.iter().any(|&b| b == b'%' || b == b'+') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < payload.len() {
-        let b = payload[i];
+    while i < bytes.len() {
+        let b = bytes[i];
         match b {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = payload
+                let hex = bytes
                     .get(i + 1..i + 3)
                     .and_then(|h| std::str::from_utf8(h).ok());
                 if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
@@ -56,7 +67,7 @@ pub fn decoded_request(payload: &[u8]) -> Option<Vec<u8>> {
         }
         i += 1;
     }
-    (out != payload).then_some(out)
+    (out != bytes).then_some(out)
 }
 
 #[cfg(test)]

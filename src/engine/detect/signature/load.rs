@@ -12,7 +12,7 @@ use std::sync::Arc;
 use regex::bytes::RegexBuilder;
 use serde_json::{Map, Value};
 
-use super::{literal, ProtoFilter, Signature, SignatureSet};
+use super::{literal, Buffer, ProtoFilter, Signature, SignatureSet};
 use crate::engine::alert::{RuleId, Severity};
 use crate::engine::detect::builtin::FIRST_BUILTIN_ID;
 
@@ -282,6 +282,16 @@ fn parse_entry(file: &str, index: usize, v: &Value) -> Result<Signature, Signatu
         }
     };
     let ports = parse_ports(obj.get("port")).map_err(|m| e.err(Some("port"), m))?;
+    let buffer = match obj.get("buffer") {
+        None | Some(Value::Null) => Buffer::Packet,
+        Some(Value::String(s)) => Buffer::from_str(s).map_err(|m| e.err(Some("buffer"), m))?,
+        Some(other) => {
+            return Err(e.err(
+                Some("buffer"),
+                format!("expected a string, found {}", quote(other)),
+            ))
+        }
+    };
     let (regex, prefilter) = compile(pattern).map_err(|m| e.err(Some("pattern"), m))?;
     Ok(Signature {
         id: RuleId(id),
@@ -291,6 +301,7 @@ fn parse_entry(file: &str, index: usize, v: &Value) -> Result<Signature, Signatu
         category: Arc::from(category),
         protocol,
         ports,
+        buffer,
         file: Arc::from(file),
         index,
         regex,

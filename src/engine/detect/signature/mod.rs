@@ -1,25 +1,29 @@
-//! Signature matching: payload regexes from `signatures/*.json`, matched raw and (for HTTP
-//! requests) URL-decoded, in one multi-pattern pass; patterns anchored at the start of the
-//! payload (`^(?:GET|POST)\s…`) are prefiltered by their first bytes as well.
+//! Signature matching: regexes from `signatures/*.json` over a packet's payload or one of its
+//! application-layer buffers (`buffer`: HTTP URI, headers, body, DNS query, TLS SNI…), matched
+//! raw and (HTTP requests, URIs and bodies) URL-decoded, in one multi-pattern pass per buffer;
+//! patterns anchored at the start of a buffer (`^(?:GET|POST)\s…`) are prefiltered by their
+//! first bytes as well.
 //!
 //! `SignatureDetector` is a `PacketDetector` run on every analysis worker. An Aho-Corasick
-//! automaton over each signature's required literals picks candidates (on a lower-cased copy
-//! of the payload, after a SIMD search says some literal is there at all); the anchored
-//! signatures' literals have a pass of their own, run only on payloads that start the way
-//! they must. Only candidates (and the signatures without a usable literal) run their full
-//! regex, after their protocol and port filters. `matches_reference` runs every regex one at a
+//! automaton over the required literals of each buffer's signatures picks candidates (on a
+//! lower-cased copy of that buffer, after a SIMD search says some literal is there at all);
+//! the anchored signatures' literals have a pass of their own, run only on buffers that start
+//! the way they must. Only candidates (and the signatures without a usable literal) run their
+//! full regex, on their own buffer alone, after their protocol and port filters. A buffer the
+//! packet lacks (no HTTP request, no DNS query) costs nothing. `matches_reference` runs every regex one at a
 //! time and must agree exactly. The set is immutable; a reload builds a new one and swaps it in
 //! through a `SignatureSource` (the pipeline's handle swaps a reloaded set in whole).
 
+mod buffer;
 mod http;
 pub mod literal;
 mod load;
+mod prefilter;
 
 use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, MatchKind};
 use serde_json::json;
 
 use super::PacketDetector;
@@ -27,7 +31,9 @@ use crate::engine::alert::{Alert, Detector, RuleId, Severity};
 use crate::engine::packet::{Decoded, Proto};
 use crate::engine::record::Analyzed;
 
+pub use buffer::{Buffer, View};
 pub use load::{RuleFiles, SignatureError};
+use prefilter::{AnyLiteral, LiteralPass, NEED_LITERAL};
 
 /// Bytes of a match quoted in the explanation and evidence.
 const QUOTE_LEN: usize = 64;
@@ -71,6 +77,8 @@ pub struct Signature {
     pub protocol: Option<ProtoFilter>,
     /// Matched against either port; empty means any.
     pub ports: Vec<u16>,
+    /// What the regex runs on (`packet` unless the file says otherwise).
+    pub buffer: Buffer,
     /// The file and entry index it came from.
     pub file: Arc<str>,
     pub index: usize,
@@ -97,13 +105,14 @@ impl Signature {
                     .is_some_and(|(s, t)| self.ports.contains(&s) || self.ports.contains(&t)))
     }
 
-    /// The signature's first match in `raw`, else in `decoded` (the URL-decoded request).
-    fn find(&self, raw: &[u8], decoded: Option<&[u8]>) -> Option<Hit> {
-        if let Some(m) = self.regex.find(raw) {
-            return Some(Hit::new(self.id, m.start(), m.as_bytes(), false));
+    /// The signature's first match in the view's raw bytes, else in its decoded ones.
+    fn find(&self, view: &View<'_>) -> Option<Hit> {
+        let (buffer, id) = (self.buffer, self.id);
+        if let Some(m) = self.regex.find(&view.raw) {
+            return Some(Hit::new(id, buffer, m.start(), m.as_bytes(), false));
         }
-        let m = self.regex.find(decoded?)?;
-        Some(Hit::new(self.id, m.start(), m.as_bytes(), true))
+        let m = self.regex.find(view.decoded.as_deref()?)?;
+        Some(Hit::new(id, buffer, m.start(), m.as_bytes(), true))
     }
 
     /// Whether this signature runs on every payload (no literal for the prefilter).
@@ -121,21 +130,24 @@ impl Signature {
     }
 }
 
-/// One signature match in one payload.
+/// One signature match in one buffer of one packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
     pub id: RuleId,
+    /// The buffer the match is in; `offset` counts from its start.
+    pub buffer: Buffer,
     pub offset: usize,
     /// Up to `QUOTE_LEN` bytes of the match.
     pub matched: Vec<u8>,
-    /// The match is in the URL-decoded request, not the raw payload.
+    /// The match is in the URL-decoded form of the buffer, not its raw bytes.
     pub decoded: bool,
 }
 
 impl Hit {
-    fn new(id: RuleId, offset: usize, m: &[u8], decoded: bool) -> Self {
+    fn new(id: RuleId, buffer: Buffer, offset: usize, m: &[u8], decoded: bool) -> Self {
         Hit {
             id,
+            buffer,
             offset,
             matched: m[..m.len().min(QUOTE_LEN)].to_vec(),
             decoded,
@@ -143,112 +155,33 @@ impl Hit {
     }
 }
 
-/// Whether a lower-cased payload holds any prefilter literal at all.
+/// The prefilter of the signatures on one buffer.
 #[derive(Debug)]
-enum AnyLiteral {
-    /// Teddy (SIMD) over the literals no other literal is part of: up to 128 of them.
-    Teddy(packed::Searcher),
-    /// More literals than Teddy takes: the automaton's own search.
-    Automaton,
-}
-
-/// One multi-literal pass: a quick check that some literal is there, then an overlapping walk
-/// that marks every signature whose literal it meets.
-#[derive(Debug)]
-struct LiteralPass {
-    /// Over the lower-cased literals, matched against the lower-cased payload.
-    automaton: AhoCorasick,
-    any_literal: AnyLiteral,
-    /// Automaton pattern index → signature index.
-    owner: Vec<usize>,
-}
-
-impl LiteralPass {
-    /// `None` when the automaton cannot be built (its signatures must then always be checked).
-    fn new(patterns: &[&[u8]], owner: Vec<usize>) -> Option<LiteralPass> {
-        // A DFA: the overlapping walk (every literal must be seen) cannot use the prefilters,
-        // so its per-byte cost is what counts, and a DFA's is a table lookup. Literals are
-        // lower-cased and so is the payload: case-sensitive search is what Teddy can do.
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(patterns)
-            .ok()?;
-        let any_literal = teddy(patterns).map_or(AnyLiteral::Automaton, AnyLiteral::Teddy);
-        Some(LiteralPass {
-            automaton,
-            any_literal,
-            owner,
-        })
-    }
-
-    /// Set `NEED_LITERAL` in `flags` for every signature with a literal in `lower`.
-    fn mark(&self, lower: &[u8], flags: &mut [u8]) {
-        // Most payloads hold no literal at all; a search for any one finds that out several
-        // times faster than the overlapping walk.
-        let any = match &self.any_literal {
-            AnyLiteral::Teddy(t) => t.find(lower).is_some(),
-            AnyLiteral::Automaton => self.automaton.is_match(lower),
-        };
-        if !any {
-            return;
-        }
-        for m in self.automaton.find_overlapping_iter(lower) {
-            if let Some(f) = self
-                .owner
-                .get(m.pattern().as_usize())
-                .and_then(|&i| flags.get_mut(i))
-            {
-                *f |= NEED_LITERAL;
-            }
-        }
-    }
-}
-
-/// Loaded signatures with their prefilter.
-#[derive(Debug)]
-pub struct SignatureSet {
-    sigs: Vec<Signature>,
-    /// Literals of the signatures that may match anywhere: run on every payload.
+struct Group {
+    buffer: Buffer,
+    /// Literals of the signatures that may match anywhere: run on every view of the buffer.
     anywhere: Option<LiteralPass>,
-    /// Literals of the anchored request signatures: run only on payloads that start with one
-    /// of their prefixes (a request line), which keeps their short words (`and`, `php`, …)
-    /// out of the pass every payload pays for.
+    /// Literals of the anchored signatures: run only on views that start with one of their
+    /// prefixes (a request line), which keeps their short words (`and`, `php`, …) out of the
+    /// pass every payload pays for.
     anchored: Option<LiteralPass>,
     /// Signatures with start prefixes, grouped by prefix list (many share the request
-    /// methods), so each list is compared once per payload.
+    /// methods), so each list is compared once per view.
     prefixed: Vec<(Vec<Vec<u8>>, Vec<usize>)>,
-    /// Per signature, what a payload must show before its regex runs: `NEED_PREFIX`,
-    /// `NEED_LITERAL`, both, or nothing (always checked).
-    need: Vec<u8>,
 }
 
-/// A payload starts with one of the signature's prefixes.
-const NEED_PREFIX: u8 = 1;
-/// A payload holds one of the signature's literals.
-const NEED_LITERAL: u8 = 2;
-
-/// Per-thread buffers `matches` reuses, so a payload costs no allocation unless it matches.
-#[derive(Default)]
-struct Scratch {
-    lower: Vec<u8>,
-    flags: Vec<u8>,
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
-}
-
-impl SignatureSet {
-    pub fn new(sigs: Vec<Signature>) -> Self {
+impl Group {
+    /// Build the passes of the signatures `members` (indices into `sigs`); the members whose
+    /// pass cannot be built join `always`.
+    fn new(buffer: Buffer, sigs: &[Signature], members: &[usize], always: &mut Vec<usize>) -> Self {
         // (patterns, owners) for the anywhere pass [0] and the anchored pass [1].
         let mut passes: [(Vec<&[u8]>, Vec<usize>); 2] = Default::default();
-        let mut always = Vec::new();
         let mut prefixed: Vec<(Vec<Vec<u8>>, Vec<usize>)> = Vec::new();
-        for (i, s) in sigs.iter().enumerate() {
+        for &i in members {
+            let s = &sigs[i];
             if let Some(p) = &s.prefixes {
                 match prefixed.iter_mut().find(|(q, _)| q == p) {
-                    Some((_, members)) => members.push(i),
+                    Some((_, m)) => m.push(i),
                     None => prefixed.push((p.clone(), vec![i])),
                 }
             }
@@ -276,6 +209,95 @@ impl SignatureSet {
         if anchored.is_none() {
             always.extend(req_owner);
         }
+        Group {
+            buffer,
+            anywhere,
+            anchored,
+            prefixed,
+        }
+    }
+
+    /// Mark in `flags` what `view` shows of each member's prefixes and literals.
+    fn mark(&self, view: &View<'_>, lower: &mut Vec<u8>, flags: &mut [u8]) {
+        let mut any_start = false;
+        for (prefixes, members) in &self.prefixed {
+            let starts = |buf: &[u8]| {
+                prefixes.iter().any(|p| {
+                    buf.get(..p.len())
+                        .is_some_and(|b| b.eq_ignore_ascii_case(p))
+                })
+            };
+            if view.parts().any(starts) {
+                members.iter().for_each(|&i| flags[i] |= NEED_PREFIX);
+                any_start = true;
+            }
+        }
+        let anchored = self.anchored.as_ref().filter(|_| any_start);
+        if self.anywhere.is_none() && anchored.is_none() {
+            return;
+        }
+        for buf in view.parts() {
+            lower.clear();
+            lower.extend(buf.iter().map(u8::to_ascii_lowercase));
+            if let Some(p) = &self.anywhere {
+                p.mark(lower, flags);
+            }
+            if let Some(p) = anchored {
+                p.mark(lower, flags);
+            }
+        }
+    }
+}
+
+/// Loaded signatures with their prefilter: one group per buffer the signatures inspect.
+#[derive(Debug)]
+pub struct SignatureSet {
+    sigs: Vec<Signature>,
+    groups: Vec<Group>,
+    /// Per signature, what its buffer must show before its regex runs: `NEED_PREFIX`,
+    /// `NEED_LITERAL`, both, or nothing (always checked).
+    need: Vec<u8>,
+}
+
+/// A buffer starts with one of the signature's prefixes.
+const NEED_PREFIX: u8 = 1;
+
+/// The views of one packet's buffers, by `Buffer::index`, each made at most once.
+type Views<'a> = [Option<Option<View<'a>>>; Buffer::ALL.len()];
+
+fn view_of<'v, 'a>(
+    views: &'v mut Views<'a>,
+    b: Buffer,
+    d: &'a Decoded,
+    payload: &'a [u8],
+) -> Option<&'v View<'a>> {
+    views[b.index()]
+        .get_or_insert_with(|| b.view(d, payload))
+        .as_ref()
+}
+
+/// Per-thread buffers `matches` reuses, so a payload costs no allocation unless it matches.
+#[derive(Default)]
+struct Scratch {
+    lower: Vec<u8>,
+    flags: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+impl SignatureSet {
+    pub fn new(sigs: Vec<Signature>) -> Self {
+        let mut always = Vec::new();
+        let groups = Buffer::ALL
+            .into_iter()
+            .filter_map(|b| {
+                let members: Vec<usize> =
+                    (0..sigs.len()).filter(|&i| sigs[i].buffer == b).collect();
+                (!members.is_empty()).then(|| Group::new(b, &sigs, &members, &mut always))
+            })
+            .collect();
         always.sort_unstable();
         always.dedup();
         let need = sigs
@@ -289,13 +311,7 @@ impl SignatureSet {
                 }
             })
             .collect();
-        SignatureSet {
-            sigs,
-            anywhere,
-            anchored,
-            prefixed,
-            need,
-        }
+        SignatureSet { sigs, groups, need }
     }
 
     pub fn signatures(&self) -> &[Signature] {
@@ -309,8 +325,9 @@ impl SignatureSet {
     }
     /// Whether the any-literal checks run as SIMD (Teddy) rather than through the automaton.
     pub fn simd_prefilter(&self) -> bool {
-        [&self.anywhere, &self.anchored]
-            .into_iter()
+        self.groups
+            .iter()
+            .flat_map(|g| [&g.anywhere, &g.anchored])
             .flatten()
             .all(|p| matches!(p.any_literal, AnyLiteral::Teddy(_)))
     }
@@ -332,42 +349,23 @@ impl SignatureSet {
     }
 
     fn matches_with(&self, s: &mut Scratch, d: &Decoded, payload: &[u8]) -> Vec<Hit> {
-        let decoded = http::decoded_request(payload);
+        let mut views: Views<'_> = Default::default();
         let Scratch { lower, flags } = s;
         flags.clear();
         flags.resize(self.sigs.len(), 0);
-        let mut any_start = false;
-        for (prefixes, members) in &self.prefixed {
-            let starts = |buf: &[u8]| {
-                prefixes.iter().any(|p| {
-                    buf.get(..p.len())
-                        .is_some_and(|b| b.eq_ignore_ascii_case(p))
-                })
-            };
-            if starts(payload) || decoded.as_deref().is_some_and(starts) {
-                members.iter().for_each(|&i| flags[i] |= NEED_PREFIX);
-                any_start = true;
+        for g in &self.groups {
+            if let Some(v) = view_of(&mut views, g.buffer, d, payload) {
+                g.mark(v, lower, flags);
             }
         }
-        let anchored = self.anchored.as_ref().filter(|_| any_start);
-        if self.anywhere.is_some() || anchored.is_some() {
-            for buf in std::iter::once(payload).chain(decoded.as_deref()) {
-                lower.clear();
-                lower.extend(buf.iter().map(u8::to_ascii_lowercase));
-                if let Some(p) = &self.anywhere {
-                    p.mark(lower, flags);
-                }
-                if let Some(p) = anchored {
-                    p.mark(lower, flags);
-                }
+        let mut hits = Vec::new();
+        for (s, (&need, &has)) in self.sigs.iter().zip(self.need.iter().zip(flags.iter())) {
+            if has & need == need && s.applies(d) {
+                let hit = view_of(&mut views, s.buffer, d, payload).and_then(|v| s.find(v));
+                hits.extend(hit);
             }
         }
-        self.sigs
-            .iter()
-            .zip(self.need.iter().zip(flags.iter()))
-            .filter(|&(s, (&need, &has))| has & need == need && s.applies(d))
-            .filter_map(|(s, _)| s.find(payload, decoded.as_deref()))
-            .collect()
+        hits
     }
 
     /// The same matches as `matches`, one regex at a time with no prefilter (the reference).
@@ -375,11 +373,10 @@ impl SignatureSet {
         if payload.is_empty() {
             return Vec::new();
         }
-        let decoded = http::decoded_request(payload);
         self.sigs
             .iter()
             .filter(|s| s.applies(d))
-            .filter_map(|s| s.find(payload, decoded.as_deref()))
+            .filter_map(|s| s.find(&s.buffer.view(d, payload)?))
             .collect()
     }
 
@@ -392,32 +389,6 @@ impl SignatureSet {
             }
         }
     }
-}
-
-/// Teddy over the literals that hold no shorter literal (a payload holds some literal exactly
-/// when it holds one of those); `None` past 128 of them or when the CPU lacks SIMD.
-fn teddy(literals: &[&[u8]]) -> Option<packed::Searcher> {
-    let minimal = literals
-        .iter()
-        .enumerate()
-        .filter(|&(i, l)| {
-            !literals.iter().enumerate().any(|(j, m)| {
-                j != i && m.len() <= l.len() && (m.len() < l.len() || j < i) && contains(l, m)
-            })
-        })
-        .map(|(_, l)| *l);
-    // Past Teddy's own limit of 64 patterns its buckets hold more each and verify more often,
-    // yet up to 128 it still beats a byte-at-a-time automaton by several times.
-    let mut b = packed::Config::new()
-        .match_kind(packed::MatchKind::LeftmostFirst)
-        .heuristic_pattern_limits(false)
-        .builder();
-    b.extend(minimal);
-    b.build()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// `bytes` with non-printable bytes escaped (`\x00`, `\r`, `\"`).
@@ -434,11 +405,14 @@ pub fn escape(bytes: &[u8]) -> String {
 fn alert(sig: &Signature, hit: &Hit, a: &Analyzed) -> Alert {
     let matched = escape(&hit.matched);
     let mut explanation = format!("matched \"{matched}\" at offset {}", hit.offset);
-    if hit.decoded {
-        let _ = write!(explanation, " of the URL-decoded HTTP request");
-    } else {
-        let _ = write!(explanation, " of the payload");
-    }
+    let _ = match (hit.buffer, hit.decoded) {
+        (Buffer::Packet | Buffer::Stream, true) => {
+            write!(explanation, " of the URL-decoded HTTP request")
+        }
+        (Buffer::Packet | Buffer::Stream, false) => write!(explanation, " of the payload"),
+        (b, true) => write!(explanation, " of the URL-decoded {}", b.name()),
+        (b, false) => write!(explanation, " of {}", b.name()),
+    };
     let _ = write!(explanation, " (signature {} in {})", sig.id, sig.file);
     Alert {
         ts: a.frame.ts,
@@ -450,7 +424,13 @@ fn alert(sig: &Signature, hit: &Hit, a: &Analyzed) -> Alert {
         packet: a.pcap_cnt,
         flow_id: None,
         explanation,
-        evidence: json!({ "offset": hit.offset, "matched": matched, "decoded": hit.decoded, "pattern": sig.pattern }),
+        evidence: json!({
+            "buffer": hit.buffer.name(),
+            "offset": hit.offset,
+            "matched": matched,
+            "decoded": hit.decoded,
+            "pattern": sig.pattern,
+        }),
     }
 }
 
