@@ -11,8 +11,10 @@ mod tui_support;
 use std::sync::{Arc, OnceLock};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use nsm_tui::engine::alert::Detector;
+use nsm_tui::engine::alert::{Detector, Severity};
+use nsm_tui::engine::frame::Ts;
 use nsm_tui::engine::model::Model;
+use nsm_tui::engine::stats::{BaselineRow, BaselineView};
 use nsm_tui::respond::plan::BlockSettings;
 use nsm_tui::respond::safety::Guard;
 use nsm_tui::tui::app::{App, Effect, ExportWhat, Focus, Overlay};
@@ -335,4 +337,95 @@ fn status_bar_shows_writes_lost_to_a_full_disk() {
     let bar = pane(160, 2, |f, r| status::render(f, &a, &m, r));
     m.stats = saved;
     assert!(bar.contains("WRITES FAILED eve 12 pcap 345"), "{bar}");
+}
+
+/// The network baselines as the aggregator publishes them: `windows` learned of 10, 60 s
+/// windows, k = 4; connections learned at 40 ± 10 a window.
+fn baselines(windows: u64, last_connections: f64, last_side: i8) -> BaselineView {
+    let row = |feature, bytes, now, last, mean, spread| BaselineRow {
+        feature,
+        bytes,
+        now,
+        last: Some(last),
+        last_side: 0,
+        mean,
+        spread,
+    };
+    let mut conn = row("connections", false, 12.0, last_connections, 40.0, 10.0);
+    conn.last_side = last_side;
+    BaselineView {
+        windows,
+        warmup: 10,
+        window_secs: 60,
+        threshold: 4.0,
+        rows: [
+            conn,
+            row(
+                "bytes out",
+                true,
+                800_000.0,
+                2_400_000.0,
+                2_097_152.0,
+                4_194_304.0,
+            ),
+            row(
+                "bytes in",
+                true,
+                3_000_000.0,
+                9_000_000.0,
+                8_388_608.0,
+                4_194_304.0,
+            ),
+        ],
+    }
+}
+
+#[test]
+fn overview_shows_baselines_learning_then_a_value_outside_its_band() {
+    use nsm_tui::engine::incident::Grouper;
+    let mut m = Model::new(nsm_tui::engine::model::ModelConfig::default());
+    let a = app(&m);
+    let overview = |m: &Model| pane(120, 30, |f, r| overview::render(f, &a, m, r));
+
+    m.stats.baselines = Some(baselines(3, 35.0, 0));
+    let learning = overview(&m);
+    assert!(
+        learning.contains("learning (3 of 10 windows)"),
+        "{learning}"
+    );
+    assert!(learning.contains("none yet"), "{learning}");
+    assert!(!learning.contains('▲'), "{learning}");
+    insta::assert_snapshot!("pane_overview_baselines_learning", learning);
+
+    // Learned: 412 connections in the last window, above 40 + 4 × 10; and the anomaly alerts
+    // the learning detectors raised (a signature alert stays out of the list).
+    m.stats.baselines = Some(baselines(42, 412.0, 1));
+    let mut g = Grouper::default();
+    let host = Some("10.0.0.5".parse().unwrap());
+    let peer = Some("203.0.113.7".parse().unwrap());
+    for (sec, category, sev, why) in [
+        (3600, "port_scan", Severity::Medium, "scanned 200 ports"),
+        (3660, "anomaly_volume", Severity::Medium, "10.0.0.5 in one window, against its baseline: connections 412.0 vs 40.0 ± 10.0, z = 37.2"),
+        (3700, "beaconing", Severity::High, "10.0.0.5 connected to 203.0.113.7:443 30 times every 60.0 s ± 0.6 s (jitter 1%) over 30 min"),
+        (3720, "ml_classified:port_scan", Severity::Medium, "classified port_scan (p = 0.93)"),
+    ] {
+        let mut al = tui_support::alert(Ts::from_parts(sec, 0), sev, category, 0);
+        al.explanation = why.into();
+        let (inc, change) = g.add(&al, host, peer);
+        m.incident_changed(inc, change);
+    }
+    let learned = overview(&m);
+    assert!(learned.contains("ready: 42 windows learned"), "{learned}");
+    assert!(learned.contains("412▲"), "{learned}");
+    assert!(learned.contains("band 0–80"), "{learned}");
+    assert!(learned.contains("01:01:00 anomaly_volume"), "{learned}");
+    assert!(learned.contains("beaconing"), "{learned}");
+    assert!(!learned.contains("scanned 200 ports"), "{learned}");
+    // Newest first.
+    let (ml, beacon) = (
+        learned.find("ml_classified").unwrap(),
+        learned.find("01:01:40").unwrap(),
+    );
+    assert!(ml < beacon, "{learned}");
+    insta::assert_snapshot!("pane_overview_baselines_outside", learned);
 }

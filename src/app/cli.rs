@@ -196,6 +196,10 @@ pub enum Command {
         seed: Option<u64>,
         #[command(flatten)]
         capture: CaptureArgs,
+        /// Also save the host profiles into this database (`--db`), where runs and
+        /// `profile show` look first.
+        #[command(flatten)]
+        db: DbArgs,
     },
     /// What the statistical detectors learned (`profile show HOST`).
     Profile {
@@ -521,8 +525,11 @@ impl Cli {
                 c.storage.pcap_log_enabled = outputs.pcap_log.is_some();
             }
             Some(Command::Respond(r)) => r.db().apply(c),
-            Some(Command::Learn { capture, seed, .. }) => {
+            Some(Command::Learn {
+                capture, seed, db, ..
+            }) => {
                 capture.apply(c);
+                db.apply(c);
                 if let Some(s) = seed {
                     c.detector.isolation_forest.seed = *s;
                 }

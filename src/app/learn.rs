@@ -18,12 +18,16 @@ use crate::engine::detect::stats::profile::Profile;
 use crate::engine::features::human_bytes;
 use crate::engine::features::window::{PROTO_NAMES, WINDOW_SCHEMA};
 use crate::engine::flow::FlowConfig;
+use crate::store::sqlite::{SideRows, SqliteStore};
+use crate::store::StoreOptions;
 
-/// `nsm-tui learn CAPTURE… [--live SECS] [--out FILE]`.
+/// `nsm-tui learn CAPTURE… [--live SECS] [--out FILE] [--db DB]`: the model file always, the
+/// host profiles into the database too when `db` is given.
 pub fn learn(
     captures: &[std::path::PathBuf],
     live: Option<u64>,
     out: Option<&Path>,
+    db: Option<&Path>,
     c: &Config,
 ) -> Result<()> {
     anyhow::ensure!(
@@ -60,6 +64,17 @@ pub fn learn(
         c.detector.baseline.warmup_windows,
         model.window_secs
     );
+    outln!(
+        "windows learned: {} of the whole network, {} by the busiest host",
+        model.baseline.network.windows,
+        model
+            .baseline
+            .hosts
+            .iter()
+            .map(|(_, p)| p.windows)
+            .max()
+            .unwrap_or(0)
+    );
     match &model.forest {
         Some(f) => outln!(
             "isolation forest: {} trees of {} flows, outlier threshold {:.3} (contamination {})",
@@ -71,6 +86,22 @@ pub fn learn(
         None => outln!("isolation forest: not trained (fewer than 16 flows)"),
     }
     outln!("wrote {}", path.display());
+    if let Some(db) = db {
+        let mut store = SqliteStore::open(db, &StoreOptions::default())
+            .with_context(|| format!("opening {}", db.display()))?;
+        let side = SideRows {
+            profiles: Some(&model.baseline),
+            ..SideRows::default()
+        };
+        store
+            .write_batch(&[], &[], &[], side)
+            .with_context(|| format!("saving host profiles into {}", db.display()))?;
+        outln!(
+            "saved {} host profiles into {}",
+            model.baseline.hosts.len(),
+            db.display()
+        );
+    }
     Ok(())
 }
 

@@ -121,8 +121,9 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             captures,
             live,
             out,
+            db,
             ..
-        }) => learn::learn(&captures, live, out.as_deref(), &config),
+        }) => learn::learn(&captures, live, out.as_deref(), db.db.as_deref(), &config),
         Some(Command::Profile {
             cmd: cli::ProfileCmd::Show { host },
             ..

@@ -174,6 +174,72 @@ pub struct Stats {
     pub uptime_secs: f64,
     /// Where the learning detectors stand.
     pub learning: LearningStats,
+    /// The network-wide baselines against the current window (none when they are off).
+    pub baselines: Option<BaselineView>,
+}
+
+/// Network-wide baseline features shown in the console, at most.
+pub const BASELINE_ROWS: usize = 3;
+
+/// One network-wide feature: the current window against its learned band.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BaselineRow {
+    pub feature: &'static str,
+    /// Bytes (shown as sizes) rather than a count.
+    pub bytes: bool,
+    /// The open window so far.
+    pub now: f64,
+    /// The last window that closed, when one has.
+    pub last: Option<f64>,
+    /// Where the last closed window lay against the band it was judged by (the band before
+    /// it was learned): below (-1), inside (0) or above (1); 0 while learning.
+    pub last_side: i8,
+    pub mean: f64,
+    /// The spread an alert's z-score divides by (the standard deviation, floored).
+    pub spread: f64,
+}
+
+impl BaselineRow {
+    /// The learned band, `mean ± k·spread` (never below zero).
+    pub fn band(&self, k: f64) -> (f64, f64) {
+        (
+            (self.mean - k * self.spread).max(0.0),
+            self.mean + k * self.spread,
+        )
+    }
+
+    /// Where `v` lies against the band: below (-1), inside (0) or above (1).
+    pub fn side(&self, v: f64, k: f64) -> i8 {
+        let (lo, hi) = self.band(k);
+        if v > hi {
+            1
+        } else if v < lo {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
+/// The whole network's baselines as the console shows them: small and `Copy`, it travels in
+/// every `Stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BaselineView {
+    /// Windows the network baseline has learned.
+    pub windows: u64,
+    /// Windows it must learn before it alerts.
+    pub warmup: u64,
+    /// Seconds per window.
+    pub window_secs: u64,
+    /// `k`: a value more than `k` spreads from the mean is anomalous.
+    pub threshold: f64,
+    pub rows: [BaselineRow; BASELINE_ROWS],
+}
+
+impl BaselineView {
+    pub fn learning(&self) -> bool {
+        self.windows < self.warmup
+    }
 }
 
 /// Where the statistical and machine-learning detectors stand (status bar, summary).

@@ -196,6 +196,7 @@ impl Aggregator {
             .flat_map(|d| d.counters())
             .collect();
         self.stats.learning = crate::engine::stats::LearningStats::from_counters(&counters);
+        self.stats.baselines = self.flow_detectors.iter().find_map(|d| d.baseline_view());
         self.stats.clone()
     }
 

@@ -6,6 +6,7 @@
 //! effect executor (its own thread).
 
 pub mod app;
+pub mod baselines;
 pub mod detail;
 pub mod detail_app;
 pub mod dialog;

@@ -1,6 +1,8 @@
 //! The Overview tab: traffic rate over time, incident timeline, attack-type distribution, top
 //! talkers and destinations, the protocol mix, and response effectiveness once actions exist
-//! (actions by outcome, success rate, packet-to-block time). Drawn on the UI thread.
+//! (actions by outcome, success rate, packet-to-block time); and the learning detectors' part, the network-wide baselines
+//! against the current window and the latest anomaly alerts (`baselines`). Drawn on the UI
+//! thread.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -9,11 +11,12 @@ use ratatui::widgets::{Block, Borders, Paragraph, Sparkline};
 use ratatui::Frame;
 
 use super::app::App;
+use super::baselines;
 use super::fmt;
 use crate::engine::model::Model;
 use crate::metrics::{self as response_metrics, ResponseMetrics};
 
-fn bars(items: &[(String, u64)], width: u16, style: Style) -> Vec<Line<'static>> {
+pub(super) fn bars(items: &[(String, u64)], width: u16, style: Style) -> Vec<Line<'static>> {
     let max = items.iter().map(|i| i.1).max().unwrap_or(0).max(1);
     let label_w = 18usize;
     let bar_w = usize::from(width).saturating_sub(label_w + 10).max(1);
@@ -32,7 +35,7 @@ fn bars(items: &[(String, u64)], width: u16, style: Style) -> Vec<Line<'static>>
         .collect()
 }
 
-fn boxed<'a>(title: &str, lines: Vec<Line<'a>>, app: &App) -> Paragraph<'a> {
+pub(super) fn boxed<'a>(title: &str, lines: Vec<Line<'a>>, app: &App) -> Paragraph<'a> {
     Paragraph::new(lines).block(
         Block::default()
             .borders(Borders::ALL)
@@ -43,12 +46,14 @@ fn boxed<'a>(title: &str, lines: Vec<Line<'a>>, app: &App) -> Paragraph<'a> {
 
 pub fn render(f: &mut Frame, app: &App, m: &Model, area: Rect) {
     let th = &app.theme;
-    let [top, mid, bottom] = Layout::vertical([
-        Constraint::Percentage(30),
-        Constraint::Percentage(35),
+    let [top, mid, learned, bottom] = Layout::vertical([
+        Constraint::Percentage(22),
+        Constraint::Percentage(26),
+        Constraint::Length(baselines::HEIGHT),
         Constraint::Fill(1),
     ])
     .areas(area);
+    baselines::render(f, app, m, learned);
     let [rate, timeline] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(top);
     let pkts: Vec<u64> = m.rate_history().iter().map(|b| b.pkts).collect();

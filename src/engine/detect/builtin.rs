@@ -265,6 +265,17 @@ pub const ML_CLASSIFIED: Builtin = rule(
     "Flows the trained classifier sorts into an attack class (Random Forest)",
 );
 
+/// Whether alerts of `category` come from the learning detectors (statistical, behavioural,
+/// machine learning: ids from 9_000_030; `ml_classified:<class>` included).
+pub fn is_learned(category: &str) -> bool {
+    ALL.iter().filter(|b| b.id >= 9_000_030).any(|b| {
+        category == b.category
+            || category
+                .strip_prefix(b.category)
+                .is_some_and(|rest| rest.starts_with(':'))
+    })
+}
+
 /// Every built-in rule, in id order.
 pub const ALL: [Builtin; 28] = [
     XMAS_SCAN,
@@ -354,6 +365,23 @@ impl Builtin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn learned_categories_are_the_learning_detectors() {
+        for c in [
+            "anomaly_volume",
+            "beaconing",
+            "unusual_port",
+            "off_hours",
+            "protocol_shift",
+        ] {
+            assert!(is_learned(c), "{c}");
+        }
+        assert!(is_learned("host_behaviour_change") && is_learned("ml_outlier"));
+        assert!(is_learned("ml_classified:port_scan"));
+        assert!(!is_learned("ml_classifiedx") && !is_learned("port_scan"));
+        assert!(!is_learned("brute_force") && !is_learned("dhcp_flood"));
+    }
 
     #[test]
     fn ids_are_unique_reserved_and_one_per_category() {

@@ -203,6 +203,10 @@ pub trait FlowDetector: Send {
     fn export(&mut self, _now: Option<Ts>) -> Option<stats::Learned> {
         None
     }
+    /// The network-wide baselines against the current window, for the console.
+    fn baseline_view(&self) -> Option<crate::engine::stats::BaselineView> {
+        None
+    }
 }
 
 /// What earlier learning hands a run: baselines and profiles (the database's, else the model

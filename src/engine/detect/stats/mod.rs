@@ -14,6 +14,7 @@ pub mod ewma;
 mod exfil;
 mod explain;
 pub mod profile;
+mod view;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -79,6 +80,8 @@ pub struct BaselineDetector {
     profiles_evicted: u64,
     windows_dropped: u64,
     windows_closed: u64,
+    /// The whole network's last closed window, judged (see `view`).
+    last_network: Option<view::Judged>,
 }
 
 impl BaselineDetector {
@@ -102,6 +105,7 @@ impl BaselineDetector {
             profiles_evicted: 0,
             windows_dropped: 0,
             windows_closed: 0,
+            last_network: None,
         }
     }
 
@@ -216,6 +220,7 @@ impl BaselineDetector {
                 }
             }
         }
+        self.last_network = Some(self.judged(&total));
         if total.flows > 0 {
             self.network.learn(idx, &total, self.cfg.alpha);
         }
@@ -534,6 +539,10 @@ impl FlowDetector for BaselineDetector {
             ("beacon_series_evicted", self.beacons.evicted),
             ("baseline_learning", u64::from(self.learning())),
         ]
+    }
+
+    fn baseline_view(&self) -> Option<crate::engine::stats::BaselineView> {
+        self.cfg.enabled.then(|| self.view())
     }
 }
 
