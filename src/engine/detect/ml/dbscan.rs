@@ -35,8 +35,11 @@ use crate::engine::frame::Ts;
 
 /// Weight of the failed-connection ratio (0–1) beside the log-scaled counts.
 pub const FAILED_WEIGHT: f64 = 3.0;
-/// Hosts with an open window at once, at most (the rest of a window's hosts are not counted).
-const MAX_OPEN: usize = 50_000;
+/// Hosts outside the last fit given an open window at once, at most (the rest of a window's
+/// new hosts are not counted); hosts of the last fit always get one. A fit holds at most
+/// `max_hosts` (2,000 by default) hosts, so five times that leaves room to find the next ones
+/// while a flood of spoofed sources costs ~5 MB here rather than ~25.
+const MAX_OPEN: usize = 10_000;
 
 pub type Vector = [f64; N_WINDOW];
 
@@ -362,7 +365,7 @@ impl FlowDetector for HostBehaviourDetector {
         self.roll(idx, out);
         if let Some(w) = self.open.get_mut(&r.src_ip) {
             w.add(r, false);
-        } else if self.open.len() < MAX_OPEN {
+        } else if self.open.len() < MAX_OPEN || self.fitted.contains_key(&r.src_ip) {
             let mut w = HostWindow::default();
             w.add(r, false);
             self.open.insert(r.src_ip, w);

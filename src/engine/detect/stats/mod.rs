@@ -63,7 +63,8 @@ pub struct BaselineDetector {
     params: LearnParams,
     /// Learn without alerting (`nsm-tui learn`).
     quiet: bool,
-    profiles: HashMap<IpAddr, Profile, RandomState>,
+    /// Boxed: the table then holds pointers, so growing it copies 8 bytes per host, not ~600.
+    profiles: HashMap<IpAddr, Box<Profile>, RandomState>,
     population: Profile,
     network: Profile,
     windows: HashMap<IpAddr, HostWindow, RandomState>,
@@ -120,19 +121,21 @@ impl BaselineDetector {
         self.population = l.population;
         self.network = l.network;
         for (ip, p) in l.hosts.into_iter().take(self.cfg.max_hosts.max(1)) {
-            self.profiles.insert(ip, p);
+            self.profiles.insert(ip, Box::new(p));
         }
         self
     }
 
     /// Everything learned so far (open windows are not included).
     pub fn learned(&self) -> Learned {
-        let mut hosts: Vec<(IpAddr, Profile)> = self
-            .profiles
-            .iter()
-            .map(|(ip, p)| (*ip, p.clone()))
+        // Sorted by reference, then copied: sorting the ~600-byte profiles themselves moved
+        // each one a dozen times.
+        let mut order: Vec<(&IpAddr, &Box<Profile>)> = self.profiles.iter().collect();
+        order.sort_unstable_by_key(|(ip, _)| **ip);
+        let hosts: Vec<(IpAddr, Profile)> = order
+            .into_iter()
+            .map(|(ip, p)| (*ip, Profile::clone(p)))
             .collect();
-        hosts.sort_by_key(|(ip, _)| *ip);
         Learned {
             hosts,
             population: self.population.clone(),
@@ -237,7 +240,11 @@ impl BaselineDetector {
         out: &mut Vec<FlowAlert>,
     ) {
         let threshold = self.params.anomaly_threshold;
-        let own = self.profiles.get(&host).filter(|p| self.warmed(p)).cloned();
+        let own = self
+            .profiles
+            .get(&host)
+            .filter(|p| self.warmed(p))
+            .map(|p| Profile::clone(p));
         let (base, whose, bar, strong) = match &own {
             Some(p) => (Some(p), "its baseline", threshold, threshold * 2.0),
             // A host with no baseline of its own is held to hosts in general; what it breaks
