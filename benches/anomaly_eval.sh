@@ -20,9 +20,10 @@
 # held-out generated capture (seed 12) with the model learned on all of them.
 # Random Forest: classes port_scan, brute_force, flood, dns_tunnel, web_attack, benign; the
 # captures (shared and labelled, and the generated benign one of seed 11: the shared benign
-# captures hold few flows) are cut into 5 folds by
-# capture, class by class; each capture is read with the classifier trained on the other
-# folds (the captures in no fold with the one trained on all), and `nsm-tui train --folds 5 --fold-by capture` reports the flow-level scores.
+# captures hold few flows) are cut into 5 folds by capture, class by class; each capture is
+# read with the classifier trained on the other folds (the captures in no fold with the one
+# trained on all), and `nsm-tui train --folds 5 --fold-by capture` reports the flow-level
+# scores per class and the accuracy.
 # Prints per category: attack captures flagged (recall over captures), alerts on attack and on
 # benign captures (precision = share of a category's alerts on attack captures), false alerts
 # above Low per 10,000 benign flows; then the totals the targets are held to.
