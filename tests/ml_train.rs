@@ -1,7 +1,8 @@
 //! `nsm-tui train` on labelled captures of the shared corpus, then `nsm-tui read` with
 //! `[detector] classifier_file` naming the result: a held-out scan capture raises
 //! `ml_classified:port_scan` alerts, a held-out benign capture none above Low, and a corrupt
-//! classifier file is refused by name while the run goes on.
+//! classifier file is refused by name while the run goes on; cross-validation by capture on the
+//! labelled fixtures.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -138,5 +139,80 @@ fn trained_classifier_flags_a_held_out_scan_and_stays_quiet_on_benign_traffic() 
     assert!(
         stderr.contains(&format!("classifier file {}", model.display())),
         "{stderr}"
+    );
+}
+
+#[test]
+fn cross_validation_by_capture_holds_whole_captures_out_and_reports_f1_and_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/labelled");
+    let captures = [
+        "scan_syn.pcap",
+        "scan_ipv6.pcap",
+        "scan_fin.pcap",
+        "benign_http.pcap",
+        "benign_dns.pcap",
+        "benign_ping.pcap",
+    ];
+    let labels = dir.path().join("labels.tsv");
+    std::fs::write(
+        &labels,
+        "scan_syn.pcap\tport_scan\nscan_ipv6.pcap\tport_scan\nscan_fin.pcap\tport_scan\n",
+    )
+    .unwrap();
+    let out = common::nsm()
+        .args(["train", "--folds", "3", "--fold-by", "capture", "--labels"])
+        .arg(&labels)
+        .arg("--out")
+        .arg(dir.path().join("c.json"))
+        .args(captures.iter().map(|c| fixtures.join(c)))
+        .output()
+        .expect("nsm-tui runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("3-fold cross-validation by captures"),
+        "{stdout}"
+    );
+    let fields = |class: &str| -> Vec<f64> {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(class))
+            .unwrap_or_else(|| panic!("no score line for {class}: {stdout}"))
+            .split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    // flows, precision, recall, f1: each scan capture was scored by a forest trained on the
+    // other two, and their probes look alike.
+    let scan = fields("port_scan");
+    assert_eq!(scan.len(), 4, "{stdout}");
+    assert!(
+        scan[0] > 300.0 && scan[2] > 0.9 && scan[3] > 0.9,
+        "{stdout}"
+    );
+    let accuracy = stdout
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("accuracy "))
+        .expect("an accuracy line");
+    let accuracy: f64 = accuracy.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(accuracy > 0.9, "{stdout}");
+
+    let out = common::nsm()
+        .args(["train", "--fold-by", "host", "--labels"])
+        .arg(&labels)
+        .arg(fixtures.join("scan_syn.pcap"))
+        .output()
+        .expect("nsm-tui runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expected flow or capture"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

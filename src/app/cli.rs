@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
+use crate::engine::detect::ml::crossval::FoldBy;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -167,6 +168,10 @@ pub enum Command {
         /// Folds of the cross-validation (0: none).
         #[arg(long, value_name = "K", default_value_t = 5)]
         folds: usize,
+        /// What a fold holds out: `flow` (shuffled flows) or `capture` (whole captures, so a
+        /// capture is scored by a forest that never saw its flows).
+        #[arg(long, value_name = "flow|capture", default_value = "flow")]
+        fold_by: FoldBy,
         /// Trees in the forest.
         #[arg(long, value_name = "N", default_value_t = 50)]
         trees: usize,

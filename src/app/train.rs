@@ -1,6 +1,6 @@
 //! `nsm-tui train --labels LABELS.tsv CAPTURE…`: reads each capture, labels its flows, trains
-//! the flow classifier, prints k-fold cross-validated precision and recall per class, and
-//! writes the classifier file.
+//! the flow classifier, prints k-fold cross-validated precision, recall and F1 per class and the
+//! accuracy (folds of flows or of whole captures), and writes the classifier file.
 //!
 //! Main thread only; the captures are read one after the other.
 
@@ -13,6 +13,7 @@ use super::out::outln;
 use crate::capture::file::FileSource;
 use crate::capture::Source;
 use crate::config::Config;
+use crate::engine::detect::ml::crossval::{cross_validate, FoldBy};
 use crate::engine::detect::ml::rforest::RfParams;
 use crate::engine::detect::ml::training::{parse_labels, Dataset};
 use crate::engine::flow::FlowConfig;
@@ -21,6 +22,7 @@ pub struct TrainArgs {
     pub labels: PathBuf,
     pub out: PathBuf,
     pub folds: usize,
+    pub fold_by: FoldBy,
     pub trees: usize,
     pub seed: u64,
     pub captures: Vec<PathBuf>,
@@ -63,28 +65,35 @@ pub fn run(a: &TrainArgs, c: &Config) -> Result<()> {
     );
     if a.folds >= 2 {
         let t = Instant::now();
-        let scores = data.cross_validate(a.folds, &params);
+        let r = cross_validate(&data, a.folds, a.fold_by, &params);
+        let by = match a.fold_by {
+            FoldBy::Flow => "flows",
+            FoldBy::Capture => "captures",
+        };
         outln!(
-            "{}-fold cross-validation ({:.1} s):",
-            a.folds,
+            "{}-fold cross-validation by {by} ({:.1} s):",
+            r.folds,
             t.elapsed().as_secs_f64()
         );
         outln!(
-            "  {:<24} {:>9} {:>9} {:>9}",
+            "  {:<24} {:>9} {:>9} {:>9} {:>9}",
             "class",
             "flows",
             "precision",
-            "recall"
+            "recall",
+            "f1"
         );
-        for s in scores {
+        for s in &r.classes {
             outln!(
-                "  {:<24} {:>9} {:>9.3} {:>9.3}",
+                "  {:<24} {:>9} {:>9.3} {:>9.3} {:>9.3}",
                 s.class,
                 s.flows,
                 s.precision,
-                s.recall
+                s.recall,
+                s.f1
             );
         }
+        outln!("  accuracy {:.3} over {} flows", r.accuracy, r.flows);
     }
     let t = Instant::now();
     let model = data

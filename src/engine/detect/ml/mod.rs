@@ -8,6 +8,7 @@
 //! 256 flows trains in milliseconds, so the pipeline does not stall.
 
 pub mod classifier;
+pub mod crossval;
 pub mod dbscan;
 pub mod flat;
 pub mod forest;

@@ -1,6 +1,5 @@
 //! Training the flow classifier (`nsm-tui train`): the labels file, flows tracked from the
-//! captures' frames and labelled, the forest fitted, and k-fold cross-validated precision and
-//! recall per class.
+//! captures' frames and labelled, and the forest fitted (cross-validation: `crossval`).
 //!
 //! Labels file: one label a line, tab-separated, `#` comments. `CAPTURE<TAB>CLASS` labels every
 //! flow of a capture (named by its path as given, or its file name);
@@ -13,7 +12,6 @@ use std::net::IpAddr;
 
 use super::classifier::{Classifier, BENIGN};
 use super::rforest::{RandomForest, RfParams};
-use super::rng::Rng;
 use crate::engine::decode::decode;
 use crate::engine::features::{FlowFeatures, N_FEATURES};
 use crate::engine::flow::{FlowConfig, FlowRecord, FlowTable};
@@ -94,6 +92,8 @@ pub struct Dataset {
     pub x: Vec<Vec<f64>>,
     pub y: Vec<u16>,
     pub sources: Vec<String>,
+    /// The capture (index into `sources`) of each row.
+    pub groups: Vec<usize>,
     flow_cfg: FlowConfig,
 }
 
@@ -105,6 +105,7 @@ impl Dataset {
             x: Vec::new(),
             y: Vec::new(),
             sources: Vec::new(),
+            groups: Vec::new(),
             flow_cfg,
         }
     }
@@ -138,11 +139,26 @@ impl Dataset {
     /// Label a finished capture's flows and add them.
     pub fn end_capture(&mut self, mut c: CaptureFlows) {
         c.flows.extend(c.table.drain());
+        // The order flows end in within a second follows the flow table's hashing, which
+        // differs between runs; the forest's samples are drawn by row, so the same seed gives
+        // the same classifier only with the rows in an order of their own.
+        c.flows.sort_by_key(|r| {
+            (
+                r.start,
+                r.end,
+                r.src_ip,
+                r.src_port,
+                r.dest_ip,
+                r.dest_port,
+                r.ip_proto,
+            )
+        });
         for r in std::mem::take(&mut c.flows) {
             let class = c.whole.clone().or_else(|| self.span_class(&r));
             let id = self.class_id(class.as_deref().unwrap_or(BENIGN));
             self.x.push(FlowFeatures::of(&r).0.to_vec());
             self.y.push(id);
+            self.groups.push(self.sources.len());
         }
         self.sources.push(c.name);
     }
@@ -190,60 +206,6 @@ impl Dataset {
             counts,
         ))
     }
-
-    /// Precision and recall per class over `k` folds (rows shuffled with the seed).
-    pub fn cross_validate(&self, k: usize, p: &RfParams) -> Vec<ClassScore> {
-        let n = self.x.len();
-        let nc = self.classes.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        let mut rng = Rng::new(p.seed);
-        for i in (1..n).rev() {
-            order.swap(i, rng.below(i + 1));
-        }
-        // confusion[truth][predicted]
-        let mut confusion = vec![vec![0u64; nc]; nc];
-        let k = k.clamp(2, n.max(2));
-        for fold in 0..k {
-            let (mut tx, mut ty, mut test) = (Vec::new(), Vec::new(), Vec::new());
-            for (pos, &i) in order.iter().enumerate() {
-                if pos % k == fold {
-                    test.push(i);
-                } else {
-                    tx.push(self.x[i].clone());
-                    ty.push(self.y[i]);
-                }
-            }
-            let Some(f) = RandomForest::fit(&tx, &ty, nc, p) else {
-                continue;
-            };
-            for i in test {
-                let (pred, _) = f.predict(&self.x[i]);
-                confusion[usize::from(self.y[i])][pred] += 1;
-            }
-        }
-        (0..nc)
-            .map(|c| {
-                let tp = confusion[c][c] as f64;
-                let predicted: u64 = confusion.iter().map(|row| row[c]).sum();
-                let actual: u64 = confusion[c].iter().sum();
-                ClassScore {
-                    class: self.classes[c].clone(),
-                    flows: actual,
-                    precision: tp / predicted.max(1) as f64,
-                    recall: tp / actual.max(1) as f64,
-                }
-            })
-            .collect()
-    }
-}
-
-/// Cross-validated scores of one class.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClassScore {
-    pub class: String,
-    pub flows: u64,
-    pub precision: f64,
-    pub recall: f64,
 }
 
 /// The flows of one capture being read.
@@ -315,16 +277,6 @@ mod tests {
             d.y.push(attack);
         }
         d
-    }
-
-    #[test]
-    fn cross_validation_scores_each_class() {
-        let d = dataset();
-        let s = d.cross_validate(5, &RfParams::default());
-        assert_eq!(s.len(), 2);
-        assert_eq!(s[1].class, "port_scan");
-        assert_eq!(s[1].flows, 400);
-        assert!(s[1].precision > 0.95 && s[1].recall > 0.95, "{s:?}");
     }
 
     #[test]
