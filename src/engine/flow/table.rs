@@ -241,17 +241,20 @@ impl FlowTable {
         if !earlier.is_empty() {
             emit(earlier);
         }
-        let mut live: Vec<(Ts, u64, u32)> = self
+        // By first packet, ties by slot: slots are handed out in the order flows arrive, so
+        // the same capture ends its flows in the same order on every run (flow ids are not:
+        // they start from a random base), and what learns from them learns the same.
+        let mut live: Vec<(Ts, u32)> = self
             .index
             .values()
             .filter_map(|&slot| {
                 let f = self.slots.get(slot as usize)?.flow.as_ref()?;
-                Some((f.first, f.meta.flow_id, slot))
+                Some((f.first, slot))
             })
             .collect();
-        live.sort_unstable_by_key(|&(first, id, _)| (first, id));
+        live.sort_unstable();
         for part in live.chunks(chunk.max(1)) {
-            for &(_, _, slot) in part {
+            for &(_, slot) in part {
                 self.end(slot, EndReason::Shutdown);
             }
             emit(std::mem::take(&mut self.pending));
