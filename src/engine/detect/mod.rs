@@ -12,6 +12,7 @@ pub mod heuristics;
 pub mod learn;
 pub mod ml;
 pub mod signature;
+pub mod once_per_flow;
 mod small_set;
 pub mod stats;
 mod table;
@@ -254,8 +255,12 @@ impl DetectorSet {
             forest = forest.with_forest(f);
         }
         DetectorSet {
-            packet: vec![Box::new(signature::SignatureDetector::new(signatures))],
+            packet: vec![Box::new(signature::SignatureDetector::new(
+                signatures.clone(),
+            ))],
             stateful: vec![
+                // First: the others then see only the alerts that stand.
+                Box::new(once_per_flow::OncePerFlow::new(signatures, lim)),
                 Box::new(anomaly::AnomalyDetector::new(&cfg.anomaly, lim)),
                 Box::new(heuristics::ScanDetector::new(&cfg.scan, lim)),
                 Box::new(heuristics::ProtocolScanDetector::new(&cfg.scan, lim)),

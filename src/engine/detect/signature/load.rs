@@ -292,6 +292,16 @@ fn parse_entry(file: &str, index: usize, v: &Value) -> Result<Signature, Signatu
             ))
         }
     };
+    let once_per_flow = match obj.get("once_per_flow") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(e.err(
+                Some("once_per_flow"),
+                format!("expected true or false, found {}", quote(other)),
+            ))
+        }
+    };
     let (regex, prefilter) = compile(pattern).map_err(|m| e.err(Some("pattern"), m))?;
     Ok(Signature {
         id: RuleId(id),
@@ -302,6 +312,7 @@ fn parse_entry(file: &str, index: usize, v: &Value) -> Result<Signature, Signatu
         protocol,
         ports,
         buffer,
+        once_per_flow,
         file: Arc::from(file),
         index,
         regex,

@@ -79,6 +79,10 @@ pub struct Signature {
     pub ports: Vec<u16>,
     /// What the regex runs on (`packet` unless the file says otherwise).
     pub buffer: Buffer,
+    /// Alert once per flow (`"once_per_flow": true`, as Suricata's `threshold: type limit,
+    /// track by_flow, count 1`): a session that sends its password with every command or
+    /// request is one finding, not one per packet.
+    pub once_per_flow: bool,
     /// The file and entry index it came from.
     pub file: Arc<str>,
     pub index: usize,
@@ -257,6 +261,8 @@ pub struct SignatureSet {
     /// Per signature, what its buffer must show before its regex runs: `NEED_PREFIX`,
     /// `NEED_LITERAL`, both, or nothing (always checked).
     need: Vec<u8>,
+    /// The signatures that alert once per flow.
+    once_per_flow: Vec<RuleId>,
 }
 
 /// A buffer starts with one of the signature's prefixes.
@@ -311,7 +317,22 @@ impl SignatureSet {
                 }
             })
             .collect();
-        SignatureSet { sigs, groups, need }
+        let once_per_flow = sigs
+            .iter()
+            .filter(|s| s.once_per_flow)
+            .map(|s| s.id)
+            .collect();
+        SignatureSet {
+            sigs,
+            groups,
+            need,
+            once_per_flow,
+        }
+    }
+
+    /// Whether signature `id` alerts once per flow.
+    pub fn once_per_flow(&self, id: RuleId) -> bool {
+        self.once_per_flow.contains(&id)
     }
 
     pub fn signatures(&self) -> &[Signature] {
