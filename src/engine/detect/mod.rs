@@ -14,6 +14,7 @@ pub mod ml;
 pub mod signature;
 mod small_set;
 pub mod stats;
+pub mod stream_match;
 mod table;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -73,6 +74,8 @@ pub trait PacketDetector: Send + Sync {
 pub trait StatefulDetector: Send {
     fn name(&self) -> &'static str;
     fn observe(&mut self, a: &Analyzed, flow: Option<&FlowCtx>, out: &mut Vec<Alert>);
+    /// The flow ended (timed out, evicted, or the input ended): drop what is kept about it.
+    fn flow_ended(&mut self, _flow_id: u64) {}
     /// Named counters about the detector's own state (entries tracked, entries dropped at the
     /// cap), shown in stats.
     fn counters(&self) -> Vec<(&'static str, u64)> {
@@ -253,19 +256,26 @@ impl DetectorSet {
         if let Some(f) = prior.forest {
             forest = forest.with_forest(f);
         }
+        let mut stateful: Vec<Box<dyn StatefulDetector>> = vec![
+            Box::new(anomaly::AnomalyDetector::new(&cfg.anomaly, lim)),
+            Box::new(heuristics::ScanDetector::new(&cfg.scan, lim)),
+            Box::new(heuristics::ProtocolScanDetector::new(&cfg.scan, lim)),
+            Box::new(heuristics::BruteForceDetector::new(&cfg.brute_force, lim)),
+            Box::new(heuristics::FloodDetector::new(&cfg.flood, lim)),
+            Box::new(heuristics::DhcpFloodDetector::new(&cfg.flood, lim)),
+            Box::new(heuristics::BackscatterDetector::new(&cfg.flood, lim)),
+            Box::new(heuristics::ReconIcmpDetector::new(&cfg.scan, lim)),
+            Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
+        ];
+        if cfg.stream.enabled {
+            stateful.push(Box::new(stream_match::StreamMatchDetector::new(
+                &cfg.stream,
+                signatures.clone(),
+            )));
+        }
         DetectorSet {
             packet: vec![Box::new(signature::SignatureDetector::new(signatures))],
-            stateful: vec![
-                Box::new(anomaly::AnomalyDetector::new(&cfg.anomaly, lim)),
-                Box::new(heuristics::ScanDetector::new(&cfg.scan, lim)),
-                Box::new(heuristics::ProtocolScanDetector::new(&cfg.scan, lim)),
-                Box::new(heuristics::BruteForceDetector::new(&cfg.brute_force, lim)),
-                Box::new(heuristics::FloodDetector::new(&cfg.flood, lim)),
-                Box::new(heuristics::DhcpFloodDetector::new(&cfg.flood, lim)),
-                Box::new(heuristics::BackscatterDetector::new(&cfg.flood, lim)),
-                Box::new(heuristics::ReconIcmpDetector::new(&cfg.scan, lim)),
-                Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
-            ],
+            stateful,
             flow: vec![
                 Box::new(baseline),
                 Box::new(forest),

@@ -88,6 +88,26 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
 }
 
+/// A piece of data that became contiguous, with the kept context before it.
+#[derive(Debug, Clone, Copy)]
+pub struct Piece<'a> {
+    /// The kept context, then the new bytes.
+    pub window: &'a [u8],
+    /// Where the new bytes start in `window` (0: no context).
+    pub new_from: usize,
+    /// `window` starts at the first byte of the direction's stream.
+    pub at_start: bool,
+}
+
+impl Piece<'_> {
+    pub fn context(&self) -> &[u8] {
+        &self.window[..self.new_from]
+    }
+    pub fn new_bytes(&self) -> &[u8] {
+        &self.window[self.new_from..]
+    }
+}
+
 /// One direction of one flow.
 #[derive(Debug, Default)]
 struct Direction {
@@ -157,10 +177,9 @@ impl Reassembler {
         self.dirs.len()
     }
 
-    /// Take one segment; `deliver(window, new_from)` is called for each piece of data that
-    /// became contiguous, in stream order: `window[new_from..]` is the new piece (one segment's
-    /// bytes not received before) and `window[..new_from]` the kept context before it.
-    pub fn push(&mut self, s: &Segment<'_>, mut deliver: impl FnMut(&[u8], usize)) {
+    /// Take one segment; `deliver` is called for each piece of data that became contiguous, in
+    /// stream order: each piece holds one segment's bytes not received before.
+    pub fn push(&mut self, s: &Segment<'_>, mut deliver: impl FnMut(Piece<'_>)) {
         let key = (s.flow_id, s.to_server);
         if s.payload.is_empty() {
             if s.syn && !self.dirs.contains_key(&key) {
@@ -210,7 +229,7 @@ impl Reassembler {
         dir: &mut Direction,
         seq: u32,
         payload: &[u8],
-        deliver: &mut impl FnMut(&[u8], usize),
+        deliver: &mut impl FnMut(Piece<'_>),
     ) {
         let start = dir.offset_of(seq);
         let next = i64::try_from(dir.next_off).unwrap_or(i64::MAX);
@@ -338,7 +357,7 @@ impl Reassembler {
     }
 
     /// Deliver the held segments that are now contiguous.
-    fn drain(&mut self, dir: &mut Direction, deliver: &mut impl FnMut(&[u8], usize)) {
+    fn drain(&mut self, dir: &mut Direction, deliver: &mut impl FnMut(Piece<'_>)) {
         while let Some(entry) = dir.held.first_entry() {
             if *entry.key() > dir.next_off || dir.done {
                 break;
@@ -357,12 +376,7 @@ impl Reassembler {
     }
 
     /// Deliver `bytes` as the next piece of the stream, after the kept context.
-    fn append(
-        &mut self,
-        dir: &mut Direction,
-        bytes: &[u8],
-        deliver: &mut impl FnMut(&[u8], usize),
-    ) {
+    fn append(&mut self, dir: &mut Direction, bytes: &[u8], deliver: &mut impl FnMut(Piece<'_>)) {
         let room = self.limits.depth.saturating_sub(dir.next_off);
         let n = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         if n < bytes.len() {
@@ -378,7 +392,11 @@ impl Reassembler {
         dir.tail.drain(..dir.tail.len() - keep);
         let new_from = dir.tail.len();
         dir.tail.extend_from_slice(bytes);
-        deliver(&dir.tail, new_from);
+        deliver(Piece {
+            window: &dir.tail,
+            new_from,
+            at_start: dir.next_off == new_from as u64,
+        });
         dir.next_off += n as u64;
         dir.next_seq = dir.next_seq.wrapping_add(n as u32);
         self.counters.reassembled_bytes += n as u64;

@@ -15,7 +15,9 @@ fn run(r: &mut Reassembler, segs: &[(u32, &[u8])]) -> Vec<(Vec<u8>, Vec<u8>)> {
             ends: false,
             payload,
         };
-        r.push(&s, |w, n| out.push((w[..n].to_vec(), w[n..].to_vec())));
+        r.push(&s, |p| {
+            out.push((p.context().to_vec(), p.new_bytes().to_vec()));
+        });
     }
     out
 }
@@ -139,13 +141,13 @@ fn at_the_memcap_new_data_is_not_held() {
             ends: false,
             payload: b"start",
         };
-        r.push(&s, |_, _| {});
+        r.push(&s, |_| {});
         let s = Segment {
             seq: 2000,
             payload: &[b'x'; 30],
             ..s
         };
-        r.push(&s, |_, _| {});
+        r.push(&s, |_| {});
     }
     assert!(r.memuse() <= 100, "memuse {}", r.memuse());
     assert!(r.counters().memcap_drops > 0);
@@ -184,7 +186,7 @@ fn syn_fin_and_rst_start_and_end_directions() {
         ends: false,
         payload: b"",
     };
-    r.push(&seg, |_, _| {});
+    r.push(&seg, |_| {});
     // The first data segment is lost: the second is held, not taken as the start.
     seg = Segment {
         syn: false,
@@ -193,7 +195,7 @@ fn syn_fin_and_rst_start_and_end_directions() {
         ..seg
     };
     let mut got = Vec::new();
-    r.push(&seg, |w, n| got.extend_from_slice(&w[n..]));
+    r.push(&seg, |p| got.extend_from_slice(p.new_bytes()));
     assert!(got.is_empty());
     seg = Segment {
         seq: 42,
@@ -201,7 +203,7 @@ fn syn_fin_and_rst_start_and_end_directions() {
         ends: true,
         ..seg
     };
-    r.push(&seg, |w, n| got.extend_from_slice(&w[n..]));
+    r.push(&seg, |p| got.extend_from_slice(p.new_bytes()));
     assert_eq!(got, b"abcefg".to_vec());
     assert_eq!(r.directions(), 0);
 }

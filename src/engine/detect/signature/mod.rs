@@ -19,6 +19,7 @@ mod http;
 pub mod literal;
 mod load;
 mod prefilter;
+mod stream;
 
 use std::fmt::Write as _;
 use std::str::FromStr;
