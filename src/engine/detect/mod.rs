@@ -3,7 +3,8 @@
 //! `PacketDetector`s look at one packet at a time and may run on any analysis worker (signature
 //! matching). `StatefulDetector`s see every packet in capture order on the aggregator thread
 //! (protocol anomalies with per-source suppression, scan / brute-force / flood / DNS-tunnel
-//! heuristics); their memory must stay bounded. Both take time only from the packets.
+//! heuristics, signatures over reassembled TCP streams); their memory must stay bounded. Both
+//! take time only from the packets.
 
 pub mod anomaly;
 pub mod builtin;
