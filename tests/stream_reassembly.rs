@@ -1,7 +1,8 @@
 //! TCP stream reassembly through `nsm-tui read`: a SQL injection split over two segments of an
 //! HTTP request alerts exactly once (in order and out of order), the request in one segment
 //! alerts once too, and a flood of out-of-order segments over many flows stays within the
-//! memcap (counted in the EVE stats) and within a bound on peak memory.
+//! memcap (counted in the EVE stats) and within a bound on peak memory; the stream pass
+//! reports only matches across a segment boundary.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -282,5 +283,55 @@ fn a_flood_of_out_of_order_segments_stays_within_the_memcap() {
     assert!(
         extra_kib < 8 * 1024,
         "reassembly added {extra_kib} KiB of peak memory ({rss_capped} vs {rss_off} KiB)"
+    );
+}
+
+#[test]
+fn the_stream_pass_reports_only_matches_across_the_boundary() {
+    use nsm_tui::engine::decode::decode;
+    use nsm_tui::engine::detect::signature::SignatureSet;
+    use nsm_tui::engine::frame::{LinkType, RawFrame, Ts};
+    let rules = r#"[
+      {"signature_id":1,"description":"u","pattern":"(?i)union\\s+select","severity":"High","type":"t"},
+      {"signature_id":2,"description":"a","pattern":"^GET /x","severity":"High","type":"t"},
+      {"signature_id":3,"description":"h","pattern":"evil","severity":"High","type":"t","buffer":"http.uri"}
+    ]"#;
+    let (set, errors) = SignatureSet::from_sources(&[("r.json".into(), rules.into())]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let data = frame(&Seg {
+        client: 1,
+        to_server: true,
+        seq: 1,
+        ack: 1,
+        flags: "PA",
+        payload: b"x".to_vec(),
+    });
+    let frame = RawFrame {
+        ts: Ts(1),
+        linktype: LinkType::ETHERNET,
+        iface: 0,
+        orig_len: u32::try_from(data.len()).unwrap(),
+        data,
+    };
+    let d = decode(&frame);
+    let ids = |window: &[u8], new_from: usize, at_start: bool| -> Vec<u64> {
+        set.stream_matches(&d, window, new_from, at_start)
+            .iter()
+            .map(|h| h.id.0)
+            .collect()
+    };
+    // Split across the boundary: found, in the stream buffer.
+    assert_eq!(ids(b"a=1 UNI", 7, false), Vec::<u64>::new());
+    assert_eq!(ids(b"a=1 UNION SELECT", 7, false), [1]);
+    // Wholly in the context or wholly in the new bytes: seen before.
+    assert_eq!(ids(b"UNION SELECT 1, 2", 13, false), Vec::<u64>::new());
+    assert_eq!(ids(b"abc UNION SELECT", 4, false), Vec::<u64>::new());
+    // Anchored: only where the window starts the stream.
+    assert_eq!(ids(b"GET /xyz", 5, true), [2]);
+    assert_eq!(ids(b"GET /xyz", 5, false), Vec::<u64>::new());
+    // Application-layer buffers are not run on the stream.
+    assert_eq!(
+        ids(b"GET /evil HTTP/1.1\r\n\r\n", 6, true),
+        Vec::<u64>::new()
     );
 }
