@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::detect::config::{
     AnomalyConfig, BaselineConfig, BeaconConfig, BruteForceConfig, DbscanConfig, DetectConfig,
-    DnsTunnelConfig, FloodConfig, ForestConfig, LimitsConfig, ScanConfig,
+    DnsTunnelConfig, FloodConfig, ForestConfig, LimitsConfig, ScanConfig, StreamConfig,
 };
 
 /// The whole configuration: defaults, overlaid by the file, then by environment variables,
@@ -136,6 +136,8 @@ pub struct DetectorConfig {
     pub isolation_forest: ForestConfig,
     /// `[detector.dbscan]`: clusters of hosts by behaviour.
     pub dbscan: DbscanConfig,
+    /// `[detector.stream]`: TCP stream reassembly for signatures across segments.
+    pub stream: StreamConfig,
     /// The flow classifier `nsm-tui train` wrote; unset: no classifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classifier_file: Option<PathBuf>,
@@ -164,6 +166,7 @@ impl DetectorConfig {
             beaconing: self.beaconing.clone(),
             isolation_forest: self.isolation_forest.clone(),
             dbscan: self.dbscan.clone(),
+            stream: self.stream.clone(),
             learn: crate::engine::detect::config::LearnParams {
                 anomaly_threshold: self.anomaly_threshold,
                 window_secs: u64::try_from(self.feature_window_size).unwrap_or(u64::MAX),
@@ -193,6 +196,7 @@ impl Default for DetectorConfig {
             beaconing: BeaconConfig::default(),
             isolation_forest: ForestConfig::default(),
             dbscan: DbscanConfig::default(),
+            stream: StreamConfig::default(),
             classifier_file: None,
         }
     }

@@ -250,6 +250,11 @@ fn check_thresholds(d: &DetectorConfig) -> Result<(), Violation> {
             ("dns_tunnel.null_queries", at_least(t.null_queries, 1)),
             ("dns_tunnel.txt_queries", at_least(t.txt_queries, 1)),
             ("limits.max_entries", at_least(d.limits.max_entries, 1)),
+            ("stream.depth", between(d.stream.depth, 1, 1 << 30)),
+            (
+                "stream.memcap",
+                between(d.stream.memcap, 64 * 1024, 1 << 40),
+            ),
         ],
     )
 }

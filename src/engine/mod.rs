@@ -19,6 +19,7 @@ pub mod packet;
 pub mod record;
 pub mod response_metrics;
 pub mod stats;
+pub mod stream;
 pub mod text;
 
 pub use alert::{Alert, Detector, RuleId, Severity};

@@ -174,6 +174,8 @@ pub struct Stats {
     pub uptime_secs: f64,
     /// Where the learning detectors stand.
     pub learning: LearningStats,
+    /// TCP stream reassembly.
+    pub stream: StreamStats,
     /// The network-wide baselines against the current window (none when they are off).
     pub baselines: Option<BaselineView>,
 }
@@ -251,6 +253,60 @@ pub struct LearningStats {
     pub baseline_learning: bool,
     /// The Isolation Forest has not been trained yet.
     pub forest_learning: bool,
+}
+
+/// What TCP stream reassembly counted (see `engine::stream`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    pub segments: u64,
+    pub reassembled_bytes: u64,
+    pub out_of_order: u64,
+    pub overlaps: u64,
+    pub overlap_conflicts: u64,
+    pub gaps: u64,
+    pub depth_reached: u64,
+    pub memcap_drops: u64,
+    /// Bytes held now.
+    pub memuse: u64,
+}
+
+impl StreamStats {
+    /// From the stream detector's counters (`stream_segments`, …).
+    pub fn from_counters(counters: &[(&'static str, u64)]) -> Self {
+        let get = |k: &str| {
+            counters
+                .iter()
+                .find(|(n, _)| n.strip_prefix("stream_") == Some(k))
+                .map_or(0, |(_, v)| *v)
+        };
+        StreamStats {
+            segments: get("segments"),
+            reassembled_bytes: get("reassembled_bytes"),
+            out_of_order: get("out_of_order"),
+            overlaps: get("overlaps"),
+            overlap_conflicts: get("overlap_conflicts"),
+            gaps: get("gaps"),
+            depth_reached: get("depth_reached"),
+            memcap_drops: get("memcap_drops"),
+            memuse: get("memuse"),
+        }
+    }
+
+    /// `120 segments, 80000 bytes reassembled, 3 out of order, …`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} segments, {} bytes reassembled, {} out of order, {} overlaps ({} with different \
+             data), {} gaps, {} at depth, {} memcap drops",
+            self.segments,
+            self.reassembled_bytes,
+            self.out_of_order,
+            self.overlaps,
+            self.overlap_conflicts,
+            self.gaps,
+            self.depth_reached,
+            self.memcap_drops
+        )
+    }
 }
 
 impl LearningStats {

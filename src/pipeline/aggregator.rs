@@ -158,6 +158,9 @@ impl Aggregator {
             let new_second = ts.secs() != self.last_expire_sec;
             self.last_expire_sec = ts.secs();
             let ended = self.flows.expire(ts);
+            for d in &mut self.detectors {
+                ended.iter().for_each(|r| d.flow_ended(r.flow_id));
+            }
             let mut found = Vec::new();
             for d in &mut self.flow_detectors {
                 for r in &ended {
@@ -196,6 +199,9 @@ impl Aggregator {
             .flat_map(|d| d.counters())
             .collect();
         self.stats.learning = crate::engine::stats::LearningStats::from_counters(&counters);
+        let counters: Vec<(&'static str, u64)> =
+            self.detectors.iter().flat_map(|d| d.counters()).collect();
+        self.stats.stream = crate::engine::stats::StreamStats::from_counters(&counters);
         self.stats.baselines = self.flow_detectors.iter().find_map(|d| d.baseline_view());
         self.stats.clone()
     }
@@ -218,8 +224,12 @@ impl Aggregator {
         self.send_events();
         let out = &self.out;
         let flow_detectors = &mut self.flow_detectors;
+        let detectors = &mut self.detectors;
         let stats = &mut self.stats;
         self.flows.drain_chunks(DRAIN_CHUNK, |records| {
+            for d in detectors.iter_mut() {
+                records.iter().for_each(|r| d.flow_ended(r.flow_id));
+            }
             let mut found = Vec::new();
             for d in flow_detectors.iter_mut() {
                 for r in &records {

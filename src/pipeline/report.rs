@@ -103,6 +103,7 @@ pub fn summary(r: &RunSummary) -> String {
     let _ = writeln!(out, "drops:    {}", drops_line(s));
     let _ = writeln!(out, "alerts:   {} ({})", s.alerts_total(), alerts_line(s));
     let _ = writeln!(out, "learning: {}", s.learning.line());
+    let _ = writeln!(out, "stream:   {}", s.stream.line());
     if let Some(st) = &r.store {
         let _ = writeln!(
             out,

@@ -21,6 +21,7 @@ pub struct DetectConfig {
     pub beaconing: BeaconConfig,
     pub isolation_forest: ForestConfig,
     pub dbscan: DbscanConfig,
+    pub stream: StreamConfig,
     /// The `[detector]` keys the learning detectors share (not a section of its own).
     #[serde(skip)]
     pub learn: LearnParams,
@@ -46,6 +47,28 @@ impl Default for LearnParams {
             window_secs: 60,
             update_secs: 300,
             confidence: 0.8,
+        }
+    }
+}
+
+/// `[detector.stream]`: TCP stream reassembly, and the payload signatures run across segment
+/// boundaries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamConfig {
+    pub enabled: bool,
+    /// Bytes reassembled per flow direction; past them the direction is no longer followed.
+    pub depth: u64,
+    /// Bytes held at once across all flows (out-of-order segments and kept context).
+    pub memcap: u64,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            enabled: true,
+            depth: 1024 * 1024,
+            memcap: 64 * 1024 * 1024,
         }
     }
 }

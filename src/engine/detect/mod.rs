@@ -3,7 +3,8 @@
 //! `PacketDetector`s look at one packet at a time and may run on any analysis worker (signature
 //! matching). `StatefulDetector`s see every packet in capture order on the aggregator thread
 //! (protocol anomalies with per-source suppression, scan / brute-force / flood / DNS-tunnel
-//! heuristics); their memory must stay bounded. Both take time only from the packets.
+//! heuristics, signatures over reassembled TCP streams); their memory must stay bounded. Both
+//! take time only from the packets.
 
 pub mod anomaly;
 pub mod builtin;
@@ -15,6 +16,7 @@ pub mod signature;
 pub mod once_per_flow;
 mod small_set;
 pub mod stats;
+pub mod stream_match;
 mod table;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -74,6 +76,8 @@ pub trait PacketDetector: Send + Sync {
 pub trait StatefulDetector: Send {
     fn name(&self) -> &'static str;
     fn observe(&mut self, a: &Analyzed, flow: Option<&FlowCtx>, out: &mut Vec<Alert>);
+    /// The flow ended (timed out, evicted, or the input ended): drop what is kept about it.
+    fn flow_ended(&mut self, _flow_id: u64) {}
     /// Named counters about the detector's own state (entries tracked, entries dropped at the
     /// cap), shown in stats.
     fn counters(&self) -> Vec<(&'static str, u64)> {
@@ -254,23 +258,30 @@ impl DetectorSet {
         if let Some(f) = prior.forest {
             forest = forest.with_forest(f);
         }
+        let mut stateful: Vec<Box<dyn StatefulDetector>> = vec![
+            Box::new(anomaly::AnomalyDetector::new(&cfg.anomaly, lim)),
+            Box::new(heuristics::ScanDetector::new(&cfg.scan, lim)),
+            Box::new(heuristics::ProtocolScanDetector::new(&cfg.scan, lim)),
+            Box::new(heuristics::BruteForceDetector::new(&cfg.brute_force, lim)),
+            Box::new(heuristics::FloodDetector::new(&cfg.flood, lim)),
+            Box::new(heuristics::DhcpFloodDetector::new(&cfg.flood, lim)),
+            Box::new(heuristics::BackscatterDetector::new(&cfg.flood, lim)),
+            Box::new(heuristics::ReconIcmpDetector::new(&cfg.scan, lim)),
+            Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
+        ];
+        if cfg.stream.enabled {
+            stateful.push(Box::new(stream_match::StreamMatchDetector::new(
+                &cfg.stream,
+                signatures.clone(),
+            )));
+        }
+        // Last: it sees every signature alert of the packet, the stream pass's included.
+        stateful.push(Box::new(once_per_flow::OncePerFlow::new(signatures.clone(), lim)));
         DetectorSet {
             packet: vec![Box::new(signature::SignatureDetector::new(
                 signatures.clone(),
             ))],
-            stateful: vec![
-                // First: the others then see only the alerts that stand.
-                Box::new(once_per_flow::OncePerFlow::new(signatures, lim)),
-                Box::new(anomaly::AnomalyDetector::new(&cfg.anomaly, lim)),
-                Box::new(heuristics::ScanDetector::new(&cfg.scan, lim)),
-                Box::new(heuristics::ProtocolScanDetector::new(&cfg.scan, lim)),
-                Box::new(heuristics::BruteForceDetector::new(&cfg.brute_force, lim)),
-                Box::new(heuristics::FloodDetector::new(&cfg.flood, lim)),
-                Box::new(heuristics::DhcpFloodDetector::new(&cfg.flood, lim)),
-                Box::new(heuristics::BackscatterDetector::new(&cfg.flood, lim)),
-                Box::new(heuristics::ReconIcmpDetector::new(&cfg.scan, lim)),
-                Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
-            ],
+            stateful,
             flow: vec![
                 Box::new(baseline),
                 Box::new(forest),

@@ -1,11 +1,12 @@
 //! The EVE `stats` object, nested as Suricata's `output-json-stats.c` nests its counters:
 //! `uptime`, `capture`, `decoder` (with decode problems under `decoder.event.<layer>.<reason>`),
-//! `defrag`, `flow`, `detect`, each with only the keys Suricata's EVE schema knows (decode
-//! problems without a Suricata counter are left out of `decoder.event`; `decoder.invalid`
-//! still counts them). Counters Suricata does not have are written only as extensions
-//! (`[output] eve_extensions`), under new keys: `capture.queue_drops`, `decoder.unsupported`,
-//! `detect.alerts_by_severity`, `store`, and `response` — actions by outcome and kind, success
-//! rate, packet-to-block time — when the run can act.
+//! `defrag`, `flow`, `detect`, `tcp` (stream reassembly), each with only the keys Suricata's
+//! EVE schema knows (decode problems without a Suricata counter are left out of
+//! `decoder.event`; `decoder.invalid` still counts them). Counters Suricata does not have are
+//! written only as extensions (`[output] eve_extensions`), under new keys:
+//! `capture.queue_drops`, `decoder.unsupported`, `detect.alerts_by_severity`, `tcp_reassembly`
+//! (segments, bytes, out of order), `store`, and `response` — actions by outcome and kind,
+//! success rate, packet-to-block time — when the run can act.
 //!
 //! Serialized by the EVE writer on the output thread, once per stats interval and at the
 //! end of a run; building the small maps here allocates, which is fine at that rate.
@@ -37,6 +38,7 @@ impl Body for StatsBody<'_> {
             obj.decoder.unsupported = None;
             obj.detect.alerts_by_severity = None;
             obj.store = None;
+            obj.tcp_reassembly = None;
         }
         m.value("stats", &obj)
     }
@@ -88,6 +90,9 @@ struct StatsObj<'a> {
     defrag: Defrag,
     flow: Flow,
     detect: Detect,
+    tcp: Tcp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp_reassembly: Option<TcpReassembly>,
     #[serde(skip_serializing_if = "Option::is_none")]
     store: Option<Store>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,6 +176,25 @@ struct Detect {
     alerts_by_severity: Option<BTreeMap<&'static str, u64>>,
 }
 
+/// Suricata's stream reassembly counters.
+#[derive(Serialize)]
+struct Tcp {
+    overlap: u64,
+    overlap_diff_data: u64,
+    reassembly_gap: u64,
+    reassembly_memuse: u64,
+    segment_memcap_drop: u64,
+    stream_depth_reached: u64,
+}
+
+/// Reassembly counters Suricata does not have (an extension).
+#[derive(Serialize)]
+struct TcpReassembly {
+    segments: u64,
+    reassembled_bytes: u64,
+    out_of_order: u64,
+}
+
 #[derive(Serialize)]
 struct Store {
     db_drops: u64,
@@ -217,6 +241,19 @@ impl<'a> StatsObj<'a> {
                         .collect(),
                 ),
             },
+            tcp: Tcp {
+                overlap: s.stream.overlaps,
+                overlap_diff_data: s.stream.overlap_conflicts,
+                reassembly_gap: s.stream.gaps,
+                reassembly_memuse: s.stream.memuse,
+                segment_memcap_drop: s.stream.memcap_drops,
+                stream_depth_reached: s.stream.depth_reached,
+            },
+            tcp_reassembly: Some(TcpReassembly {
+                segments: s.stream.segments,
+                reassembled_bytes: s.stream.reassembled_bytes,
+                out_of_order: s.stream.out_of_order,
+            }),
             store: Some(Store {
                 db_drops: s.db_drops,
             }),

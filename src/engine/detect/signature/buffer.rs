@@ -17,8 +17,8 @@ pub enum Buffer {
     /// The packet's transport payload (the default), URL-decoded as well when it is an HTTP
     /// request.
     Packet,
-    /// The reassembled stream. Reassembly is not done yet: this is the packet payload, exactly
-    /// like `Packet`.
+    /// The reassembled stream: per packet, the packet payload as for `Packet`; the stream pass
+    /// (`signature::stream`) runs these signatures, and `Packet`'s, across segment boundaries.
     Stream,
     /// The request target, raw and URL-decoded.
     HttpUri,

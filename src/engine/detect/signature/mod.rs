@@ -12,13 +12,16 @@
 //! full regex, on their own buffer alone, after their protocol and port filters. A buffer the
 //! packet lacks (no HTTP request, no DNS query) costs nothing. `matches_reference` runs every regex one at a
 //! time and must agree exactly. The set is immutable; a reload builds a new one and swaps it in
-//! through a `SignatureSource` (the pipeline's handle swaps a reloaded set in whole).
+//! through a `SignatureSource` (the pipeline's handle swaps a reloaded set in whole). The
+//! payload signatures also run over reassembled TCP data, across segment boundaries
+//! (`stream`, called by the stream detector on the aggregator).
 
 mod buffer;
 mod http;
 pub mod literal;
 mod load;
 mod prefilter;
+mod stream;
 
 use std::fmt::Write as _;
 use std::str::FromStr;
