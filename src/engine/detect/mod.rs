@@ -12,8 +12,8 @@ pub mod config;
 pub mod heuristics;
 pub mod learn;
 pub mod ml;
-pub mod signature;
 pub mod once_per_flow;
+pub mod signature;
 mod small_set;
 pub mod stats;
 pub mod stream_match;
@@ -276,7 +276,10 @@ impl DetectorSet {
             )));
         }
         // Last: it sees every signature alert of the packet, the stream pass's included.
-        stateful.push(Box::new(once_per_flow::OncePerFlow::new(signatures.clone(), lim)));
+        stateful.push(Box::new(once_per_flow::OncePerFlow::new(
+            signatures.clone(),
+            lim,
+        )));
         DetectorSet {
             packet: vec![Box::new(signature::SignatureDetector::new(
                 signatures.clone(),
