@@ -62,27 +62,6 @@ fn session(client: u8, port: u16, payloads: &[&[u8]]) -> Vec<Vec<u8>> {
     frames
 }
 
-/// A classic pcap (Ethernet) of the frames, a millisecond apart.
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4_u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        let us = u32::try_from(i).unwrap() * 1000;
-        out.extend_from_slice(&(1_700_000_000 + us / 1_000_000).to_le_bytes());
-        out.extend_from_slice(&(us % 1_000_000).to_le_bytes());
-        let n = u32::try_from(f.len()).unwrap().to_le_bytes();
-        out.extend_from_slice(&n);
-        out.extend_from_slice(&n);
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).unwrap();
-}
-
 /// `nsm-tui read FILE --no-db --eve OUT` (then the extra arguments), the alerts' signature ids
 /// with their source port.
 fn alerts(pcap: &Path, extra: &[&str]) -> Vec<(u64, u64)> {
@@ -141,7 +120,7 @@ fn cleartext_credentials_alert_once_per_session_and_again_for_a_new_session() {
     );
     frames.extend(session(2, 80, &[basic, basic, basic, basic]));
     frames.extend(session(3, 80, &[basic, basic]));
-    write_pcap(&pcap, &frames);
+    common::write_pcap(&pcap, &frames);
     let found = alerts(&pcap, &[]);
     assert_eq!(count(&found, FTP_PASS, 40_001), 1, "{found:?}");
     assert_eq!(count(&found, HTTP_BASIC, 40_002), 1, "{found:?}");
@@ -168,7 +147,7 @@ fn cleartext_credentials_alert_once_per_session_and_again_for_a_new_session() {
 fn a_once_per_flow_value_that_is_not_true_or_false_is_a_load_error_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("one.pcap");
-    write_pcap(&pcap, &session(1, 21, &[b"PASS x\r\n"]));
+    common::write_pcap(&pcap, &session(1, 21, &[b"PASS x\r\n"]));
     let rules_dir = dir.path().join("rules");
     std::fs::create_dir(&rules_dir).unwrap();
     std::fs::write(

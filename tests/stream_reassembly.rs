@@ -59,27 +59,6 @@ fn frame(s: &Seg) -> Vec<u8> {
     out
 }
 
-/// A classic pcap (Ethernet) of the frames, a millisecond apart.
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4_u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        let us = u32::try_from(i).unwrap() * 1000;
-        out.extend_from_slice(&(1_700_000_000 + us / 1_000_000).to_le_bytes());
-        out.extend_from_slice(&(us % 1_000_000).to_le_bytes());
-        let n = u32::try_from(f.len()).unwrap().to_le_bytes();
-        out.extend_from_slice(&n);
-        out.extend_from_slice(&n);
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).unwrap();
-}
-
 /// Handshake, the request in `pieces` (cut at these offsets, sent in `order`), FIN.
 fn request_capture(path: &Path, cuts: &[usize], order: &[usize]) {
     let (isn, server_isn) = (1000u32, 5000u32);
@@ -107,7 +86,7 @@ fn request_capture(path: &Path, cuts: &[usize], order: &[usize]) {
     let end = isn + 1 + u32::try_from(REQUEST.len()).unwrap();
     segs.push(seg(true, end, server_isn + 1, "FA", b""));
     let frames: Vec<Vec<u8>> = segs.iter().map(frame).collect();
-    write_pcap(path, &frames);
+    common::write_pcap(path, &frames);
 }
 
 /// `nsm-tui read FILE --no-db --eve OUT` (with extra arguments), the EVE records.
@@ -256,7 +235,7 @@ fn a_flood_of_out_of_order_segments_stays_within_the_memcap() {
         }
     }
     let pcap = dir.path().join("flood.pcap");
-    write_pcap(&pcap, &frames);
+    common::write_pcap(&pcap, &frames);
     let capped = dir.path().join("capped.toml");
     std::fs::write(&capped, "[detector.stream]\nmemcap = 1048576\n").unwrap();
     let off = dir.path().join("off.toml");

@@ -224,3 +224,25 @@ pub fn capture_dir() -> tempfile::TempDir {
         .expect("opening the directory to the capture's user");
     dir
 }
+
+/// A classic pcap (Ethernet, microsecond timestamps) of `frames`, a millisecond apart from
+/// 2023-11-14 22:13:20 UTC, for tests that build their traffic from bytes.
+pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4_u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (i, f) in frames.iter().enumerate() {
+        let us = u32::try_from(i).expect("frame count") * 1000;
+        out.extend_from_slice(&(1_700_000_000 + us / 1_000_000).to_le_bytes());
+        out.extend_from_slice(&(us % 1_000_000).to_le_bytes());
+        let n = u32::try_from(f.len()).expect("frame length").to_le_bytes();
+        out.extend_from_slice(&n);
+        out.extend_from_slice(&n);
+        out.extend_from_slice(f);
+    }
+    std::fs::write(path, out).expect("write the capture");
+}
