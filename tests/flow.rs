@@ -365,3 +365,36 @@ mod random {
         }
     }
 }
+
+#[test]
+fn dns_flows_keep_their_longest_question_name_for_the_features() {
+    let Some(frames) = load("pcaps/dns_tunnel/dmachard_iodine.pcap") else {
+        return;
+    };
+    let r = run(&frames, FlowConfig::default());
+    let dns: Vec<_> = r
+        .records
+        .iter()
+        .filter(|f| f.dest_port == 53 || f.src_port == 53)
+        .collect();
+    assert!(!dns.is_empty());
+    for f in &dns {
+        let name = f.shape.dns_name.expect("a DNS flow keeps a question name");
+        assert!(name.len > 0 && name.labels > 0, "{name:?}");
+    }
+    // iodine carries its data in long encoded labels: the longest name is several times an
+    // ordinary host name.
+    let longest = dns
+        .iter()
+        .filter_map(|f| f.shape.dns_name)
+        .max_by_key(|n| n.len)
+        .unwrap();
+    assert!(longest.len > 100 && longest.entropy > 3.0, "{longest:?}");
+    let features = nsm_tui::engine::features::FlowFeatures::of(dns[0]);
+    assert!(features.0[17] > 0.0 && features.0[18] > 0.0);
+    assert!(r
+        .records
+        .iter()
+        .filter(|f| f.dest_port != 53 && f.src_port != 53)
+        .all(|f| f.shape.dns_name.is_none()));
+}

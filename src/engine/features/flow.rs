@@ -9,7 +9,7 @@
 use crate::engine::flow::{FlowRecord, FlowState};
 
 /// Feature names, in vector order.
-pub const SCHEMA: [&str; 17] = [
+pub const SCHEMA: [&str; 20] = [
     "duration",
     "packets out",
     "packets in",
@@ -27,6 +27,9 @@ pub const SCHEMA: [&str; 17] = [
     "service port class",
     "protocol",
     "payload entropy",
+    "DNS name length",
+    "DNS name labels",
+    "DNS name entropy",
 ];
 
 /// How many features a flow has.
@@ -83,6 +86,8 @@ impl FlowFeatures {
             _ => 0.0,
         };
         let ln = |x: f64| x.ln_1p();
+        // Zero for flows that carried no DNS name.
+        let dns = r.shape.dns_name.unwrap_or_default();
         FlowFeatures([
             ln(duration),
             ln(r.pkts_toserver as f64),
@@ -101,6 +106,9 @@ impl FlowFeatures {
             port_class(r.dest_port, r.has_ports()),
             f64::from(r.ip_proto),
             f64::from(r.shape.entropy.unwrap_or(0.0)),
+            ln(f64::from(dns.len)),
+            f64::from(dns.labels),
+            f64::from(dns.entropy),
         ])
     }
 
@@ -119,7 +127,10 @@ impl FlowFeatures {
                 .unwrap_or("none")
                 .to_string(),
             15 => format!("{v:.0}"),
-            _ => format!("{v:.2} bits/byte"),
+            16 => format!("{v:.2} bits/byte"),
+            17 => format!("{:.0} characters", v.exp_m1()),
+            18 => format!("{v:.0}"),
+            _ => format!("{v:.2} bits/character"),
         }
     }
 }
@@ -164,6 +175,39 @@ mod tests {
         assert_eq!(f.0[15], 6.0);
         assert_eq!(f.readable(3), "600 B");
         assert_eq!(f.readable(4), "3.9 KB");
+        // No DNS name: the DNS features are zero.
+        assert_eq!(&f.0[17..20], &[0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn a_tunnel_name_is_longer_and_more_random_than_an_ordinary_one() {
+        use crate::engine::flow::DnsName;
+        let dns_flow = |name: &str| {
+            let mut r = flow(
+                [10, 0, 0, 1],
+                [10, 0, 0, 53],
+                53,
+                0,
+                0.01,
+                (1, 1),
+                (70, 120),
+            );
+            r.shape.dns_name = Some(DnsName::of(name));
+            FlowFeatures::of(&r)
+        };
+        let plain = dns_flow("www.example.com.");
+        let tunnel = dns_flow("mzxw6ytboi2dsnrsgq4dsmjvgu2tsnbrgq3dqnzy.t.example.com");
+        assert_eq!(plain.readable(17), "15 characters");
+        assert_eq!(plain.0[18], 3.0);
+        assert_eq!(tunnel.0[18], 4.0);
+        assert!(tunnel.0[17] > plain.0[17] + 1.0);
+        assert!(
+            tunnel.0[19] > plain.0[19] + 0.5,
+            "{} vs {}",
+            tunnel.0[19],
+            plain.0[19]
+        );
+        assert!(tunnel.readable(19).ends_with("bits/character"));
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub fn flow(
             rst: 0,
             psh: 2,
             entropy: Some(4.5),
+            dns_name: None,
         },
         pkts_toserver: pkts.0,
         pkts_toclient: pkts.1,

@@ -25,7 +25,7 @@ mod tests;
 use std::net::IpAddr;
 
 pub use key::FlowKey;
-pub use shape::{entropy, FlowShape};
+pub use shape::{entropy, DnsName, FlowShape};
 pub use table::FlowTable;
 pub use tcp::TcpState;
 

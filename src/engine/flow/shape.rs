@@ -1,11 +1,12 @@
 //! The shape of a flow's packets beyond its counters: the spread of packet sizes, the gaps
-//! between packets, TCP flag counts and the entropy of the first payload — the per-flow
-//! features the learning detectors read when the flow ends.
+//! between packets, TCP flag counts, the entropy of the first payload and the longest DNS name —
+//! the per-flow features the learning detectors read when the flow ends.
 //!
 //! Updated by the flow table on the aggregator thread: a few additions per packet, and one
-//! entropy computation per flow (over at most `ENTROPY_BYTES` bytes of its first payload).
+//! entropy computation per flow over at most `ENTROPY_BYTES` bytes of its first payload, and
+//! one per DNS name longer than the longest before.
 
-use super::super::packet::TcpFlags;
+use super::super::packet::{DnsInfo, TcpFlags};
 
 /// Bytes of the first payload whose entropy is kept.
 pub const ENTROPY_BYTES: usize = 64;
@@ -25,6 +26,37 @@ pub struct FlowShape {
     pub psh: u32,
     /// Shannon entropy (bits per byte, 0–8) of the first bytes of the first payload seen.
     pub entropy: Option<f32>,
+    /// The longest DNS question name seen in the flow, summed up (a tunnel over one flow
+    /// opens with short handshake names; its data rides in the long ones).
+    pub dns_name: Option<DnsName>,
+}
+
+/// A DNS question name as the flow features see it: long, many-labelled, random-looking
+/// names are what data carried in DNS (tunnels, exfiltration) looks like.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DnsName {
+    /// Characters, dots included.
+    pub len: u16,
+    pub labels: u8,
+    /// Shannon entropy of the name's characters, dots left out (bits per character).
+    pub entropy: f32,
+}
+
+impl DnsName {
+    pub fn of(name: &str) -> DnsName {
+        let name = name.trim_end_matches('.');
+        let chars: Vec<u8> = name
+            .bytes()
+            .filter(|&b| b != b'.')
+            .map(|b| b.to_ascii_lowercase())
+            .collect();
+        DnsName {
+            len: u16::try_from(name.len()).unwrap_or(u16::MAX),
+            labels: u8::try_from(name.split('.').filter(|l| !l.is_empty()).count())
+                .unwrap_or(u8::MAX),
+            entropy: entropy(&chars),
+        }
+    }
 }
 
 impl FlowShape {
@@ -51,6 +83,17 @@ impl FlowShape {
         }
         if self.entropy.is_none() && !payload.is_empty() {
             self.entropy = Some(entropy(&payload[..payload.len().min(ENTROPY_BYTES)]));
+        }
+    }
+
+    /// Account a packet's DNS message: the longest question name of the flow is kept.
+    pub fn observe_dns(&mut self, dns: Option<&DnsInfo>) {
+        let Some(q) = dns.and_then(|m| m.questions.first()) else {
+            return;
+        };
+        let len = q.name.trim_end_matches('.').len();
+        if self.dns_name.is_none_or(|n| len > usize::from(n.len)) {
+            self.dns_name = Some(DnsName::of(&q.name));
         }
     }
 }

@@ -157,6 +157,7 @@ impl FlowTable {
             _ => None,
         };
         f.shape.observe(gap, wire_len, flags, payload);
+        f.shape.observe_dns(d.dns.as_deref());
         f.last = f.last.max(ts);
         observe_transport(f, d, to_server, is_new);
         if f.meta.app_proto.is_none() {

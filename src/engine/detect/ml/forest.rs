@@ -70,7 +70,7 @@ pub struct IsolationForest {
 }
 
 /// How far past the training range (as a share of it) a value still counts as inside.
-/// Only a value far outside what was learned is isolated outright: with 17 features, a
+/// Only a value far outside what was learned is isolated outright: with 20 features, a
 /// narrow margin would set apart a good share of ordinary flows by one feature each.
 const RANGE_MARGIN: f64 = 0.5;
 const RANGE_FLOOR: f64 = 1.0;

@@ -108,10 +108,12 @@ impl Model {
 mod tests {
     use super::*;
     use crate::engine::detect::ml::forest::ForestParams;
-    use crate::engine::features::FlowFeatures;
+    use crate::engine::features::{FlowFeatures, N_FEATURES};
 
     fn model() -> Model {
-        let data: Vec<FlowFeatures> = (0..64).map(|i| FlowFeatures([f64::from(i); 17])).collect();
+        let data: Vec<FlowFeatures> = (0..64)
+            .map(|i| FlowFeatures([f64::from(i); N_FEATURES]))
+            .collect();
         let forest = IsolationForest::fit(&data, &ForestParams::default());
         Model::new(60, TrainedOn::default(), Learned::default(), forest)
     }
