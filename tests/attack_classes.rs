@@ -2,8 +2,8 @@
 //! network namespaces by `tests/tools/make_attack_class_captures.sh`) replayed through the real
 //! binary: ICMP reconnaissance, reflection and backscatter naming the victim, a spoofed SYN flood
 //! naming its target and sources, low-volume DNS tunnels, refused connections that are no
-//! logins and HTTP 401 failures that are; and the shared benign captures raise none of these
-//! classes.
+//! logins and HTTP 401 failures that are, nmap's OS detection probes, unsolicited DNS answers;
+//! and the shared benign captures raise none of these classes.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -157,6 +157,51 @@ fn http_401_replies_are_failed_logins_of_the_client() {
 }
 
 #[test]
+fn nmap_os_detection_is_os_fingerprinting_of_the_victim() {
+    let got = alerts(&fixture("os_fingerprint.pcap"));
+    let fp = of(&got, "os_fingerprint");
+    assert_eq!(fp.len(), 1, "one alert per pair and window: {got:#?}");
+    let a = fp[0];
+    assert_eq!(a["src_ip"], ATTACKER);
+    assert_eq!(a["dest_ip"], VICTIM);
+    assert_eq!(a["alert"]["severity"], 3, "Medium: {a}");
+    let sig = text(a, "signature");
+    assert!(
+        sig.starts_with(&format!("OS fingerprinting of {VICTIM}: probes ")),
+        "{sig}"
+    );
+    // The six sequence SYNs come first; the alert names at least three kinds.
+    let kinds: Vec<&str> = sig.rsplit("probes ").next().unwrap().split(", ").collect();
+    assert!(kinds.len() >= 3 && kinds.contains(&"SEQ"), "{sig}");
+    assert!(
+        a.to_string()
+            .contains("SEQ (SYN with window 1, 4, 16, 63 or 512 and a timestamp)"),
+        "{a}"
+    );
+}
+
+#[test]
+fn dns_answers_nobody_asked_for_are_unsolicited() {
+    let got = alerts(&fixture("dns_unsolicited.pcap"));
+    let un = of(&got, "dns_unsolicited");
+    assert_eq!(un.len(), 1, "eight answers, one alert: {got:#?}");
+    let a = un[0];
+    assert_eq!(a["src_ip"], ATTACKER);
+    assert_eq!(a["src_port"], 53);
+    assert_eq!(a["dest_ip"], VICTIM);
+    assert_eq!(a["alert"]["severity"], 4, "Low: {a}");
+    assert_eq!(
+        text(a, "signature"),
+        format!("Unsolicited DNS answers to {VICTIM}")
+    );
+    assert!(
+        a.to_string()
+            .contains("received 5 DNS answers from port 53 with no query of its own"),
+        "{a}"
+    );
+}
+
+#[test]
 fn shared_benign_captures_raise_none_of_these_classes() {
     let Some(data) = common::shared_data() else {
         return;
@@ -171,7 +216,14 @@ fn shared_benign_captures_raise_none_of_these_classes() {
     for f in &benign {
         for a in alerts(f) {
             let cat = a["alert"]["category"].as_str().unwrap_or("?").to_string();
-            let new_class = ["recon_icmp", "backscatter", "dns_tunnel", "brute_force"];
+            let new_class = [
+                "recon_icmp",
+                "backscatter",
+                "dns_tunnel",
+                "brute_force",
+                "os_fingerprint",
+                "dns_unsolicited",
+            ];
             if new_class.contains(&cat.as_str()) && a["alert"]["severity"].as_u64() < Some(4) {
                 loud.push(format!("{}: {cat}: {}", f.display(), text(&a, "signature")));
             }
@@ -191,6 +243,8 @@ fn every_attack_class_capture_is_listed_small_and_tested() {
         "dns_tunnel_lowvol.pcap",
         "refused_ssh.pcap",
         "bruteforce_http_401.pcap",
+        "os_fingerprint.pcap",
+        "dns_unsolicited.pcap",
     ];
     let on_disk = common::captures_under(&fixture(""));
     assert_eq!(on_disk.len(), tested.len(), "{on_disk:?}");

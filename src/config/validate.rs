@@ -249,6 +249,10 @@ fn check_thresholds(d: &DetectorConfig) -> Result<(), Violation> {
             ("dns_tunnel.encoded_queries", at_least(t.encoded_queries, 1)),
             ("dns_tunnel.null_queries", at_least(t.null_queries, 1)),
             ("dns_tunnel.txt_queries", at_least(t.txt_queries, 1)),
+            (
+                "dns_tunnel.unsolicited_answers",
+                at_least(t.unsolicited_answers, 1),
+            ),
             ("limits.max_entries", at_least(d.limits.max_entries, 1)),
             ("stream.depth", between(d.stream.depth, 1, 1 << 30)),
             (

@@ -4,7 +4,7 @@
 # veth pair. tcpdump records each capture on the victim's side of the veth. The namespaces are
 # deleted on exit, whatever happens; running it again remakes every file.
 #
-# Needs root and: hping3 tcpdump dig (dnsutils) curl python3.
+# Needs root and: hping3 tcpdump dig (dnsutils) curl python3 nmap.
 # Usage: tests/tools/make_attack_class_captures.sh [OUT_DIR]  (default: tests/fixtures/attack_classes)
 set -euo pipefail
 
@@ -119,6 +119,21 @@ EOF
     start_bg "$V" python3 "$WORK/http401.py" "$V4"
 }
 
+dns_answer_sender() {
+    cat >"$WORK/answers.py" <<'EOF2'
+# Sends DNS answers (QR=1, an A record) from port 53 to ports nobody asked from.
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+name = b"".join(bytes([len(l)]) + l for l in b"www.example.com".split(b".")) + b"\0"
+for i in range(int(sys.argv[3])):
+    hdr = struct.pack("!HHHHHH", 0x1000 + i, 0x8180, 1, 1, 0, 0)
+    answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) + bytes([203, 0, 113, 7])
+    s.sendto(hdr + name + struct.pack("!HH", 1, 1) + answer, (sys.argv[2], 33000 + i))
+    time.sleep(0.2)
+EOF2
+}
+
 attacks() {
     capture recon_icmp 96 recon_icmp -- \
         in_a bash -c "hping3 -q --icmp-ts -c 3 $V4; hping3 -q --icmp-addr -c 3 $V4; hping3 -q -1 -C 15 -c 3 $V4"
@@ -142,6 +157,14 @@ attacks() {
             dig @$V4 +tries=1 +time=1 \$(head -c 20 /dev/urandom | base32 | tr -d =).t.example A; \
             dig @$V4 +tries=1 +time=1 \$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n').h.example A; \
             done"
+
+    # One open port (the 401 web server) and one closed (81): what nmap's OS detection wants.
+    capture os_fingerprint 128 os_fingerprint -- \
+        in_a nmap -n -Pn -O --max-retries 1 -p 80,81 "$V4"
+
+    dns_answer_sender
+    capture dns_unsolicited 128 dns_unsolicited -- \
+        in_a python3 "$WORK/answers.py" "$A4" "$V4" 8
 }
 
 write_readme() {
@@ -152,7 +175,9 @@ write_readme() {
         echo "namespaces, \`nsmatk-a\` (attacker, $A4) and \`nsmatk-v\` (victim, $V4), joined by a veth"
         echo "pair; tcpdump recorded each on the victim's side. The commands ran in the attacker"
         echo "namespace; in the victim namespace a 12-line DNS responder answered NXDOMAIN and a web"
-        echo "server answered every request with 401. Ground truth (\`none\`: no brute_force alert):"
+        echo "server answered every request with 401 (the open port nmap's OS detection needs; 81 was"
+        echo "the closed one), and \`answers.py\` sent DNS answers (QR=1) from port 53 to ports that"
+        echo "asked nothing. Ground truth (\`none\`: no brute_force alert):"
         echo "the category each capture must raise. \`--rand-source\` floods come from random"
         echo "addresses: the backscatter alerts must name the victim $V4, not a source."
         echo "\`tests/attack_classes.rs\` checks them."

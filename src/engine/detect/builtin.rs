@@ -23,6 +23,8 @@
 //! | 9_000_018 | `dhcp_flood`    | High     | heuristic |
 //! | 9_000_019 | `recon_icmp`    | Medium   | heuristic |
 //! | 9_000_020 | `backscatter`   | Medium   | heuristic |
+//! | 9_000_021 | `os_fingerprint`| Medium   | heuristic |
+//! | 9_000_022 | `dns_unsolicited` | Low    | heuristic |
 //! | 9_000_030 | `anomaly_volume`| Medium   | statistical |
 //! | 9_000_031 | `fan_out`       | Medium   | statistical |
 //! | 9_000_032 | `unusual_port`  | Low      | behavioural |
@@ -185,6 +187,20 @@ pub const BACKSCATTER: Builtin = rule(
     Detector::Heuristic,
     "Unsolicited SYN-ACKs or RSTs from many sources (reflection or backscatter)",
 );
+pub const OS_FINGERPRINT: Builtin = rule(
+    9_000_021,
+    "os_fingerprint",
+    Severity::Medium,
+    Detector::Heuristic,
+    "OS fingerprinting (nmap -O probe set)",
+);
+pub const DNS_UNSOLICITED: Builtin = rule(
+    9_000_022,
+    "dns_unsolicited",
+    Severity::Low,
+    Detector::Heuristic,
+    "Unsolicited DNS answers (no query before them)",
+);
 
 pub const ANOMALY_VOLUME: Builtin = rule(
     9_000_030,
@@ -277,7 +293,7 @@ pub fn is_learned(category: &str) -> bool {
 }
 
 /// Every built-in rule, in id order.
-pub const ALL: [Builtin; 28] = [
+pub const ALL: [Builtin; 30] = [
     XMAS_SCAN,
     NULL_SCAN,
     FIN_SCAN,
@@ -295,6 +311,8 @@ pub const ALL: [Builtin; 28] = [
     DHCP_FLOOD,
     RECON_ICMP,
     BACKSCATTER,
+    OS_FINGERPRINT,
+    DNS_UNSOLICITED,
     ANOMALY_VOLUME,
     FAN_OUT,
     UNUSUAL_PORT,

@@ -340,6 +340,9 @@ pub struct DnsTunnelConfig {
     pub null_queries: u32,
     /// TXT queries with distinct subdomains under one parent domain within the window.
     pub txt_queries: u32,
+    /// DNS answers from port 53 that open their flow (no query before them) toward one host
+    /// within the window: forged or misdirected answers.
+    pub unsolicited_answers: u32,
 }
 
 impl Default for DnsTunnelConfig {
@@ -353,6 +356,7 @@ impl Default for DnsTunnelConfig {
             encoded_queries: 10,
             null_queries: 5,
             txt_queries: 10,
+            unsolicited_answers: 5,
         }
     }
 }

@@ -267,7 +267,12 @@ impl DetectorSet {
             Box::new(heuristics::DhcpFloodDetector::new(&cfg.flood, lim)),
             Box::new(heuristics::BackscatterDetector::new(&cfg.flood, lim)),
             Box::new(heuristics::ReconIcmpDetector::new(&cfg.scan, lim)),
+            Box::new(heuristics::OsFingerprintDetector::new(&cfg.scan, lim)),
             Box::new(heuristics::DnsTunnelDetector::new(&cfg.dns_tunnel, lim)),
+            Box::new(heuristics::DnsUnsolicitedDetector::new(
+                &cfg.dns_tunnel,
+                lim,
+            )),
         ];
         if cfg.stream.enabled {
             stateful.push(Box::new(stream_match::StreamMatchDetector::new(
