@@ -13,7 +13,6 @@ mod common;
 use std::path::Path;
 
 use etherparse::PacketBuilder;
-use serde_json::Value;
 
 /// The bundled "Cleartext password (FTP/POP3 PASS)" and "Cleartext HTTP Basic
 /// authentication" signatures.
@@ -65,25 +64,8 @@ fn session(client: u8, port: u16, payloads: &[&[u8]]) -> Vec<Vec<u8>> {
 /// `nsm-tui read FILE --no-db --eve OUT` (then the extra arguments), the alerts' signature ids
 /// with their source port.
 fn alerts(pcap: &Path, extra: &[&str]) -> Vec<(u64, u64)> {
-    let eve = pcap.with_extension("json");
-    let _ = std::fs::remove_file(&eve);
-    let out = common::nsm()
-        .arg("read")
-        .arg(pcap)
-        .args(["--no-db", "--no-pcap-log", "--eve"])
-        .arg(&eve)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(&eve)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    common::read_eve(pcap, extra)
+        .into_iter()
         .filter(|e| e["event_type"] == "alert")
         .map(|e| {
             (

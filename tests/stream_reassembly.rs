@@ -89,31 +89,6 @@ fn request_capture(path: &Path, cuts: &[usize], order: &[usize]) {
     common::write_pcap(path, &frames);
 }
 
-/// `nsm-tui read FILE --no-db --eve OUT` (with extra arguments), the EVE records.
-fn read(pcap: &Path, extra: &[&str]) -> Vec<Value> {
-    let eve = pcap.with_extension("json");
-    // EVE output appends: start from an empty file.
-    let _ = std::fs::remove_file(&eve);
-    let out = common::nsm()
-        .arg("read")
-        .arg(pcap)
-        .args(["--no-db", "--no-pcap-log", "--eve"])
-        .arg(&eve)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(&eve)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// The signature ids of the alerts, in order.
 fn alert_ids(eve: &[Value]) -> Vec<u64> {
     eve.iter()
@@ -138,7 +113,7 @@ fn a_pattern_split_over_two_segments_alerts_once() {
     let cut = REQUEST.windows(3).position(|w| w == b"UNI").unwrap() + 3;
     let pcap = dir.path().join("split.pcap");
     request_capture(&pcap, &[cut], &[0, 1]);
-    let eve = read(&pcap, &[]);
+    let eve = common::read_eve(&pcap, &[]);
     assert_eq!(alert_ids(&eve), [SQLI_REQUEST], "{eve:#?}");
     let alert = eve.iter().find(|e| e["event_type"] == "alert").unwrap();
     assert_eq!(
@@ -150,13 +125,13 @@ fn a_pattern_split_over_two_segments_alerts_once() {
     // Out of order: the second half first.
     let pcap = dir.path().join("reordered.pcap");
     request_capture(&pcap, &[cut], &[1, 0]);
-    let eve = read(&pcap, &[]);
+    let eve = common::read_eve(&pcap, &[]);
     assert_eq!(alert_ids(&eve), [SQLI_REQUEST], "{eve:#?}");
 
     // Stream reassembly off: the split pattern goes unseen.
     let cfg = dir.path().join("off.toml");
     std::fs::write(&cfg, "[detector.stream]\nenabled = false\n").unwrap();
-    let eve = read(&pcap, &["--config", cfg.to_str().unwrap()]);
+    let eve = common::read_eve(&pcap, &["--config", cfg.to_str().unwrap()]);
     assert_eq!(alert_ids(&eve), Vec::<u64>::new());
 }
 
@@ -166,13 +141,13 @@ fn a_pattern_inside_one_segment_is_not_alerted_twice() {
     // Whole request in one segment.
     let pcap = dir.path().join("whole.pcap");
     request_capture(&pcap, &[], &[0]);
-    assert_eq!(alert_ids(&read(&pcap, &[])), [SQLI_REQUEST]);
+    assert_eq!(alert_ids(&common::read_eve(&pcap, &[])), [SQLI_REQUEST]);
     // The pattern in the first segment, more of the request after it: the second segment's
     // window holds the match in its context, which is not alerted again.
     let cut = REQUEST.windows(4).position(|w| w == b"HTTP").unwrap();
     let pcap = dir.path().join("two.pcap");
     request_capture(&pcap, &[cut], &[0, 1]);
-    assert_eq!(alert_ids(&read(&pcap, &[])), [SQLI_REQUEST]);
+    assert_eq!(alert_ids(&common::read_eve(&pcap, &[])), [SQLI_REQUEST]);
 }
 
 /// Peak resident memory (KiB) of `nsm-tui read` on the capture, and its EVE records.

@@ -246,3 +246,28 @@ pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     }
     std::fs::write(path, out).expect("write the capture");
 }
+
+/// `nsm-tui read FILE --no-db --no-pcap-log --eve FILE.json` and then `extra`; the EVE records.
+/// Fails the test when the run fails. The EVE file starts empty (EVE output appends).
+pub fn read_eve(pcap: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let eve = pcap.with_extension("json");
+    let _ = std::fs::remove_file(&eve);
+    let out = nsm()
+        .arg("read")
+        .arg(pcap)
+        .args(["--no-db", "--no-pcap-log", "--eve"])
+        .arg(&eve)
+        .args(extra)
+        .output()
+        .expect("run nsm-tui read");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&eve)
+        .expect("read the EVE file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an EVE line is JSON"))
+        .collect()
+}

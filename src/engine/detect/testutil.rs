@@ -115,3 +115,23 @@ pub(crate) fn dns_query(ms: i64, src: &str, dst: &str, name: &str, qtype: u16) -
     }));
     a
 }
+
+/// A packet and whether it opens its flow.
+pub(crate) type Seen = (Analyzed, bool);
+
+/// Every packet observed by `det` as the first of its flow (`new`) or as a later one; the
+/// alerts raised.
+pub(crate) fn run_flows(
+    det: &mut dyn super::StatefulDetector,
+    pkts: &[Seen],
+) -> Vec<crate::engine::alert::Alert> {
+    let mut out = Vec::new();
+    for (p, new) in pkts {
+        let ctx = super::FlowCtx {
+            is_new: *new,
+            ..super::FlowCtx::default()
+        };
+        det.observe(p, Some(&ctx), &mut out);
+    }
+    out
+}

@@ -3,8 +3,8 @@
 //! cleartext login failures.
 
 use super::super::config::DetectConfig;
-use super::super::testutil::{dns_query, packet, tcp, tcp_payload};
-use super::super::{FlowCtx, StatefulDetector};
+use super::super::testutil::{dns_query, packet, run_flows, tcp, tcp_payload, Seen};
+use super::super::StatefulDetector;
 use super::dns_tunnel::encoded_label;
 use super::*;
 use crate::engine::alert::Alert;
@@ -16,25 +16,9 @@ const A: u16 = TcpFlags::ACK;
 const R: u16 = TcpFlags::RST;
 const P: u16 = TcpFlags::PSH;
 
-/// A packet and whether it opens its flow.
-type Seen = (Analyzed, bool);
-
 fn icmp(ms: i64, src: &str, dst: &str, icmp_type: u8) -> Analyzed {
     let t = Transport::Icmp(IcmpInfo { icmp_type, code: 0 });
     packet(ms, src, dst, 1, t, b"\0\0\0\0\0\0\0\0\0\0\0\0")
-}
-
-/// Every packet observed as the first of its flow (`new`) or as a later one.
-fn run_flows(det: &mut dyn StatefulDetector, pkts: &[Seen]) -> Vec<Alert> {
-    let mut out = Vec::new();
-    for (p, new) in pkts {
-        let ctx = FlowCtx {
-            is_new: *new,
-            ..FlowCtx::default()
-        };
-        det.observe(p, Some(&ctx), &mut out);
-    }
-    out
 }
 
 fn run(det: &mut dyn StatefulDetector, pkts: &[Analyzed]) -> Vec<Alert> {

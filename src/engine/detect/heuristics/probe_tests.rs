@@ -2,12 +2,10 @@
 //! DNS answers.
 
 use super::super::config::DetectConfig;
-use super::super::testutil::{packet, udp};
-use super::super::{FlowCtx, StatefulDetector};
+use super::super::testutil::{packet, run_flows, udp, Seen};
+use super::super::FlowCtx;
 use super::*;
-use crate::engine::alert::Alert;
 use crate::engine::packet::{DnsInfo, DnsQuestion, IcmpInfo, TcpFlags, TcpInfo, Transport};
-use crate::engine::record::Analyzed;
 
 const F: u16 = TcpFlags::FIN;
 const S: u16 = TcpFlags::SYN;
@@ -17,21 +15,6 @@ const A: u16 = TcpFlags::ACK;
 const U: u16 = TcpFlags::URG;
 const E: u16 = TcpFlags::ECE;
 const W: u16 = TcpFlags::CWR;
-
-/// A packet and whether it opens its flow.
-type Seen = (Analyzed, bool);
-
-fn run_flows(det: &mut dyn StatefulDetector, pkts: &[Seen]) -> Vec<Alert> {
-    let mut out = Vec::new();
-    for (p, new) in pkts {
-        let ctx = FlowCtx {
-            is_new: *new,
-            ..FlowCtx::default()
-        };
-        det.observe(p, Some(&ctx), &mut out);
-    }
-    out
-}
 
 /// A TCP segment from `src` to `dst` port `dport` with `flags`, window `window` and, when
 /// `ts`, a timestamp option; it opens its flow.
