@@ -40,6 +40,9 @@ tag=nsmlive$$
 tx=${tag}tx
 rx=${tag}rx
 work=$(mktemp -d)
+# nsm-tui gives up root once the capture is open (`[sniffer] user`, `nobody` by default): its
+# outputs go where that user can write.
+chmod 755 "$work"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
@@ -83,7 +86,7 @@ wait_for() {
 run() {
   local label=$1 extra=$2
   shift 3
-  rm -rf "$work/out" && mkdir -p "$work/out"
+  rm -rf "$work/out" && mkdir -p "$work/out" && chmod 1777 "$work/out"
   # shellcheck disable=SC2086
   ip netns exec "$rx" "$bin" --headless -i vrx --pcap-log "$work/out/live.pcap" $extra \
     >"$work/nsm.log" 2>&1 &
