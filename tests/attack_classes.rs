@@ -25,29 +25,10 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The EVE alert events `nsm-tui read FILE --no-db --eve OUT` writes.
+/// The EVE alert events `nsm-tui read FILE --no-db --eve -` prints.
 fn alerts(file: &Path) -> Vec<Value> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let eve = dir.path().join("eve.json");
-    let out = common::nsm()
-        .arg("read")
-        .arg(file)
-        .arg("--no-db")
-        .arg("--no-pcap-log")
-        .arg("--eve")
-        .arg(&eve)
-        .output()
-        .expect("nsm-tui runs");
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(&eve)
-        .expect("EVE file written")
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("EVE lines are JSON"))
+    common::read_eve(file, &[])
+        .into_iter()
         .filter(|e| e["event_type"] == "alert")
         .collect()
 }

@@ -17,7 +17,6 @@ use nsm_tui::engine::decode::decode;
 use nsm_tui::engine::detect::signature::{Buffer, Hit, SignatureSet};
 use nsm_tui::engine::frame::{LinkType, RawFrame, Ts};
 use nsm_tui::engine::packet::Decoded;
-use serde_json::Value;
 
 fn shipped() -> SignatureSet {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures/basic_threats.json");
@@ -229,20 +228,8 @@ fn an_unknown_buffer_is_a_load_error_and_the_old_format_still_inspects_the_paylo
 fn replayed_body_and_cookie_injections_alert_with_their_signature_ids() {
     let pcap = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/http_buffers/post_body_and_cookie.pcap");
-    let out = common::nsm()
-        .arg("read")
-        .arg(&pcap)
-        .args(["--eve", "-", "--no-db", "--no-pcap-log"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut got: Vec<(u64, String, String)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let mut got: Vec<(u64, String, String)> = common::read_eve(&pcap, &[])
+        .into_iter()
         .filter(|e| e["event_type"] == "alert")
         .map(|e| {
             (

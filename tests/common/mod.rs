@@ -247,26 +247,24 @@ pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     std::fs::write(path, out).expect("write the capture");
 }
 
-/// `nsm-tui read FILE --no-db --no-pcap-log --eve FILE.json` and then `extra`; the EVE records.
-/// Fails the test when the run fails. The EVE file starts empty (EVE output appends).
+/// `nsm-tui read FILE --no-db --no-pcap-log --eve -` and then `extra`; the EVE records it
+/// printed. Fails the test (naming the capture) when the run fails. Nothing is written beside
+/// the capture, so fixtures can be read in place.
 pub fn read_eve(pcap: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
-    let eve = pcap.with_extension("json");
-    let _ = std::fs::remove_file(&eve);
     let out = nsm()
         .arg("read")
         .arg(pcap)
-        .args(["--no-db", "--no-pcap-log", "--eve"])
-        .arg(&eve)
+        .args(["--no-db", "--no-pcap-log", "--eve", "-"])
         .args(extra)
         .output()
         .expect("run nsm-tui read");
     assert!(
         out.status.success(),
-        "{}",
+        "{}: {}",
+        pcap.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::read_to_string(&eve)
-        .expect("read the EVE file")
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("an EVE line is JSON"))
         .collect()
