@@ -8,15 +8,14 @@
 //! is refused with the reason. The detector runs on the aggregator thread and sums a host's
 //! flows of one class per window into one alert (a scan is a thousand flows, one finding).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use ahash::RandomState;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::rforest::RandomForest;
+use super::tally::{Tally, WindowTallies};
 use crate::engine::detect::builtin;
 use crate::engine::detect::config::LearnParams;
 use crate::engine::detect::{FlowAlert, FlowDetector};
@@ -127,9 +126,8 @@ impl Classifier {
     }
 }
 
-struct Pending {
-    count: u64,
-    prob: f64,
+/// The flow of a (host, class) pair classified with the highest probability in the window.
+struct Surest {
     features: FlowFeatures,
     flow: FlowRecord,
 }
@@ -138,11 +136,10 @@ pub struct ClassifierDetector {
     model: Classifier,
     params: LearnParams,
     categories: Vec<Arc<str>>,
-    window: Option<i64>,
-    pending: HashMap<(IpAddr, usize), Pending, RandomState>,
+    /// Classified flows per (host, class) in the current window.
+    pending: WindowTallies<(IpAddr, usize), Surest>,
     scored: u64,
     classified: u64,
-    dropped: u64,
 }
 
 impl ClassifierDetector {
@@ -156,20 +153,13 @@ impl ClassifierDetector {
             model,
             params,
             categories,
-            window: None,
-            pending: HashMap::default(),
+            pending: WindowTallies::new(params.window_secs, MAX_PENDING),
             scored: 0,
             classified: 0,
-            dropped: 0,
         }
     }
 
-    fn window_of(&self, t: Ts) -> i64 {
-        t.secs()
-            .div_euclid(i64::try_from(self.params.window_secs.max(1)).unwrap_or(60))
-    }
-
-    fn explain(&self, class: usize, p: &Pending, host: IpAddr) -> FlowAlert {
+    fn explain(&self, class: usize, p: &Tally<Surest>, host: IpAddr) -> FlowAlert {
         let m = &self.model;
         let name = &m.classes[class];
         let benign = m.benign();
@@ -181,7 +171,7 @@ impl ClassifierDetector {
                 let mut s = format!(
                     "{} {} (class mean {}",
                     SCHEMA[f],
-                    p.features.readable(f),
+                    p.worst.features.readable(f),
                     mean.readable(f)
                 );
                 if let Some(b) = benign {
@@ -192,7 +182,7 @@ impl ClassifierDetector {
                 s
             })
             .collect();
-        let r = &p.flow;
+        let r = &p.worst.flow;
         let mut alert = builtin::ML_CLASSIFIED.alert_at(
             r.end,
             format!(
@@ -200,19 +190,19 @@ impl ClassifierDetector {
                 p.count,
                 r.dest_ip,
                 r.dest_port,
-                p.prob,
+                p.rank,
                 self.params.confidence,
                 why.join(", ")
             ),
             json!({
                 "class": name,
-                "probability": p.prob,
+                "probability": p.rank,
                 "threshold": self.params.confidence,
                 "flows": p.count,
                 "top_features": m.top_features(3).iter().map(|&f| json!({
                     "feature": SCHEMA[f],
                     "importance": m.forest.importances[f],
-                    "value": p.features.0[f],
+                    "value": p.worst.features.0[f],
                     "class_mean": m.class_means[class][f],
                 })).collect::<Vec<_>>(),
             }),
@@ -221,8 +211,8 @@ impl ClassifierDetector {
         FlowAlert::of_flow(alert, r)
     }
 
-    fn flush(&mut self, out: &mut Vec<FlowAlert>) {
-        let mut all: Vec<((IpAddr, usize), Pending)> = self.pending.drain().collect();
+    /// One alert per (host, class) of a closed window's tallies, in address order.
+    fn flush(&self, mut all: Vec<((IpAddr, usize), Tally<Surest>)>, out: &mut Vec<FlowAlert>) {
         all.sort_by_key(|(k, _)| *k);
         for ((host, class), p) in all {
             out.push(self.explain(class, &p, host));
@@ -244,11 +234,9 @@ impl FlowDetector for ClassifierDetector {
     }
 
     fn flow_ended(&mut self, r: &FlowRecord, out: &mut Vec<FlowAlert>) {
-        let idx = self.window_of(r.end);
-        if self.window.is_some_and(|w| idx > w) {
-            self.flush(out);
+        if let Some(closed) = self.pending.flow_at(r.end) {
+            self.flush(closed, out);
         }
-        self.window = Some(idx);
         let x = FlowFeatures::of(r);
         self.scored += 1;
         let (class, prob) = self.model.forest.predict(&x.0);
@@ -256,45 +244,28 @@ impl FlowDetector for ClassifierDetector {
             return;
         }
         self.classified += 1;
-        let key = (r.src_ip, class);
-        if let Some(p) = self.pending.get_mut(&key) {
-            p.count += 1;
-            if prob > p.prob {
-                p.prob = prob;
-                p.features = x;
-                p.flow = r.clone();
-            }
-        } else if self.pending.len() < MAX_PENDING {
-            self.pending.insert(
-                key,
-                Pending {
-                    count: 1,
-                    prob,
-                    features: x,
-                    flow: r.clone(),
-                },
-            );
-        } else {
-            self.dropped += 1;
-        }
+        self.pending.note((r.src_ip, class), prob, || Surest {
+            features: x,
+            flow: r.clone(),
+        });
     }
 
     fn tick(&mut self, now: Ts, out: &mut Vec<FlowAlert>) {
-        if self.window.is_some_and(|w| self.window_of(now) > w) {
-            self.flush(out);
-            self.window = None;
+        if let Some(closed) = self.pending.tick(now) {
+            self.flush(closed, out);
         }
     }
 
     fn finish(&mut self, out: &mut Vec<FlowAlert>) {
-        self.flush(out);
+        let open = self.pending.drain();
+        self.flush(open, out);
     }
 
     fn counters(&self) -> Vec<(&'static str, u64)> {
         vec![
             ("classifier_flows_scored", self.scored),
             ("classifier_flows_classified", self.classified),
-            ("classifier_hosts_dropped", self.dropped),
+            ("classifier_hosts_dropped", self.pending.dropped),
         ]
     }
 }

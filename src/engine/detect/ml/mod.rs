@@ -15,17 +15,17 @@ pub mod forest;
 pub mod model;
 pub mod rforest;
 pub mod rng;
+pub mod tally;
 pub mod training;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
-use ahash::RandomState;
 use serde_json::json;
 
 use self::flat::FlatForest;
 use self::forest::{ForestParams, IsolationForest, Verdict};
 use self::rng::Rng;
+use self::tally::{Tally, WindowTallies};
 use super::builtin;
 use super::config::{ForestConfig, LearnParams};
 use super::{FlowAlert, FlowDetector};
@@ -38,11 +38,10 @@ const MAX_HOSTS: usize = 10_000;
 /// `ml_outlier` alerts per window, at most (the hosts with the most unusual flows).
 const ALERTS_PER_WINDOW: usize = 10;
 
-/// The outliers of one host in the current window.
-struct Outliers {
-    count: u64,
-    worst: Verdict,
-    worst_features: FlowFeatures,
+/// A host's most unusual flow in the current window, explained.
+struct Worst {
+    verdict: Verdict,
+    features: FlowFeatures,
     flow: FlowRecord,
 }
 
@@ -60,12 +59,11 @@ pub struct ForestDetector {
     last_train: Option<i64>,
     /// Flows seen when the forest was last trained.
     seen_at_train: u64,
-    window: Option<i64>,
-    pending: HashMap<IpAddr, Outliers, RandomState>,
+    /// Outliers per host in the current window.
+    pending: WindowTallies<IpAddr, Worst>,
     scored: u64,
     outliers: u64,
     trained: u64,
-    hosts_dropped: u64,
     hosts_not_alerted: u64,
 }
 
@@ -82,12 +80,10 @@ impl ForestDetector {
             rng: Rng::new(cfg.seed),
             last_train: None,
             seen_at_train: 0,
-            window: None,
-            pending: HashMap::default(),
+            pending: WindowTallies::new(params.window_secs, MAX_HOSTS),
             scored: 0,
             outliers: 0,
             trained: 0,
-            hosts_dropped: 0,
             hosts_not_alerted: 0,
         }
     }
@@ -163,38 +159,28 @@ impl ForestDetector {
         self.forest.as_ref()
     }
 
-    fn window_of(&self, t: Ts) -> i64 {
-        t.secs()
-            .div_euclid(i64::try_from(self.params.window_secs.max(1)).unwrap_or(60))
-    }
-
-    fn flush(&mut self, out: &mut Vec<FlowAlert>) {
+    /// One alert per host of a closed window's tallies, the most unusual first.
+    fn flush(&mut self, mut hosts: Vec<(IpAddr, Tally<Worst>)>, out: &mut Vec<FlowAlert>) {
         let Some(f) = &self.forest else {
-            self.pending.clear();
             return;
         };
         let threshold = f.threshold;
-        let mut hosts: Vec<(IpAddr, Outliers)> = self.pending.drain().collect();
         // The most unusual first; past `ALERTS_PER_WINDOW` hosts the rest are counted, not
         // alerted (a flood of odd flows from many sources is one story, not thousands).
-        hosts.sort_by(|a, b| {
-            b.1.worst
-                .score
-                .total_cmp(&a.1.worst.score)
-                .then(a.0.cmp(&b.0))
-        });
+        hosts.sort_by(|a, b| b.1.rank.total_cmp(&a.1.rank).then(a.0.cmp(&b.0)));
         if hosts.len() > ALERTS_PER_WINDOW {
             self.hosts_not_alerted += (hosts.len() - ALERTS_PER_WINDOW) as u64;
             hosts.truncate(ALERTS_PER_WINDOW);
         }
         for (host, o) in hosts {
-            let why: Vec<String> = o
-                .worst
+            let w = &o.worst;
+            let why: Vec<String> = w
+                .verdict
                 .features
                 .iter()
-                .map(|&i| format!("{} {}", SCHEMA[i], o.worst_features.readable(i)))
+                .map(|&i| format!("{} {}", SCHEMA[i], w.features.readable(i)))
                 .collect();
-            let r = &o.flow;
+            let r = &w.flow;
             let alert = builtin::ML_OUTLIER.alert_at(
                 r.end,
                 format!(
@@ -202,18 +188,18 @@ impl ForestDetector {
                     o.count,
                     r.dest_ip,
                     r.dest_port,
-                    o.worst.score,
-                    o.worst.path,
-                    o.worst.expected_path,
+                    w.verdict.score,
+                    w.verdict.path,
+                    w.verdict.expected_path,
                     why.join(", ")
                 ),
                 json!({
                     "outlier_flows": o.count,
-                    "score": o.worst.score,
+                    "score": w.verdict.score,
                     "threshold": threshold,
-                    "path_length": o.worst.path,
-                    "expected_path_length": o.worst.expected_path,
-                    "isolating_features": o.worst.features.iter().map(|&i| SCHEMA[i]).collect::<Vec<_>>(),
+                    "path_length": w.verdict.path,
+                    "expected_path_length": w.verdict.expected_path,
+                    "isolating_features": w.verdict.features.iter().map(|&i| SCHEMA[i]).collect::<Vec<_>>(),
                 }),
             );
             out.push(FlowAlert::of_flow(alert, r));
@@ -230,13 +216,9 @@ impl FlowDetector for ForestDetector {
         if !self.cfg.enabled {
             return;
         }
-        let idx = self.window_of(r.end);
-        // Flows end out of order (an idle one ends a timeout after its last packet): only a
-        // later window moves the current one on.
-        if self.window.is_some_and(|w| idx > w) {
-            self.flush(out);
+        if let Some(closed) = self.pending.flow_at(r.end) {
+            self.flush(closed, out);
         }
-        self.window = Some(self.window.map_or(idx, |w| w.max(idx)));
         let x = FlowFeatures::of(r);
         if !self.fixed {
             self.sample(x);
@@ -250,38 +232,22 @@ impl FlowDetector for ForestDetector {
         };
         let Some(score) = outlier else { return };
         self.outliers += 1;
-        if let Some(o) = self.pending.get_mut(&r.src_ip) {
-            o.count += 1;
-            if score > o.worst.score {
-                o.worst = f.explain(&x);
-                o.worst_features = x;
-                o.flow = r.clone();
-            }
-        } else if self.pending.len() < MAX_HOSTS {
-            let worst = f.explain(&x);
-            self.pending.insert(
-                r.src_ip,
-                Outliers {
-                    count: 1,
-                    worst,
-                    worst_features: x,
-                    flow: r.clone(),
-                },
-            );
-        } else {
-            self.hosts_dropped += 1;
-        }
+        self.pending.note(r.src_ip, score, || Worst {
+            verdict: f.explain(&x),
+            features: x,
+            flow: r.clone(),
+        });
     }
 
     fn tick(&mut self, now: Ts, out: &mut Vec<FlowAlert>) {
-        if self.window.is_some_and(|w| self.window_of(now) > w) {
-            self.flush(out);
-            self.window = None;
+        if let Some(closed) = self.pending.tick(now) {
+            self.flush(closed, out);
         }
     }
 
     fn finish(&mut self, out: &mut Vec<FlowAlert>) {
-        self.flush(out);
+        let open = self.pending.drain();
+        self.flush(open, out);
     }
 
     fn counters(&self) -> Vec<(&'static str, u64)> {
@@ -289,7 +255,7 @@ impl FlowDetector for ForestDetector {
             ("flows_scored", self.scored),
             ("outlier_flows", self.outliers),
             ("forests_trained", self.trained),
-            ("outlier_hosts_dropped", self.hosts_dropped),
+            ("outlier_hosts_dropped", self.pending.dropped),
             ("outlier_hosts_not_alerted", self.hosts_not_alerted),
             ("forest_learning", u64::from(self.forest.is_none())),
         ]
