@@ -24,9 +24,13 @@
 # read with the classifier trained on the other folds (the captures in no fold with the one
 # trained on all), and `nsm-tui train --folds 5 --fold-by capture` reports the flow-level
 # scores per class and the accuracy.
-# Prints per category: attack captures flagged (recall over captures), alerts on attack and on
-# benign captures (precision = share of a category's alerts on attack captures), false alerts
-# above Low per 10,000 benign flows; then the totals the targets are held to.
+# Prints per category: attack captures flagged (recall over captures) at any severity and
+# above Low, alerts on attack and on benign captures (precision = share of a category's alerts
+# on attack captures), false alerts above Low per 10,000 benign flows; then the same recall and
+# false alerts per detector (statistical, behavioural, Isolation Forest, DBSCAN, classifier),
+# for the anomaly detectors together with and without `new_talker`, and the totals the targets
+# are held to. ANOMALY_EVAL_CLASSIFIER=FILE also writes each classifier alert (capture kind,
+# capture, category, severity, probability, margin over benign, flows) to FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/setup build >/dev/null

@@ -18,5 +18,7 @@ rm -rf "$out"
 mkdir -p "$out"
 "$target/$dir/nsm-tui" generate-docs "$out" >/dev/null
 gzip -9n "$out"/man1/*.1
-sed -E 's/^([a-z_0-9]+ = )/# \1/' nsm-tui.example.toml >"$out/config.toml"
+# The conffile is the example with every setting commented out: each line that is not blank,
+# not a comment and not a `[section]` header (continuation lines of a multi-line value too).
+sed -E '/^(#|\[[a-z_.0-9]+\]$|$)/!s/^/# /' nsm-tui.example.toml >"$out/config.toml"
 cargo deb --no-build --profile "$profile" "$@"

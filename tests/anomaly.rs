@@ -97,6 +97,8 @@ fn a_scanner_fans_out_against_what_hosts_in_general_do() {
     let alerts = anomaly_alerts(&data.join("pcaps/scans/nmap_tcp_syn_scan.pcap"), Some(m));
     let a = find(&alerts, "fan_out").unwrap_or_else(|| panic!("{alerts:#?}"));
     assert_eq!(a["src_ip"], "192.168.1.10");
+    // 1000 ports in a window, far past twice the bar: Medium (EVE 3), not a marginal Low.
+    assert_eq!(a["alert"]["severity"], 3, "{a:#}");
     let why = explanation(a);
     assert!(
         why.contains("against hosts in general: distinct ports"),

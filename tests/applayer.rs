@@ -1,5 +1,5 @@
 //! The application layer end to end: `nsm-tui read` on shared captures with HTTP, TLS and SSH
-//! writes Suricata's `http`, `tls` and `ssh` events with the values read by hand from the
+//! writes Suricata's `http` (request and response as one transaction), `tls` and `ssh` events with the values read by hand from the
 //! packets' bytes, and labels their flows' `app_proto`.
 #![allow(
     clippy::unwrap_used,
@@ -11,6 +11,14 @@ mod common;
 use std::path::Path;
 
 use serde_json::Value;
+use sha2::Digest as _;
+
+/// Whether no ServerHello event carries a `ja4`.
+fn sh_has_no_ja4(evs: &[Value]) -> bool {
+    evs.iter()
+        .filter(|e| e["event_type"] == "tls" && !e["tls"]["ja3s"].is_null())
+        .all(|e| e["tls"]["ja4"].is_null())
+}
 
 /// The EVE events of `read` on `capture`.
 fn events(capture: &Path) -> Vec<Value> {
@@ -62,34 +70,32 @@ fn app_proto<'a>(evs: &'a [Value], e: &Value) -> &'a Value {
 }
 
 #[test]
-fn http_request_and_response_heads_become_http_events() {
+fn http_request_and_response_become_one_http_transaction_event() {
     let Some(data) = common::shared_data() else {
         return;
     };
     let evs = events(&data.join("pcaps/benign/ppa_http.cap"));
-    let req = event(&evs, "http", 4);
-    let want_req = serde_json::json!({
+    // The request (packet 4) waits for its response (packet 6): one event, as Suricata's.
+    assert!(evs
+        .iter()
+        .all(|e| !(e["event_type"] == "http" && e["pcap_cnt"] == 4)));
+    let tx = event(&evs, "http", 6);
+    let want = serde_json::json!({
         "hostname": "www.ethereal.com",
         "url": "/download.html",
         "http_user_agent":
             "Mozilla/5.0 (Windows; U; Windows NT 5.1; en-US; rv:1.6) Gecko/20040113",
+        "http_content_type": "text/html; charset=ISO-8859-1",
         "http_refer": "http://www.ethereal.com/development.html",
         "http_method": "GET",
-        "protocol": "HTTP/1.1",
-    });
-    assert_eq!(req["http"], want_req);
-    assert_eq!(req["src_ip"], "145.254.160.237");
-    assert_eq!(req["dest_port"], 80);
-    let res = event(&evs, "http", 6);
-    let want_res = serde_json::json!({
-        "http_content_type": "text/html; charset=ISO-8859-1",
         "protocol": "HTTP/1.1",
         "status": 200,
         "length": 18070,
     });
-    assert_eq!(res["http"], want_res);
-    assert_eq!(res["flow_id"], req["flow_id"]);
-    assert_eq!(app_proto(&evs, req), "http");
+    assert_eq!(tx["http"], want);
+    assert_eq!(tx["src_ip"], "145.254.160.237", "oriented as the request");
+    assert_eq!(tx["dest_port"], 80);
+    assert_eq!(app_proto(&evs, tx), "http");
 }
 
 #[test]
@@ -113,7 +119,7 @@ fn ssh_banners_become_ssh_events_for_each_side() {
 }
 
 #[test]
-fn tls_hellos_become_tls_events_with_sni_and_ja3() {
+fn tls_hellos_become_tls_events_with_sni_ja3_and_ja4() {
     let Some(data) = common::shared_data() else {
         return;
     };
@@ -126,6 +132,26 @@ fn tls_hellos_become_tls_events_with_sni_and_ja3() {
         .as_str()
         .unwrap()
         .starts_with("771,49192-49191-"));
+    // JA4 from the same hello: TLS 1.2, an SNI, and the ciphers JA3 lists (GREASE-free,
+    // decimal) sorted, in hex, hashed with SHA-256 and cut to 12 digits.
+    let ja3 = ch["tls"]["ja3"]["string"].as_str().unwrap();
+    let mut ciphers: Vec<u16> = ja3
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .split('-')
+        .map(|c| c.parse().unwrap())
+        .collect();
+    ciphers.sort_unstable();
+    let hex: Vec<String> = ciphers.iter().map(|c| format!("{c:04x}")).collect();
+    let digest = sha2::Sha256::digest(hex.join(",").as_bytes());
+    let ja4_b: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let ja4 = ch["tls"]["ja4"].as_str().unwrap();
+    let parts: Vec<&str> = ja4.split('_').collect();
+    assert_eq!(parts.len(), 3, "{ja4}");
+    assert_eq!(&parts[0][..6], format!("t12d{:02}", ciphers.len()), "{ja4}");
+    assert_eq!(parts[1], ja4_b, "{ja4}");
+    assert!(sh_has_no_ja4(&evs), "a ServerHello has no ja4");
     let sh = event(&evs, "tls", 139_646);
     assert_eq!(
         sh["tls"]["ja3s"],

@@ -2,8 +2,9 @@
 //! network namespaces by `tests/tools/make_attack_class_captures.sh`) replayed through the real
 //! binary: ICMP reconnaissance, reflection and backscatter naming the victim, a spoofed SYN flood
 //! naming its target and sources, low-volume DNS tunnels, refused connections that are no
-//! logins and HTTP 401 failures that are, nmap's OS detection probes, unsolicited DNS answers;
-//! and the shared benign captures raise none of these classes.
+//! logins and HTTP 401 failures that are, hydra's SSH password guesses counted inside the
+//! encrypted connections, nmap's OS detection probes, unsolicited DNS answers; and the shared
+//! benign captures raise none of these classes.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -137,6 +138,54 @@ fn http_401_replies_are_failed_logins_of_the_client() {
     );
 }
 
+/// A field of an alert's metadata (EVE lists every value as strings).
+fn meta(a: &Value, key: &str) -> String {
+    a["alert"]["metadata"][key][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn ssh_password_guesses_inside_few_connections_are_brute_force() {
+    // hydra -t 1 against OpenSSH: MaxAuthTries 6 leaves five failures in a connection, and the
+    // second such connection raises the alert; MaxAuthTries 3 two per connection, so three
+    // connections' worth are needed.
+    let cases = [
+        ("bruteforce_ssh_multi.pcap", ["10", "14", "2"]),
+        ("bruteforce_ssh_maxauth3.pcap", ["6", "12", "3"]),
+    ];
+    for (file, [failures, attempts, conns]) in cases {
+        let got = alerts(&fixture(file));
+        let bf = of(&got, "brute_force");
+        assert!(!bf.is_empty(), "{file}: {got:#?}");
+        let a = bf[0];
+        assert_eq!(a["src_ip"], ATTACKER, "{file}");
+        assert_eq!(a["dest_ip"], VICTIM, "{file}");
+        assert_eq!(a["dest_port"], 22, "{file}");
+        assert_eq!(meta(a, "trigger"), "failed_logins", "{file}: {a}");
+        assert_eq!(
+            meta(a, "inferred_from"),
+            "encrypted_ssh_packet_sizes",
+            "{file}"
+        );
+        let counts = [
+            meta(a, "inferred_failures"),
+            meta(a, "inferred_attempts"),
+            meta(a, "inferred_connections"),
+        ];
+        assert_eq!(counts, [failures, attempts, conns], "{file}: {a}");
+        // Far fewer connections than the connection threshold: only the inference catches it.
+        let opened: u32 = meta(a, "connections").parse().unwrap();
+        assert!(opened < 10, "{file}: {a}");
+        assert!(
+            a.to_string()
+                .contains("inferred from encrypted SSH packet sizes"),
+            "{file}: {a}"
+        );
+    }
+}
+
 #[test]
 fn nmap_os_detection_is_os_fingerprinting_of_the_victim() {
     let got = alerts(&fixture("os_fingerprint.pcap"));
@@ -224,6 +273,8 @@ fn every_attack_class_capture_is_listed_small_and_tested() {
         "dns_tunnel_lowvol.pcap",
         "refused_ssh.pcap",
         "bruteforce_http_401.pcap",
+        "bruteforce_ssh_multi.pcap",
+        "bruteforce_ssh_maxauth3.pcap",
         "os_fingerprint.pcap",
         "dns_unsolicited.pcap",
     ];

@@ -1,8 +1,8 @@
 //! `nsm-tui train` on labelled captures of the shared corpus, then `nsm-tui read` with
 //! `[detector] classifier_file` naming the result: a held-out scan capture raises
-//! `ml_classified:port_scan` alerts, a held-out benign capture none above Low, and a corrupt
-//! classifier file is refused by name while the run goes on; cross-validation by capture on the
-//! labelled fixtures.
+//! `ml_classified:port_scan` alerts (Medium: many probes in a window), a held-out benign
+//! capture none above Low, and a corrupt classifier file is refused by name while the run goes
+//! on; cross-validation by capture on the labelled fixtures.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -123,6 +123,16 @@ fn trained_classifier_flags_a_held_out_scan_and_stays_quiet_on_benign_traffic() 
         .all(|a| a["alert"]["category"] == "ml_classified:port_scan"));
     let why = hits[0]["alert"]["metadata"].to_string();
     assert!(why.contains("classified as port_scan"), "{why}");
+    // The scanner sent many probes in a window: Medium, with the benign class's probability
+    // and the margin in the metadata.
+    assert!(
+        hits.iter()
+            .any(|a| a["alert"]["severity"].as_u64() == Some(LOW - 1)),
+        "{hits:#?}"
+    );
+    let meta = &hits[0]["alert"]["metadata"];
+    assert!(meta["margin"][0].as_str().is_some(), "{meta}");
+    assert!(meta["benign_probability"][0].as_str().is_some(), "{meta}");
 
     let (alerts, _) = read(&config, &data.join("pcaps/benign/http_google.pcapng"));
     assert!(classified(&alerts).is_empty(), "{alerts:?}");

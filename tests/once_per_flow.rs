@@ -12,8 +12,6 @@ mod common;
 
 use std::path::Path;
 
-use etherparse::PacketBuilder;
-
 /// The bundled "Cleartext password (FTP/POP3 PASS)" and "Cleartext HTTP Basic
 /// authentication" signatures.
 const FTP_PASS: u64 = 1_000_091;
@@ -26,25 +24,12 @@ fn session(client: u8, port: u16, payloads: &[&[u8]]) -> Vec<Vec<u8>> {
     let s = [10, 255, 0, 2];
     let sport = 40_000 + u16::from(client);
     let pkt = |to_server: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]| {
-        let (src, dst, sp, dp) = if to_server {
-            (c, s, sport, port)
+        let (from, to) = if to_server {
+            ((c, sport), (s, port))
         } else {
-            (s, c, port, sport)
+            ((s, port), (c, sport))
         };
-        let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-            .ipv4(src, dst, 64)
-            .tcp(sp, dp, seq, 64240);
-        for f in flags.chars() {
-            b = match f {
-                'S' => b.syn(),
-                'A' => b.ack(ack),
-                'P' => b.psh(),
-                _ => b,
-            };
-        }
-        let mut out = Vec::new();
-        b.write(&mut out, payload).unwrap();
-        out
+        common::tcp_frame(from, to, seq, ack, flags, payload)
     };
     let (mut seq, sseq) = (1000u32, 5000u32);
     let mut frames = vec![

@@ -63,7 +63,8 @@ fn catches_sighup(pid: u32) -> bool {
 }
 
 fn wait_line(lines: &mpsc::Receiver<String>, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // A liveness bound, generous for a loaded machine: a reload compiles the whole set.
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match lines.recv_timeout(left) {

@@ -50,6 +50,12 @@ pub struct PacketRow {
 }
 
 impl PacketRow {
+    /// Bytes this row holds, its payload snippet included (the interface name and the threat's
+    /// category are shared).
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.payload.capacity()
+    }
+
     pub fn new(
         a: &Analyzed,
         iface: Arc<str>,

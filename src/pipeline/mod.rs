@@ -67,11 +67,11 @@ const RESULT_QUEUE_MAX: usize = 16;
 /// Result batches queued for the output stage (each one capture batch with its frames):
 /// 8 × 2.75 MiB = 22 MiB at most.
 const OUTPUT_QUEUE: usize = 8;
-/// Messages queued for the SQLite writer (each up to `sinks::STORE_BATCH` rows of at most
-/// ~250 bytes, their payload a 64-byte snippet: ~0.5 MB): 80k rows, ~20 MB at most, more
-/// than one commit of the writer (50k), so the output stage goes on filling the next commit
-/// while the writer writes one (with 16, the writer waited for rows a third of the time).
-const STORE_QUEUE: usize = 40;
+/// Messages queued for the SQLite writer (each up to `sinks::STORE_BATCH` rows or
+/// `sinks::STORE_BATCH_BYTES`, 0.5 MiB): 12 MiB at most, 48k packet rows, about one commit of
+/// the writer (50k rows or 8 MiB), so the output stage goes on filling the next commit while
+/// the writer writes one (with 16, the writer waited for rows a third of the time).
+const STORE_QUEUE: usize = 24;
 /// Messages queued for the pcap logger (each up to `sinks::PCAP_BATCH` frames or
 /// `sinks::PCAP_BATCH_BYTES` bytes plus one frame, 2.25 MiB): 32 × 2.25 MiB = 72 MiB at
 /// most; 1024 full-size Ethernet frames are 1.5 MB, 48 MB for the queue.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::Receiver;
 
 use super::observer::Observer;
-use super::sinks::{Sinks, PCAP_BATCH, PCAP_BATCH_BYTES, STORE_BATCH};
+use super::sinks::{Sinks, PCAP_BATCH, PCAP_BATCH_BYTES, STORE_BATCH, STORE_BATCH_BYTES};
 use crate::engine::alert::{highest, Severity};
 use crate::engine::detect::FlowAlert;
 use crate::engine::flow::{FlowMeta, FlowRecord};
@@ -89,6 +89,9 @@ pub struct Output {
     packet_rows: Vec<PacketRow>,
     alert_rows: Vec<AlertRow>,
     flow_rows: Vec<FlowRow>,
+    /// Bytes held by the three row vectors: a message to the writer closes at
+    /// `STORE_BATCH_BYTES` as well as at `STORE_BATCH` rows.
+    row_bytes: usize,
     pcap_frames: Vec<RawFrame>,
     /// Bytes held by `pcap_frames`.
     pcap_bytes: usize,
@@ -123,6 +126,7 @@ impl Output {
             packet_rows: Vec::with_capacity(STORE_BATCH),
             alert_rows: Vec::new(),
             flow_rows: Vec::new(),
+            row_bytes: 0,
             pcap_frames: Vec::with_capacity(PCAP_BATCH),
             pcap_bytes: 0,
             errors: Vec::new(),
@@ -338,14 +342,13 @@ impl Output {
         });
         let row = PacketRow::new(a, iface, flow_id, threat);
         for al in &a.alerts {
-            self.alert_rows.push(AlertRow::of_packet(al, &row));
+            self.push_alert_row(AlertRow::of_packet(al, &row));
         }
         if self.opts.store_packets {
+            self.row_bytes += row.approx_bytes();
             self.packet_rows.push(row);
         }
-        if self.packet_rows.len() >= STORE_BATCH || self.alert_rows.len() >= STORE_BATCH {
-            self.flush_store();
-        }
+        self.flush_store_if_full();
     }
 
     fn flow_ended(&mut self, r: &FlowRecord) {
@@ -354,10 +357,10 @@ impl Output {
         }
         self.write_eve(1, |eve| eve.flow(r));
         if self.sinks.store.is_some() {
-            self.flow_rows.push(flow_row(r));
-            if self.flow_rows.len() >= STORE_BATCH {
-                self.flush_store();
-            }
+            let row = flow_row(r);
+            self.row_bytes += row.approx_bytes();
+            self.flow_rows.push(row);
+            self.flush_store_if_full();
         }
     }
 
@@ -410,11 +413,8 @@ impl Output {
             self.flush_eve();
         }
         if self.sinks.store.is_some() {
-            self.alert_rows
-                .push(AlertRow::for_decoded(fa.alert, &a.decoded));
-            if self.alert_rows.len() >= STORE_BATCH {
-                self.flush_store();
-            }
+            self.push_alert_row(AlertRow::for_decoded(fa.alert, &a.decoded));
+            self.flush_store_if_full();
         }
     }
 
@@ -427,13 +427,31 @@ impl Output {
             }
             self.write_eve(1, |eve| eve.alert(&f.packet, &f.alert, None));
             if self.sinks.store.is_some() {
-                self.alert_rows
-                    .push(AlertRow::for_decoded(f.alert, &f.packet.decoded));
+                self.push_alert_row(AlertRow::for_decoded(f.alert, &f.packet.decoded));
             }
         }
     }
 
+    fn push_alert_row(&mut self, row: AlertRow) {
+        self.row_bytes += row.approx_bytes();
+        self.alert_rows.push(row);
+    }
+
+    /// Sends the rows held once a kind reaches `STORE_BATCH` rows or all of them
+    /// `STORE_BATCH_BYTES`: alert rows carry their explanation and evidence, several times the
+    /// size of a packet row, so a count alone would let the queue hold several times its budget.
+    fn flush_store_if_full(&mut self) {
+        if self.packet_rows.len() >= STORE_BATCH
+            || self.alert_rows.len() >= STORE_BATCH
+            || self.flow_rows.len() >= STORE_BATCH
+            || self.row_bytes >= STORE_BATCH_BYTES
+        {
+            self.flush_store();
+        }
+    }
+
     fn flush_store(&mut self) {
+        self.row_bytes = 0;
         if !self.packet_rows.is_empty() {
             let rows = std::mem::replace(&mut self.packet_rows, Vec::with_capacity(STORE_BATCH));
             let n = rows.len();

@@ -13,8 +13,11 @@ use crate::engine::frame::RawFrame;
 use crate::output::eve::EveWriter;
 use crate::store::StoreMsg;
 
-/// Rows sent to the SQLite writer in one message.
+/// Rows sent to the SQLite writer in one message...
 pub const STORE_BATCH: usize = 2048;
+/// ...or fewer, once they hold this many bytes (`approx_bytes` of each row): 2048 packet rows
+/// with their 64-byte payload snippets, or about 700 alert rows with their explanations.
+pub const STORE_BATCH_BYTES: usize = 512 << 10;
 /// Frames sent to the pcap logger in one message...
 pub const PCAP_BATCH: usize = 1024;
 /// ...or fewer, once they hold this many bytes: a message holds at most 2 MiB plus one frame

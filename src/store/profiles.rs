@@ -14,6 +14,8 @@ use crate::engine::detect::stats::Learned;
 
 const POPULATION: &str = "population";
 const NETWORK: &str = "network";
+/// One row holding every destination's fan-in baseline (`stats::fan_in`).
+const FAN_IN: &str = "fan_in";
 
 fn schema() -> String {
     format!("{:016x}", window_schema_hash())
@@ -43,6 +45,9 @@ pub fn save(tx: &Transaction<'_>, l: &Learned, now_ns: i64) -> rusqlite::Result<
         let windows = i64::try_from(p.windows).unwrap_or(i64::MAX);
         st.execute(params![key, kind, schema, windows, json, now_ns])?;
     }
+    let json = serde_json::to_string(&l.fan_in).unwrap_or_default();
+    let windows = i64::try_from(l.fan_in.destinations.n).unwrap_or(i64::MAX);
+    st.execute(params![FAN_IN, FAN_IN, schema, windows, json, now_ns])?;
     Ok(())
 }
 
@@ -64,6 +69,13 @@ pub fn load(conn: &Connection, max_hosts: usize) -> rusqlite::Result<(Learned, u
     })?;
     for row in rows {
         let (key, kind, json) = row?;
+        if kind == FAN_IN {
+            match serde_json::from_str(&json) {
+                Ok(f) => l.fan_in = f,
+                Err(_) => bad += 1,
+            }
+            continue;
+        }
         let Ok(p) = serde_json::from_str::<Profile>(&json) else {
             bad += 1;
             continue;
@@ -111,6 +123,14 @@ mod tests {
             hosts: vec![("10.0.0.5".parse().unwrap(), p.clone())],
             population: p.clone(),
             network: Profile::default(),
+            fan_in: crate::engine::detect::stats::fan_in::FanInLearned {
+                destinations: crate::engine::detect::stats::ewma::Ewma {
+                    mean: 1.5,
+                    var: 0.25,
+                    n: 12,
+                },
+                own: vec![("10.0.0.9".parse().unwrap(), Default::default())],
+            },
         };
         let tx = conn.transaction().unwrap();
         save(&tx, &l, 42).unwrap();

@@ -65,6 +65,14 @@ impl AlertRow {
         row
     }
 
+    /// Bytes this row holds, its strings included (the description and category are shared):
+    /// what the queues and the writer's pending commit are bounded by.
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.alert.explanation.capacity()
+            + self.evidence.as_ref().map_or(0, String::capacity)
+    }
+
     pub fn for_decoded(alert: Alert, decoded: &Decoded) -> Self {
         let (alert, evidence) = split_evidence(alert);
         AlertRow {
@@ -99,6 +107,13 @@ pub struct FlowRow {
     pub last_ts: Ts,
     /// Why the flow ended (`timeout`, `shutdown`, `forced`, …).
     pub reason: &'static str,
+}
+
+impl FlowRow {
+    /// Bytes this row holds, its community id included.
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.community_id.capacity()
+    }
 }
 
 /// One row of the `capture_stats` table: a run's counters so far (totals since it started).

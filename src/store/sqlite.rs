@@ -324,13 +324,13 @@ fn configure(conn: &Connection, path: &Path, opts: &StoreOptions) -> Result<(), 
         });
     }
     // NORMAL in WAL mode: a commit survives a process crash (the WAL is in the OS cache);
-    // only a power loss can drop the last transactions, never corrupt the file. A 16 MiB
+    // only a power loss can drop the last transactions, never corrupt the file. An 8 MiB
     // page cache holds the hot index pages (the indexes grow at their right edge, and a
     // larger cache only raised peak memory); checkpoints every 2000 pages (32 MiB of WAL)
     // copy a re-dirtied page back once rather than many times.
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-         PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 2000;",
+         PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 2000;",
     )
     .map_err(wrap("setting pragmas"))?;
     conn.set_prepared_statement_cache_capacity(32);

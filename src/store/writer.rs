@@ -61,12 +61,19 @@ pub struct WriterSummary {
     pub retention_deleted: u64,
 }
 
+/// A commit closes once its rows hold this many bytes, whatever `batch_size` says: 50k packet
+/// rows are about 11 MiB (so a packet commit holds about 36k), 50k alert rows with their explanations and evidence several times
+/// that, all held until the commit.
+const COMMIT_BYTES: usize = 8 << 20;
+
 /// Rows waiting for the next commit.
 #[derive(Default)]
 struct Pending {
     /// As the messages brought them: appending them to one vector cost a copy of every row.
     packets: Vec<Vec<PacketRow>>,
     packet_rows: usize,
+    /// Bytes of the rows held (`approx_bytes`): a commit closes at `COMMIT_BYTES` too.
+    bytes: usize,
     alerts: Vec<AlertRow>,
     flows: Vec<FlowRow>,
     incidents: Vec<IncidentSave>,
@@ -82,10 +89,17 @@ impl Pending {
         match msg {
             StoreMsg::Packets(v) => {
                 self.packet_rows += v.len();
+                self.bytes += v.iter().map(PacketRow::approx_bytes).sum::<usize>();
                 self.packets.push(v);
             }
-            StoreMsg::Alerts(mut v) => self.alerts.append(&mut v),
-            StoreMsg::Flows(mut v) => self.flows.append(&mut v),
+            StoreMsg::Alerts(mut v) => {
+                self.bytes += v.iter().map(AlertRow::approx_bytes).sum::<usize>();
+                self.alerts.append(&mut v);
+            }
+            StoreMsg::Flows(mut v) => {
+                self.bytes += v.iter().map(FlowRow::approx_bytes).sum::<usize>();
+                self.flows.append(&mut v);
+            }
             StoreMsg::Incidents(mut v) => self.incidents.append(&mut v),
             StoreMsg::Geo(mut v) => self.geo.append(&mut v),
             StoreMsg::CaptureStats(r) => self.capture_stats.push(r),
@@ -150,7 +164,10 @@ impl Writer {
             pending.push(first);
             let deadline = Instant::now() + window;
             let mut closed = false;
-            while pending.rows() < batch_size && pending.acks.is_empty() {
+            while pending.rows() < batch_size
+                && pending.bytes < COMMIT_BYTES
+                && pending.acks.is_empty()
+            {
                 match rx.recv_deadline(deadline) {
                     Ok(msg) => pending.push(msg),
                     Err(RecvTimeoutError::Timeout) => break,
@@ -226,5 +243,68 @@ impl Writer {
         let report = self.store.apply_retention(reference)?;
         self.summary.retention_deleted += report.packets + report.alerts + report.flows;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::alert::{Alert, Detector, RuleId, Severity};
+    use crate::engine::packet::Proto;
+    use crate::store::StoreOptions;
+
+    /// An alert row whose explanation holds `bytes` bytes.
+    fn big_alert(n: u64, bytes: usize) -> AlertRow {
+        AlertRow {
+            alert: Alert {
+                ts: Ts(i64::try_from(n).unwrap()),
+                rule: RuleId(1_000_001),
+                description: Arc::from("d"),
+                severity: Severity::Low,
+                category: Arc::from("c"),
+                detector: Detector::Signature,
+                packet: n,
+                flow_id: None,
+                explanation: "x".repeat(bytes),
+                evidence: serde_json::Value::Null,
+            },
+            evidence: None,
+            src: None,
+            dst: None,
+            src_port: None,
+            dst_port: None,
+            proto: Proto::Tcp,
+        }
+    }
+
+    /// Rows are held in memory until their commit: a commit closes at `COMMIT_BYTES` however
+    /// few rows that is, so large rows never pile up to `batch_size` of them.
+    #[test]
+    fn a_commit_closes_at_its_byte_budget_before_its_row_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let opts = StoreOptions {
+            batch_size: 1_000_000,
+            batch_window: Duration::from_secs(60),
+            ..StoreOptions::default()
+        };
+        let store = SqliteStore::open(&path, &opts).unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let writer = spawn_writer(store, rx);
+        // 40 rows of 1 MiB each: 40 MiB, at most 9 of them per 8 MiB commit.
+        for n in 0..40 {
+            tx.send(StoreMsg::Alerts(vec![big_alert(n, 1 << 20)]))
+                .unwrap();
+        }
+        drop(tx);
+        let summary = writer.join().unwrap().unwrap();
+        assert_eq!(summary.alerts, 40);
+        assert!(summary.batches >= 5, "{summary:?}");
+        let row = big_alert(0, 1 << 20);
+        assert!(row.approx_bytes() > 1 << 20);
     }
 }

@@ -65,6 +65,9 @@ pub fn lines(rec: &AppRecord) -> Vec<String> {
                 Some(j) => out.push(format!("    {name} {}  {}", j.hash, j.string)),
                 None => out.push(format!("    {name}: hello cut by the segment's end")),
             }
+            if let Some(j) = &t.ja4 {
+                out.push(format!("    JA4 {j}"));
+            }
         }
         AppRecord::Ssh(b) => out.push(format!(
             "SSH banner: protocol {}  software {}",

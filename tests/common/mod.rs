@@ -247,6 +247,35 @@ pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     std::fs::write(path, out).expect("write the capture");
 }
 
+/// One Ethernet/IPv4/TCP frame `src`:`sport` → `dst`:`dport` with sequence number `seq`,
+/// window 64240 and `payload`; `flags` names the flags set (`S` SYN, `A` ACK of `ack`, `P` PSH,
+/// `F` FIN, `R` RST).
+pub fn tcp_frame(
+    (src, sport): ([u8; 4], u16),
+    (dst, dport): ([u8; 4], u16),
+    seq: u32,
+    ack: u32,
+    flags: &str,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(src, dst, 64)
+        .tcp(sport, dport, seq, 64240);
+    for f in flags.chars() {
+        b = match f {
+            'S' => b.syn(),
+            'A' => b.ack(ack),
+            'P' => b.psh(),
+            'F' => b.fin(),
+            'R' => b.rst(),
+            _ => b,
+        };
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).expect("build a TCP frame");
+    out
+}
+
 /// `nsm-tui read FILE --no-db --no-pcap-log --eve -` and then `extra`; the EVE records it
 /// printed. Fails the test (naming the capture) when the run fails. Nothing is written beside
 /// the capture, so fixtures can be read in place.

@@ -4,12 +4,16 @@
 # veth pair. tcpdump records each capture on the victim's side of the veth. The namespaces are
 # deleted on exit, whatever happens; running it again remakes every file.
 #
-# Needs root and: hping3 tcpdump dig (dnsutils) curl python3 nmap.
-# Usage: tests/tools/make_attack_class_captures.sh [OUT_DIR]  (default: tests/fixtures/attack_classes)
+# Needs root and: hping3 tcpdump dig (dnsutils) curl python3 nmap sshd (openssh-server) hydra.
+# Usage: tests/tools/make_attack_class_captures.sh [OUT_DIR] [NAME...]
+#   (default: tests/fixtures/attack_classes, every capture; with NAMEs, only those captures are
+#   remade and README.md is left as it is)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/../fixtures/attack_classes}
+shift || true
+ONLY=("$@")
 A=nsmatk-a
 V=nsmatk-v
 A4=10.79.0.1
@@ -68,6 +72,9 @@ README_ROWS=()
 capture() {
     local name=$1 snap=$2 category=$3
     shift 4
+    if [ ${#ONLY[@]} -gt 0 ] && ! printf '%s\n' "${ONLY[@]}" | grep -qx "$name"; then
+        return 0
+    fi
     local raw="$WORK/$name.raw.pcap" out="$OUT/$name.pcap"
     in_v tcpdump -Z root -U -n -i veth-v -s "$snap" -w "$raw" 2>/dev/null &
     local tpid=$!
@@ -134,7 +141,40 @@ for i in range(int(sys.argv[3])):
 EOF2
 }
 
+SSHD_PID=
+ssh_server() { # ssh_server MAX_AUTH_TRIES
+    # An OpenSSH server with a host key of its own; no account matches the name tried, so every
+    # password fails. The one started before is stopped first.
+    [ -n "$SSHD_PID" ] && stop_bg "$SSHD_PID"
+    mkdir -p /run/sshd
+    [ -f "$WORK/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$WORK/host_ed25519"
+    cat >"$WORK/sshd_config" <<EOF3
+ListenAddress $V4
+HostKey $WORK/host_ed25519
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+UsePAM no
+MaxAuthTries $1
+PidFile none
+EOF3
+    start_bg "$V" /usr/sbin/sshd -D -f "$WORK/sshd_config"
+    SSHD_PID=$!
+    sleep 1
+    printf '%s\n' 123456 password admin letmein qwerty dragon monkey abc123 \
+        111111 sunshine master welcome shadow >"$WORK/passwords.txt"
+}
+
 attacks() {
+    # hydra, one task: each connection carries several password attempts. Full frames: the
+    # SSH inference follows the cleartext packets by their length fields. OpenSSH's default
+    # MaxAuthTries (6) leaves five failure replies in one connection; with 3, two per
+    # connection, so only their sum over connections reaches the threshold.
+    ssh_server 6
+    capture bruteforce_ssh_multi 0 brute_force -- \
+        in_a hydra -t 1 -I -l admin -P "$WORK/passwords.txt" "ssh://$V4"
+    ssh_server 3
+    capture bruteforce_ssh_maxauth3 0 brute_force -- \
+        in_a hydra -t 1 -I -l admin -P "$WORK/passwords.txt" "ssh://$V4"
     capture recon_icmp 96 recon_icmp -- \
         in_a bash -c "hping3 -q --icmp-ts -c 3 $V4; hping3 -q --icmp-addr -c 3 $V4; hping3 -q -1 -C 15 -c 3 $V4"
     capture backscatter_synack 64 backscatter -- \
@@ -177,7 +217,8 @@ write_readme() {
         echo "namespace; in the victim namespace a 12-line DNS responder answered NXDOMAIN and a web"
         echo "server answered every request with 401 (the open port nmap's OS detection needs; 81 was"
         echo "the closed one), and \`answers.py\` sent DNS answers (QR=1) from port 53 to ports that"
-        echo "asked nothing. Ground truth (\`none\`: no brute_force alert):"
+        echo "asked nothing; an OpenSSH server (MaxAuthTries 6, then 3) refused every password hydra"
+        echo "tried. Ground truth (\`none\`: no brute_force alert):"
         echo "the category each capture must raise. \`--rand-source\` floods come from random"
         echo "addresses: the backscatter alerts must name the victim $V4, not a source."
         echo "\`tests/attack_classes.rs\` checks them."
@@ -191,5 +232,15 @@ write_readme() {
 mkdir -p "$OUT"
 setup
 attacks
-write_readme
+if [ ${#ONLY[@]} -eq 0 ]; then
+    write_readme
+else
+    # Replace the rows of the captures remade; the table is the README's last part.
+    for row in "${README_ROWS[@]}"; do
+        name=$(echo "$row" | cut -d'`' -f2)
+        grep -vF "| \`$name\` |" "$OUT/README.md" >"$WORK/README.md" || true
+        echo "$row" >>"$WORK/README.md"
+        cp "$WORK/README.md" "$OUT/README.md"
+    done
+fi
 ls -l "$OUT" >&2

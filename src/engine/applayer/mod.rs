@@ -6,9 +6,12 @@
 //! token or `HTTP/`, a TLS handshake record header, `SSH-`), so a segment of any other
 //! protocol costs a few byte comparisons and no allocation. A record is parsed from the one
 //! segment it starts in: a head or hello split over several segments yields what its first
-//! segment holds (stream reassembly is not this module's work).
+//! segment holds. HTTP messages over a reassembled stream (bodies over several segments,
+//! chunked, keep-alive) are `http_stream`'s, fed by the stream detector on the aggregator.
 
 pub mod http;
+pub mod http_stream;
+pub mod ja4;
 pub mod ssh;
 pub mod tls;
 

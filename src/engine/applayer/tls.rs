@@ -18,6 +18,7 @@ const SERVER_HELLO: u8 = 2;
 const EXT_SERVER_NAME: u16 = 0;
 const EXT_SUPPORTED_GROUPS: u16 = 10;
 const EXT_EC_POINT_FORMATS: u16 = 11;
+const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
 const EXT_ALPN: u16 = 16;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
 
@@ -59,8 +60,12 @@ pub struct TlsRecord {
     pub groups: Vec<u16>,
     pub point_formats: Vec<u8>,
     pub alpn: Vec<String>,
+    /// Signature algorithms offered (ClientHello), in wire order, GREASE included.
+    pub sig_algs: Vec<u16>,
     /// JA3 (ClientHello) or JA3S (ServerHello); `None` when the hello was cut short.
     pub ja3: Option<Ja3>,
+    /// JA4 of a ClientHello; `None` for a ServerHello or a hello cut short.
+    pub ja4: Option<String>,
 }
 
 /// Suricata's name for a TLS version (`TLS 1.2`, `TLSv1`, `SSLv3`, …).
@@ -147,7 +152,9 @@ pub fn parse(payload: &[u8]) -> Option<TlsRecord> {
         groups: Vec::new(),
         point_formats: Vec::new(),
         alpn: Vec::new(),
+        sig_algs: Vec::new(),
         ja3: None,
+        ja4: None,
     };
     h.take(32)?;
     h.vec(1)?;
@@ -165,6 +172,9 @@ pub fn parse(payload: &[u8]) -> Option<TlsRecord> {
     };
     if complete {
         t.ja3 = Some(Ja3::of(ja3_string(&t)));
+        if kind == Hello::Client {
+            t.ja4 = Some(super::ja4::ja4(&t));
+        }
     }
     Some(t)
 }
@@ -199,6 +209,9 @@ fn extension(ty: u16, data: &[u8], t: &mut TlsRecord) {
                     break;
                 }
             }
+        }
+        (EXT_SIGNATURE_ALGORITHMS, Hello::Client) => {
+            t.sig_algs = d.vec(2).map(u16s).unwrap_or_default();
         }
         (EXT_SUPPORTED_GROUPS, _) => t.groups = d.vec(2).map(u16s).unwrap_or_default(),
         (EXT_EC_POINT_FORMATS, _) => t.point_formats = d.vec(1).unwrap_or_default().to_vec(),

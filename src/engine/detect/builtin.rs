@@ -36,6 +36,7 @@
 //! | 9_000_038 | `host_behaviour_change` | Low | ml (DBSCAN) |
 //! | 9_000_039 | `ml_outlier`    | Low      | ml        |
 //! | 9_000_040 | `ml_classified:<class>` | Medium | ml (Random Forest) |
+//! | 9_000_041 | `fan_in`        | Medium   | statistical |
 
 use std::sync::Arc;
 
@@ -216,6 +217,13 @@ pub const FAN_OUT: Builtin = rule(
     Detector::Statistical,
     "Sudden growth in destinations or ports contacted",
 );
+pub const FAN_IN: Builtin = rule(
+    9_000_041,
+    "fan_in",
+    Severity::Medium,
+    Detector::Statistical,
+    "Many distinct sources reaching one destination",
+);
 pub const UNUSUAL_PORT: Builtin = rule(
     9_000_032,
     "unusual_port",
@@ -293,7 +301,7 @@ pub fn is_learned(category: &str) -> bool {
 }
 
 /// Every built-in rule, in id order.
-pub const ALL: [Builtin; 30] = [
+pub const ALL: [Builtin; 31] = [
     XMAS_SCAN,
     NULL_SCAN,
     FIN_SCAN,
@@ -324,6 +332,7 @@ pub const ALL: [Builtin; 30] = [
     HOST_BEHAVIOUR_CHANGE,
     ML_OUTLIER,
     ML_CLASSIFIED,
+    FAN_IN,
 ];
 
 /// Ids from here up are reserved for built-in rules; signature files may not use them.

@@ -243,7 +243,8 @@ pub struct BruteForceConfig {
     /// New connections from one source to one login service within the window.
     pub attempts: u32,
     /// Failed-login replies (FTP 530, SMTP 535, POP3 -ERR after PASS, IMAP NO after LOGIN, HTTP
-    /// 401) to one client within the window.
+    /// 401, Telnet "Login incorrect", VNC SecurityResult failed, SSH failures inferred from
+    /// encrypted sizes) to one client within the window.
     pub failures: u32,
     /// The login services watched.
     pub ports: Vec<u16>,
@@ -259,7 +260,8 @@ impl Default for BruteForceConfig {
             attempts: 10,
             failures: 5,
             ports: vec![
-                21, 22, 23, 25, 110, 143, 465, 587, 993, 995, 1433, 3306, 3389, 5432, 5900,
+                21, 22, 23, 25, 110, 143, 465, 587, 993, 995, 1433, 3306, 3389, 5432, 5900, 5901,
+                5902, 5903, 5904, 5905, 5906, 5907, 5908, 5909, 5910,
             ],
         }
     }

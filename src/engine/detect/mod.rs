@@ -13,6 +13,7 @@ pub mod heuristics;
 pub mod learn;
 pub mod ml;
 pub mod once_per_flow;
+mod port_set;
 pub mod signature;
 mod small_set;
 pub mod stats;

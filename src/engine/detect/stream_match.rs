@@ -3,6 +3,10 @@
 //! to `CONTEXT` bytes of the stream before it, reporting what spans a segment boundary (see
 //! `signature::stream`).
 //!
+//! The same pieces feed the HTTP message assembler (`applayer::http_stream`) on flows whose
+//! streams start like HTTP; each complete request or response runs the `http.*` signatures
+//! (`signature::http_message`): bodies over several segments or chunked, keep-alive requests.
+//!
 //! Runs on the aggregator thread, in capture order. Its memory is the reassembler's, bounded
 //! by `[detector.stream] memcap`; a direction's state goes at FIN or RST, a flow's when the
 //! flow ends.
@@ -12,6 +16,7 @@ use std::sync::Arc;
 use super::config::StreamConfig;
 use super::{FlowCtx, SignatureSource, StatefulDetector};
 use crate::engine::alert::Alert;
+use crate::engine::applayer::http_stream::{HttpMessage, HttpStreams};
 use crate::engine::packet::{TcpFlags, Transport};
 use crate::engine::record::Analyzed;
 use crate::engine::stream::{Reassembler, Segment, StreamLimits};
@@ -24,6 +29,8 @@ pub const CONTEXT: usize = 2048;
 pub struct StreamMatchDetector {
     handle: Arc<dyn SignatureSource>,
     reassembler: Reassembler,
+    /// The HTTP messages of the flows whose streams start like HTTP.
+    http: HttpStreams,
 }
 
 impl StreamMatchDetector {
@@ -36,6 +43,10 @@ impl StreamMatchDetector {
         StreamMatchDetector {
             handle,
             reassembler: Reassembler::new(limits),
+            http: HttpStreams::new(
+                usize::try_from(cfg.depth).unwrap_or(usize::MAX),
+                limits.memcap,
+            ),
         }
     }
 }
@@ -60,8 +71,17 @@ impl StatefulDetector for StreamMatchDetector {
             payload,
         };
         let handle = &self.handle;
+        let http = &mut self.http;
         let mut set = None;
+        let mut messages: Vec<HttpMessage> = Vec::new();
         self.reassembler.push(&seg, |p| {
+            http.feed(
+                f.flow_id,
+                f.to_server,
+                p.new_bytes(),
+                p.at_start && p.new_from == 0,
+                |m| messages.push(m),
+            );
             // A piece with no context is a segment's own bytes: the per-packet pass saw them.
             if p.new_from == 0 {
                 return;
@@ -69,13 +89,24 @@ impl StatefulDetector for StreamMatchDetector {
             let set = set.get_or_insert_with(|| handle.current());
             set.check_stream(a, p.window, p.new_from, p.at_start, out);
         });
+        if seg.ends {
+            self.http.end(f.flow_id, f.to_server, |m| messages.push(m));
+        }
         if rst {
             self.reassembler.end_flow(f.flow_id);
+            self.http.end(f.flow_id, !f.to_server, |m| messages.push(m));
+        }
+        if !messages.is_empty() {
+            let set = set.get_or_insert_with(|| handle.current());
+            for m in &messages {
+                set.check_http_message(a, m, out);
+            }
         }
     }
 
     fn flow_ended(&mut self, flow_id: u64) {
         self.reassembler.end_flow(flow_id);
+        self.http.end_flow(flow_id);
     }
 
     fn counters(&self) -> Vec<(&'static str, u64)> {
@@ -90,6 +121,8 @@ impl StatefulDetector for StreamMatchDetector {
             ("stream_depth_reached", c.depth_reached),
             ("stream_memcap_drops", c.memcap_drops),
             ("stream_memuse", self.reassembler.memuse() as u64),
+            ("stream_http_directions", self.http.directions() as u64),
+            ("stream_http_memuse", self.http.memuse() as u64),
         ]
     }
 }

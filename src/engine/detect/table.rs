@@ -61,6 +61,11 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
         &mut e.value
     }
 
+    /// Stop tracking `key`.
+    pub(crate) fn remove(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+
     /// The entry for `key` if it is tracked, without creating it.
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         self.map.get_mut(key).map(|e| &mut e.value)
@@ -69,21 +74,35 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
     /// Free room for at least an eighth of the cap, so a full table pays one scan per
     /// `cap / 8` new keys rather than one per key: expired entries first, then the least
     /// recently seen quarter.
+    ///
+    /// The survivors move to a fresh map sized for the cap. Removing them in place would leave
+    /// tombstones, and once those used up the map's spare room, the map would double rather
+    /// than rehash (it only rehashes in place below half full): every table at its cap held
+    /// twice the buckets it needs, about 14 MB for each of the scan tables under a flood.
     fn make_room(&mut self, now: Ts) {
         let ttl = self.ttl_ns;
         let before = self.map.len();
-        self.map.retain(|_, e| since(now, e.last) <= ttl);
-        self.expired += (before - self.map.len()) as u64;
-        if self.map.len() < self.cap - self.cap / 8 {
-            return;
-        }
-        let mut lasts: Vec<Ts> = self.map.values().map(|e| e.last).collect();
-        let nth = lasts.len() / 4;
-        let (_, cutoff, _) = lasts.select_nth_unstable(nth);
-        let cutoff = *cutoff;
-        let before = self.map.len();
-        self.map.retain(|_, e| e.last > cutoff);
-        self.dropped += (before - self.map.len()) as u64;
+        let live = |e: &Entry<V>| since(now, e.last) <= ttl;
+        let mut lasts: Vec<Ts> = self
+            .map
+            .values()
+            .filter(|e| live(e))
+            .map(|e| e.last)
+            .collect();
+        let alive = lasts.len();
+        let cutoff = (alive >= self.cap - self.cap / 8).then(|| {
+            let nth = alive / 4;
+            *lasts.select_nth_unstable(nth).1
+        });
+        drop(lasts);
+        let fresh = HashMap::with_capacity_and_hasher(self.cap, self.map.hasher().clone());
+        let old = std::mem::replace(&mut self.map, fresh);
+        self.map.extend(
+            old.into_iter()
+                .filter(|(_, e)| live(e) && cutoff.is_none_or(|c| e.last > c)),
+        );
+        self.expired += (before - alive) as u64;
+        self.dropped += (alive - self.map.len()) as u64;
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -178,6 +197,30 @@ mod tests {
 
     fn t(s: i64) -> Ts {
         Ts(s * Ts::NANOS_PER_SEC)
+    }
+
+    /// A flood of new keys keeps a table at its cap: its map never grows past the buckets the
+    /// cap fits in (it doubled once its removals' tombstones used up the spare room).
+    #[test]
+    fn a_table_at_its_cap_never_outgrows_its_buckets() {
+        let mut tb: Table<u32, u64> = Table::new(1024, 3600);
+        let room = {
+            for k in 0..896u32 {
+                tb.entry(k, t(0), || 0);
+            }
+            tb.map.capacity()
+        };
+        assert_eq!(tb.len(), 896);
+        for k in 896..200_000u32 {
+            tb.entry(k, t(i64::from(k) / 1000), || 0);
+            assert!(
+                tb.map.capacity() <= room,
+                "grew to {} at key {k}",
+                tb.map.capacity()
+            );
+        }
+        assert!(tb.dropped() > 190_000);
+        assert!(tb.len() <= 896);
     }
 
     #[test]

@@ -6,9 +6,8 @@
 //! new deadline when its bucket comes up. So a busy flow costs one bucket move per idle period,
 //! not one per packet, and the wheel holds about one entry per flow.
 
-use std::collections::HashMap;
-
 use ahash::RandomState;
+use hashbrown::HashTable;
 
 use super::key::{packet_key, FlowKey, PacketKey};
 use super::tcp::TcpState;
@@ -66,11 +65,23 @@ struct Slot {
     flow: Option<Flow>,
 }
 
+/// The index hash of the flow in `slot` (for the index's rehash, which only meets slots that
+/// hold a flow).
+fn slot_hash(slots: &[Slot], hasher: &RandomState, slot: u32) -> u64 {
+    slots
+        .get(slot as usize)
+        .and_then(|s| s.flow.as_ref())
+        .map_or(0, |f| hasher.hash_one(f.key))
+}
+
 /// Bounded bidirectional flow table; see the module docs of `engine::flow`.
 pub struct FlowTable {
     idle: i64,
     max_flows: usize,
-    index: HashMap<FlowKey, u32, RandomState>,
+    /// Slot numbers, hashed by their flow's key (`hasher`): the key itself lives in the slot,
+    /// so a bucket is 4 bytes rather than 64 with the key beside it.
+    index: HashTable<u32>,
+    hasher: RandomState,
     /// Slot and flow id of the flow the last `update` touched: alerts mark the flow of the
     /// packet just counted, so no index by flow id is kept.
     recent: Option<(u32, u64)>,
@@ -107,7 +118,8 @@ impl FlowTable {
         FlowTable {
             idle: i64::try_from(idle).unwrap_or(1),
             max_flows,
-            index: HashMap::with_capacity_and_hasher(reserve, RandomState::new()),
+            index: HashTable::with_capacity(reserve),
+            hasher: RandomState::new(),
             recent: None,
             slots: Vec::with_capacity(reserve),
             free: Vec::new(),
@@ -137,7 +149,7 @@ impl FlowTable {
     ) -> Option<FlowUpdate> {
         let pk = packet_key(d)?;
         self.advance(ts.secs());
-        let (slot, is_new) = match self.index.get(&pk.key).copied() {
+        let (slot, is_new) = match self.find(&pk.key) {
             Some(s) if !self.is_reuse(s, d) => (s, false),
             Some(s) => {
                 self.end(s, EndReason::Closed);
@@ -247,7 +259,7 @@ impl FlowTable {
         // they start from a random base), and what learns from them learns the same.
         let mut live: Vec<(Ts, u32)> = self
             .index
-            .values()
+            .iter()
             .filter_map(|&slot| {
                 let f = self.slots.get(slot as usize)?.flow.as_ref()?;
                 Some((f.first, slot))
@@ -320,6 +332,19 @@ impl FlowTable {
                 .is_some_and(|f| f.tcp == Some(TcpState::Closed))
     }
 
+    /// The slot of the flow with this key.
+    fn find(&self, key: &FlowKey) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hasher.hash_one(key), |&s| {
+                slots
+                    .get(s as usize)
+                    .and_then(|x| x.flow.as_ref())
+                    .is_some_and(|f| f.key == *key)
+            })
+            .copied()
+    }
+
     fn create(&mut self, ts: Ts, d: &Decoded, pk: &PacketKey) -> u32 {
         if self.index.len() >= self.max_flows {
             self.evict_one();
@@ -348,10 +373,13 @@ impl FlowTable {
             _ => {}
         }
         self.stats.created += 1;
-        self.index.insert(f.key, slot);
+        let hash = self.hasher.hash_one(f.key);
         if let Some(s) = self.slots.get_mut(slot as usize) {
             s.flow = Some(f);
         }
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .insert_unique(hash, slot, |&s| slot_hash(slots, hasher, s));
         slot
     }
 
@@ -363,7 +391,12 @@ impl FlowTable {
         let Some(f) = s.flow.take() else { return };
         s.gen = s.gen.wrapping_add(1);
         self.free.push(slot);
-        self.index.remove(&f.key);
+        if let Ok(e) = self
+            .index
+            .find_entry(self.hasher.hash_one(f.key), |&s| s == slot)
+        {
+            e.remove();
+        }
         match reason {
             EndReason::Timeout => self.stats.timed_out += 1,
             EndReason::Evicted => self.stats.evicted += 1,

@@ -1,10 +1,11 @@
-//! EVE `http` objects in Suricata's field names: a request packet gives `hostname`, `url`,
-//! `http_user_agent`, `http_refer`, `http_method`, `protocol`; a response packet gives
-//! `protocol`, `status`, `http_content_type` and `length` (its `Content-Length`).
+//! EVE `http` objects in Suricata's field names for a lone head: a response packet gives
+//! `protocol`, `status`, `http_content_type` and `length` (its `Content-Length`); a request
+//! packet without a flow gives `hostname`, `url`, `http_user_agent`, `http_refer`,
+//! `http_method`, `protocol`.
 //!
-//! Suricata joins a request and its response into one transaction event; without stream
-//! reassembly each head is its own event, tied to its partner by `flow_id`. Written by the EVE
-//! writer on the output thread.
+//! A request of a flow waits for its response and both are written as one transaction
+//! (`http_tx`); a head is written alone here when it has no partner (a response with no
+//! request waiting, a packet outside any flow). Written by the EVE writer on the output thread.
 
 use std::io;
 

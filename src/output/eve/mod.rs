@@ -17,6 +17,7 @@ mod dns;
 mod fields;
 mod flow;
 mod http;
+mod http_tx;
 mod json;
 mod ssh;
 mod stats;
@@ -30,7 +31,7 @@ use fields::EveTime;
 use json::Obj;
 
 use crate::engine::alert::Alert;
-use crate::engine::applayer::AppRecord;
+use crate::engine::applayer::{AppRecord, HttpRecord, HttpResponse};
 use crate::engine::flow::{FlowMeta, FlowRecord};
 use crate::engine::frame::Ts;
 use crate::engine::packet::{Decoded, Proto, Transport};
@@ -75,6 +76,8 @@ pub struct EveWriter<W: Write> {
     geo: Option<Arc<GeoIp>>,
     /// Adds `stats.response` to stats events (with `extensions`).
     response: Option<SharedMetrics>,
+    /// HTTP requests waiting for their responses.
+    http_pending: http_tx::Pending,
 }
 
 /// The 5-tuple part of the header, oriented as the event wants it.
@@ -196,6 +199,7 @@ impl<W: Write> EveWriter<W> {
             events: 0,
             geo: None,
             response: None,
+            http_pending: http_tx::Pending::default(),
         }
     }
 
@@ -290,6 +294,9 @@ impl<W: Write> EveWriter<W> {
             AppRecord::Tls(_) => "tls",
             AppRecord::Ssh(_) => "ssh",
         };
+        if let (AppRecord::Http(h), Some(f)) = (rec, flow) {
+            return self.http(a, h, f);
+        }
         let mut head = packet_header(&self.opts, a, event_type, flow, a.frame.ts, None);
         head.geo = self.geo.as_deref();
         let (buf, out) = (&mut self.buf, &mut self.out);
@@ -305,8 +312,71 @@ impl<W: Write> EveWriter<W> {
         Ok(())
     }
 
-    /// One `flow` event for an ended flow.
+    /// An HTTP head of a flow: a request waits for its response; a response is written with
+    /// the flow's oldest waiting request as one transaction (alone when none waits).
+    fn http(&mut self, a: &Analyzed, h: &HttpRecord, f: &FlowMeta) -> io::Result<()> {
+        match h {
+            HttpRecord::Request(req) => {
+                let w = http_tx::Waiting {
+                    req: http_tx::Waiting::request(req),
+                    ts: a.frame.ts,
+                    pcap_cnt: (a.pcap_cnt > 0).then_some(a.pcap_cnt),
+                    iface: a.frame.iface as usize,
+                    vlan: a.decoded.vlans.clone(),
+                    tuple: Tuple::of_packet(&a.decoded),
+                    community_id: f.community_id.as_str().to_string(),
+                };
+                match self.http_pending.push(f.flow_id, w) {
+                    Some(w) => self.transaction(f.flow_id, &w, None, None),
+                    None => Ok(()),
+                }
+            }
+            HttpRecord::Response(resp) => match self.http_pending.pop(f.flow_id) {
+                Some(w) => self.transaction(f.flow_id, &w, Some(resp), Some(a)),
+                None => {
+                    let mut head = packet_header(&self.opts, a, "http", Some(f), a.frame.ts, None);
+                    head.geo = self.geo.as_deref();
+                    emit(&mut self.buf, &mut self.out, &head, &http::Http(h))?;
+                    self.events += 1;
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// One `http` event for request `w`, oriented as the request, with its response when it
+    /// came (`at`: the response's packet, whose time and number the event takes).
+    fn transaction(
+        &mut self,
+        flow_id: u64,
+        w: &http_tx::Waiting,
+        resp: Option<&HttpResponse>,
+        at: Option<&Analyzed>,
+    ) -> io::Result<()> {
+        let head = Header {
+            ts: at.map_or(w.ts, |a| a.frame.ts),
+            flow_id: Some(flow_id),
+            in_iface: self.opts.iface_names.get(w.iface).map(|s| &**s),
+            pcap_cnt: at.map_or(w.pcap_cnt, |a| (a.pcap_cnt > 0).then_some(a.pcap_cnt)),
+            event_type: "http",
+            vlan: &w.vlan,
+            tuple: w.tuple,
+            community_id: Some(&w.community_id),
+            host: self.opts.host.as_deref(),
+            geo: self.geo.as_deref(),
+        };
+        let body = http_tx::Transaction { req: &w.req, resp };
+        emit(&mut self.buf, &mut self.out, &head, &body)?;
+        self.events += 1;
+        Ok(())
+    }
+
+    /// One `flow` event for an ended flow, after the flow's HTTP requests still waiting for a
+    /// response.
     pub fn flow(&mut self, r: &FlowRecord) -> io::Result<()> {
+        for w in self.http_pending.take_flow(r.flow_id) {
+            self.transaction(r.flow_id, &w, None, None)?;
+        }
         let tuple = Tuple {
             src: r.src_ip,
             dst: r.dest_ip,

@@ -1,5 +1,5 @@
-//! EVE `tls` objects in Suricata's field names: a ClientHello gives `sni`, `version`, `ja3`
-//! and `client_alpns`; a ServerHello gives `version`, `ja3s` and `server_alpns`.
+//! EVE `tls` objects in Suricata's field names: a ClientHello gives `sni`, `version`, `ja3`,
+//! `ja4` and `client_alpns`; a ServerHello gives `version`, `ja3s` and `server_alpns`.
 //!
 //! Suricata writes one event per handshake with both sides; without stream reassembly each
 //! hello is its own event, tied to its partner by `flow_id`. A ClientHello's `version` is the
@@ -31,6 +31,9 @@ impl Body for Tls<'_> {
             f.plain("hash", j.hash.as_bytes());
             f.str("string", &j.string);
             f.close();
+        }
+        if let Some(j) = &t.ja4 {
+            o.str("ja4", j);
         }
         if !t.alpn.is_empty() {
             let mut a = o.arr(alpn_key);

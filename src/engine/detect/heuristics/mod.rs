@@ -1,4 +1,5 @@
-//! Behavioural heuristics over many packets: port, protocol and host scans, login brute force,
+//! Behavioural heuristics over many packets: port, protocol and host scans, login brute force
+//! (with SSH login attempts inferred from encrypted sizes),
 //! floods (DHCP included), reflection and backscatter, ICMP reconnaissance, OS fingerprinting,
 //! DNS tunnelling and unsolicited DNS answers.
 //!
@@ -15,9 +16,12 @@ pub mod os_fingerprint;
 pub mod protocol_scan;
 pub mod recon_icmp;
 pub mod scan;
+pub mod ssh_auth;
 
 #[cfg(test)]
 mod attack_tests;
+#[cfg(test)]
+mod login_tests;
 #[cfg(test)]
 mod probe_tests;
 #[cfg(test)]

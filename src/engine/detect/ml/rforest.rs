@@ -198,6 +198,14 @@ impl Builder<'_> {
     }
 }
 
+/// The most probable class of class probabilities and its probability (the first on a tie).
+pub fn most_probable(probs: &[f64]) -> (usize, f64) {
+    probs
+        .iter()
+        .enumerate()
+        .fold((0, -1.0), |b, (i, &p)| if p > b.1 { (i, p) } else { b })
+}
+
 impl RandomForest {
     /// Train on rows `x` with class ids `y` (below `n_classes`); `None` without rows.
     pub fn fit(x: &[Vec<f64>], y: &[u16], n_classes: usize, p: &RfParams) -> Option<Self> {
@@ -263,10 +271,7 @@ impl RandomForest {
 
     /// The most probable class and its probability.
     pub fn predict(&self, x: &[f64]) -> (usize, f64) {
-        self.predict_proba(x)
-            .into_iter()
-            .enumerate()
-            .fold((0, -1.0), |b, (i, p)| if p > b.1 { (i, p) } else { b })
+        most_probable(&self.predict_proba(x))
     }
 
     /// Check a forest read from a file: children inside the tree and after their parent

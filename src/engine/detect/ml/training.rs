@@ -232,6 +232,7 @@ impl CaptureFlows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::alert::Severity;
     use crate::engine::detect::config::LearnParams;
     use crate::engine::detect::ml::classifier::ClassifierDetector;
     use crate::engine::detect::FlowDetector;
@@ -323,6 +324,86 @@ mod tests {
             a.explanation
         );
         assert!(a.explanation.contains("class mean"), "{}", a.explanation);
+    }
+
+    fn probe(src: [u8; 4], dst: [u8; 4], port: u16) -> FlowRecord {
+        let mut p = flow(src, dst, port, 5, 0.0, (1, 1), (60, 54));
+        p.shape.syn = 1;
+        p.shape.rst = 1;
+        p
+    }
+
+    fn severities(flows: &[FlowRecord]) -> Vec<(String, Severity)> {
+        let c = dataset().fit(&RfParams::default()).unwrap();
+        let mut det = ClassifierDetector::new(c, LearnParams::default());
+        let mut out = Vec::new();
+        for f in flows {
+            det.flow_ended(f, &mut out);
+        }
+        det.finish(&mut out);
+        out.iter()
+            .map(|a| (a.alert.explanation.clone(), a.alert.severity))
+            .collect()
+    }
+
+    #[test]
+    fn severity_is_medium_only_for_several_flows_or_a_crowd_at_one_destination_well_above_benign() {
+        use crate::engine::detect::ml::classifier::severity;
+        assert_eq!(severity(1, 1, 1.0), Severity::Low);
+        assert_eq!(severity(2, 19, 1.0), Severity::Low);
+        assert_eq!(severity(3, 1, 0.5), Severity::Medium);
+        assert_eq!(severity(1, 20, 0.9), Severity::Medium);
+        assert_eq!(
+            severity(500, 500, 0.4),
+            Severity::Low,
+            "too close to benign"
+        );
+
+        // One probe from a host: a lone flow's guess, Low, and the alert says why.
+        let got = severities(&[probe([10, 0, 0, 7], [10, 0, 0, 2], 1000)]);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].1, Severity::Low);
+        assert!(
+            got[0].0.contains("Low: Medium needs 3 flows"),
+            "{}",
+            got[0].0
+        );
+        // Three from one host: Medium.
+        let three: Vec<FlowRecord> = (0..3)
+            .map(|p| probe([10, 0, 0, 7], [10, 0, 0, 2], 1000 + p))
+            .collect();
+        let got = severities(&three);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].1, Severity::Medium, "{}", got[0].0);
+        // Twenty sources one flow each to one destination (spoofed): each alert Medium;
+        // nineteen: Low.
+        for (n, want) in [(20u8, Severity::Medium), (19, Severity::Low)] {
+            let crowd: Vec<FlowRecord> = (0..n)
+                .map(|i| probe([10, 0, 1, i], [10, 0, 0, 2], 80))
+                .collect();
+            let got = severities(&crowd);
+            assert_eq!(got.len(), usize::from(n), "{got:?}");
+            assert!(got.iter().all(|(_, s)| *s == want), "{n}: {got:?}");
+            assert!(got[0]
+                .0
+                .contains(&format!("{n} flow(s) of the class to 10.0.0.2")));
+        }
+    }
+
+    #[test]
+    fn confidence_threshold_still_gates_the_alerts() {
+        let c = dataset().fit(&RfParams::default()).unwrap();
+        let params = LearnParams {
+            confidence: 1.01,
+            ..LearnParams::default()
+        };
+        let mut det = ClassifierDetector::new(c, params);
+        let mut out = Vec::new();
+        for p in 0..50u16 {
+            det.flow_ended(&probe([10, 0, 0, 7], [10, 0, 0, 2], 1000 + p), &mut out);
+        }
+        det.finish(&mut out);
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub enum Buffer {
     HttpUserAgent,
     HttpHost,
     /// The request body in this segment (after the head, at most `Content-Length` bytes; the
-    /// rest of the segment when no length is given), raw and URL-decoded.
+    /// rest of the segment when no length is given), raw and URL-decoded; the stream pass gives
+    /// it whole and de-chunked (`signature::http_message`).
     HttpRequestBody,
     /// The response body in this segment, bounded the same way.
     HttpResponseBody,

@@ -18,6 +18,7 @@
 
 mod buffer;
 mod http;
+mod http_message;
 pub mod literal;
 mod load;
 mod prefilter;

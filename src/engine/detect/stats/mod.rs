@@ -1,20 +1,26 @@
 //! Statistical and behavioural detection: each host's windows of activity held to its own
 //! baseline (EWMA mean and spread, z-scores), to hosts in general when it has none yet, and to
-//! the whole network's; new service ports, off-hours activity, protocol-mix shifts, new
-//! talkers, beaconing and slow exfiltration.
+//! the whole network's; the distinct sources reaching each destination (`fan_in`); new
+//! service ports, off-hours activity, protocol-mix shifts, new talkers, beaconing and slow
+//! exfiltration.
 //!
 //! `BaselineDetector` is a `FlowDetector`: it runs on the aggregator thread, sees each flow as
 //! it ends and closes windows as capture time passes. Every alert says why in numbers (the
-//! feature, its value, the baseline and z). Nothing alerts until a baseline has learned
-//! `warmup_windows` windows. Bounded: `max_hosts` profiles and open windows, the beacon
-//! table's `max_pairs`, as many exfiltration sums; past a cap the stalest go, counted.
+//! feature, its value, the baseline and z). Volume and fan-out are Medium far past
+//! `anomaly_threshold` (twice it, and against hosts in general on a real count too), Low when
+//! marginal or against the whole network (the rule in `volume`). Nothing alerts until a
+//! baseline has learned `warmup_windows` windows. Bounded: `max_hosts` profiles and open
+//! windows, the beacon table's `max_pairs`, as many exfiltration sums; past a cap the stalest
+//! go, counted.
 
 pub mod beacon;
 pub mod ewma;
 mod exfil;
 mod explain;
+pub mod fan_in;
 pub mod profile;
 mod view;
+mod volume;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -24,12 +30,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use self::beacon::BeaconTable;
-use self::explain::{deviation, FeatureDeviation};
+use self::fan_in::{FanIn, FanInLearned};
 use self::profile::{js_divergence, Profile};
+use self::volume::{deviations, volume_alert, Against};
 use super::builtin::{self, Builtin};
 use super::config::{BaselineConfig, BeaconConfig, LearnParams};
 use super::{FlowAlert, FlowDetector};
-use crate::engine::features::window::{HostWindow, PROTO_NAMES, WINDOW_SCHEMA};
+use crate::engine::features::window::{HostWindow, PROTO_NAMES};
 use crate::engine::flow::{FlowRecord, FlowState};
 use crate::engine::frame::Ts;
 
@@ -56,6 +63,9 @@ pub struct Learned {
     pub hosts: Vec<(IpAddr, Profile)>,
     pub population: Profile,
     pub network: Profile,
+    /// Absent from models saved before fan-in was learned.
+    #[serde(default)]
+    pub fan_in: FanInLearned,
 }
 
 pub struct BaselineDetector {
@@ -68,6 +78,7 @@ pub struct BaselineDetector {
     population: Profile,
     network: Profile,
     windows: HashMap<IpAddr, HostWindow, RandomState>,
+    fan_in: FanIn,
     window: Option<i64>,
     beacons: BeaconTable,
     exfil: HashMap<(IpAddr, IpAddr), u64, RandomState>,
@@ -95,6 +106,7 @@ impl BaselineDetector {
             population: Profile::default(),
             network: Profile::default(),
             windows: HashMap::default(),
+            fan_in: FanIn::default(),
             window: None,
             beacons: BeaconTable::new(beacons),
             exfil: HashMap::default(),
@@ -120,6 +132,7 @@ impl BaselineDetector {
     pub fn with_learned(mut self, l: Learned) -> Self {
         self.population = l.population;
         self.network = l.network;
+        self.fan_in = FanIn::with_learned(l.fan_in, self.cfg.max_hosts.max(1));
         for (ip, p) in l.hosts.into_iter().take(self.cfg.max_hosts.max(1)) {
             self.profiles.insert(ip, Box::new(p));
         }
@@ -140,6 +153,7 @@ impl BaselineDetector {
             hosts,
             population: self.population.clone(),
             network: self.network.clone(),
+            fan_in: self.fan_in.learned(),
         }
     }
 
@@ -197,6 +211,19 @@ impl BaselineDetector {
             }
             self.judge_window(host, idx, ts, &w, out);
         }
+        let judge = !self.quiet && self.warmed(&self.population);
+        self.fan_in.close(
+            fan_in::Close {
+                ts,
+                judge,
+                k: self.params.anomaly_threshold,
+                warmup: self.cfg.warmup_windows.max(1),
+                alpha: self.cfg.alpha,
+                population_alpha: POPULATION_ALPHA,
+                cap: self.cfg.max_hosts.max(1),
+            },
+            out,
+        );
         // The whole network against its own baseline, named after the host that sent most;
         // not when that host's own alert already says it.
         if let Some((host, _)) =
@@ -215,9 +242,9 @@ impl BaselineDetector {
                         ts,
                         host,
                         None,
-                        "the whole network",
+                        Against::Network,
                         &devs,
-                        f64::INFINITY,
+                        self.params.anomaly_threshold,
                     );
                     self.raise(out, (host, 1), &builtin::ANOMALY_VOLUME, fa);
                 }
@@ -245,22 +272,17 @@ impl BaselineDetector {
             .get(&host)
             .filter(|p| self.warmed(p))
             .map(|p| Profile::clone(p));
-        let (base, whose, bar, strong) = match &own {
-            Some(p) => (Some(p), "its baseline", threshold, threshold * 2.0),
-            // A host with no baseline of its own is held to hosts in general; what it breaks
-            // there is reported at Low (it may simply be busier than most).
-            None if self.warmed(&self.population) => (
-                Some(&self.population),
-                "hosts in general",
-                threshold,
-                f64::INFINITY,
-            ),
-            None => (None, "", threshold, f64::INFINITY),
+        // A host with no baseline of its own is held to hosts in general (see `volume` for
+        // the severity of each).
+        let (base, whose) = match &own {
+            Some(p) => (Some(p), Against::Own),
+            None if self.warmed(&self.population) => (Some(&self.population), Against::Hosts),
+            None => (None, Against::Hosts),
         };
         let mut found: Vec<(Builtin, FlowAlert)> = Vec::new();
         if let Some(p) = base {
             let peer = w.top_dst.map(|(d, _)| d);
-            let vol = deviations(p, w, bar, &[0, 3, 4]);
+            let vol = deviations(p, w, threshold, &[0, 3, 4]);
             if !vol.is_empty() {
                 found.push((
                     builtin::ANOMALY_VOLUME,
@@ -271,15 +293,15 @@ impl BaselineDetector {
                         peer,
                         whose,
                         &vol,
-                        strong,
+                        threshold,
                     ),
                 ));
             }
-            let fan = deviations(p, w, bar, &[1, 2, 6]);
+            let fan = deviations(p, w, threshold, &[1, 2, 6]);
             if !fan.is_empty() {
                 found.push((
                     builtin::FAN_OUT,
-                    volume_alert(&builtin::FAN_OUT, ts, host, peer, whose, &fan, strong),
+                    volume_alert(&builtin::FAN_OUT, ts, host, peer, whose, &fan, threshold),
                 ));
             }
         }
@@ -424,47 +446,6 @@ impl BaselineDetector {
     }
 }
 
-fn deviations(p: &Profile, w: &HostWindow, bar: f64, which: &[usize]) -> Vec<FeatureDeviation> {
-    let x = w.features();
-    which
-        .iter()
-        .filter_map(|&i| deviation(i, x[i], &p.features[i], FLOORS[i], FLOOR_FRAC))
-        .filter(|d| d.z >= bar)
-        .collect()
-}
-
-/// A volume or fan-out alert: Medium when the host breaks its own baseline by twice the bar,
-/// Low otherwise (a host held to hosts in general, or the network as a whole, may simply be
-/// busier than most).
-fn volume_alert(
-    b: &Builtin,
-    ts: Ts,
-    host: IpAddr,
-    peer: Option<IpAddr>,
-    whose: &str,
-    devs: &[FeatureDeviation],
-    strong: f64,
-) -> FlowAlert {
-    let parts: Vec<String> = devs.iter().map(FeatureDeviation::text).collect();
-    let top = devs.iter().map(|d| d.z).fold(0.0, f64::max);
-    let evidence: Vec<serde_json::Value> = devs
-        .iter()
-        .map(|d| json!({"feature": WINDOW_SCHEMA[d.feature], "value": d.value, "mean": d.mean, "std": d.std, "z": d.z}))
-        .collect();
-    let mut alert = b.alert_at(
-        ts,
-        format!(
-            "{host} in one window, against {whose}: {}",
-            parts.join("; ")
-        ),
-        json!({"features": evidence, "baseline": whose}),
-    );
-    if top < strong {
-        alert.severity = crate::engine::alert::Severity::Low;
-    }
-    FlowAlert::about(alert, host, peer)
-}
-
 fn mix_text(m: &[f64; 4]) -> String {
     let total: f64 = m.iter().sum();
     if total <= 0.0 {
@@ -499,6 +480,7 @@ impl FlowDetector for BaselineDetector {
         } else {
             self.windows.entry(host).or_default().add(r, new_dst);
         }
+        self.fan_in.add(host, r.dest_ip, self.cfg.max_hosts.max(1));
         self.per_flow(r, out);
     }
 
@@ -542,6 +524,7 @@ impl FlowDetector for BaselineDetector {
             ("profiles_evicted", self.profiles_evicted),
             ("windows_closed", self.windows_closed),
             ("windows_dropped", self.windows_dropped),
+            ("fan_in_dropped", self.fan_in.dropped),
             ("beacon_series", self.beacons.len() as u64),
             ("beacon_series_evicted", self.beacons.evicted),
             ("baseline_learning", u64::from(self.learning())),

@@ -139,6 +139,143 @@ fn a_host_that_starts_scanning_fans_out() {
     );
 }
 
+/// `ports` unanswered SYNs from `src` to as many ports of one server in the minute `minute`.
+fn scan(d: &mut BaselineDetector, src: [u8; 4], ports: u16, minute: i64, out: &mut Vec<FlowAlert>) {
+    for p in 0..ports {
+        let mut r = flow(
+            src,
+            [10, 0, 1, 1],
+            1000 + p,
+            minute * 60 + 2,
+            0.0,
+            (1, 1),
+            (60, 54),
+        );
+        r.state = FlowState::New;
+        d.flow_ended(&r, out);
+    }
+    d.tick(Ts::from_parts((minute + 1) * 60 + 1, 0), out);
+}
+
+#[test]
+fn a_stranger_far_past_hosts_in_general_is_medium_a_marginal_one_low() {
+    let mut d = detector();
+    let mut out = Vec::new();
+    quiet_minutes(&mut d, 0, 20, &mut out);
+    assert!(out.is_empty(), "{:?}", categories(&out));
+    // 300 ports against hosts in general (about 2 ± 10): z near 30, Medium.
+    scan(&mut d, [10, 0, 0, 9], 300, 20, &mut out);
+    let fan: Vec<&FlowAlert> = out
+        .iter()
+        .filter(|a| a.alert.category.as_ref() == "fan_out")
+        .collect();
+    assert_eq!(fan.len(), 1, "{:?}", categories(&out));
+    assert_eq!(fan[0].host.to_string(), "10.0.0.9");
+    assert_eq!(
+        fan[0].alert.severity,
+        crate::engine::alert::Severity::Medium
+    );
+    assert!(
+        fan[0]
+            .alert
+            .explanation
+            .contains("against hosts in general"),
+        "{}",
+        fan[0].alert.explanation
+    );
+    // 60 ports (on a fresh baseline: the one above learned the scan): past the bar (z near
+    // 6) but not twice it, Low.
+    let mut d = detector();
+    quiet_minutes(&mut d, 0, 20, &mut out);
+    out.clear();
+    scan(&mut d, [10, 0, 0, 10], 60, 20, &mut out);
+    let fan: Vec<&FlowAlert> = out
+        .iter()
+        .filter(|a| a.alert.category.as_ref() == "fan_out")
+        .collect();
+    assert_eq!(fan.len(), 1, "{:?}", categories(&out));
+    assert_eq!(fan[0].alert.severity, crate::engine::alert::Severity::Low);
+}
+
+/// One flow to `dst`:80 from each of `sources` addresses in the minute `minute`.
+fn reach(
+    d: &mut BaselineDetector,
+    dst: [u8; 4],
+    sources: u32,
+    minute: i64,
+    out: &mut Vec<FlowAlert>,
+) {
+    for i in 0..sources {
+        let src = (0xC633_0000u32 + i).to_be_bytes();
+        let mut r = flow(src, dst, 80, minute * 60 + 2, 0.0, (1, 0), (60, 0));
+        r.state = FlowState::New;
+        d.flow_ended(&r, out);
+    }
+}
+
+#[test]
+fn many_sources_at_one_destination_is_fan_in_unless_that_is_its_habit() {
+    let mut d = detector();
+    let mut out = Vec::new();
+    quiet_minutes(&mut d, 0, 20, &mut out);
+    assert!(out.is_empty(), "{:?}", categories(&out));
+    // 300 sources, one SYN each, at one server: each source is nothing, the victim stands out.
+    reach(&mut d, [10, 0, 1, 1], 300, 20, &mut out);
+    d.tick(Ts::from_parts(21 * 60 + 1, 0), &mut out);
+    let fan: Vec<&FlowAlert> = out
+        .iter()
+        .filter(|a| a.alert.category.as_ref() == "fan_in")
+        .collect();
+    assert_eq!(fan.len(), 1, "{:?}", categories(&out));
+    assert_eq!(fan[0].peer.map(|p| p.to_string()), Some("10.0.1.1".into()));
+    // Against destinations in general: Low (it may be a busy server met for the first time).
+    assert_eq!(fan[0].alert.severity, crate::engine::alert::Severity::Low);
+    assert_eq!(fan[0].alert.evidence["source_is_attacker"], false);
+    let why = &fan[0].alert.explanation;
+    assert!(
+        why.contains("10.0.1.1 (the victim) was reached by"),
+        "{why}"
+    );
+    assert!(why.contains("against destinations in general"), "{why}");
+    // A server that 100 clients reach every minute learns that as its own fan-in.
+    out.clear();
+    for m in 22..40 {
+        reach(&mut d, [10, 0, 1, 7], 100, m, &mut out);
+    }
+    out.clear();
+    reach(&mut d, [10, 0, 1, 7], 110, 40, &mut out);
+    d.tick(Ts::from_parts(41 * 60 + 1, 0), &mut out);
+    assert!(
+        !categories(&out).contains(&"fan_in"),
+        "{:?}",
+        out.iter().map(|a| &a.alert.explanation).collect::<Vec<_>>()
+    );
+    // Six times its habit, far past twice the bar against its own baseline: Medium.
+    reach(&mut d, [10, 0, 1, 7], 600, 41, &mut out);
+    d.tick(Ts::from_parts(42 * 60 + 1, 0), &mut out);
+    let fan: Vec<&FlowAlert> = out
+        .iter()
+        .filter(|a| a.alert.category.as_ref() == "fan_in")
+        .collect();
+    assert_eq!(fan.len(), 1, "{:?}", categories(&out));
+    assert_eq!(
+        fan[0].alert.severity,
+        crate::engine::alert::Severity::Medium
+    );
+    assert!(
+        fan[0].alert.explanation.contains("against its baseline"),
+        "{}",
+        fan[0].alert.explanation
+    );
+    // Learned fan-in is carried to a new run.
+    let l = d.learned();
+    assert!(l
+        .fan_in
+        .own
+        .iter()
+        .any(|(ip, e)| ip.to_string() == "10.0.1.7" && e.n >= 10));
+}
+
 #[test]
 fn a_new_service_port_is_reported_once() {
     let mut d = detector();
