@@ -51,6 +51,7 @@ fn analyzed(n: u64, frame: nsm_tui::engine::RawFrame) -> Analyzed {
         frame,
         decoded,
         alerts,
+        stream_http: Vec::new(),
     }
 }
 

@@ -58,6 +58,7 @@ fn packets(path: &Path, mut each: impl FnMut(Analyzed)) {
             frame,
             decoded,
             alerts: Vec::new(),
+            stream_http: Vec::new(),
         });
     }
 }

@@ -299,6 +299,7 @@ fn alert_quotes_match_and_offset() {
         },
         decoded: tcp(40000, 80, payload.len()),
         alerts: vec![],
+        stream_http: Vec::new(),
     };
     let mut out = Vec::new();
     set.check(&a, &mut out);

@@ -220,6 +220,7 @@ fn detector_alerts_once_per_new_flow_naming_the_list() {
         decoded: nsm_tui::engine::decode::decode(&frame),
         frame,
         alerts: Vec::new(),
+        stream_http: Vec::new(),
     };
     let new_flow = FlowCtx {
         flow_id: 1,

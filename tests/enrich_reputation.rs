@@ -150,6 +150,7 @@ fn packet(n: u64, src: [u8; 4], dst: [u8; 4]) -> Analyzed {
         frame,
         decoded,
         alerts: Vec::new(),
+        stream_http: Vec::new(),
     }
 }
 

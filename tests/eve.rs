@@ -72,6 +72,7 @@ fn analyzed(pcap_cnt: u64, ts: Ts, data: Vec<u8>) -> Analyzed {
         frame,
         decoded,
         alerts: Vec::new(),
+        stream_http: Vec::new(),
     }
 }
 

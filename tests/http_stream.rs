@@ -231,3 +231,40 @@ fn eve_http_events_are_transactions_with_the_response_status() {
     assert_eq!(http[0]["url"], "/lost");
     assert!(http[0].get("status").is_none());
 }
+
+#[test]
+fn eve_http_events_for_messages_that_start_inside_a_segment_or_whose_first_line_is_split() {
+    let segs: [Seg<'_>; 5] = [
+        // Two pipelined requests in one segment: the second starts inside it.
+        (
+            true,
+            b"GET /one HTTP/1.1\r\nHost: shop\r\n\r\nGET /two HTTP/1.1\r\nHost: shop\r\nUser-Agent: t/2\r\n\r\n",
+        ),
+        // Both answers in one segment: the second starts inside it.
+        (
+            false,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+        ),
+        // A request whose first line is split over two segments: no packet holds it whole.
+        (true, b"GET /thr"),
+        (true, b"ee HTTP/1.1\r\nHost: shop\r\n\r\n"),
+        (
+            false,
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        ),
+    ];
+    let eve = run("midsegment", &segs, false, false);
+    let http = http_events(&eve);
+    let got: Vec<(&Value, &Value)> = http.iter().map(|h| (&h["url"], &h["status"])).collect();
+    assert_eq!(
+        got,
+        [
+            (&Value::from("/one"), &Value::from(200)),
+            (&Value::from("/two"), &Value::from(403)),
+            (&Value::from("/three"), &Value::from(404)),
+        ],
+        "{eve:#?}"
+    );
+    assert_eq!(http[1]["http_user_agent"], "t/2");
+    assert_eq!(http[2]["hostname"], "shop");
+}

@@ -218,6 +218,7 @@ fn a_late_reputation_alert_joins_its_row_and_an_incident_with_its_score() {
         frame: row.frame.clone(),
         decoded: row.decoded.clone(),
         alerts: vec![],
+        stream_http: Vec::new(),
     };
     let mut late = alert(row.ts(), Severity::High, "reputation", row.pcap_cnt);
     late.explanation = "source 203.0.113.5 has AbuseIPDB confidence 90% from 41 reports \

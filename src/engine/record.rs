@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::alert::{Alert, RuleId, Severity};
+use super::applayer::HttpRecord;
 use super::frame::{RawFrame, Ts};
 use super::packet::{Decoded, Proto};
 
@@ -21,6 +22,10 @@ pub struct Analyzed {
     pub frame: RawFrame,
     pub decoded: Decoded,
     pub alerts: Vec<Alert>,
+    /// HTTP messages the stream pass completed on this packet that the per-packet pass did not
+    /// parse (they started inside a segment, or their first line was split over two): their
+    /// EVE `http` events come from here.
+    pub stream_http: Vec<HttpRecord>,
 }
 
 /// The highest threat of a packet, as stored beside it.

@@ -142,6 +142,7 @@ impl Aggregator {
         let mut alerts = std::mem::take(&mut a.alerts);
         for d in &mut self.detectors {
             d.observe(a, ctx.as_ref(), &mut alerts);
+            d.take_http(&mut a.stream_http);
         }
         let flow_id = ctx.map(|c| c.flow_id);
         for al in &mut alerts {

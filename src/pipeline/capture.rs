@@ -22,6 +22,9 @@ pub struct Batch {
     pub seq: u64,
     pub first_cnt: u64,
     pub frames: Vec<RawFrame>,
+    /// Bytes of the frames' data (counted in `SharedCounters::capture_queue_bytes` while the
+    /// batch waits for a worker).
+    pub bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,28 +88,37 @@ pub fn run(
     let mut batch_bytes = 0usize;
     // When the batch being filled got its first frame (live capture only).
     let mut batch_started: Option<Instant> = None;
+    let queued = &counters.capture_queue_bytes;
     let mut send = |frames: &mut Vec<RawFrame>, cnt: u64| -> bool {
         if frames.is_empty() {
             return true;
         }
+        let bytes = frames.iter().map(|f| f.data.len()).sum();
         let batch = Batch {
             seq,
             first_cnt: cnt + 1 - frames.len() as u64,
             frames: std::mem::replace(frames, Vec::with_capacity(batch_size)),
+            bytes,
         };
         seq += 1;
         QueueDepths::note(&counters.queues.capture, tx.len());
-        if live {
-            match tx.try_send(batch) {
-                Ok(()) => true,
-                Err(TrySendError::Full(b)) => {
-                    SharedCounters::add(&counters.queue_drops, b.frames.len() as u64);
-                    true
-                }
-                Err(TrySendError::Disconnected(_)) => false,
+        if !live {
+            queued.fetch_add(bytes, Ordering::Relaxed);
+            return tx.send(batch).is_ok();
+        }
+        if queued.load(Ordering::Relaxed) + bytes > super::LIVE_CAPTURE_QUEUE_BYTES {
+            SharedCounters::add(&counters.queue_drops, batch.frames.len() as u64);
+            return true;
+        }
+        queued.fetch_add(bytes, Ordering::Relaxed);
+        match tx.try_send(batch) {
+            Ok(()) => true,
+            Err(TrySendError::Full(b)) => {
+                queued.fetch_sub(bytes, Ordering::Relaxed);
+                SharedCounters::add(&counters.queue_drops, b.frames.len() as u64);
+                true
             }
-        } else {
-            tx.send(batch).is_ok()
+            Err(TrySendError::Disconnected(_)) => false,
         }
     };
     let end = loop {

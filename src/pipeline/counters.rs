@@ -1,7 +1,7 @@
 //! Counters shared between pipeline threads: what the capture thread and the sinks dropped,
 //! read by the aggregator for stats and by the UI for the status bar.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::engine::stats::CaptureStats;
@@ -22,6 +22,9 @@ pub struct SharedCounters {
     pub pcap_lost: Arc<AtomicU64>,
     /// How full each queue was when last looked at (for the metrics exporter).
     pub queues: QueueDepths,
+    /// Frame bytes of the batches queued between the capture thread and the workers: live
+    /// capture drops a batch that would take them past `pipeline::LIVE_CAPTURE_QUEUE_BYTES`.
+    pub capture_queue_bytes: AtomicUsize,
 }
 
 /// Messages waiting in each of the pipeline's bounded queues, noted once per batch by the

@@ -56,9 +56,13 @@ use crate::store::{
 const CAPTURE_QUEUE_PER_WORKER: usize = 4;
 /// ...and at most this many in all, whatever the worker count: 16 × 2.25 MiB = 36 MiB.
 const CAPTURE_QUEUE_MAX: usize = 16;
-/// Live capture gets a deeper queue (16 k frames at the default batch) to ride out bursts
-/// before it starts dropping: 16 × 2.25 MiB = 36 MiB at most.
-const LIVE_CAPTURE_QUEUE: usize = 16;
+/// Live capture gets a deeper queue to ride out bursts and the aggregator's pauses (a window
+/// of host clusters, a forest retrained) before it starts dropping: up to 128 batches (128 k
+/// frames at the default batch, a third of a second at 400k packets/s)...
+const LIVE_CAPTURE_QUEUE: usize = 128;
+/// ...as long as their frames hold at most this many bytes (plus one batch, 2.25 MiB): the
+/// queue is bounded by bytes, not by its count of batches.
+pub const LIVE_CAPTURE_QUEUE_BYTES: usize = 40 << 20;
 /// Analysed batches queued for the aggregator, per worker: 4 × 2.75 MiB = 11 MiB per
 /// worker...
 const RESULT_QUEUE_PER_WORKER: usize = 4;
@@ -424,17 +428,18 @@ fn start_stages(
         .context("starting the aggregator thread")?;
     let mut worker_joins = Vec::new();
     for i in 0..workers {
-        let (rx, tx, det) = (
+        let (rx, tx, det, queued) = (
             batch_rx.clone(),
             result_tx.clone(),
             packet_detectors.clone(),
+            counters.clone(),
         );
         worker_joins.push(
             std::thread::Builder::new()
                 .name(format!("analysis-{i}"))
                 .spawn(move || {
                     nice();
-                    worker::run(&rx, &tx, &det);
+                    worker::run(&rx, &tx, &det, &queued);
                 })
                 .context("starting an analysis worker")?,
         );

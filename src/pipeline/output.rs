@@ -289,7 +289,8 @@ impl Output {
         }
         let events = a.alerts.len() as u64
             + u64::from(a.decoded.dns.is_some())
-            + u64::from(a.decoded.app.is_some());
+            + u64::from(a.decoded.app.is_some())
+            + a.stream_http.len() as u64;
         self.write_eve(events, |eve| {
             let mut res = Ok(());
             for al in &a.alerts {
@@ -300,6 +301,9 @@ impl Output {
             }
             if a.decoded.app.is_some() {
                 res = res.and(eve.app(a, meta));
+            }
+            if !a.stream_http.is_empty() {
+                res = res.and(eve.stream_http(a, meta));
             }
             res
         });

@@ -3,11 +3,13 @@
 //! Any number of workers pull batches from one queue; results carry the batch's sequence
 //! number so the aggregator can restore capture order. Blocks only on its two channels.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::capture::Batch;
+use super::counters::SharedCounters;
 use crate::engine::decode::decode;
 use crate::engine::detect::PacketDetector;
 use crate::engine::record::Analyzed;
@@ -32,6 +34,7 @@ pub fn analyze(batch: Batch, detectors: &[Box<dyn PacketDetector>]) -> AnalyzedB
                 frame,
                 decoded,
                 alerts: Vec::new(),
+                stream_http: Vec::new(),
             };
             let mut alerts = Vec::new();
             for d in detectors {
@@ -48,8 +51,16 @@ pub fn analyze(batch: Batch, detectors: &[Box<dyn PacketDetector>]) -> AnalyzedB
 }
 
 /// Loop until the capture side hangs up or the aggregator goes away.
-pub fn run(rx: &Receiver<Batch>, tx: &Sender<AnalyzedBatch>, detectors: &PacketDetectors) {
+pub fn run(
+    rx: &Receiver<Batch>,
+    tx: &Sender<AnalyzedBatch>,
+    detectors: &PacketDetectors,
+    counters: &SharedCounters,
+) {
     for batch in rx {
+        counters
+            .capture_queue_bytes
+            .fetch_sub(batch.bytes, Ordering::Relaxed);
         if tx.send(analyze(batch, detectors)).is_err() {
             return;
         }

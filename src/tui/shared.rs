@@ -65,6 +65,10 @@ pub struct ModelObserver {
 }
 
 /// What waits for the model's lock, in the order it happened.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every entry is a packet: boxing it would add an allocation per packet"
+)]
 enum Pending {
     Packet(Analyzed, Option<FlowMeta>),
     Incident(Incident, Change),

@@ -144,6 +144,7 @@ pub fn analyzed(pcap_cnt: u64, frame: RawFrame, alerts: Vec<Alert>) -> Analyzed 
         frame,
         decoded,
         alerts,
+        stream_http: Vec::new(),
     }
 }
 

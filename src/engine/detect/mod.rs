@@ -79,6 +79,9 @@ pub trait StatefulDetector: Send {
     fn observe(&mut self, a: &Analyzed, flow: Option<&FlowCtx>, out: &mut Vec<Alert>);
     /// The flow ended (timed out, evicted, or the input ended): drop what is kept about it.
     fn flow_ended(&mut self, _flow_id: u64) {}
+    /// HTTP messages the last `observe` completed that the per-packet pass did not parse,
+    /// appended to `out` (the stream pass: their EVE events).
+    fn take_http(&mut self, _out: &mut Vec<crate::engine::applayer::HttpRecord>) {}
     /// Named counters about the detector's own state (entries tracked, entries dropped at the
     /// cap), shown in stats.
     fn counters(&self) -> Vec<(&'static str, u64)> {
@@ -176,6 +179,7 @@ impl FlowAlert {
                 ..Decoded::default()
             },
             alerts: Vec::new(),
+            stream_http: Vec::new(),
         }
     }
 

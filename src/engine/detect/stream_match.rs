@@ -17,6 +17,7 @@ use super::config::StreamConfig;
 use super::{FlowCtx, SignatureSource, StatefulDetector};
 use crate::engine::alert::Alert;
 use crate::engine::applayer::http_stream::{HttpMessage, HttpStreams};
+use crate::engine::applayer::{self, AppRecord, HttpRecord};
 use crate::engine::packet::{TcpFlags, Transport};
 use crate::engine::record::Analyzed;
 use crate::engine::stream::{Reassembler, Segment, StreamLimits};
@@ -25,12 +26,24 @@ use crate::engine::stream::{Reassembler, Segment, StreamLimits};
 /// over segments is found when its part before the boundary lies within them.
 pub const CONTEXT: usize = 2048;
 
+/// The record of `m` when the per-packet pass did not parse it: the message started inside a
+/// segment, or its first segment did not hold its whole first line.
+fn unseen_by_packet_pass(m: HttpMessage) -> Option<HttpRecord> {
+    let seen = m.first_segment.as_deref().and_then(applayer::parse_tcp);
+    match seen.as_deref() {
+        Some(AppRecord::Http(_)) => None,
+        _ => Some(m.record),
+    }
+}
+
 /// The stream pass of the signatures.
 pub struct StreamMatchDetector {
     handle: Arc<dyn SignatureSource>,
     reassembler: Reassembler,
     /// The HTTP messages of the flows whose streams start like HTTP.
     http: HttpStreams,
+    /// Messages of the last packet the per-packet pass did not parse (`take_http`).
+    unseen: Vec<HttpRecord>,
 }
 
 impl StreamMatchDetector {
@@ -47,6 +60,7 @@ impl StreamMatchDetector {
                 usize::try_from(cfg.depth).unwrap_or(usize::MAX),
                 limits.memcap,
             ),
+            unseen: Vec::new(),
         }
     }
 }
@@ -101,7 +115,13 @@ impl StatefulDetector for StreamMatchDetector {
             for m in &messages {
                 set.check_http_message(a, m, out);
             }
+            self.unseen
+                .extend(messages.into_iter().filter_map(unseen_by_packet_pass));
         }
+    }
+
+    fn take_http(&mut self, out: &mut Vec<HttpRecord>) {
+        out.append(&mut self.unseen);
     }
 
     fn flow_ended(&mut self, flow_id: u64) {

@@ -50,6 +50,7 @@ pub(crate) fn packet(
         frame,
         decoded,
         alerts: vec![],
+        stream_http: Vec::new(),
     }
 }
 

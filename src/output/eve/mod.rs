@@ -312,6 +312,18 @@ impl<W: Write> EveWriter<W> {
         Ok(())
     }
 
+    /// The `http` events of the messages the stream pass found on packet `a` that the
+    /// per-packet pass did not parse (see `Analyzed::stream_http`).
+    pub fn stream_http(&mut self, a: &Analyzed, flow: Option<&FlowMeta>) -> io::Result<()> {
+        let Some(f) = flow else {
+            return Ok(());
+        };
+        for h in &a.stream_http {
+            self.http(a, h, f)?;
+        }
+        Ok(())
+    }
+
     /// An HTTP head of a flow: a request waits for its response; a response is written with
     /// the flow's oldest waiting request as one transaction (alone when none waits).
     fn http(&mut self, a: &Analyzed, h: &HttpRecord, f: &FlowMeta) -> io::Result<()> {

@@ -26,6 +26,8 @@ enum Phase {
     Banner(usize),
     /// Cleartext binary packets: header bytes gathered (up to 6) and bytes left to skip.
     Packets { hdr: Vec<u8>, skip: usize },
+    /// Inside this side's `NEWKEYS`, split over segments: its bytes still to come.
+    NewKeys(usize),
     /// After this side's `NEWKEYS`.
     Encrypted,
     /// The stream could not be followed (a gap or no SSH).
@@ -66,6 +68,15 @@ impl Side {
             match &mut self.phase {
                 Phase::Lost => return 0,
                 Phase::Encrypted => return rest.len(),
+                Phase::NewKeys(left) => {
+                    let n = (*left).min(rest.len());
+                    *left -= n;
+                    rest = &rest[n..];
+                    if *left > 0 {
+                        return 0;
+                    }
+                    self.phase = Phase::Encrypted;
+                }
                 Phase::Banner(seen) => {
                     let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
                         *seen += rest.len();
@@ -109,13 +120,8 @@ impl Side {
                     }
                     let left = len as usize + 4 - 6;
                     if hdr[5] == MSG_NEWKEYS {
-                        if rest.len() < left {
-                            // The rest of NEWKEYS spans segments; rare enough to give up.
-                            self.phase = Phase::Lost;
-                            return 0;
-                        }
-                        self.phase = Phase::Encrypted;
-                        return rest.len() - left;
+                        self.phase = Phase::NewKeys(left);
+                        continue;
                     }
                     hdr.clear();
                     *skip = left;
@@ -321,6 +327,30 @@ mod tests {
         let mut auth = SshAuth::new();
         feed(&mut auth, &segs);
         assert!(auth.encrypted());
+    }
+
+    #[test]
+    fn a_newkeys_split_across_segments_is_followed_into_the_encrypted_part() {
+        let mut segs = handshake();
+        // The server's NEWKEYS cut after its header (the KEX reply and 6 bytes in one segment),
+        // the client's cut inside its header.
+        let reply = segs[5].1.clone();
+        let at = reply.len() - 10;
+        segs[5] = (false, reply[..at].to_vec());
+        segs.insert(6, (false, reply[at..].to_vec()));
+        let newkeys = segs[7].1.clone();
+        segs[7] = (true, newkeys[..3].to_vec());
+        segs.insert(8, (true, newkeys[3..].to_vec()));
+        segs.push((true, vec![0; 44]));
+        segs.push((false, vec![0; 44]));
+        segs.push((true, vec![0; 68]));
+        segs.push((false, vec![0; 52]));
+        segs.push((true, vec![0; 84]));
+        segs.push((false, vec![0; 52]));
+        let mut auth = SshAuth::new();
+        let events = feed(&mut auth, &segs);
+        assert!(auth.encrypted());
+        assert_eq!(events, vec![AuthEvent::Failed]);
     }
 
     #[test]
