@@ -222,3 +222,93 @@ fn publish_source_stats(src: &mut dyn Source, counters: &SharedCounters) {
         .store(s.kernel_drops, Ordering::Relaxed);
     counters.if_drops.store(s.if_drops, Ordering::Relaxed);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::worker;
+
+    /// A live source of `n` frames of `size` bytes each.
+    struct Live {
+        n: usize,
+        size: usize,
+    }
+
+    impl Source for Live {
+        fn next_frame(&mut self) -> Result<Option<RawFrame>, CaptureError> {
+            if self.n == 0 {
+                return Ok(None);
+            }
+            self.n -= 1;
+            Ok(Some(RawFrame {
+                ts: Ts(0),
+                linktype: LinkType::ETHERNET,
+                iface: 0,
+                orig_len: u32::try_from(self.size).unwrap_or(u32::MAX),
+                data: vec![0; self.size],
+            }))
+        }
+        fn name(&self) -> &str {
+            "live"
+        }
+        fn is_live(&self) -> bool {
+            true
+        }
+        fn interfaces(&self) -> Vec<(String, LinkType)> {
+            Vec::new()
+        }
+    }
+
+    const MIB: usize = 1 << 20;
+
+    fn limits(n: usize) -> Limits {
+        Limits {
+            max_packets: n as u64,
+            duration_secs: 0,
+            batch_size: 1024,
+        }
+    }
+
+    #[test]
+    fn live_capture_queues_batches_up_to_the_byte_bound_then_drops_and_counts() {
+        // 1 MiB frames: batches of two close at `BATCH_MAX_BYTES`; 40 MiB hold twenty.
+        let (tx, rx) = crossbeam_channel::bounded(1000);
+        let counters = SharedCounters::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let src = Box::new(Live { n: 100, size: MIB });
+        let end = run(src, &tx, limits(100), &stop, &counters);
+        assert_eq!(end, CaptureEnd::PacketLimit);
+        let queued = crate::pipeline::LIVE_CAPTURE_QUEUE_BYTES / (2 * MIB);
+        assert_eq!(rx.len(), queued);
+        assert_eq!(
+            counters.capture_queue_bytes.load(Ordering::Relaxed),
+            queued * 2 * MIB
+        );
+        assert_eq!(
+            counters.queue_drops.load(Ordering::Relaxed),
+            100 - 2 * queued as u64
+        );
+    }
+
+    #[test]
+    fn the_workers_give_back_the_bytes_of_each_batch_they_take() {
+        let (tx, rx) = crossbeam_channel::bounded(1000);
+        let (res_tx, res_rx) = crossbeam_channel::unbounded();
+        let counters = Arc::new(SharedCounters::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let src = Box::new(Live { n: 64, size: 300 });
+        run(src, &tx, limits(64), &stop, &counters);
+        assert_eq!(
+            counters.capture_queue_bytes.load(Ordering::Relaxed),
+            64 * 300
+        );
+        drop(tx);
+        worker::run(&rx, &res_tx, &Arc::new(Vec::new()), &counters);
+        assert_eq!(counters.capture_queue_bytes.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            res_rx.try_iter().map(|b| b.packets.len()).sum::<usize>(),
+            64
+        );
+        assert_eq!(counters.queue_drops.load(Ordering::Relaxed), 0);
+    }
+}
