@@ -138,6 +138,26 @@ fn http_401_replies_are_failed_logins_of_the_client() {
     );
 }
 
+#[test]
+fn telnet_login_incorrect_replies_are_failed_logins_of_the_client() {
+    // hydra against inetutils telnetd: three passwords a connection, each answered with
+    // "Login incorrect"; the fifth failure within the window raises the alert.
+    let got = alerts(&fixture("bruteforce_telnet.pcap"));
+    let bf = of(&got, "brute_force");
+    assert_eq!(bf.len(), 1, "{got:#?}");
+    let a = bf[0];
+    assert_eq!(a["src_ip"], ATTACKER);
+    assert_eq!(a["dest_ip"], VICTIM);
+    assert_eq!(a["dest_port"], 23);
+    assert_eq!(meta(a, "trigger"), "failed_logins", "{a}");
+    assert_eq!(meta(a, "failed_logins"), "5", "{a}");
+    assert!(
+        a.to_string()
+            .contains("failed-login replies from 10.79.0.2:23"),
+        "{a}"
+    );
+}
+
 /// A field of an alert's metadata (EVE lists every value as strings).
 fn meta(a: &Value, key: &str) -> String {
     a["alert"]["metadata"][key][0]
@@ -275,6 +295,7 @@ fn every_attack_class_capture_is_listed_small_and_tested() {
         "bruteforce_http_401.pcap",
         "bruteforce_ssh_multi.pcap",
         "bruteforce_ssh_maxauth3.pcap",
+        "bruteforce_telnet.pcap",
         "os_fingerprint.pcap",
         "dns_unsolicited.pcap",
     ];

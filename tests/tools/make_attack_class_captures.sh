@@ -4,7 +4,8 @@
 # veth pair. tcpdump records each capture on the victim's side of the veth. The namespaces are
 # deleted on exit, whatever happens; running it again remakes every file.
 #
-# Needs root and: hping3 tcpdump dig (dnsutils) curl python3 nmap sshd (openssh-server) hydra.
+# Needs root and: hping3 tcpdump dig (dnsutils) curl python3 nmap sshd (openssh-server) hydra
+# telnetd and inetd (inetutils-telnetd, inetutils-inetd).
 # Usage: tests/tools/make_attack_class_captures.sh [OUT_DIR] [NAME...]
 #   (default: tests/fixtures/attack_classes, every capture; with NAMEs, only those captures are
 #   remade and README.md is left as it is)
@@ -164,6 +165,16 @@ EOF3
         111111 sunshine master welcome shadow >"$WORK/passwords.txt"
 }
 
+telnet_server() {
+    # inetutils telnetd started by inetutils-inetd (in the foreground) for each connection; its
+    # login refuses every password ("Login incorrect"). Its prompt names the host: a UTS
+    # namespace of its own names it `victim`.
+    echo "telnet stream tcp nowait root /usr/sbin/telnetd telnetd" >"$WORK/inetd.conf"
+    start_bg "$V" unshare --uts sh -c \
+        "hostname victim && exec /usr/sbin/inetutils-inetd -d $WORK/inetd.conf"
+    sleep 1
+}
+
 attacks() {
     # hydra, one task: each connection carries several password attempts. Full frames: the
     # SSH inference follows the cleartext packets by their length fields. OpenSSH's default
@@ -175,6 +186,10 @@ attacks() {
     ssh_server 3
     capture bruteforce_ssh_maxauth3 0 brute_force -- \
         in_a hydra -t 1 -I -l admin -P "$WORK/passwords.txt" "ssh://$V4"
+    # hydra against a real telnetd: three passwords a connection, each refused in cleartext.
+    telnet_server
+    capture bruteforce_telnet 0 brute_force -- \
+        in_a hydra -t 1 -I -l nsmtest -P "$WORK/passwords.txt" "telnet://$V4"
     capture recon_icmp 96 recon_icmp -- \
         in_a bash -c "hping3 -q --icmp-ts -c 3 $V4; hping3 -q --icmp-addr -c 3 $V4; hping3 -q -1 -C 15 -c 3 $V4"
     capture backscatter_synack 64 backscatter -- \
@@ -218,7 +233,8 @@ write_readme() {
         echo "server answered every request with 401 (the open port nmap's OS detection needs; 81 was"
         echo "the closed one), and \`answers.py\` sent DNS answers (QR=1) from port 53 to ports that"
         echo "asked nothing; an OpenSSH server (MaxAuthTries 6, then 3) refused every password hydra"
-        echo "tried. Ground truth (\`none\`: no brute_force alert):"
+        echo "tried, and so did an inetutils telnetd (started by inetutils-inetd). Ground truth"
+        echo "(\`none\`: no brute_force alert):"
         echo "the category each capture must raise. \`--rand-source\` floods come from random"
         echo "addresses: the backscatter alerts must name the victim $V4, not a source."
         echo "\`tests/attack_classes.rs\` checks them."
