@@ -158,6 +158,23 @@ fn telnet_login_incorrect_replies_are_failed_logins_of_the_client() {
     );
 }
 
+#[test]
+fn vnc_security_results_failed_are_failed_logins_of_the_client() {
+    // hydra against TigerVNC with VNC authentication: one password a connection, each wrong
+    // challenge response answered with SecurityResult `failed` and its reason.
+    let got = alerts(&fixture("bruteforce_vnc.pcap"));
+    let bf = of(&got, "brute_force");
+    assert_eq!(bf.len(), 1, "{got:#?}");
+    let a = bf[0];
+    assert_eq!(a["src_ip"], ATTACKER);
+    assert_eq!(a["dest_port"], 5900);
+    assert_eq!(meta(a, "trigger"), "failed_logins", "{a}");
+    assert_eq!(meta(a, "failed_logins"), "5", "{a}");
+    // Fewer connections than the connection threshold: the failures raise it.
+    let opened: u32 = meta(a, "connections").parse().unwrap();
+    assert!(opened < 10, "{a}");
+}
+
 /// A field of an alert's metadata (EVE lists every value as strings).
 fn meta(a: &Value, key: &str) -> String {
     a["alert"]["metadata"][key][0]
@@ -296,6 +313,7 @@ fn every_attack_class_capture_is_listed_small_and_tested() {
         "bruteforce_ssh_multi.pcap",
         "bruteforce_ssh_maxauth3.pcap",
         "bruteforce_telnet.pcap",
+        "bruteforce_vnc.pcap",
         "os_fingerprint.pcap",
         "dns_unsolicited.pcap",
     ];

@@ -5,7 +5,8 @@
 # deleted on exit, whatever happens; running it again remakes every file.
 #
 # Needs root and: hping3 tcpdump dig (dnsutils) curl python3 nmap sshd (openssh-server) hydra
-# telnetd and inetd (inetutils-telnetd, inetutils-inetd).
+# telnetd and inetd (inetutils-telnetd, inetutils-inetd), Xtigervnc and vncpasswd
+# (tigervnc-standalone-server, tigervnc-tools).
 # Usage: tests/tools/make_attack_class_captures.sh [OUT_DIR] [NAME...]
 #   (default: tests/fixtures/attack_classes, every capture; with NAMEs, only those captures are
 #   remade and README.md is left as it is)
@@ -175,6 +176,17 @@ telnet_server() {
     sleep 1
 }
 
+vnc_server() {
+    # TigerVNC's standalone server with VNC authentication and a password hydra's list lacks:
+    # each wrong response gets SecurityResult `failed` with a reason (RFB 3.8). No blacklist: by
+    # default it makes hydra wait longer after every fifth failure.
+    echo nsm-secret | vncpasswd -f >"$WORK/vncpasswd"
+    chmod 600 "$WORK/vncpasswd"
+    start_bg "$V" Xtigervnc :7 -rfbport 5900 -rfbauth "$WORK/vncpasswd" -SecurityTypes VncAuth \
+        -interface "$V4" -geometry 320x200 -depth 16 -nolisten unix -BlacklistThreshold 1000
+    sleep 2
+}
+
 attacks() {
     # hydra, one task: each connection carries several password attempts. Full frames: the
     # SSH inference follows the cleartext packets by their length fields. OpenSSH's default
@@ -190,6 +202,9 @@ attacks() {
     telnet_server
     capture bruteforce_telnet 0 brute_force -- \
         in_a hydra -t 1 -I -l nsmtest -P "$WORK/passwords.txt" "telnet://$V4"
+    vnc_server
+    capture bruteforce_vnc 0 brute_force -- \
+        in_a hydra -t 1 -I -P "$WORK/passwords.txt" "vnc://$V4"
     capture recon_icmp 96 recon_icmp -- \
         in_a bash -c "hping3 -q --icmp-ts -c 3 $V4; hping3 -q --icmp-addr -c 3 $V4; hping3 -q -1 -C 15 -c 3 $V4"
     capture backscatter_synack 64 backscatter -- \
@@ -233,7 +248,8 @@ write_readme() {
         echo "server answered every request with 401 (the open port nmap's OS detection needs; 81 was"
         echo "the closed one), and \`answers.py\` sent DNS answers (QR=1) from port 53 to ports that"
         echo "asked nothing; an OpenSSH server (MaxAuthTries 6, then 3) refused every password hydra"
-        echo "tried, and so did an inetutils telnetd (started by inetutils-inetd). Ground truth"
+        echo "tried, and so did an inetutils telnetd (started by inetutils-inetd) and TigerVNC's"
+        echo "standalone server (VNC authentication). Ground truth"
         echo "(\`none\`: no brute_force alert):"
         echo "the category each capture must raise. \`--rand-source\` floods come from random"
         echo "addresses: the backscatter alerts must name the victim $V4, not a source."
