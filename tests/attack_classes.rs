@@ -125,54 +125,45 @@ fn refused_connections_are_no_login_attempts() {
     assert!(of(&got, "brute_force").is_empty(), "{got:#?}");
 }
 
+/// The one `brute_force` alert of `file`, raised by failed-login replies from the victim's
+/// `port` to the attacker, with fewer connections than the connection threshold.
+fn failed_logins_alert(file: &str, port: u16) {
+    let got = alerts(&fixture(file));
+    let bf = of(&got, "brute_force");
+    assert_eq!(bf.len(), 1, "{file}: {got:#?}");
+    let a = bf[0];
+    assert_eq!(a["src_ip"], ATTACKER, "{file}");
+    assert_eq!(a["dest_ip"], VICTIM, "{file}");
+    assert_eq!(a["dest_port"], port, "{file}");
+    assert_eq!(meta(a, "trigger"), "failed_logins", "{file}: {a}");
+    assert_eq!(meta(a, "failed_logins"), "5", "{file}: {a}");
+    let opened: u32 = meta(a, "connections").parse().unwrap();
+    assert!(opened < 10, "{file}: {a}");
+    assert!(
+        a.to_string()
+            .contains(&format!("failed-login replies from {VICTIM}:{port}")),
+        "{file}: {a}"
+    );
+}
+
 #[test]
 fn http_401_replies_are_failed_logins_of_the_client() {
-    let got = alerts(&fixture("bruteforce_http_401.pcap"));
-    let bf = of(&got, "brute_force");
-    assert_eq!(bf.len(), 1, "{got:#?}");
-    assert_eq!(bf[0]["src_ip"], ATTACKER);
-    let all = bf[0].to_string();
-    assert!(
-        all.contains("failed-login replies from 10.79.0.2:80"),
-        "{all}"
-    );
+    // curl with a wrong password each time against a web server answering 401.
+    failed_logins_alert("bruteforce_http_401.pcap", 80);
 }
 
 #[test]
 fn telnet_login_incorrect_replies_are_failed_logins_of_the_client() {
     // hydra against inetutils telnetd: three passwords a connection, each answered with
     // "Login incorrect"; the fifth failure within the window raises the alert.
-    let got = alerts(&fixture("bruteforce_telnet.pcap"));
-    let bf = of(&got, "brute_force");
-    assert_eq!(bf.len(), 1, "{got:#?}");
-    let a = bf[0];
-    assert_eq!(a["src_ip"], ATTACKER);
-    assert_eq!(a["dest_ip"], VICTIM);
-    assert_eq!(a["dest_port"], 23);
-    assert_eq!(meta(a, "trigger"), "failed_logins", "{a}");
-    assert_eq!(meta(a, "failed_logins"), "5", "{a}");
-    assert!(
-        a.to_string()
-            .contains("failed-login replies from 10.79.0.2:23"),
-        "{a}"
-    );
+    failed_logins_alert("bruteforce_telnet.pcap", 23);
 }
 
 #[test]
 fn vnc_security_results_failed_are_failed_logins_of_the_client() {
     // hydra against TigerVNC with VNC authentication: one password a connection, each wrong
     // challenge response answered with SecurityResult `failed` and its reason.
-    let got = alerts(&fixture("bruteforce_vnc.pcap"));
-    let bf = of(&got, "brute_force");
-    assert_eq!(bf.len(), 1, "{got:#?}");
-    let a = bf[0];
-    assert_eq!(a["src_ip"], ATTACKER);
-    assert_eq!(a["dest_port"], 5900);
-    assert_eq!(meta(a, "trigger"), "failed_logins", "{a}");
-    assert_eq!(meta(a, "failed_logins"), "5", "{a}");
-    // Fewer connections than the connection threshold: the failures raise it.
-    let opened: u32 = meta(a, "connections").parse().unwrap();
-    assert!(opened < 10, "{a}");
+    failed_logins_alert("bruteforce_vnc.pcap", 5900);
 }
 
 /// A field of an alert's metadata (EVE lists every value as strings).
