@@ -4,7 +4,7 @@
 # veth pair. tcpdump records each capture on the victim's side of the veth. The namespaces are
 # deleted on exit, whatever happens; running it again remakes every file.
 #
-# Needs root and: hping3 tcpdump dig (dnsutils) curl python3 nmap sshd (openssh-server) hydra
+# Needs root and: hping3 tcpdump dig (dnsutils) curl python3 nmap sshd (openssh-server) hydra,
 # telnetd and inetd (inetutils-telnetd, inetutils-inetd), Xtigervnc and vncpasswd
 # (tigervnc-standalone-server, tigervnc-tools).
 # Usage: tests/tools/make_attack_class_captures.sh [OUT_DIR] [NAME...]
