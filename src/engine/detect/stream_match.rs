@@ -29,8 +29,15 @@ pub const CONTEXT: usize = 2048;
 /// The record of `m` when the per-packet pass did not parse it: the message started inside a
 /// segment, or its first segment did not hold its whole first line.
 fn unseen_by_packet_pass(m: HttpMessage) -> Option<HttpRecord> {
-    let seen = m.first_segment.as_deref().and_then(applayer::parse_tcp);
-    match seen.as_deref() {
+    let Some(first) = m.first_segment.as_deref() else {
+        return Some(m.record);
+    };
+    // The whole head in the segment that starts it: the per-packet pass parsed it (no need to
+    // parse it again); part of it: the per-packet pass parsed it only if its first line is there.
+    if m.head.len() <= first.len() {
+        return None;
+    }
+    match applayer::parse_tcp(first).as_deref() {
         Some(AppRecord::Http(_)) => None,
         _ => Some(m.record),
     }
